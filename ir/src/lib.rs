@@ -1,0 +1,10 @@
+//! capjit IR: the data model (`model`, trusted plain data), the `.cir` text format
+//! (`parse`, `print`), the binary codec (`codec`) and the reference interpreter
+//! (`interp`). Only `model` and `trap` are read by the trusted verifier; everything
+//! else here is untrusted and its output is re-checked.
+
+pub mod model;
+pub mod trap;
+
+pub use model::*;
+pub use trap::TrapCode;
