@@ -126,9 +126,9 @@ pub struct Function {
 }
 
 /// A basic block: typed parameters, straight-line instructions, one terminator.
+/// A block's id is its index in `Function::blocks`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Block {
-    pub id: BlockId,
     pub params: Vec<BlockParam>,
     pub insts: Vec<Inst>,
     pub term: Terminator,

@@ -1,0 +1,225 @@
+//! Linking and per-domain state: binds imports to exports or host functions with
+//! signature checks, lays out memory images, and restarts or kills domains.
+
+use std::io::Write;
+use std::time::Instant;
+
+use crate::model::{Domain, ImportSource, Module, Signature};
+
+use super::host::HostFunc;
+use super::regions::RegionTable;
+use super::{pages_to_bytes, DomainStatus, IdcEvent, Limits, TrapInfo};
+
+/// Why a module could not be linked or instantiated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("link error in domain `{domain}`: {message}")]
+pub struct LinkError {
+    pub domain: String,
+    pub message: String,
+}
+
+/// What a capability calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapTarget {
+    Func { domain: usize, func: usize },
+    Host(HostFunc),
+    Restart { domain: usize },
+}
+
+#[derive(Clone, Debug)]
+pub struct CapEntry {
+    pub target: CapTarget,
+    /// The target domain's epoch when the capability was granted; a kill bumps it.
+    pub epoch: u32,
+    pub revoked: bool,
+}
+
+pub struct DomainState {
+    pub memory: Vec<u8>,
+    /// Pages this domain may grow to: its own maximum capped by the limits.
+    pub max_pages: u32,
+    pub status: DomainStatus,
+    pub fuel: u64,
+    pub caps: Vec<CapEntry>,
+    pub epoch: u32,
+    pub last_trap: Option<TrapInfo>,
+}
+
+pub struct Runtime {
+    pub domains: Vec<DomainState>,
+    pub regions: RegionTable,
+    pub limits: Limits,
+    pub output: Box<dyn Write>,
+    pub started: Instant,
+    pub trace: Option<Vec<IdcEvent>>,
+}
+
+fn err(d: &Domain, message: String) -> LinkError {
+    LinkError {
+        domain: d.name.clone(),
+        message,
+    }
+}
+
+/// The memory a domain starts (and restarts) with.
+fn memory_image(d: &Domain, limits: &Limits) -> Result<Vec<u8>, LinkError> {
+    let m = d.memory;
+    if m.initial > m.maximum {
+        return Err(err(
+            d,
+            format!("memory initial size {} pages exceeds its maximum {}", m.initial, m.maximum),
+        ));
+    }
+    if m.initial > limits.max_memory_pages {
+        return Err(err(
+            d,
+            format!(
+                "memory of {} pages exceeds the limit of {} pages",
+                m.initial, limits.max_memory_pages
+            ),
+        ));
+    }
+    let size = pages_to_bytes(m.initial);
+    let mut mem = vec![0u8; size as usize];
+    for seg in &d.data {
+        let end = seg.offset as u64 + seg.bytes.len() as u64;
+        if end > size {
+            return Err(err(
+                d,
+                format!(
+                    "data segment at offset {} of {} bytes does not fit the memory of {size} bytes",
+                    seg.offset,
+                    seg.bytes.len()
+                ),
+            ));
+        }
+        mem[seg.offset as usize..end as usize].copy_from_slice(&seg.bytes);
+    }
+    if let Some(inbox) = d.inbox {
+        if inbox.offset as u64 + inbox.size as u64 > size {
+            return Err(err(
+                d,
+                format!(
+                    "inbox [{}, {}) lies outside the initial memory of {size} bytes",
+                    inbox.offset,
+                    inbox.offset as u64 + inbox.size as u64
+                ),
+            ));
+        }
+    }
+    Ok(mem)
+}
+
+fn bind_import(m: &Module, d: &Domain, imp: &crate::model::Import) -> Result<CapTarget, LinkError> {
+    let expect = |have: &Signature, what: &str| -> Result<(), LinkError> {
+        if have == &imp.sig {
+            Ok(())
+        } else {
+            Err(err(
+                d,
+                format!(
+                    "import `{}` declares {}, but {what} has {have}",
+                    imp.name, imp.sig
+                ),
+            ))
+        }
+    };
+    match &imp.source {
+        ImportSource::Export { domain, function } => {
+            let Some(t) = m.domains.iter().position(|x| &x.name == domain) else {
+                return Err(err(d, format!("import `{}` names unknown domain `{domain}`", imp.name)));
+            };
+            let target = &m.domains[t];
+            let Some(f) = target.functions.iter().position(|f| &f.name == function && f.exported) else {
+                return Err(err(
+                    d,
+                    format!("import `{}`: domain `{domain}` exports no function `{function}`", imp.name),
+                ));
+            };
+            expect(&target.functions[f].sig, &format!("export `{domain}.{function}`"))?;
+            Ok(CapTarget::Func { domain: t, func: f })
+        }
+        ImportSource::Host { function } => {
+            let Some(h) = HostFunc::by_name(function) else {
+                return Err(err(
+                    d,
+                    format!(
+                        "import `{}`: no host function `{function}` (available: {})",
+                        imp.name,
+                        HostFunc::names().join(", ")
+                    ),
+                ));
+            };
+            expect(&h.signature(), &format!("host function `{function}`"))?;
+            Ok(CapTarget::Host(h))
+        }
+        ImportSource::Restart { domain } => {
+            let Some(t) = m.domains.iter().position(|x| &x.name == domain) else {
+                return Err(err(d, format!("import `{}` names unknown domain `{domain}`", imp.name)));
+            };
+            expect(&Signature::default(), "a restart capability")?;
+            Ok(CapTarget::Restart { domain: t })
+        }
+    }
+}
+
+impl Runtime {
+    pub fn new(m: &Module, limits: Limits, output: Box<dyn Write>, started: Instant) -> Result<Runtime, LinkError> {
+        let mut domains = Vec::with_capacity(m.domains.len());
+        for (i, d) in m.domains.iter().enumerate() {
+            if m.domains[..i].iter().any(|x| x.name == d.name) {
+                return Err(err(d, "a domain with this name is already defined".to_string()));
+            }
+            let memory = memory_image(d, &limits)?;
+            let caps = d
+                .imports
+                .iter()
+                .map(|imp| {
+                    bind_import(m, d, imp).map(|target| CapEntry {
+                        target,
+                        epoch: 0,
+                        revoked: false,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            domains.push(DomainState {
+                memory,
+                max_pages: d.memory.maximum.min(limits.max_memory_pages),
+                status: DomainStatus::Running,
+                fuel: limits.fuel,
+                caps,
+                epoch: 0,
+                last_trap: None,
+            });
+        }
+        Ok(Runtime {
+            domains,
+            regions: RegionTable::new(limits.max_regions, limits.max_region_bytes),
+            limits,
+            output,
+            started,
+            trace: None,
+        })
+    }
+
+    /// Back to the initial image; capabilities into the domain keep working
+    /// unless it was killed.
+    pub fn restart(&mut self, m: &Module, d: usize) {
+        // The image was laid out successfully at link time, so this cannot fail.
+        let image = memory_image(&m.domains[d], &self.limits).unwrap_or_default();
+        let state = &mut self.domains[d];
+        state.memory = image;
+        state.status = DomainStatus::Running;
+        state.fuel = self.limits.fuel;
+        state.last_trap = None;
+        self.regions.free_all_of(d);
+    }
+
+    pub fn kill(&mut self, d: usize) {
+        let state = &mut self.domains[d];
+        state.status = DomainStatus::Dead;
+        state.epoch = state.epoch.wrapping_add(1);
+        state.memory = Vec::new();
+        self.regions.free_all_of(d);
+    }
+}

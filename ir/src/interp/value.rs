@@ -1,0 +1,85 @@
+//! Runtime values of the reference interpreter.
+
+use std::fmt;
+
+use crate::model::{NumType, Type};
+
+/// A region handle: a slot in the region table and the generation it was issued at.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RegionHandle {
+    pub slot: u32,
+    pub generation: u32,
+}
+
+/// A value as the interpreter holds it. Floats are kept as bits so that NaN
+/// payloads survive loads, stores and moves exactly.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Val {
+    I32(i32),
+    I64(i64),
+    F32(u32),
+    F64(u64),
+    /// Index into the running domain's import (capability) table.
+    Cap(u32),
+    Region(RegionHandle),
+    Buf { ptr: u32, len: u32 },
+}
+
+impl Val {
+    /// Whether this value inhabits `ty`. A `cap` value's signature is fixed by
+    /// its import and checked where the value is created.
+    pub fn has_type(&self, ty: &Type) -> bool {
+        matches!(
+            (self, ty),
+            (Val::I32(_), Type::I32)
+                | (Val::I64(_), Type::I64)
+                | (Val::F32(_), Type::F32)
+                | (Val::F64(_), Type::F64)
+                | (Val::Cap(_), Type::Cap(_))
+                | (Val::Region(_), Type::Region)
+                | (Val::Buf { .. }, Type::Buf)
+        )
+    }
+
+    pub fn has_num_type(&self, ty: NumType) -> bool {
+        matches!(
+            (self, ty),
+            (Val::I32(_), NumType::I32) | (Val::I64(_), NumType::I64) | (Val::F32(_), NumType::F32) | (Val::F64(_), NumType::F64)
+        )
+    }
+
+    /// The zero value of a numeric type.
+    pub fn zero(ty: NumType) -> Val {
+        match ty {
+            NumType::I32 => Val::I32(0),
+            NumType::I64 => Val::I64(0),
+            NumType::F32 => Val::F32(0),
+            NumType::F64 => Val::F64(0),
+        }
+    }
+}
+
+impl fmt::Display for Val {
+    /// The form `capjit run` prints: `i32:7`, `f64:1.5`, ...
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Val::I32(v) => write!(f, "i32:{v}"),
+            Val::I64(v) => write!(f, "i64:{v}"),
+            Val::F32(b) => write!(f, "f32:{}", float_text(f32::from_bits(b) as f64, b as u64, 8)),
+            Val::F64(b) => write!(f, "f64:{}", float_text(f64::from_bits(b), b, 16)),
+            Val::Cap(i) => write!(f, "cap:#{i}"),
+            Val::Region(h) => write!(f, "region:#{}.{}", h.slot, h.generation),
+            Val::Buf { ptr, len } => write!(f, "buf:{ptr}+{len}"),
+        }
+    }
+}
+
+fn float_text(v: f64, bits: u64, hex_digits: usize) -> String {
+    if v.is_nan() {
+        format!("nan(0x{bits:0hex_digits$x})")
+    } else if hex_digits == 8 {
+        format!("{:?}", v as f32)
+    } else {
+        format!("{v:?}")
+    }
+}
