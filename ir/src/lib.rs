@@ -3,6 +3,7 @@
 //! (`interp`). Only `model` and `trap` are read by the trusted verifier; everything
 //! else here is untrusted and its output is re-checked.
 
+pub mod codec;
 pub mod model;
 pub mod trap;
 

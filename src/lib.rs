@@ -1,0 +1,11 @@
+//! capjit: a proof-carrying dynamic translator. Mutually distrusting domains share
+//! one address space and call each other through typed capabilities.
+//!
+//! This crate is the library facade: loading programs from text or binary
+//! ([`load`]) and rendering located errors ([`diagnostics`]). The IR itself, its
+//! formats and the reference interpreter live in [`ir`].
+
+pub use capjit_ir as ir;
+
+pub mod diagnostics;
+pub mod load;

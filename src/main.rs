@@ -1,0 +1,272 @@
+//! The `capjit` command line: a thin layer over the library. Every failure is a
+//! message and a non-zero exit code, never a panic.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+
+use capjit::diagnostics;
+use capjit::ir::interp::{Instance, Limits, RunError, Val};
+use capjit::ir::{codec, print_module, Module, Type};
+use capjit::load::{self, LoadError};
+
+/// Exit code when the program trapped.
+const EXIT_TRAP: u8 = 3;
+/// Exit code for a bad program, a missing file or a failed link.
+const EXIT_ERROR: u8 = 1;
+
+#[derive(Parser)]
+#[command(
+    name = "capjit",
+    version,
+    about = "Run mutually distrusting domains in one address space, calling each other through typed capabilities",
+    after_help = "Exit codes: 0 success, 1 bad input (file, syntax, link), 2 bad arguments, 3 the program trapped."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Link the domains of one or more programs and call an exported function.
+    Run(RunArgs),
+    /// Print a program's canonical text.
+    Fmt {
+        /// A `.cir` or `.cirb` file.
+        file: PathBuf,
+    },
+    /// Encode a program in the binary format.
+    Encode {
+        /// A `.cir` or `.cirb` file.
+        file: PathBuf,
+        /// Where to write the binary.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Decode a binary program and print it as text.
+    Decode {
+        /// A `.cirb` file.
+        file: PathBuf,
+        /// Write the text here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Program files (`.cir` text or `.cirb` binary), then the arguments of the
+    /// function to call, typed by its signature.
+    #[arg(required = true, num_args = 1.., allow_negative_numbers = true, value_name = "FILE... [ARGS]")]
+    inputs: Vec<String>,
+    /// The function to call: `DOMAIN.FUNC`, or `FUNC` if one domain exports it.
+    #[arg(long, default_value = "main")]
+    invoke: String,
+    /// Fuel each domain starts with (spent at function entries and backward branches).
+    #[arg(long)]
+    fuel: Option<u64>,
+    /// Deepest call nesting allowed.
+    #[arg(long)]
+    max_call_depth: Option<u32>,
+    /// Run in the reference interpreter.
+    #[arg(long)]
+    interp: bool,
+    /// Print every inter-domain call and its result to standard error.
+    #[arg(long)]
+    trace_idc: bool,
+}
+
+/// A failure already reported to the user, with the exit code to use.
+struct Reported(u8);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run(args),
+        Command::Fmt { file } => load_one(&file).map(|m| print!("{}", print_module(&m))),
+        Command::Encode { file, output } => encode(&file, &output),
+        Command::Decode { file, output } => decode(&file, output),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Reported(code)) => ExitCode::from(code),
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> Reported {
+    eprintln!("error: {message}");
+    Reported(EXIT_ERROR)
+}
+
+fn report_load_error(e: LoadError) -> Reported {
+    match e {
+        LoadError::Parse { file, err } => {
+            let mut stderr = StandardStream::stderr(ColorChoice::Auto);
+            diagnostics::emit(&mut stderr, &file, Some(err.span), &err.message, "here");
+            Reported(EXIT_ERROR)
+        }
+        other => fail(other),
+    }
+}
+
+fn load_one(path: &std::path::Path) -> Result<Module, Reported> {
+    load::load_file(path).map(|(m, _)| m).map_err(report_load_error)
+}
+
+fn encode(file: &std::path::Path, output: &std::path::Path) -> Result<(), Reported> {
+    let m = load_one(file)?;
+    std::fs::write(output, codec::encode(&m)).map_err(|e| fail(format!("cannot write `{}`: {e}", output.display())))
+}
+
+fn decode(file: &std::path::Path, output: Option<PathBuf>) -> Result<(), Reported> {
+    let m = load_one(file)?;
+    let text = print_module(&m);
+    match output {
+        Some(path) => std::fs::write(&path, text).map_err(|e| fail(format!("cannot write `{}`: {e}", path.display()))),
+        None => {
+            print!("{text}");
+            Ok(())
+        }
+    }
+}
+
+/// Does this command-line word name a program file rather than an argument?
+fn looks_like_program(word: &str) -> bool {
+    [".cir", ".cirb"].iter().any(|ext| word.ends_with(ext))
+}
+
+/// Split `FILE... ARGS...`: the first word is always a file; files continue while
+/// words carry a program extension.
+fn split_inputs(inputs: &[String]) -> (Vec<PathBuf>, Vec<String>) {
+    let files = 1 + inputs.iter().skip(1).take_while(|w| looks_like_program(w)).count();
+    let files = files.min(inputs.len());
+    (
+        inputs[..files].iter().map(PathBuf::from).collect(),
+        inputs[files..].to_vec(),
+    )
+}
+
+/// Find `DOMAIN.FUNC` or a unique exported `FUNC`.
+fn resolve_entry(m: &Module, invoke: &str) -> Result<(String, String), Reported> {
+    if let Some((d, f)) = invoke.split_once('.') {
+        return Ok((d.to_string(), f.to_string()));
+    }
+    let owners: Vec<&str> = m
+        .domains
+        .iter()
+        .filter(|d| d.functions.iter().any(|f| f.exported && f.name == invoke))
+        .map(|d| d.name.as_str())
+        .collect();
+    match owners.as_slice() {
+        [one] => Ok((one.to_string(), invoke.to_string())),
+        [] => Err(fail(format!(
+            "no domain exports a function `{invoke}`; name one with --invoke DOMAIN.FUNC"
+        ))),
+        many => Err(fail(format!(
+            "several domains export `{invoke}` ({}); choose one with --invoke DOMAIN.FUNC",
+            many.join(", ")
+        ))),
+    }
+}
+
+/// Parse command-line arguments against the entry function's parameter types.
+fn parse_args(m: &Module, domain: &str, func: &str, words: &[String]) -> Result<Vec<Val>, Reported> {
+    let Some(f) = m
+        .domains
+        .iter()
+        .find(|d| d.name == domain)
+        .and_then(|d| d.functions.iter().find(|f| f.name == func && f.exported))
+    else {
+        return Err(fail(format!("domain `{domain}` exports no function `{func}`")));
+    };
+    if words.len() != f.sig.params.len() {
+        return Err(fail(format!(
+            "`{domain}.{func}` takes {} argument(s) {}, given {}",
+            f.sig.params.len(),
+            f.sig,
+            words.len()
+        )));
+    }
+    f.sig
+        .params
+        .iter()
+        .zip(words)
+        .map(|(ty, w)| parse_arg(ty, w).ok_or_else(|| fail(format!("argument `{w}` is not a valid {ty}"))))
+        .collect()
+}
+
+fn parse_arg(ty: &Type, w: &str) -> Option<Val> {
+    match ty {
+        Type::I32 => {
+            let v: i64 = w.parse().ok()?;
+            (i32::MIN as i64..=u32::MAX as i64).contains(&v).then_some(Val::I32(v as i32))
+        }
+        Type::I64 => {
+            let v: i128 = w.parse().ok()?;
+            (i64::MIN as i128..=u64::MAX as i128).contains(&v).then_some(Val::I64(v as i64))
+        }
+        Type::F32 => w.parse::<f32>().ok().map(|f| Val::F32(f.to_bits())),
+        Type::F64 => w.parse::<f64>().ok().map(|f| Val::F64(f.to_bits())),
+        Type::Cap(_) | Type::Region | Type::Buf => None,
+    }
+}
+
+/// A result as the CLI prints it: the bare number.
+fn plain(v: &Val) -> String {
+    match *v {
+        Val::I32(x) => x.to_string(),
+        Val::I64(x) => x.to_string(),
+        Val::F32(b) => format!("{:?}", f32::from_bits(b)),
+        Val::F64(b) => format!("{:?}", f64::from_bits(b)),
+        other => other.to_string(),
+    }
+}
+
+fn run(args: RunArgs) -> Result<(), Reported> {
+    let (files, words) = split_inputs(&args.inputs);
+    let loaded = load::load_files(&files).map_err(report_load_error)?;
+    let (domain, func) = resolve_entry(&loaded.module, &args.invoke)?;
+    let vals = parse_args(&loaded.module, &domain, &func, &words)?;
+    let mut limits = Limits::default();
+    if let Some(fuel) = args.fuel {
+        limits.fuel = fuel;
+    }
+    if let Some(depth) = args.max_call_depth {
+        limits.max_call_depth = depth;
+    }
+    let mut instance = Instance::new(loaded.module, limits, Box::new(std::io::stdout())).map_err(fail)?;
+    instance.set_trace(args.trace_idc);
+    let result = instance.invoke(&domain, &func, &vals);
+    let _ = std::io::stdout().flush();
+    for event in instance.take_trace() {
+        let outcome = match &event.outcome {
+            Ok(vals) => format!("ok({})", vals.iter().map(plain).collect::<Vec<_>>().join(", ")),
+            Err(code) => format!("fail({code})"),
+        };
+        eprintln!("idc: {} -> {}: {outcome}", event.caller, event.import);
+    }
+    let entry_trap = match &result {
+        Err(RunError::Trap(info)) => Some(info.clone()),
+        _ => None,
+    };
+    for fault in instance.faults().into_iter().filter(|f| Some(f) != entry_trap.as_ref()) {
+        eprintln!("note: domain `{}` is faulted: {fault}", fault.domain);
+    }
+    match result {
+        Ok(vals) => {
+            for v in &vals {
+                println!("{}", plain(v));
+            }
+            Ok(())
+        }
+        Err(RunError::Trap(info)) => {
+            eprintln!("error: {info}");
+            Err(Reported(EXIT_TRAP))
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
