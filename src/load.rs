@@ -92,7 +92,9 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
         let (module, file) = load_file(path)?;
         let index = loaded.files.len();
         loaded.files.push(file);
-        loaded.domain_file.extend(std::iter::repeat_n(index, module.domains.len()));
+        loaded
+            .domain_file
+            .extend(std::iter::repeat_n(index, module.domains.len()));
         loaded.module.domains.extend(module.domains);
     }
     Ok(loaded)

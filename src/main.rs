@@ -203,11 +203,15 @@ fn parse_arg(ty: &Type, w: &str) -> Option<Val> {
     match ty {
         Type::I32 => {
             let v: i64 = w.parse().ok()?;
-            (i32::MIN as i64..=u32::MAX as i64).contains(&v).then_some(Val::I32(v as i32))
+            (i32::MIN as i64..=u32::MAX as i64)
+                .contains(&v)
+                .then_some(Val::I32(v as i32))
         }
         Type::I64 => {
             let v: i128 = w.parse().ok()?;
-            (i64::MIN as i128..=u64::MAX as i128).contains(&v).then_some(Val::I64(v as i64))
+            (i64::MIN as i128..=u64::MAX as i128)
+                .contains(&v)
+                .then_some(Val::I64(v as i64))
         }
         Type::F32 => w.parse::<f32>().ok().map(|f| Val::F32(f.to_bits())),
         Type::F64 => w.parse::<f64>().ok().map(|f| Val::F64(f.to_bits())),

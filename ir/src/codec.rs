@@ -52,9 +52,7 @@ const SECTION_DOMAINS: u8 = 1;
 pub enum DecodeError {
     #[error("at byte {offset}: bad magic (expected \"\\0cir\")")]
     BadMagic { offset: usize },
-    #[error(
-        "at byte {offset}: unsupported version {version} (this build reads version {VERSION})"
-    )]
+    #[error("at byte {offset}: unsupported version {version} (this build reads version {VERSION})")]
     UnsupportedVersion { offset: usize, version: u32 },
     #[error("at byte {offset}: truncated: expected {needed} more byte{}, found {available}", plural(*.needed))]
     Truncated {
@@ -68,36 +66,22 @@ pub enum DecodeError {
         count: u32,
         remaining: usize,
     },
-    #[error(
-        "at byte {offset}: section length {length} exceeds remaining input ({remaining} bytes)"
-    )]
+    #[error("at byte {offset}: section length {length} exceeds remaining input ({remaining} bytes)")]
     SectionTooLong {
         offset: usize,
         length: u32,
         remaining: usize,
     },
     #[error("at byte {offset}: {unused} unused byte{} at the end of section {tag}", plural(*.unused))]
-    SectionNotConsumed {
-        offset: usize,
-        tag: u8,
-        unused: usize,
-    },
+    SectionNotConsumed { offset: usize, tag: u8, unused: usize },
     #[error("at byte {offset}: unknown section tag 0x{tag:02x}")]
     UnknownSection { offset: usize, tag: u8 },
     #[error("at byte {offset}: section {tag} is duplicated or out of order")]
     SectionOrder { offset: usize, tag: u8 },
     #[error("at byte {offset}: missing section {tag} ({name})")]
-    MissingSection {
-        offset: usize,
-        tag: u8,
-        name: &'static str,
-    },
+    MissingSection { offset: usize, tag: u8, name: &'static str },
     #[error("at byte {offset}: unknown {what} tag 0x{tag:02x}")]
-    UnknownTag {
-        offset: usize,
-        what: &'static str,
-        tag: u8,
-    },
+    UnknownTag { offset: usize, what: &'static str, tag: u8 },
     #[error("at byte {offset}: flag byte must be 0 or 1, found 0x{byte:02x}")]
     InvalidFlag { offset: usize, byte: u8 },
     #[error("at byte {offset}: overlong LEB128 encoding")]
@@ -569,11 +553,7 @@ fn write_op(w: &mut Writer, op: &Op) {
             w.tagged(*to);
             w.value(*a);
         }
-        Op::Load {
-            access,
-            addr,
-            offset,
-        } => {
+        Op::Load { access, addr, offset } => {
             w.u8(op_tag::LOAD);
             write_access(w, access);
             w.value(*addr);
@@ -632,11 +612,7 @@ fn write_op(w: &mut Writer, op: &Op) {
             w.u8(op_tag::REGION_LEN);
             w.value(*region);
         }
-        Op::RegionLoad {
-            access,
-            region,
-            index,
-        } => {
+        Op::RegionLoad { access, region, index } => {
             w.u8(op_tag::REGION_LOAD);
             write_access(w, access);
             w.operands(&[*region, *index]);
@@ -707,12 +683,7 @@ fn write_terminator(w: &mut Writer, term: &Terminator) {
             w.u8(term_tag::RETURN);
             w.values(values);
         }
-        Terminator::CallCap {
-            cap,
-            args,
-            ok,
-            fail,
-        } => {
+        Terminator::CallCap { cap, args, ok, fail } => {
             w.u8(term_tag::CALL_CAP);
             w.value(*cap);
             w.values(args);
@@ -968,11 +939,7 @@ impl<'a> Reader<'a> {
 
     /// Reads a section's length, then its payload with `read_payload`, which must
     /// consume the payload exactly.
-    fn section<T>(
-        &mut self,
-        tag: u8,
-        read_payload: impl FnOnce(&mut Self) -> Result<T>,
-    ) -> Result<T> {
+    fn section<T>(&mut self, tag: u8, read_payload: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let offset = self.pos;
         let length = self.u32()?;
         let remaining = self.remaining();
@@ -1039,12 +1006,8 @@ fn read_import_source(r: &mut Reader) -> Result<ImportSource> {
             domain: r.string()?,
             function: r.string()?,
         },
-        source_tag::HOST => ImportSource::Host {
-            function: r.string()?,
-        },
-        source_tag::RESTART => ImportSource::Restart {
-            domain: r.string()?,
-        },
+        source_tag::HOST => ImportSource::Host { function: r.string()? },
+        source_tag::RESTART => ImportSource::Restart { domain: r.string()? },
         tag => return Err(unknown_tag(offset, "import source", tag)),
     })
 }

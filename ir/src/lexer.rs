@@ -90,9 +90,7 @@ impl<'a> Lexer<'a> {
             self.pos = end;
             return Ok((Tok::Word(&self.src[start..end]), Self::span(start, end)));
         }
-        if c.is_ascii_digit()
-            || (c == b'-' && b.get(start + 1).is_some_and(|n| n.is_ascii_alphanumeric()))
-        {
+        if c.is_ascii_digit() || (c == b'-' && b.get(start + 1).is_some_and(|n| n.is_ascii_alphanumeric())) {
             let mut end = start + 1;
             let hex = b.get(start..start + 2) == Some(b"0x") || b.get(start + 1..start + 3) == Some(b"0x");
             while end < b.len() {
@@ -100,7 +98,9 @@ impl<'a> Lexer<'a> {
                 let exp_sign = !hex
                     && (ch == b'-' || ch == b'+')
                     && matches!(b[end - 1], b'e' | b'E')
-                    && b[start..end - 1].iter().all(|d| d.is_ascii_digit() || matches!(d, b'.' | b'-' | b'+'));
+                    && b[start..end - 1]
+                        .iter()
+                        .all(|d| d.is_ascii_digit() || matches!(d, b'.' | b'-' | b'+'));
                 if ch.is_ascii_alphanumeric() || ch == b'_' || ch == b'.' || exp_sign {
                     end += 1;
                 } else {

@@ -9,3 +9,10 @@ pub mod trap;
 
 pub use model::*;
 pub use trap::TrapCode;
+mod lexer;
+pub mod parse;
+pub mod print;
+
+pub use parse::{parse_module, ParseError};
+pub use print::print_module;
+pub mod interp;

@@ -219,7 +219,8 @@ pub(crate) fn type_width(ty: NumType) -> u8 {
 
 fn parse_value_name(w: &str) -> Option<Value> {
     let digits = w.strip_prefix('v')?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0')) {
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0'))
+    {
         return None;
     }
     digits.parse::<u32>().ok().map(Value)
@@ -501,7 +502,9 @@ impl<'a> Parser<'a> {
                 self.expect_punct(')')?;
                 ImportSource::Restart { domain }
             }
-            Some(("host", f)) if is_identifier(f) && !f.is_empty() => ImportSource::Host { function: f.to_string() },
+            Some(("host", f)) if is_identifier(f) && !f.is_empty() => ImportSource::Host {
+                function: f.to_string(),
+            },
             Some((dom, f)) if is_identifier(f) && !f.is_empty() && !dom.is_empty() => ImportSource::Export {
                 domain: dom.to_string(),
                 function: f.to_string(),
@@ -607,7 +610,12 @@ impl<'a> Parser<'a> {
             "mem" => Fact::InMemory {
                 size: self.u32_lit("access size")?,
             },
-            _ => return Err(ParseError::new(format!("unknown fact `{w}`; expected `range`, `lt` or `mem`"), span)),
+            _ => {
+                return Err(ParseError::new(
+                    format!("unknown fact `{w}`; expected `range`, `lt` or `mem`"),
+                    span,
+                ))
+            }
         };
         self.expect_punct(')')?;
         Ok(Some(fact))
@@ -777,8 +785,12 @@ impl<'a> Parser<'a> {
         let s2 = parts.next();
         let op = match (head, s1) {
             ("iconst", _) => match self.suffix_num_type(s1, span)? {
-                NumType::I32 => Op::Const(Const::I32(self.int_in("an i32", i32::MIN as i128, u32::MAX as i128)? as u32 as i32)),
-                NumType::I64 => Op::Const(Const::I64(self.int_in("an i64", i64::MIN as i128, u64::MAX as i128)? as u64 as i64)),
+                NumType::I32 => Op::Const(Const::I32(
+                    self.int_in("an i32", i32::MIN as i128, u32::MAX as i128)? as u32 as i32,
+                )),
+                NumType::I64 => Op::Const(Const::I64(
+                    self.int_in("an i64", i64::MIN as i128, u64::MAX as i128)? as u64 as i64,
+                )),
                 _ => return Err(ParseError::new("`iconst` needs `.i32` or `.i64`", span)),
             },
             ("fconst", _) => match self.suffix_num_type(s1, span)? {
@@ -864,9 +876,19 @@ impl<'a> Parser<'a> {
                 let addr = self.comma_value()?;
                 let len = self.comma_value()?;
                 if dir == "read" {
-                    Op::RegionRead { region, index, addr, len }
+                    Op::RegionRead {
+                        region,
+                        index,
+                        addr,
+                        len,
+                    }
                 } else {
-                    Op::RegionWrite { region, index, addr, len }
+                    Op::RegionWrite {
+                        region,
+                        index,
+                        addr,
+                        len,
+                    }
                 }
             }
             ("region", Some(kind)) => {
@@ -905,7 +927,11 @@ impl<'a> Parser<'a> {
                     if s2.is_some() {
                         return Err(ParseError::new(format!("unknown instruction `{w}`"), span));
                     }
-                    Op::Unary { op, ty, a: self.value()? }
+                    Op::Unary {
+                        op,
+                        ty,
+                        a: self.value()?,
+                    }
                 } else if let Some(op) = conv_op(head) {
                     let to = self.suffix_num_type(s1, span)?;
                     let from = self.suffix_num_type(s2, span)?;
@@ -942,7 +968,7 @@ impl<'a> Parser<'a> {
 
     fn select_type(&mut self, s1: Option<&str>, s2: Option<&str>, span: Span) -> PResult<Type> {
         match (s1, s2) {
-            (Some(t), None) if t == "cap" => {
+            (Some("cap"), None) => {
                 // `select.cap<...>`: the signature follows as separate tokens.
                 self.expect_punct('<')?;
                 let sig = self.signature(1)?;
@@ -979,7 +1005,9 @@ impl<'a> Parser<'a> {
                 self.bump()?;
                 Ok(b)
             }
-            None => self.err(format!("malformed float literal `{text}` (use a decimal, `inf`, `nan`, or 0x raw bits)")),
+            None => self.err(format!(
+                "malformed float literal `{text}` (use a decimal, `inf`, `nan`, or 0x raw bits)"
+            )),
         }
     }
 
@@ -1011,7 +1039,12 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn block_call(&mut self, bi: usize, refs: &mut Vec<(u32, Span, usize, RefSlot)>, slot: RefSlot) -> PResult<BlockCall> {
+    fn block_call(
+        &mut self,
+        bi: usize,
+        refs: &mut Vec<(u32, Span, usize, RefSlot)>,
+        slot: RefSlot,
+    ) -> PResult<BlockCall> {
         let block = self.block_ref(bi, refs, slot)?;
         let args = if self.tok == Tok::Punct('(') {
             self.paren_values()?
@@ -1056,7 +1089,11 @@ impl<'a> Parser<'a> {
                         self.expect_punct(',')?;
                     }
                 }
-                Terminator::BrTable { index, default, targets }
+                Terminator::BrTable {
+                    index,
+                    default,
+                    targets,
+                }
             }
             "return" => {
                 self.bump()?;

@@ -450,7 +450,11 @@ pub fn print_terminator(out: &mut String, t: &Terminator) -> fmt::Result {
             out.push_str(", ");
             print_block_call(out, else_)
         }
-        Terminator::BrTable { index, default, targets } => {
+        Terminator::BrTable {
+            index,
+            default,
+            targets,
+        } => {
             write!(out, "br_table {index}, ")?;
             print_block_call(out, default)?;
             out.push_str(", [");

@@ -240,10 +240,7 @@ proptest! {
 #[test]
 fn empty_input_is_truncated() {
     let err = decode_err(&[]);
-    assert_eq!(
-        err.to_string(),
-        "at byte 0: truncated: expected 4 more bytes, found 0"
-    );
+    assert_eq!(err.to_string(), "at byte 0: truncated: expected 4 more bytes, found 0");
 }
 
 #[test]
@@ -262,13 +259,7 @@ fn wrong_version() {
     let mut bytes = encode(&Module::default());
     bytes[4] = 7;
     let err = decode_err(&bytes);
-    assert_eq!(
-        err,
-        DecodeError::UnsupportedVersion {
-            offset: 4,
-            version: 7
-        }
-    );
+    assert_eq!(err, DecodeError::UnsupportedVersion { offset: 4, version: 7 });
     assert_eq!(
         err.to_string(),
         "at byte 4: unsupported version 7 (this build reads version 1)"
@@ -312,13 +303,7 @@ fn huge_nested_counts_fail_fast() {
     let payload = [1, 0, 0, 0, 0, 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f];
     let err = decode_err(&file_with_domains_payload(&payload));
     assert!(
-        matches!(
-            err,
-            DecodeError::CountTooLarge {
-                count: u32::MAX,
-                ..
-            }
-        ),
+        matches!(err, DecodeError::CountTooLarge { count: u32::MAX, .. }),
         "{err}"
     );
 }
@@ -328,38 +313,25 @@ fn section_longer_than_input() {
     let mut bytes = HEADER.to_vec();
     bytes.extend_from_slice(&[1, 0xff, 0xff, 0xff, 0xff, 0x0f, 0]);
     let err = decode_err(&bytes);
-    assert!(
-        matches!(err, DecodeError::SectionTooLong { offset: 9, .. }),
-        "{err}"
-    );
+    assert!(matches!(err, DecodeError::SectionTooLong { offset: 9, .. }), "{err}");
 }
 
 #[test]
 fn garbage_opcode_tag() {
     let err = decode_err(&one_inst_file(&[0x9f]));
-    assert_eq!(
-        err.to_string(),
-        format!("at byte {OP_OFFSET}: unknown opcode tag 0x9f")
-    );
+    assert_eq!(err.to_string(), format!("at byte {OP_OFFSET}: unknown opcode tag 0x9f"));
 }
 
 #[test]
 fn garbage_sub_tags() {
     let cases: [(&[u8], usize, &str); 3] = [
-        (
-            &[0x10, 0xee, 0, 0, 0],
-            1,
-            "unknown binary operator tag 0xee",
-        ),
+        (&[0x10, 0xee, 0, 0, 0], 1, "unknown binary operator tag 0xee"),
         (&[0x10, 0, 9, 0, 0], 2, "unknown numeric type tag 0x09"),
         (&[0x14, 0x42, 0, 0, 0], 1, "unknown type tag 0x42"),
     ];
     for (op, at, message) in cases {
         let err = decode_err(&one_inst_file(op));
-        assert_eq!(
-            err.to_string(),
-            format!("at byte {}: {message}", OP_OFFSET + at)
-        );
+        assert_eq!(err.to_string(), format!("at byte {}: {message}", OP_OFFSET + at));
     }
 }
 
@@ -368,13 +340,7 @@ fn invalid_flag_byte() {
     // `exported` is at payload offset 11, absolute 21.
     let mut bytes = one_inst_file(&[0x22]);
     bytes[21] = 2;
-    assert_eq!(
-        decode_err(&bytes),
-        DecodeError::InvalidFlag {
-            offset: 21,
-            byte: 2
-        }
-    );
+    assert_eq!(decode_err(&bytes), DecodeError::InvalidFlag { offset: 21, byte: 2 });
 }
 
 #[test]
@@ -398,10 +364,7 @@ fn trailing_bytes_are_rejected() {
 fn unknown_section_tag() {
     let mut bytes = encode(&Module::default());
     bytes.extend_from_slice(&[0x02, 0x00]);
-    assert_eq!(
-        decode_err(&bytes).to_string(),
-        "at byte 11: unknown section tag 0x02"
-    );
+    assert_eq!(decode_err(&bytes).to_string(), "at byte 11: unknown section tag 0x02");
 }
 
 #[test]
@@ -415,10 +378,7 @@ fn missing_domains_section() {
 #[test]
 fn unused_bytes_in_section() {
     let err = decode_err(&file_with_domains_payload(&[0, 0]));
-    assert_eq!(
-        err.to_string(),
-        "at byte 11: 1 unused byte at the end of section 1"
-    );
+    assert_eq!(err.to_string(), "at byte 11: 1 unused byte at the end of section 1");
 }
 
 #[test]
@@ -428,12 +388,7 @@ fn overlong_leb128_is_rejected() {
     // i32 -1 as two bytes, and 0 as two bytes.
     for op in [&[0x00, 0xff, 0x7f][..], &[0x00, 0x80, 0x00]] {
         let err = decode_err(&one_inst_file(op));
-        assert_eq!(
-            err,
-            DecodeError::OverlongLeb {
-                offset: OP_OFFSET + 1
-            }
-        );
+        assert_eq!(err, DecodeError::OverlongLeb { offset: OP_OFFSET + 1 });
     }
 }
 
@@ -446,21 +401,13 @@ fn overflowing_leb128_is_rejected() {
     ] {
         let err = decode_err(&file_with_domains_payload(payload));
         assert!(
-            matches!(
-                err,
-                DecodeError::LebOverflow {
-                    offset: 10,
-                    ty: "u32"
-                }
-            ),
+            matches!(err, DecodeError::LebOverflow { offset: 10, ty: "u32" }),
             "{err}"
         );
     }
     // i32 2^31, i64 2^63.
     let i32_too_big = [0x00, 0x80, 0x80, 0x80, 0x80, 0x08];
-    let i64_too_big = [
-        0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01,
-    ];
+    let i64_too_big = [0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01];
     for op in [&i32_too_big[..], &i64_too_big] {
         let err = decode_err(&one_inst_file(op));
         assert!(matches!(err, DecodeError::LebOverflow { .. }), "{err}");
@@ -470,22 +417,15 @@ fn overflowing_leb128_is_rejected() {
 #[test]
 fn largest_leb128_values_decode() {
     let i32_min = [0x00, 0x80, 0x80, 0x80, 0x80, 0x78];
-    let i64_min = [
-        0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f,
-    ];
-    let f64_bits_max = [
-        0x03, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
-    ];
+    let i64_min = [0x01, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f];
+    let f64_bits_max = [0x03, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01];
     let cases = [
         (&i32_min[..], Const::I32(i32::MIN)),
         (&i64_min, Const::I64(i64::MIN)),
         (&f64_bits_max, Const::F64(u64::MAX)),
     ];
     for (op, c) in cases {
-        assert_eq!(
-            decode(&one_inst_file(op)),
-            Ok(one_inst_module(Op::Const(c)))
-        );
+        assert_eq!(decode(&one_inst_file(op)), Ok(one_inst_module(Op::Const(c))));
     }
 }
 
@@ -501,9 +441,7 @@ fn nested_cap_module(depth: usize) -> Module {
     let mut m = one_inst_module(Op::MemorySize);
     m.domains[0].imports.push(Import {
         name: "i".into(),
-        source: ImportSource::Host {
-            function: "h".into(),
-        },
+        source: ImportSource::Host { function: "h".into() },
         sig: Signature {
             params: vec![ty],
             results: vec![],
@@ -518,10 +456,7 @@ fn type_nesting_is_bounded() {
     let deepest = nested_cap_module(MAX_TYPE_DEPTH);
     assert_eq!(decode(&encode(&deepest)), Ok(deepest));
     let too_deep = encode(&nested_cap_module(MAX_TYPE_DEPTH + 1));
-    assert!(matches!(
-        decode_err(&too_deep),
-        DecodeError::TypeTooDeep { .. }
-    ));
+    assert!(matches!(decode_err(&too_deep), DecodeError::TypeTooDeep { .. }));
 }
 
 #[test]
@@ -540,8 +475,5 @@ fn deeply_nested_hostile_types_fail_fast() {
     }
     bytes.push(len as u8);
     bytes.extend_from_slice(&payload);
-    assert!(matches!(
-        decode_err(&bytes),
-        DecodeError::TypeTooDeep { .. }
-    ));
+    assert!(matches!(decode_err(&bytes), DecodeError::TypeTooDeep { .. }));
 }

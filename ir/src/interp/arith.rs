@@ -81,14 +81,18 @@ pub fn binary(op: BinOp, ty: NumType, a: Val, b: Val) -> R {
             Isub => x.wrapping_sub(y),
             Imul => x.wrapping_mul(y),
             Sdiv => sdiv32(x, y)?,
-            Udiv => (x as u32).checked_div(y as u32).ok_or(ArithError::Trap(TrapCode::IntDivideByZero))? as i32,
+            Udiv => (x as u32)
+                .checked_div(y as u32)
+                .ok_or(ArithError::Trap(TrapCode::IntDivideByZero))? as i32,
             Srem => {
                 if y == 0 {
                     return Err(ArithError::Trap(TrapCode::IntDivideByZero));
                 }
                 x.wrapping_rem(y)
             }
-            Urem => (x as u32).checked_rem(y as u32).ok_or(ArithError::Trap(TrapCode::IntDivideByZero))? as i32,
+            Urem => (x as u32)
+                .checked_rem(y as u32)
+                .ok_or(ArithError::Trap(TrapCode::IntDivideByZero))? as i32,
             Band => x & y,
             Bor => x | y,
             Bxor => x ^ y,
@@ -104,14 +108,18 @@ pub fn binary(op: BinOp, ty: NumType, a: Val, b: Val) -> R {
             Isub => x.wrapping_sub(y),
             Imul => x.wrapping_mul(y),
             Sdiv => sdiv64(x, y)?,
-            Udiv => (x as u64).checked_div(y as u64).ok_or(ArithError::Trap(TrapCode::IntDivideByZero))? as i64,
+            Udiv => (x as u64)
+                .checked_div(y as u64)
+                .ok_or(ArithError::Trap(TrapCode::IntDivideByZero))? as i64,
             Srem => {
                 if y == 0 {
                     return Err(ArithError::Trap(TrapCode::IntDivideByZero));
                 }
                 x.wrapping_rem(y)
             }
-            Urem => (x as u64).checked_rem(y as u64).ok_or(ArithError::Trap(TrapCode::IntDivideByZero))? as i64,
+            Urem => (x as u64)
+                .checked_rem(y as u64)
+                .ok_or(ArithError::Trap(TrapCode::IntDivideByZero))? as i64,
             Band => x & y,
             Bor => x | y,
             Bxor => x ^ y,
@@ -340,28 +348,52 @@ mod tests {
             Err(ArithError::Trap(t)) => Some(t),
             _ => None,
         };
-        assert_eq!(t(binary(BinOp::Sdiv, NumType::I32, Val::I32(1), Val::I32(0))), Some(TrapCode::IntDivideByZero));
-        assert_eq!(t(binary(BinOp::Sdiv, NumType::I32, Val::I32(i32::MIN), Val::I32(-1))), Some(TrapCode::IntOverflow));
-        assert_eq!(binary(BinOp::Srem, NumType::I32, Val::I32(i32::MIN), Val::I32(-1)), Ok(Val::I32(0)));
-        assert_eq!(t(binary(BinOp::Urem, NumType::I64, Val::I64(1), Val::I64(0))), Some(TrapCode::IntDivideByZero));
+        assert_eq!(
+            t(binary(BinOp::Sdiv, NumType::I32, Val::I32(1), Val::I32(0))),
+            Some(TrapCode::IntDivideByZero)
+        );
+        assert_eq!(
+            t(binary(BinOp::Sdiv, NumType::I32, Val::I32(i32::MIN), Val::I32(-1))),
+            Some(TrapCode::IntOverflow)
+        );
+        assert_eq!(
+            binary(BinOp::Srem, NumType::I32, Val::I32(i32::MIN), Val::I32(-1)),
+            Ok(Val::I32(0))
+        );
+        assert_eq!(
+            t(binary(BinOp::Urem, NumType::I64, Val::I64(1), Val::I64(0))),
+            Some(TrapCode::IntDivideByZero)
+        );
     }
 
     #[test]
     fn conversions_at_the_edges() {
         let cv = |op, from, to, a| convert(op, from, to, a);
         let f = |x: f64| Val::F64(x.to_bits());
-        assert_eq!(cv(ConvOp::FtoSint, NumType::F64, NumType::I32, f(2147483647.9)), Ok(Val::I32(i32::MAX)));
+        assert_eq!(
+            cv(ConvOp::FtoSint, NumType::F64, NumType::I32, f(2147483647.9)),
+            Ok(Val::I32(i32::MAX))
+        );
         assert_eq!(
             cv(ConvOp::FtoSint, NumType::F64, NumType::I32, f(2147483648.0)),
             Err(ArithError::Trap(TrapCode::IntOverflow))
         );
-        assert_eq!(cv(ConvOp::FtoSint, NumType::F64, NumType::I32, f(-2147483648.9)), Ok(Val::I32(i32::MIN)));
-        assert_eq!(cv(ConvOp::FtoUint, NumType::F64, NumType::I32, f(-0.9)), Ok(Val::I32(0)));
+        assert_eq!(
+            cv(ConvOp::FtoSint, NumType::F64, NumType::I32, f(-2147483648.9)),
+            Ok(Val::I32(i32::MIN))
+        );
+        assert_eq!(
+            cv(ConvOp::FtoUint, NumType::F64, NumType::I32, f(-0.9)),
+            Ok(Val::I32(0))
+        );
         assert_eq!(
             cv(ConvOp::FtoUint, NumType::F64, NumType::I64, f(f64::NAN)),
             Err(ArithError::Trap(TrapCode::BadConversion))
         );
-        assert_eq!(cv(ConvOp::FtoSintSat, NumType::F64, NumType::I64, f(1e300)), Ok(Val::I64(i64::MAX)));
+        assert_eq!(
+            cv(ConvOp::FtoSintSat, NumType::F64, NumType::I64, f(1e300)),
+            Ok(Val::I64(i64::MAX))
+        );
         assert_eq!(
             cv(ConvOp::FtoSint, NumType::F64, NumType::I64, f(-9223372036854775808.0)),
             Ok(Val::I64(i64::MIN))
@@ -373,7 +405,10 @@ mod tests {
         let f = |x: f64| Val::F64(x.to_bits());
         assert_eq!(binary(BinOp::Fmin, NumType::F64, f(0.0), f(-0.0)), Ok(f(-0.0)));
         assert_eq!(binary(BinOp::Fmax, NumType::F64, f(-0.0), f(0.0)), Ok(f(0.0)));
-        assert_eq!(binary(BinOp::Fmax, NumType::F64, f(1.0), f(f64::NAN)), Ok(Val::F64(CANON_NAN64)));
+        assert_eq!(
+            binary(BinOp::Fmax, NumType::F64, f(1.0), f(f64::NAN)),
+            Ok(Val::F64(CANON_NAN64))
+        );
         assert_eq!(unary(UnOp::Fnearest, NumType::F64, f(2.5)), Ok(f(2.0)));
         assert_eq!(unary(UnOp::Fnearest, NumType::F64, f(-3.5)), Ok(f(-4.0)));
     }

@@ -229,7 +229,10 @@ impl Machine<'_, '_> {
             return invalid(format!("branch to block{target}, which does not exist"));
         };
         if block.params.len() != args.len() || block.params.iter().zip(&args).any(|(p, a)| !a.has_type(&p.ty)) {
-            return invalid(format!("block{target} takes {} parameters of other types than {args:?}", block.params.len()));
+            return invalid(format!(
+                "block{target} takes {} parameters of other types than {args:?}",
+                block.params.len()
+            ));
         }
         let top = self.top_mut();
         for (p, a) in block.params.iter().zip(args) {
@@ -263,7 +266,11 @@ impl Machine<'_, '_> {
 
     fn define(&mut self, defs: &[Def], vals: Vec<Val>) -> Result<(), Fault> {
         if defs.len() != vals.len() {
-            return invalid(format!("{} results are named but {} are produced", defs.len(), vals.len()));
+            return invalid(format!(
+                "{} results are named but {} are produced",
+                defs.len(),
+                vals.len()
+            ));
         }
         let top = self.top_mut();
         for (d, v) in defs.iter().zip(vals) {
@@ -489,7 +496,11 @@ impl Machine<'_, '_> {
                 let args = self.get_all(&target.args)?;
                 self.goto(target.block, args)
             }
-            Terminator::BrTable { index, default, targets } => {
+            Terminator::BrTable {
+                index,
+                default,
+                targets,
+            } => {
                 let i = i32_of(self.get(*index)?)? as u32 as usize;
                 let target = targets.get(i).unwrap_or(default);
                 let args = self.get_all(&target.args)?;
@@ -568,7 +579,8 @@ impl Machine<'_, '_> {
             }
         }
         let places = self.inbox_layout(caller, &vals).map_err(Marshal::CallFails)?;
-        self.move_values(callee, caller, vals, &places).map_err(Marshal::CallFails)
+        self.move_values(callee, caller, vals, &places)
+            .map_err(Marshal::CallFails)
     }
 
     /// Where each `buf` of `vals` lands in `receiver`'s inbox.
@@ -617,7 +629,10 @@ impl Machine<'_, '_> {
             let d = &self.m.domains[caller];
             log.push(IdcEvent {
                 caller: d.name.clone(),
-                import: d.imports.get(import as usize).map_or_else(|| format!("#{import}"), |i| i.name.clone()),
+                import: d
+                    .imports
+                    .get(import as usize)
+                    .map_or_else(|| format!("#{import}"), |i| i.name.clone()),
                 outcome,
             });
         }
@@ -637,8 +652,10 @@ impl Machine<'_, '_> {
     fn call_cap(&mut self, import: u32, args: Vec<Val>, ok: BlockId) -> Step {
         let caller = self.top().domain;
         let dom = &self.m.domains[caller];
-        let (Some(entry), Some(imp)) = (self.rt.domains[caller].caps.get(import as usize).cloned(), dom.imports.get(import as usize))
-        else {
+        let (Some(entry), Some(imp)) = (
+            self.rt.domains[caller].caps.get(import as usize).cloned(),
+            dom.imports.get(import as usize),
+        ) else {
             return invalid(format!("call_cap through import #{import}, which does not exist"));
         };
         if args.len() != imp.sig.params.len() || args.iter().zip(&imp.sig.params).any(|(a, t)| !a.has_type(t)) {

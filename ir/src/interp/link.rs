@@ -67,7 +67,10 @@ fn memory_image(d: &Domain, limits: &Limits) -> Result<Vec<u8>, LinkError> {
     if m.initial > m.maximum {
         return Err(err(
             d,
-            format!("memory initial size {} pages exceeds its maximum {}", m.initial, m.maximum),
+            format!(
+                "memory initial size {} pages exceeds its maximum {}",
+                m.initial, m.maximum
+            ),
         ));
     }
     if m.initial > limits.max_memory_pages {
@@ -117,10 +120,7 @@ fn bind_import(m: &Module, d: &Domain, imp: &crate::model::Import) -> Result<Cap
         } else {
             Err(err(
                 d,
-                format!(
-                    "import `{}` declares {}, but {what} has {have}",
-                    imp.name, imp.sig
-                ),
+                format!("import `{}` declares {}, but {what} has {have}", imp.name, imp.sig),
             ))
         }
     };
@@ -133,7 +133,10 @@ fn bind_import(m: &Module, d: &Domain, imp: &crate::model::Import) -> Result<Cap
             let Some(f) = target.functions.iter().position(|f| &f.name == function && f.exported) else {
                 return Err(err(
                     d,
-                    format!("import `{}`: domain `{domain}` exports no function `{function}`", imp.name),
+                    format!(
+                        "import `{}`: domain `{domain}` exports no function `{function}`",
+                        imp.name
+                    ),
                 ));
             };
             expect(&target.functions[f].sig, &format!("export `{domain}.{function}`"))?;

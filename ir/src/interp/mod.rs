@@ -74,7 +74,11 @@ pub struct TrapInfo {
 
 impl std::fmt::Display for TrapInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "trap {} in {}.{} block{}", self.code, self.domain, self.function, self.block)?;
+        write!(
+            f,
+            "trap {} in {}.{} block{}",
+            self.code, self.domain, self.function, self.block
+        )?;
         match self.inst {
             Some(i) => write!(f, " inst {i}"),
             None => write!(f, " terminator"),
@@ -139,7 +143,9 @@ impl Instance {
         let d = self.domain_index(domain)?;
         let dom = &self.module.domains[d];
         let Some(f) = dom.functions.iter().position(|f| f.name == function && f.exported) else {
-            return Err(RunError::BadInvoke(format!("domain `{domain}` exports no function `{function}`")));
+            return Err(RunError::BadInvoke(format!(
+                "domain `{domain}` exports no function `{function}`"
+            )));
         };
         let sig = &dom.functions[f].sig;
         if args.len() != sig.params.len() || args.iter().zip(&sig.params).any(|(a, t)| !a.has_type(t)) {
@@ -192,7 +198,9 @@ impl Instance {
     pub fn revoke(&mut self, domain: &str, import: &str) -> Result<(), RunError> {
         let d = self.domain_index(domain)?;
         let Some(i) = self.module.domains[d].imports.iter().position(|i| i.name == import) else {
-            return Err(RunError::BadInvoke(format!("domain `{domain}` has no import `{import}`")));
+            return Err(RunError::BadInvoke(format!(
+                "domain `{domain}` has no import `{import}`"
+            )));
         };
         self.rt.domains[d].caps[i].revoked = true;
         Ok(())

@@ -22,7 +22,10 @@ pub enum Val {
     /// Index into the running domain's import (capability) table.
     Cap(u32),
     Region(RegionHandle),
-    Buf { ptr: u32, len: u32 },
+    Buf {
+        ptr: u32,
+        len: u32,
+    },
 }
 
 impl Val {
@@ -44,7 +47,10 @@ impl Val {
     pub fn has_num_type(&self, ty: NumType) -> bool {
         matches!(
             (self, ty),
-            (Val::I32(_), NumType::I32) | (Val::I64(_), NumType::I64) | (Val::F32(_), NumType::F32) | (Val::F64(_), NumType::F64)
+            (Val::I32(_), NumType::I32)
+                | (Val::I64(_), NumType::I64)
+                | (Val::F32(_), NumType::F32)
+                | (Val::F64(_), NumType::F64)
         )
     }
 

@@ -26,8 +26,8 @@ pub const MAX_CAP_DEPTH: u32 = 2;
 
 /// Words a name must not be: keywords, types, and the host's `restart`.
 const RESERVED: &[&str] = &[
-    "host", "domain", "func", "export", "import", "memory", "inbox", "data", "restart", "i32",
-    "i64", "f32", "f64", "cap", "region", "buf",
+    "host", "domain", "func", "export", "import", "memory", "inbox", "data", "restart", "i32", "i64", "f32", "f64",
+    "cap", "region", "buf",
 ];
 
 /// Arbitrary modules without spans, printable as text.
@@ -62,30 +62,28 @@ fn arb_domain(spans: bool) -> impl Strategy<Value = Domain> {
         0..4usize,
         arb_span(spans),
     )
-        .prop_flat_map(
-            move |(name, memory, inbox, data, imports, functions, span)| {
-                let scope = Scope {
-                    spans,
-                    functions: functions as u32,
-                    imports: imports.len() as u32,
-                    blocks: 0,
+        .prop_flat_map(move |(name, memory, inbox, data, imports, functions, span)| {
+            let scope = Scope {
+                spans,
+                functions: functions as u32,
+                imports: imports.len() as u32,
+                blocks: 0,
+            };
+            vec(arb_function(scope), functions).prop_map(move |functions| {
+                let mut domain = Domain {
+                    name: name.clone(),
+                    memory,
+                    inbox,
+                    data: data.clone(),
+                    imports: imports.clone(),
+                    functions,
+                    span,
                 };
-                vec(arb_function(scope), functions).prop_map(move |functions| {
-                    let mut domain = Domain {
-                        name: name.clone(),
-                        memory,
-                        inbox,
-                        data: data.clone(),
-                        imports: imports.clone(),
-                        functions,
-                        span,
-                    };
-                    make_unique(domain.imports.iter_mut().map(|i| &mut i.name));
-                    make_unique(domain.functions.iter_mut().map(|f| &mut f.name));
-                    domain
-                })
-            },
-        )
+                make_unique(domain.imports.iter_mut().map(|i| &mut i.name));
+                make_unique(domain.functions.iter_mut().map(|f| &mut f.name));
+                domain
+            })
+        })
 }
 
 /// An identifier `[A-Za-z_][A-Za-z0-9_]*` that is not reserved, `vN` or `blockN`.
@@ -113,8 +111,7 @@ fn make_unique<'a>(names: impl Iterator<Item = &'a mut String>) {
 
 fn arb_span(spans: bool) -> BoxedStrategy<Option<Span>> {
     if spans {
-        option::of((any::<u32>(), any::<u32>()).prop_map(|(start, end)| Span { start, end }))
-            .boxed()
+        option::of((any::<u32>(), any::<u32>()).prop_map(|(start, end)| Span { start, end })).boxed()
     } else {
         Just(None).boxed()
     }
@@ -152,8 +149,7 @@ fn arb_import(spans: bool) -> impl Strategy<Value = Import> {
 
 fn arb_import_source() -> impl Strategy<Value = ImportSource> {
     prop_oneof![
-        (arb_name(), arb_name())
-            .prop_map(|(domain, function)| ImportSource::Export { domain, function }),
+        (arb_name(), arb_name()).prop_map(|(domain, function)| ImportSource::Export { domain, function }),
         arb_name().prop_map(|function| ImportSource::Host { function }),
         arb_name().prop_map(|domain| ImportSource::Restart { domain }),
     ]
@@ -161,10 +157,7 @@ fn arb_import_source() -> impl Strategy<Value = ImportSource> {
 
 /// A signature whose types nest `Type::Cap` at most `cap_depth` deep.
 pub fn arb_signature(cap_depth: u32) -> BoxedStrategy<Signature> {
-    (
-        vec(arb_type(cap_depth), 0..3),
-        vec(arb_type(cap_depth), 0..3),
-    )
+    (vec(arb_type(cap_depth), 0..3), vec(arb_type(cap_depth), 0..3))
         .prop_map(|(params, results)| Signature { params, results })
         .boxed()
 }
@@ -226,8 +219,8 @@ fn arb_function(scope: Scope) -> impl Strategy<Value = Function> {
 }
 
 fn arb_block(scope: Scope) -> impl Strategy<Value = Block> {
-    let param = (arb_value(), arb_type(MAX_CAP_DEPTH), arb_fact())
-        .prop_map(|(value, ty, fact)| BlockParam { value, ty, fact });
+    let param =
+        (arb_value(), arb_type(MAX_CAP_DEPTH), arb_fact()).prop_map(|(value, ty, fact)| BlockParam { value, ty, fact });
     (
         vec(param, 0..3),
         vec(arb_inst(scope), 0..5),
@@ -244,11 +237,7 @@ fn arb_block(scope: Scope) -> impl Strategy<Value = Block> {
 
 fn arb_inst(scope: Scope) -> impl Strategy<Value = Inst> {
     let def = (arb_value(), arb_fact()).prop_map(|(value, fact)| Def { value, fact });
-    (vec(def, 0..3), arb_op(scope), arb_span(scope.spans)).prop_map(|(results, op, span)| Inst {
-        results,
-        op,
-        span,
-    })
+    (vec(def, 0..3), arb_op(scope), arb_span(scope.spans)).prop_map(|(results, op, span)| Inst { results, op, span })
 }
 
 fn arb_const() -> impl Strategy<Value = Const> {
@@ -263,8 +252,8 @@ fn arb_const() -> impl Strategy<Value = Const> {
 fn arb_bin_op() -> impl Strategy<Value = BinOp> {
     use BinOp::*;
     select(vec![
-        Iadd, Isub, Imul, Sdiv, Udiv, Srem, Urem, Band, Bor, Bxor, Ishl, Ushr, Sshr, Rotl, Rotr,
-        Fadd, Fsub, Fmul, Fdiv, Fmin, Fmax, Fcopysign,
+        Iadd, Isub, Imul, Sdiv, Udiv, Srem, Urem, Band, Bor, Bxor, Ishl, Ushr, Sshr, Rotl, Rotr, Fadd, Fsub, Fmul,
+        Fdiv, Fmin, Fmax, Fcopysign,
     ])
 }
 
@@ -288,8 +277,7 @@ fn arb_float_cc() -> impl Strategy<Value = FloatCC> {
 fn arb_conv_op() -> impl Strategy<Value = ConvOp> {
     use ConvOp::*;
     select(vec![
-        Wrap, Uextend, Sextend, FtoSint, FtoUint, FtoSintSat, FtoUintSat, SintToF, UintToF,
-        Promote, Demote, Bitcast,
+        Wrap, Uextend, Sextend, FtoSint, FtoUint, FtoSintSat, FtoUintSat, SintToF, UintToF, Promote, Demote, Bitcast,
     ])
 }
 
@@ -310,21 +298,19 @@ fn is_int(ty: NumType) -> bool {
 /// A 1/2/4/8-byte access within an integer type, full width for a float type;
 /// `signed` only for narrow integer loads.
 fn arb_access(load: bool) -> impl Strategy<Value = MemAccess> {
-    (arb_num_type(), select(vec![1u8, 2, 4, 8]), any::<bool>()).prop_map(
-        move |(ty, bytes, signed)| {
-            let bytes = if is_int(ty) {
-                bytes.min(type_width(ty))
-            } else {
-                type_width(ty)
-            };
-            let narrow_int_load = load && is_int(ty) && bytes < type_width(ty);
-            MemAccess {
-                ty,
-                bytes,
-                signed: signed && narrow_int_load,
-            }
-        },
-    )
+    (arb_num_type(), select(vec![1u8, 2, 4, 8]), any::<bool>()).prop_map(move |(ty, bytes, signed)| {
+        let bytes = if is_int(ty) {
+            bytes.min(type_width(ty))
+        } else {
+            type_width(ty)
+        };
+        let narrow_int_load = load && is_int(ty) && bytes < type_width(ty);
+        MemAccess {
+            ty,
+            bytes,
+            signed: signed && narrow_int_load,
+        }
+    })
 }
 
 fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
@@ -350,11 +336,7 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
             .prop_map(|(op, from, to, a)| Op::Convert { op, from, to, a })
             .boxed(),
         (arb_access(true), v(), any::<u32>())
-            .prop_map(|(access, addr, offset)| Op::Load {
-                access,
-                addr,
-                offset,
-            })
+            .prop_map(|(access, addr, offset)| Op::Load { access, addr, offset })
             .boxed(),
         (arb_access(false), v(), v(), any::<u32>())
             .prop_map(|(access, value, addr, offset)| Op::Store {
@@ -372,19 +354,13 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
         (v(), v(), v())
             .prop_map(|(dst, byte, len)| Op::MemoryFill { dst, byte, len })
             .boxed(),
-        (v(), v())
-            .prop_map(|(ptr, len)| Op::BufMake { ptr, len })
-            .boxed(),
+        (v(), v()).prop_map(|(ptr, len)| Op::BufMake { ptr, len }).boxed(),
         v().prop_map(|buf| Op::BufPtr { buf }).boxed(),
         v().prop_map(|buf| Op::BufLen { buf }).boxed(),
         v().prop_map(|len| Op::RegionNew { len }).boxed(),
         v().prop_map(|region| Op::RegionLen { region }).boxed(),
         (arb_access(true), v(), v())
-            .prop_map(|(access, region, index)| Op::RegionLoad {
-                access,
-                region,
-                index,
-            })
+            .prop_map(|(access, region, index)| Op::RegionLoad { access, region, index })
             .boxed(),
         (arb_access(false), v(), v(), v())
             .prop_map(|(access, value, region, index)| Op::RegionStore {
@@ -420,11 +396,7 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
         );
     }
     if scope.imports > 0 {
-        ops.push(
-            (0..scope.imports)
-                .prop_map(|import| Op::CapGet { import })
-                .boxed(),
-        );
+        ops.push((0..scope.imports).prop_map(|import| Op::CapGet { import }).boxed());
     }
     Union::new(ops)
 }
@@ -434,19 +406,14 @@ fn arb_block_id(scope: Scope) -> impl Strategy<Value = BlockId> {
 }
 
 fn arb_block_call(scope: Scope) -> impl Strategy<Value = BlockCall> {
-    (arb_block_id(scope), vec(arb_value(), 0..3))
-        .prop_map(|(block, args)| BlockCall { block, args })
+    (arb_block_id(scope), vec(arb_value(), 0..3)).prop_map(|(block, args)| BlockCall { block, args })
 }
 
 fn arb_terminator(scope: Scope) -> impl Strategy<Value = Terminator> {
     let call = move || arb_block_call(scope);
     prop_oneof![
         call().prop_map(Terminator::Jump),
-        (arb_value(), call(), call()).prop_map(|(cond, then, else_)| Terminator::Brif {
-            cond,
-            then,
-            else_
-        }),
+        (arb_value(), call(), call()).prop_map(|(cond, then, else_)| Terminator::Brif { cond, then, else_ }),
         (arb_value(), call(), vec(call(), 0..3)).prop_map(|(index, default, targets)| {
             Terminator::BrTable {
                 index,
@@ -461,12 +428,7 @@ fn arb_terminator(scope: Scope) -> impl Strategy<Value = Terminator> {
             arb_block_id(scope),
             arb_block_id(scope)
         )
-            .prop_map(|(cap, args, ok, fail)| Terminator::CallCap {
-                cap,
-                args,
-                ok,
-                fail
-            }),
+            .prop_map(|(cap, args, ok, fail)| Terminator::CallCap { cap, args, ok, fail }),
         Just(Terminator::Trap),
     ]
 }
@@ -550,11 +512,7 @@ fn block_kinds(b: &Block, kinds: &mut BTreeSet<&'static str>) {
         kinds.extend(p.fact.as_ref().map(fact_kind));
     }
     for inst in &b.insts {
-        kinds.extend(
-            inst.results
-                .iter()
-                .filter_map(|d| d.fact.as_ref().map(fact_kind)),
-        );
+        kinds.extend(inst.results.iter().filter_map(|d| d.fact.as_ref().map(fact_kind)));
         kinds.insert(op_kind(&inst.op));
         if let Op::Select { ty, .. } = &inst.op {
             type_kinds(ty, kinds);
