@@ -19,13 +19,23 @@ pub enum Tok<'a> {
 impl Tok<'_> {
     pub fn describe(&self) -> String {
         match self {
-            Tok::Word(w) => format!("`{w}`"),
-            Tok::Number(n) => format!("number `{n}`"),
+            Tok::Word(w) => quoted(w),
+            Tok::Number(n) => format!("number {}", quoted(n)),
             Tok::Str(_) => "a string".to_string(),
             Tok::Punct(c) => format!("`{c}`"),
             Tok::Arrow => "`->`".to_string(),
             Tok::Eof => "end of input".to_string(),
         }
+    }
+}
+
+/// Source text quoted for a message: `text`, or its first characters when it is long,
+/// so that a huge token does not make a huge message.
+pub(crate) fn quoted(text: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    match text.char_indices().nth(MAX_CHARS) {
+        Some((cut, _)) => format!("`{}...` ({} bytes)", &text[..cut], text.len()),
+        None => format!("`{text}`"),
     }
 }
 
@@ -120,7 +130,7 @@ impl<'a> Lexer<'a> {
             }
             if end >= b.len() {
                 return Err(ParseError::new(
-                    "unterminated string literal",
+                    "unterminated string literal: expected a closing `\"`, found end of input",
                     Self::span(start, b.len().min(start + 1)),
                 ));
             }
@@ -137,8 +147,13 @@ impl<'a> Lexer<'a> {
         }
         // Report the whole (possibly multi-byte) character.
         let ch = self.src[start..].chars().next().unwrap_or('?');
+        let hint = if ch.is_ascii() {
+            ""
+        } else {
+            " (outside strings, the text format is ASCII)"
+        };
         Err(ParseError::new(
-            format!("unexpected character {ch:?}"),
+            format!("unexpected character {ch:?}{hint}"),
             Self::span(start, start + ch.len_utf8()),
         ))
     }

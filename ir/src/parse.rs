@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use crate::lexer::{Lexer, Tok};
+use crate::lexer::{quoted, Lexer, Tok};
 use crate::model::*;
 
 /// A located syntax error.
@@ -234,20 +234,31 @@ fn parse_block_label(w: &str) -> Option<u32> {
     digits.parse::<u32>().ok()
 }
 
-/// Parse an integer literal: decimal or `0x` hex, optionally negative.
-fn parse_int(text: &str) -> Option<i128> {
+/// Why an integer literal was refused.
+enum IntError {
+    /// Not a number at all.
+    Malformed,
+    /// Well formed, but its magnitude does not fit in 64 bits.
+    TooLarge,
+}
+
+/// Parse an integer literal: decimal or `0x` hex, optionally negative, `_` between digits.
+fn parse_int(text: &str) -> Result<i128, IntError> {
     let (neg, body) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
+        None => (false, text),
     };
-    let body = body.replace('_', "");
-    let mag = if let Some(hex) = body.strip_prefix("0x") {
-        u64::from_str_radix(hex, 16).ok()?
-    } else {
-        body.parse::<u64>().ok()?
+    let (digits, radix) = match body.strip_prefix("0x") {
+        Some(hex) => (hex, 16),
+        None => (body, 10),
     };
-    let mag = mag as i128;
-    Some(if neg { -mag } else { mag })
+    let digits = digits.replace('_', "");
+    // Check the digits first, so that `99999999999999999999x` is malformed, not too large.
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return Err(IntError::Malformed);
+    }
+    let mag = u64::from_str_radix(&digits, radix).map_err(|_| IntError::TooLarge)? as i128;
+    Ok(if neg { -mag } else { mag })
 }
 
 fn is_identifier(w: &str) -> bool {
@@ -325,7 +336,7 @@ impl<'a> Parser<'a> {
     fn ident(&mut self, what: &str) -> PResult<String> {
         let (w, span) = self.word(what)?;
         if !is_identifier(w) {
-            return Err(ParseError::new(format!("expected {what}, found `{w}`"), span));
+            return Err(ParseError::new(format!("expected {what}, found {}", quoted(w)), span));
         }
         Ok(w.to_string())
     }
@@ -333,12 +344,14 @@ impl<'a> Parser<'a> {
     fn int_in(&mut self, what: &str, lo: i128, hi: i128) -> PResult<i128> {
         match self.tok {
             Tok::Number(n) => match parse_int(n) {
-                Some(v) if (lo..=hi).contains(&v) => {
+                Ok(v) if (lo..=hi).contains(&v) => {
                     self.bump()?;
                     Ok(v)
                 }
-                Some(_) => self.err(format!("{what} `{n}` is out of range [{lo}, {hi}]")),
-                None => self.err(format!("expected {what}, found malformed number `{n}`")),
+                Ok(_) | Err(IntError::TooLarge) => {
+                    self.err(format!("{what} {} is out of range [{lo}, {hi}]", quoted(n)))
+                }
+                Err(IntError::Malformed) => self.err(format!("expected {what}, found malformed number {}", quoted(n))),
             },
             _ => self.expected(what),
         }
@@ -416,7 +429,7 @@ impl<'a> Parser<'a> {
                     let imp = self.import()?;
                     if d.imports.iter().any(|i| i.name == imp.name) {
                         return Err(ParseError::new(
-                            format!("import `{}` is declared twice", imp.name),
+                            format!("import {} is declared twice", quoted(&imp.name)),
                             imp.span.unwrap_or(self.span),
                         ));
                     }
@@ -426,7 +439,7 @@ impl<'a> Parser<'a> {
                     let func = self.function(d.functions.len(), &mut pending)?;
                     if d.functions.iter().any(|f| f.name == func.name) {
                         return Err(ParseError::new(
-                            format!("function `{}` is defined twice", func.name),
+                            format!("function {} is defined twice", quoted(&func.name)),
                             func.span.unwrap_or(self.span),
                         ));
                     }
@@ -466,16 +479,22 @@ impl<'a> Parser<'a> {
                 Some(b'\\') => (b'\\', 2),
                 Some(b'"') => (b'"', 2),
                 _ => {
-                    let hex = raw.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok());
+                    // Exactly two hex digits: `from_str_radix` alone would also take `+f`.
+                    let hex = b
+                        .get(i + 1..i + 3)
+                        .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                        .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
                     match hex {
                         Some(v) => (v, 3),
                         None => {
+                            // The backslash and the character after it (which may be multi-byte).
+                            let next = raw[i + 1..].chars().next().map_or(0, char::len_utf8);
                             let at = span.start + 1 + i as u32;
                             return Err(ParseError::new(
                                 "bad escape: expected \\n, \\t, \\r, \\\\, \\\" or two hex digits",
                                 Span {
                                     start: at,
-                                    end: (at + 2).min(span.end),
+                                    end: at + 1 + next as u32,
                                 },
                             ));
                         }
@@ -511,7 +530,7 @@ impl<'a> Parser<'a> {
             },
             _ => {
                 return Err(ParseError::new(
-                    format!("expected `domain.function` or `host.function`, found `{path}`"),
+                    format!("expected `domain.function` or `host.function`, found {}", quoted(path)),
                     path_span,
                 ))
             }
@@ -612,7 +631,7 @@ impl<'a> Parser<'a> {
             },
             _ => {
                 return Err(ParseError::new(
-                    format!("unknown fact `{w}`; expected `range`, `lt` or `mem`"),
+                    format!("unknown fact {}; expected `range`, `lt` or `mem`", quoted(w)),
                     span,
                 ))
             }
@@ -640,7 +659,10 @@ impl<'a> Parser<'a> {
         while !self.eat_punct('}')? {
             let (w, span) = self.word("a block label (`block0`, ...) or `}`")?;
             let Some(label) = parse_block_label(w) else {
-                return Err(ParseError::new(format!("expected a block label, found `{w}`"), span));
+                return Err(ParseError::new(
+                    format!("expected a block label, found {}", quoted(w)),
+                    span,
+                ));
             };
             let idx = blocks.len() as u32;
             if labels.insert(label, idx).is_some() {
@@ -650,7 +672,7 @@ impl<'a> Parser<'a> {
         }
         if blocks.is_empty() {
             return Err(ParseError::new(
-                format!("function `{name}` has no blocks"),
+                format!("function {} has no blocks", quoted(&name)),
                 Span {
                     start: start.start,
                     end: self.prev_end,
@@ -800,7 +822,10 @@ impl<'a> Parser<'a> {
             },
             ("icmp", Some(cc)) => {
                 let Some(cc) = int_cc(cc) else {
-                    return Err(ParseError::new(format!("unknown integer condition `{cc}`"), span));
+                    return Err(ParseError::new(
+                        format!("unknown integer condition {}", quoted(cc)),
+                        span,
+                    ));
                 };
                 let ty = self.suffix_num_type(s2, span)?;
                 let a = self.value()?;
@@ -809,7 +834,7 @@ impl<'a> Parser<'a> {
             }
             ("fcmp", Some(cc)) => {
                 let Some(cc) = float_cc(cc) else {
-                    return Err(ParseError::new(format!("unknown float condition `{cc}`"), span));
+                    return Err(ParseError::new(format!("unknown float condition {}", quoted(cc)), span));
                 };
                 let ty = self.suffix_num_type(s2, span)?;
                 let a = self.value()?;
@@ -910,14 +935,14 @@ impl<'a> Parser<'a> {
                         index,
                     }
                 } else {
-                    return Err(ParseError::new(format!("unknown instruction `{w}`"), span));
+                    return Err(ParseError::new(format!("unknown instruction {}", quoted(w)), span));
                 }
             }
             _ => {
                 if let Some(op) = bin_op(head) {
                     let ty = self.suffix_num_type(s1, span)?;
                     if s2.is_some() {
-                        return Err(ParseError::new(format!("unknown instruction `{w}`"), span));
+                        return Err(ParseError::new(format!("unknown instruction {}", quoted(w)), span));
                     }
                     let a = self.value()?;
                     let b = self.comma_value()?;
@@ -925,7 +950,7 @@ impl<'a> Parser<'a> {
                 } else if let Some(op) = un_op(head) {
                     let ty = self.suffix_num_type(s1, span)?;
                     if s2.is_some() {
-                        return Err(ParseError::new(format!("unknown instruction `{w}`"), span));
+                        return Err(ParseError::new(format!("unknown instruction {}", quoted(w)), span));
                     }
                     Op::Unary {
                         op,
@@ -959,7 +984,7 @@ impl<'a> Parser<'a> {
                         offset,
                     }
                 } else {
-                    return Err(ParseError::new(format!("unknown instruction `{w}`"), span));
+                    return Err(ParseError::new(format!("unknown instruction {}", quoted(w)), span));
                 }
             }
         };
@@ -977,7 +1002,7 @@ impl<'a> Parser<'a> {
             }
             (Some(t), None) => match kw_type(t) {
                 Some(ty) => Ok(ty),
-                None => Err(ParseError::new(format!("unknown type `{t}`"), span)),
+                None => Err(ParseError::new(format!("unknown type {}", quoted(t)), span)),
             },
             _ => Err(ParseError::new("`select` needs a type suffix, e.g. `select.i32`", span)),
         }
@@ -1006,7 +1031,8 @@ impl<'a> Parser<'a> {
                 Ok(b)
             }
             None => self.err(format!(
-                "malformed float literal `{text}` (use a decimal, `inf`, `nan`, or 0x raw bits)"
+                "malformed float literal {} (use a decimal, `inf`, `nan`, or 0x raw bits)",
+                quoted(text)
             )),
         }
     }
@@ -1035,7 +1061,10 @@ impl<'a> Parser<'a> {
                 refs.push((label, span, bi, slot));
                 Ok(BlockId(u32::MAX))
             }
-            None => Err(ParseError::new(format!("expected a block label, found `{w}`"), span)),
+            None => Err(ParseError::new(
+                format!("expected a block label, found {}", quoted(w)),
+                span,
+            )),
         }
     }
 
@@ -1179,10 +1208,16 @@ fn resolve_calls(d: &mut Domain, pending: Vec<PendingCall>) -> PResult<()> {
         let op = &d.functions[p.func].blocks[p.block].insts[p.inst].op;
         let index = match op {
             Op::Call { .. } => funcs.get(p.name.as_str()).copied().ok_or_else(|| {
-                ParseError::new(format!("no function named `{}` in domain `{}`", p.name, d.name), p.span)
+                ParseError::new(
+                    format!("no function named {} in domain {}", quoted(&p.name), quoted(&d.name)),
+                    p.span,
+                )
             })?,
             _ => imports.get(p.name.as_str()).copied().ok_or_else(|| {
-                ParseError::new(format!("no import named `{}` in domain `{}`", p.name, d.name), p.span)
+                ParseError::new(
+                    format!("no import named {} in domain {}", quoted(&p.name), quoted(&d.name)),
+                    p.span,
+                )
             })?,
         };
         fixes.push(index);
