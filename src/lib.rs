@@ -2,10 +2,12 @@
 //! one address space and call each other through typed capabilities.
 //!
 //! This crate is the library facade: loading programs from text or binary
-//! ([`load`]) and rendering located errors ([`diagnostics`]). The IR itself, its
+//! ([`load`]), verifying them ([`verifier`]) and rendering located errors
+//! ([`diagnostics`]). The IR itself, its
 //! formats and the reference interpreter live in [`ir`].
 
 pub use capjit_ir as ir;
+pub use capjit_verifier as verifier;
 
 pub mod diagnostics;
 pub mod load;

@@ -1,0 +1,235 @@
+//! Module- and domain-level rules: counts, unique names, memory layout, links
+//! between imports and exports, and capabilities never crossing a boundary.
+//!
+//! Invariant protected: after these checks the translator and runtime can index
+//! domains, functions and imports by name without ambiguity, every memory image
+//! fits its memory, and every inter-domain signature carries only data.
+
+use std::collections::HashMap;
+
+use capjit_ir::{Domain, ImportSource, Module, Signature, Type, PAGE_SIZE};
+
+use crate::error::{ErrorKind, Location, VerifyError};
+use crate::limits::*;
+
+/// Collects errors; each check reports and carries on.
+pub struct Report {
+    pub errors: Vec<VerifyError>,
+}
+
+impl Report {
+    pub fn push(&mut self, location: Location, kind: ErrorKind) {
+        self.errors.push(VerifyError { location, kind });
+    }
+}
+
+fn at_domain(d: &Domain) -> Location {
+    Location {
+        domain: d.name.clone(),
+        span: d.span,
+        ..Location::default()
+    }
+}
+
+fn limit(report: &mut Report, loc: Location, what: &'static str, found: usize, max: usize) -> bool {
+    if found > max {
+        report.push(
+            loc,
+            ErrorKind::LimitExceeded {
+                what,
+                limit: max as u64,
+                found: found as u64,
+            },
+        );
+        return false;
+    }
+    true
+}
+
+/// Counts that bound the work of every later pass. Returns false when the module
+/// is too big to look at further.
+pub fn check_limits(m: &Module, report: &mut Report) -> bool {
+    let mut ok = limit(report, Location::default(), "domains", m.domains.len(), MAX_DOMAINS);
+    let mut insts = 0usize;
+    for d in &m.domains {
+        ok &= limit(report, at_domain(d), "functions", d.functions.len(), MAX_FUNCTIONS);
+        ok &= limit(report, at_domain(d), "imports", d.imports.len(), MAX_IMPORTS);
+        for f in &d.functions {
+            let loc = Location {
+                function: Some(f.name.clone()),
+                span: f.span,
+                ..at_domain(d)
+            };
+            ok &= limit(report, loc, "blocks", f.blocks.len(), MAX_BLOCKS);
+            insts = insts.saturating_add(f.blocks.iter().map(|b| b.insts.len() + 1).sum::<usize>());
+        }
+    }
+    ok &= limit(report, Location::default(), "instructions", insts, MAX_INSTRUCTIONS);
+    ok
+}
+
+fn check_unique<'a>(report: &mut Report, loc: &Location, what: &'static str, names: impl Iterator<Item = &'a str>) {
+    let mut seen = HashMap::new();
+    for name in names {
+        if seen.insert(name, ()).is_some() {
+            report.push(
+                loc.clone(),
+                ErrorKind::DuplicateName {
+                    what,
+                    name: name.to_string(),
+                },
+            );
+        }
+    }
+}
+
+/// Domain names are unique in the module; function and import names in their domain.
+pub fn check_unique_names(m: &Module, report: &mut Report) {
+    check_unique(
+        report,
+        &Location::default(),
+        "domain",
+        m.domains.iter().map(|d| d.name.as_str()),
+    );
+    for d in &m.domains {
+        let loc = at_domain(d);
+        check_unique(report, &loc, "function", d.functions.iter().map(|f| f.name.as_str()));
+        check_unique(report, &loc, "import", d.imports.iter().map(|i| i.name.as_str()));
+    }
+}
+
+/// Memory sizes are ordered and within 4 GiB; data segments and the inbox lie inside
+/// the initial memory (which never shrinks).
+pub fn check_memory_layout(d: &Domain, report: &mut Report) {
+    let mem = d.memory;
+    let mut bad = |msg: String| report.push(at_domain(d), ErrorKind::BadMemory(msg));
+    if mem.initial > mem.maximum {
+        bad(format!(
+            "initial size {} pages exceeds maximum {}",
+            mem.initial, mem.maximum
+        ));
+    }
+    if mem.maximum > MAX_MEMORY_PAGES {
+        bad(format!(
+            "maximum {} pages exceeds the limit of {MAX_MEMORY_PAGES}",
+            mem.maximum
+        ));
+    }
+    let size = mem.initial as u64 * PAGE_SIZE;
+    let mut data_bytes = 0usize;
+    for seg in &d.data {
+        data_bytes = data_bytes.saturating_add(seg.bytes.len());
+        let end = seg.offset as u64 + seg.bytes.len() as u64;
+        if end > size {
+            bad(format!(
+                "data segment [{}, {end}) lies outside the initial memory of {size} bytes",
+                seg.offset
+            ));
+        }
+    }
+    if data_bytes > MAX_DATA_BYTES {
+        bad(format!(
+            "{data_bytes} bytes of data segments exceed the limit of {MAX_DATA_BYTES}"
+        ));
+    }
+    if let Some(inbox) = d.inbox {
+        let end = inbox.offset as u64 + inbox.size as u64;
+        if end > size {
+            bad(format!(
+                "inbox [{}, {end}) lies outside the initial memory of {size} bytes",
+                inbox.offset
+            ));
+        }
+    }
+}
+
+fn has_cap(sig: &Signature) -> bool {
+    sig.params.iter().chain(&sig.results).any(|t| matches!(t, Type::Cap(_)))
+}
+
+/// Exports and imports carry only data: a capability never leaves its domain.
+pub fn check_cap_not_crossing(d: &Domain, report: &mut Report) {
+    for f in d.functions.iter().filter(|f| f.exported && has_cap(&f.sig)) {
+        report.push(
+            Location {
+                function: Some(f.name.clone()),
+                span: f.span,
+                ..at_domain(d)
+            },
+            ErrorKind::CapCrossesDomains(format!("exported function `{}`", f.name)),
+        );
+    }
+    for imp in d.imports.iter().filter(|i| has_cap(&i.sig)) {
+        report.push(
+            Location {
+                span: imp.span,
+                ..at_domain(d)
+            },
+            ErrorKind::CapCrossesDomains(format!("import `{}`", imp.name)),
+        );
+    }
+}
+
+/// Every import of another domain's export names an exported function with the
+/// same signature; every restart capability names an existing domain and is `()`.
+/// Host functions are bound (name and signature) by the runtime at link time.
+pub fn check_links(m: &Module, d: &Domain, report: &mut Report) {
+    for imp in &d.imports {
+        let loc = Location {
+            span: imp.span,
+            ..at_domain(d)
+        };
+        match &imp.source {
+            ImportSource::Export { domain, function } => {
+                let target = format!("export `{domain}.{function}`");
+                let found = m
+                    .domains
+                    .iter()
+                    .find(|x| &x.name == domain)
+                    .and_then(|x| x.functions.iter().find(|f| &f.name == function && f.exported));
+                match found {
+                    None => report.push(
+                        loc,
+                        ErrorKind::LinkMissing {
+                            import: imp.name.clone(),
+                            target,
+                        },
+                    ),
+                    Some(f) if f.sig != imp.sig => report.push(
+                        loc,
+                        ErrorKind::LinkSignatureMismatch {
+                            import: imp.name.clone(),
+                            target,
+                            expected: imp.sig.to_string(),
+                            found: f.sig.to_string(),
+                        },
+                    ),
+                    Some(_) => {}
+                }
+            }
+            ImportSource::Restart { domain } => {
+                if !m.domains.iter().any(|x| &x.name == domain) {
+                    report.push(
+                        loc.clone(),
+                        ErrorKind::LinkMissing {
+                            import: imp.name.clone(),
+                            target: format!("domain `{domain}`"),
+                        },
+                    );
+                }
+                if imp.sig != Signature::default() {
+                    report.push(
+                        loc,
+                        ErrorKind::LinkSignatureMismatch {
+                            import: imp.name.clone(),
+                            target: format!("restart of `{domain}`"),
+                            expected: imp.sig.to_string(),
+                            found: Signature::default().to_string(),
+                        },
+                    );
+                }
+            }
+            ImportSource::Host { .. } => {}
+        }
+    }
+}

@@ -1,0 +1,788 @@
+//! Per-function rules: block structure, SSA (one definition per value, every use
+//! dominated by its definition), types of every operand, branch and call, facts,
+//! and which memory accesses are proven in bounds.
+//!
+//! Invariant protected: a verified function can be translated instruction by
+//! instruction with every value already defined and of the type its use expects.
+
+use capjit_ir::{BinOp, BlockCall, Domain, Fact, Function, Op, Terminator, Value, PAGE_SIZE};
+
+use crate::cfg::{successors, DomTree};
+use crate::domain::Report;
+use crate::error::{ErrorKind, Location, Site};
+use crate::facts::{self, EdgeCondition, Values};
+use crate::limits::*;
+use crate::types::*;
+
+const UNDEFINED: u32 = u32::MAX;
+/// Position of block parameters; instruction `i` defines at `i + 1`.
+const PARAM_POS: u32 = 0;
+
+/// Tables indexed by value number, reused across functions so that their size
+/// is paid once; only the entries a function touched are reset.
+#[derive(Default)]
+pub struct Scratch {
+    def_block: Vec<u32>,
+    def_pos: Vec<u32>,
+    ty: Vec<TypeId>,
+    fact: Vec<Option<Fact>>,
+    touched: Vec<u32>,
+    types: TypeTable,
+    results: Vec<TypeId>,
+}
+
+/// Which memory accesses of a function were proven in bounds, by block and instruction.
+pub type AccessProofs = Vec<Vec<bool>>;
+
+/// Counts for the summary `capjit verify` prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub instructions: u64,
+    pub accesses_proven: u64,
+    pub accesses_checked: u64,
+}
+
+struct Cx<'a> {
+    d: &'a Domain,
+    f: &'a Function,
+    s: &'a mut Scratch,
+    dom: DomTree,
+    initial_bytes: u64,
+    max_bytes: u64,
+    report: &'a mut Report,
+    loc: Location,
+}
+
+impl Values for Cx<'_> {
+    fn ty(&self, v: Value) -> TypeId {
+        self.s.ty.get(v.0 as usize).copied().unwrap_or(I64)
+    }
+    fn fact(&self, v: Value) -> Option<Fact> {
+        self.s.fact.get(v.0 as usize).copied().flatten()
+    }
+    fn def_op(&self, v: Value) -> Option<&Op> {
+        let b = *self.s.def_block.get(v.0 as usize)?;
+        let pos = self.s.def_pos[v.0 as usize];
+        if b == UNDEFINED || pos == PARAM_POS {
+            return None;
+        }
+        Some(&self.f.blocks[b as usize].insts[pos as usize - 1].op)
+    }
+    fn max_memory_bytes(&self) -> u64 {
+        self.max_bytes
+    }
+    fn initial_memory_bytes(&self) -> u64 {
+        self.initial_bytes
+    }
+    fn pages(&self) -> (u32, u32) {
+        (self.d.memory.initial, self.d.memory.maximum)
+    }
+}
+
+/// Verify one function; returns its access proofs (empty when it has errors).
+pub fn verify_function(
+    d: &Domain,
+    f: &Function,
+    s: &mut Scratch,
+    report: &mut Report,
+    counts: &mut Counts,
+) -> AccessProofs {
+    let loc = Location {
+        domain: d.name.clone(),
+        function: Some(f.name.clone()),
+        span: f.span,
+        ..Location::default()
+    };
+    let errors_before = report.errors.len();
+    if f.blocks.is_empty() {
+        report.push(loc, ErrorKind::EmptyFunction);
+        return Vec::new();
+    }
+    if !check_arity_limits(f, report, &loc) || !check_block_targets(f, report, &loc) {
+        return Vec::new();
+    }
+    s.types.clear();
+    let mut cx = Cx {
+        d,
+        f,
+        dom: DomTree::new(f),
+        s,
+        initial_bytes: d.memory.initial as u64 * PAGE_SIZE,
+        max_bytes: d.memory.maximum as u64 * PAGE_SIZE,
+        report,
+        loc,
+    };
+    cx.check_reachable();
+    cx.define_values();
+    cx.check_entry_params();
+    let mut proofs = Vec::with_capacity(f.blocks.len());
+    for b in 0..f.blocks.len() {
+        let mut block_proofs = vec![false; f.blocks[b].insts.len()];
+        if cx.dom.reachable(b) {
+            cx.check_block(b, &mut block_proofs, counts);
+        }
+        counts.instructions += f.blocks[b].insts.len() as u64 + 1;
+        proofs.push(block_proofs);
+    }
+    cx.reset();
+    if cx.report.errors.len() > errors_before {
+        proofs.clear();
+    }
+    proofs
+}
+
+fn check_arity_limits(f: &Function, report: &mut Report, loc: &Location) -> bool {
+    let widest = f
+        .blocks
+        .iter()
+        .map(|b| b.params.len())
+        .chain([f.sig.params.len(), f.sig.results.len()])
+        .max()
+        .unwrap_or(0);
+    if widest > MAX_ARITY {
+        report.push(
+            loc.clone(),
+            ErrorKind::LimitExceeded {
+                what: "parameters or results",
+                limit: MAX_ARITY as u64,
+                found: widest as u64,
+            },
+        );
+        return false;
+    }
+    true
+}
+
+/// Every branch target exists and is not the entry block; br_table sizes are bounded.
+fn check_block_targets(f: &Function, report: &mut Report, loc: &Location) -> bool {
+    let mut ok = true;
+    for (b, block) in f.blocks.iter().enumerate() {
+        let at = Location {
+            block: Some(b as u32),
+            site: Some(Site::Terminator),
+            span: block.term_span.or(loc.span),
+            ..loc.clone()
+        };
+        if let Terminator::BrTable { targets, .. } = &block.term {
+            if targets.len() > MAX_TABLE_TARGETS {
+                report.push(
+                    at.clone(),
+                    ErrorKind::LimitExceeded {
+                        what: "br_table targets",
+                        limit: MAX_TABLE_TARGETS as u64,
+                        found: targets.len() as u64,
+                    },
+                );
+                ok = false;
+            }
+        }
+        for t in successors(&block.term) {
+            if t.0 as usize >= f.blocks.len() {
+                report.push(at.clone(), ErrorKind::UnknownBlock(t.0));
+                ok = false;
+            } else if t.0 == 0 {
+                report.push(at.clone(), ErrorKind::EntryTargeted);
+                ok = false;
+            }
+        }
+    }
+    ok
+}
+
+impl<'a> Cx<'a> {
+    fn at(&self, b: usize, site: Site) -> Location {
+        let block = &self.f.blocks[b];
+        let span = match site {
+            Site::Inst(i) => block.insts[i as usize].span,
+            Site::Terminator => block.term_span,
+            Site::Param(_) => None,
+        };
+        Location {
+            block: Some(b as u32),
+            site: Some(site),
+            span: span.or(self.loc.span),
+            ..self.loc.clone()
+        }
+    }
+
+    fn err(&mut self, b: usize, site: Site, kind: ErrorKind) {
+        let loc = self.at(b, site);
+        self.report.push(loc, kind);
+    }
+
+    fn check_reachable(&mut self) {
+        for b in 1..self.f.blocks.len() {
+            if !self.dom.reachable(b) {
+                self.err(b, Site::Terminator, ErrorKind::Unreachable(b as u32));
+            }
+        }
+    }
+
+    /// The entry block's parameters are the function's parameters.
+    fn check_entry_params(&mut self) {
+        let params = &self.f.blocks[0].params;
+        let sig = &self.f.sig.params;
+        if params.len() != sig.len() {
+            self.err(
+                0,
+                Site::Param(0),
+                ErrorKind::ArityMismatch {
+                    what: "entry block parameters (the function's signature)".into(),
+                    expected: sig.len(),
+                    found: params.len(),
+                },
+            );
+            return;
+        }
+        for (i, (p, t)) in params.iter().zip(sig).enumerate() {
+            if let Some(fact) = p.fact {
+                self.check_unprovable_fact(0, i, p.value, fact);
+            }
+            if &p.ty != t {
+                self.err(
+                    0,
+                    Site::Param(i as u32),
+                    ErrorKind::TypeMismatch {
+                        what: format!("entry parameter {}", p.value),
+                        expected: t.to_string(),
+                        found: p.ty.to_string(),
+                    },
+                );
+            }
+        }
+    }
+
+    /// Record each value's definition site, type and fact; each value once.
+    fn define_values(&mut self) {
+        let f = self.f;
+        for (b, block) in f.blocks.iter().enumerate() {
+            for (i, p) in block.params.iter().enumerate() {
+                let ty = self.s.types.id(&p.ty);
+                self.define(p.value, ty, p.fact, b, PARAM_POS, Site::Param(i as u32));
+            }
+            for (i, inst) in block.insts.iter().enumerate() {
+                let mut results = std::mem::take(&mut self.s.results);
+                result_types(self.d, &inst.op, &mut self.s.types, &mut results);
+                let resolvable = match &inst.op {
+                    Op::Call { func, .. } => (*func as usize) < self.d.functions.len(),
+                    Op::CapGet { import } => (*import as usize) < self.d.imports.len(),
+                    _ => true,
+                };
+                if resolvable && results.len() != inst.results.len() {
+                    self.err(
+                        b,
+                        Site::Inst(i as u32),
+                        ErrorKind::ArityMismatch {
+                            what: "results".into(),
+                            expected: results.len(),
+                            found: inst.results.len(),
+                        },
+                    );
+                }
+                for (def, ty) in inst.results.iter().zip(results.iter()) {
+                    self.define(def.value, *ty, def.fact, b, i as u32 + 1, Site::Inst(i as u32));
+                }
+                self.s.results = results;
+            }
+        }
+    }
+
+    fn define(&mut self, v: Value, ty: TypeId, fact: Option<Fact>, b: usize, pos: u32, site: Site) {
+        if v.0 >= MAX_VALUE_INDEX {
+            self.err(b, site, ErrorKind::ValueTooLarge(v));
+            return;
+        }
+        let i = v.0 as usize;
+        if i >= self.s.def_block.len() {
+            let n = (i + 1).next_power_of_two().min(MAX_VALUE_INDEX as usize);
+            self.s.def_block.resize(n, UNDEFINED);
+            self.s.def_pos.resize(n, 0);
+            self.s.ty.resize(n, 0);
+            self.s.fact.resize(n, None);
+        }
+        if self.s.def_block[i] != UNDEFINED {
+            self.err(b, site, ErrorKind::DuplicateDefinition(v));
+            return;
+        }
+        self.s.def_block[i] = b as u32;
+        self.s.def_pos[i] = pos;
+        self.s.ty[i] = ty;
+        self.s.fact[i] = fact;
+        self.s.touched.push(v.0);
+    }
+
+    fn reset(&mut self) {
+        for v in std::mem::take(&mut self.s.touched) {
+            self.s.def_block[v as usize] = UNDEFINED;
+            self.s.fact[v as usize] = None;
+        }
+    }
+
+    /// Is `v` defined before position `pos` of block `b` on every path?
+    fn available(&self, v: Value, b: usize, pos: u32) -> Result<(), ErrorKind> {
+        let i = v.0 as usize;
+        let db = self.s.def_block.get(i).copied().unwrap_or(UNDEFINED);
+        if db == UNDEFINED {
+            return Err(ErrorKind::UndefinedValue(v));
+        }
+        let ok = if db as usize == b {
+            self.s.def_pos[i] < pos
+        } else {
+            self.dom.dominates(db as usize, b)
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(ErrorKind::NotDominated(v))
+        }
+    }
+
+    /// Check a use of `v` at `pos` of block `b`; returns its type if it is available.
+    fn use_any(&mut self, v: Value, b: usize, pos: u32, site: Site) -> Option<TypeId> {
+        match self.available(v, b, pos) {
+            Ok(()) => Some(self.s.ty[v.0 as usize]),
+            Err(kind) => {
+                self.err(b, site, kind);
+                None
+            }
+        }
+    }
+
+    /// Check a use of `v` that must have type `want`.
+    fn use_as(&mut self, v: Value, want: TypeId, b: usize, pos: u32, site: Site, what: &dyn Fn() -> String) {
+        if let Some(found) = self.use_any(v, b, pos, site) {
+            if found != want {
+                let kind = ErrorKind::TypeMismatch {
+                    what: format!("{} ({v})", what()),
+                    expected: self.s.types.name(want),
+                    found: self.s.types.name(found),
+                };
+                self.err(b, site, kind);
+            }
+        }
+    }
+
+    fn check_block(&mut self, b: usize, proofs: &mut [bool], counts: &mut Counts) {
+        let f = self.f;
+        let block = &f.blocks[b];
+        for (i, inst) in block.insts.iter().enumerate() {
+            let site = Site::Inst(i as u32);
+            let pos = i as u32 + 1;
+            let proven = self.check_op(&inst.op, b, pos, site);
+            if let Some(p) = proven {
+                proofs[i] = p;
+                if p {
+                    counts.accesses_proven += 1;
+                } else {
+                    counts.accesses_checked += 1;
+                }
+            }
+            for def in &inst.results {
+                if let Some(fact) = def.fact {
+                    self.check_result_fact(def.value, &inst.op, fact, b, pos, site);
+                }
+            }
+        }
+        self.check_terminator(b);
+    }
+
+    /// Type-check an operation's operands. For memory accesses, returns whether the
+    /// access is proven in bounds.
+    fn check_op(&mut self, op: &Op, b: usize, pos: u32, site: Site) -> Option<bool> {
+        let name = || capjit_ir::print::opcode_text(op);
+        let operand = |k: usize| move || format!("operand {k} of `{}`", name());
+        let bad = |ty: &dyn std::fmt::Display| ErrorKind::BadOpType {
+            op: name(),
+            ty: ty.to_string(),
+        };
+        match op {
+            Op::Const(_) | Op::MemorySize => {}
+            Op::Binary { op: bop, ty, a, b: rhs } => {
+                if binop_is_int(*bop) != is_int(*ty) {
+                    self.err(b, site, bad(ty));
+                }
+                self.use_as(*a, num(*ty), b, pos, site, &operand(1));
+                self.use_as(*rhs, num(*ty), b, pos, site, &operand(2));
+            }
+            Op::Unary { op: uop, ty, a } => {
+                if !unary_ok(*uop, *ty) {
+                    self.err(b, site, bad(ty));
+                }
+                self.use_as(*a, num(*ty), b, pos, site, &operand(1));
+            }
+            Op::Icmp { ty, a, b: rhs, .. } | Op::Fcmp { ty, a, b: rhs, .. } => {
+                if is_int(*ty) != matches!(op, Op::Icmp { .. }) {
+                    self.err(b, site, bad(ty));
+                }
+                self.use_as(*a, num(*ty), b, pos, site, &operand(1));
+                self.use_as(*rhs, num(*ty), b, pos, site, &operand(2));
+            }
+            Op::Select { ty, cond, a, b: rhs } => {
+                let t = self.s.types.id(ty);
+                self.use_as(*cond, I32, b, pos, site, &operand(1));
+                self.use_as(*a, t, b, pos, site, &operand(2));
+                self.use_as(*rhs, t, b, pos, site, &operand(3));
+            }
+            Op::Convert { op: cop, from, to, a } => {
+                if !conversion_ok(*cop, *from, *to) {
+                    self.err(b, site, bad(&format!("{from} to {to}")));
+                }
+                self.use_as(*a, num(*from), b, pos, site, &operand(1));
+            }
+            Op::Load { access, addr, offset } => {
+                if !access_ok(*access) {
+                    self.err(b, site, bad(&access.ty));
+                }
+                self.use_as(*addr, I32, b, pos, site, &operand(1));
+                return Some(facts::access_in_bounds(
+                    self,
+                    *addr,
+                    *offset as u64,
+                    access.bytes as u64,
+                ));
+            }
+            Op::Store {
+                access,
+                value,
+                addr,
+                offset,
+            } => {
+                if !access_ok(*access) {
+                    self.err(b, site, bad(&access.ty));
+                }
+                self.use_as(*value, num(access.ty), b, pos, site, &operand(1));
+                self.use_as(*addr, I32, b, pos, site, &operand(2));
+                return Some(facts::access_in_bounds(
+                    self,
+                    *addr,
+                    *offset as u64,
+                    access.bytes as u64,
+                ));
+            }
+            Op::MemoryGrow { delta } => self.use_as(*delta, I32, b, pos, site, &operand(1)),
+            Op::MemoryCopy { dst, src, len } => {
+                for (k, v) in [*dst, *src, *len].into_iter().enumerate() {
+                    self.use_as(v, I32, b, pos, site, &operand(k + 1));
+                }
+                let n = facts::upper_bound(self, *len);
+                return Some(facts::access_in_bounds(self, *dst, 0, n) && facts::access_in_bounds(self, *src, 0, n));
+            }
+            Op::MemoryFill { dst, byte, len } => {
+                for (k, v) in [*dst, *byte, *len].into_iter().enumerate() {
+                    self.use_as(v, I32, b, pos, site, &operand(k + 1));
+                }
+                let n = facts::upper_bound(self, *len);
+                return Some(facts::access_in_bounds(self, *dst, 0, n));
+            }
+            Op::Call { func, args } => match self.d.functions.get(*func as usize) {
+                None => self.err(b, site, ErrorKind::UnknownFunction(*func)),
+                Some(callee) => {
+                    let sig = &callee.sig;
+                    self.check_args(
+                        args,
+                        &sig.params,
+                        b,
+                        pos,
+                        site,
+                        &format!("arguments of call to `{}`", callee.name),
+                    );
+                }
+            },
+            Op::CapGet { import } => {
+                if *import as usize >= self.d.imports.len() {
+                    self.err(b, site, ErrorKind::UnknownImport(*import));
+                }
+            }
+            Op::BufMake { ptr, len } => {
+                self.use_as(*ptr, I32, b, pos, site, &operand(1));
+                self.use_as(*len, I32, b, pos, site, &operand(2));
+            }
+            Op::BufPtr { buf } | Op::BufLen { buf } => self.use_as(*buf, BUF, b, pos, site, &operand(1)),
+            Op::RegionNew { len } => self.use_as(*len, I32, b, pos, site, &operand(1)),
+            Op::RegionLen { region } | Op::RegionFree { region } => {
+                self.use_as(*region, REGION, b, pos, site, &operand(1))
+            }
+            Op::RegionLoad { access, region, index } => {
+                if !access_ok(*access) {
+                    self.err(b, site, bad(&access.ty));
+                }
+                self.use_as(*region, REGION, b, pos, site, &operand(1));
+                self.use_as(*index, I32, b, pos, site, &operand(2));
+            }
+            Op::RegionStore {
+                access,
+                value,
+                region,
+                index,
+            } => {
+                if !access_ok(*access) {
+                    self.err(b, site, bad(&access.ty));
+                }
+                self.use_as(*value, num(access.ty), b, pos, site, &operand(1));
+                self.use_as(*region, REGION, b, pos, site, &operand(2));
+                self.use_as(*index, I32, b, pos, site, &operand(3));
+            }
+            Op::RegionRead {
+                region,
+                index,
+                addr,
+                len,
+            }
+            | Op::RegionWrite {
+                region,
+                index,
+                addr,
+                len,
+            } => {
+                self.use_as(*region, REGION, b, pos, site, &operand(1));
+                for (k, v) in [*index, *addr, *len].into_iter().enumerate() {
+                    self.use_as(v, I32, b, pos, site, &operand(k + 2));
+                }
+            }
+        }
+        None
+    }
+
+    /// Arguments against parameter types, count first.
+    fn check_args(&mut self, args: &[Value], params: &[capjit_ir::Type], b: usize, pos: u32, site: Site, what: &str) {
+        if args.len() != params.len() {
+            self.err(
+                b,
+                site,
+                ErrorKind::ArityMismatch {
+                    what: what.to_string(),
+                    expected: params.len(),
+                    found: args.len(),
+                },
+            );
+            return;
+        }
+        for (k, (a, t)) in args.iter().zip(params).enumerate() {
+            let want = self.s.types.id(t);
+            self.use_as(*a, want, b, pos, site, &|| format!("{what}, position {}", k + 1));
+        }
+    }
+
+    fn check_fact_shape(&mut self, v: Value, fact: Fact, b: usize, site: Site) -> bool {
+        let ty = self.ty(v);
+        let Some(bits) = int_bits(ty) else {
+            let kind = ErrorKind::FactOnWrongType {
+                fact,
+                value: v,
+                ty: self.s.types.name(ty),
+            };
+            self.err(b, site, kind);
+            return false;
+        };
+        let why = match fact {
+            Fact::Range { lo, hi } if lo > hi => Some(format!("lower bound {lo} is above upper bound {hi}")),
+            Fact::Range { hi, .. } if hi > facts::max_of(bits) => {
+                Some(format!("upper bound {hi} does not fit a {bits}-bit value"))
+            }
+            Fact::Lt(n) if int_bits(self.ty(n)).is_none() => Some(format!("{n} is not an integer")),
+            _ => None,
+        };
+        if let Some(why) = why {
+            self.err(b, site, ErrorKind::FactMalformed { fact, value: v, why });
+            return false;
+        }
+        true
+    }
+
+    fn check_result_fact(&mut self, v: Value, op: &Op, fact: Fact, b: usize, pos: u32, site: Site) {
+        if !self.check_fact_shape(v, fact, b, site) {
+            return;
+        }
+        if let Fact::Lt(n) = fact {
+            if self.available(n, b, pos).is_err() {
+                let why = format!("{n} is not defined before {v} on every path");
+                self.err(b, site, ErrorKind::FactNotProven { fact, value: v, why });
+                return;
+            }
+        }
+        let dominates = |n: Value| self.available(n, b, pos).is_ok() && n != v;
+        if let Err(why) = facts::check_result_fact(self, v, op, fact, &dominates) {
+            self.err(b, site, ErrorKind::FactNotProven { fact, value: v, why });
+        }
+    }
+
+    fn check_terminator(&mut self, b: usize) {
+        let f = self.f;
+        let block = &f.blocks[b];
+        let pos = block.insts.len() as u32 + 1;
+        let site = Site::Terminator;
+        match &block.term {
+            Terminator::Jump(call) => self.check_edge(b, call, None),
+            Terminator::Brif { cond, then, else_ } => {
+                self.use_as(*cond, I32, b, pos, site, &|| "the condition of `brif`".into());
+                let cond_op = self.icmp_of(*cond, b, pos);
+                let edge = |taken_when_true| {
+                    cond_op.map(|op| match op {
+                        Op::Icmp { cc, a, b: rhs, .. } => EdgeCondition {
+                            cc: *cc,
+                            a: *a,
+                            b: *rhs,
+                            taken_when_true,
+                            op,
+                        },
+                        _ => unreachable_condition(op),
+                    })
+                };
+                self.check_edge(b, then, edge(true).as_ref());
+                self.check_edge(b, else_, edge(false).as_ref());
+            }
+            Terminator::BrTable {
+                index,
+                default,
+                targets,
+            } => {
+                self.use_as(*index, I32, b, pos, site, &|| "the index of `br_table`".into());
+                self.check_edge(b, default, None);
+                for t in targets {
+                    self.check_edge(b, t, None);
+                }
+            }
+            Terminator::Return(vals) => {
+                let results = &self.f.sig.results;
+                self.check_args(vals, results, b, pos, site, "returned values");
+            }
+            Terminator::Trap => {}
+            Terminator::CallCap { cap, args, ok, fail } => {
+                let Some(t) = self.use_any(*cap, b, pos, site) else {
+                    return;
+                };
+                let Some(sig) = self.s.types.cap_signature(t).cloned() else {
+                    let kind = ErrorKind::TypeMismatch {
+                        what: format!("the capability of `call_cap` ({cap})"),
+                        expected: "a capability".into(),
+                        found: self.s.types.name(t),
+                    };
+                    self.err(b, site, kind);
+                    return;
+                };
+                self.check_args(args, &sig.params, b, pos, site, "arguments of `call_cap`");
+                self.check_foreign_params(b, ok.0 as usize, &sig.results, "the `ok` block of `call_cap`");
+                self.check_foreign_params(
+                    b,
+                    fail.0 as usize,
+                    &[capjit_ir::Type::I32],
+                    "the `fail` block of `call_cap`",
+                );
+            }
+        }
+    }
+
+    /// The condition's defining `icmp`, when it is one (and available).
+    fn icmp_of(&self, cond: Value, b: usize, pos: u32) -> Option<&'a Op> {
+        self.available(cond, b, pos).ok()?;
+        let f: &'a Function = self.f;
+        let (db, dpos) = (self.s.def_block[cond.0 as usize], self.s.def_pos[cond.0 as usize]);
+        if dpos == PARAM_POS {
+            return None;
+        }
+        let op = &f.blocks[db as usize].insts[dpos as usize - 1].op;
+        matches!(op, Op::Icmp { .. }).then_some(op)
+    }
+
+    /// A block entered from another domain: parameter types must match, and facts
+    /// must be trivially true (values from elsewhere carry no proofs).
+    fn check_foreign_params(&mut self, b: usize, target: usize, types: &[capjit_ir::Type], what: &str) {
+        let params = &self.f.blocks[target].params;
+        if params.len() != types.len() {
+            self.err(
+                b,
+                Site::Terminator,
+                ErrorKind::ArityMismatch {
+                    what: format!("parameters of {what} (block{target})"),
+                    expected: types.len(),
+                    found: params.len(),
+                },
+            );
+            return;
+        }
+        for (k, (p, t)) in params.iter().zip(types).enumerate() {
+            if &p.ty != t {
+                self.err(
+                    b,
+                    Site::Terminator,
+                    ErrorKind::TypeMismatch {
+                        what: format!("parameter {} of {what} (block{target})", k + 1),
+                        expected: t.to_string(),
+                        found: p.ty.to_string(),
+                    },
+                );
+            }
+            if let Some(fact) = p.fact {
+                self.check_unprovable_fact(target, k, p.value, fact);
+            }
+        }
+    }
+
+    /// A fact on a value nothing in this function produced holds only if it says
+    /// nothing beyond the value's type.
+    fn check_unprovable_fact(&mut self, block: usize, k: usize, v: Value, fact: Fact) {
+        let site = Site::Param(k as u32);
+        if !self.check_fact_shape(v, fact, block, site) {
+            return;
+        }
+        let trivial = matches!(fact, Fact::Range { lo: 0, hi } if int_bits(self.ty(v)).is_some_and(|bits| hi >= facts::max_of(bits)));
+        if !trivial {
+            let why = "the value comes from outside this function, so nothing proves it".to_string();
+            self.err(block, site, ErrorKind::FactNotProven { fact, value: v, why });
+        }
+    }
+
+    /// Arguments of one edge against the target's parameters, facts included.
+    fn check_edge(&mut self, b: usize, call: &BlockCall, cond: Option<&EdgeCondition>) {
+        let f = self.f;
+        let pos = f.blocks[b].insts.len() as u32 + 1;
+        let target = call.block.0 as usize;
+        let params = &f.blocks[target].params;
+        let types: Vec<capjit_ir::Type> = params.iter().map(|p| p.ty.clone()).collect();
+        let what = format!("arguments of the branch to block{target}");
+        self.check_args(&call.args, &types, b, pos, Site::Terminator, &what);
+        if call.args.len() != params.len() {
+            return;
+        }
+        for (k, (arg, p)) in call.args.iter().zip(params).enumerate() {
+            let Some(fact) = p.fact else { continue };
+            if !self.check_fact_shape(p.value, fact, target, Site::Param(k as u32)) {
+                continue;
+            }
+            let before_target = |n: Value| {
+                let db = self.s.def_block.get(n.0 as usize).copied().unwrap_or(UNDEFINED);
+                db != UNDEFINED && db as usize != target && self.dom.dominates(db as usize, target)
+            };
+            if let Err(why) = facts::check_edge_fact(self, *arg, fact, cond, &before_target) {
+                let why = format!("on the edge from block{b}: {why}");
+                self.err(
+                    b,
+                    Site::Terminator,
+                    ErrorKind::FactNotProven {
+                        fact,
+                        value: p.value,
+                        why,
+                    },
+                );
+            }
+        }
+    }
+}
+
+fn unreachable_condition(op: &Op) -> EdgeCondition<'_> {
+    // `icmp_of` only returns `Icmp` operations; keep a harmless fallback.
+    EdgeCondition {
+        cc: capjit_ir::IntCC::Ne,
+        a: Value(u32::MAX),
+        b: Value(u32::MAX),
+        taken_when_true: true,
+        op,
+    }
+}
+
+fn binop_is_int(op: BinOp) -> bool {
+    !matches!(
+        op,
+        BinOp::Fadd | BinOp::Fsub | BinOp::Fmul | BinOp::Fdiv | BinOp::Fmin | BinOp::Fmax | BinOp::Fcopysign
+    )
+}

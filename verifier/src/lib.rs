@@ -1,0 +1,162 @@
+//! TRUSTED. The capjit verifier: the only way to obtain a [`Verified`] module,
+//! and the only kind of module the translator accepts.
+//!
+//! Invariant protected: everything it accepts can be translated one instruction at
+//! a time into code that touches no memory outside its own domain, cannot forge a
+//! capability, and cannot reach the native stack or code, whatever its inputs.
+//!
+//! # Rules, in the order they are checked
+//!
+//! Module and domains (`domain.rs`):
+//! 1. `check_limits`: counts of domains, functions, imports, blocks and
+//!    instructions are bounded (see `limits.rs`), so verification stays linear.
+//! 2. `check_unique_names`: domain names are unique; function and import names are
+//!    unique within their domain.
+//! 3. `check_memory_layout`: initial <= maximum <= 65536 pages; data segments and
+//!    the inbox lie inside the initial memory.
+//! 4. `check_cap_not_crossing`: exported and imported signatures carry no `cap`.
+//! 5. `check_links`: an import of `D.F` names an exported function `F` of domain `D`
+//!    with the identical signature; `host.restart(D)` names a domain and is `()`.
+//!
+//! Functions (`function.rs`), each:
+//! 6. the function has at least one block; signatures and block parameters have at
+//!    most `MAX_ARITY` entries;
+//! 7. `check_block_targets`: every branch target exists and is not the entry block;
+//!    `br_table` has at most `MAX_TABLE_TARGETS` targets;
+//! 8. `check_reachable`: every block is reachable from the entry (dominators are
+//!    computed by Lengauer–Tarjan in `cfg.rs`);
+//! 9. `define_values`: every value number is below `MAX_VALUE_INDEX` and defined
+//!    exactly once (block parameter or instruction result); an instruction names
+//!    exactly as many results as its operation produces, and each result's type is
+//!    fixed by the operation;
+//! 10. `check_entry_params`: the entry block's parameters are the signature's;
+//! 11. for every instruction, in block order (`check_op`):
+//!     - each operand is defined earlier in the same block or in a block that
+//!       dominates this one (`available`), and has the type the operation needs;
+//!     - the operation is defined for its type (`iadd` on integers, `fadd` on floats,
+//!       legal conversions and memory access widths);
+//!     - `call` names a function of the domain, with arguments matching its signature;
+//!     - `cap.get` names an import; a `cap` value therefore only ever comes from an
+//!       import: no operation turns an integer, a load or arithmetic into a `cap`,
+//!       and `store` only takes numbers, so a `cap` is never written to memory;
+//! 12. for every terminator (`check_terminator`): branch arguments match the target's
+//!     parameters in count and type; `brif`/`br_table` conditions are `i32`;
+//!     `return` matches the signature's results; `call_cap` takes a `cap<SIG>` value,
+//!     arguments matching `SIG`, an `ok` block whose parameters are `SIG`'s results
+//!     and a `fail` block whose single parameter is `i32`;
+//! 13. facts (`facts.rs`): a fact sits on an integer value and is well-formed (a
+//!     range fits the value's width); a fact on an instruction result follows from
+//!     the operation and its operands' facts (constants, `iadd`, `isub`, `imul`,
+//!     `band`, `bor`, `bxor`, shifts by constants, `udiv`, `urem`, extensions, narrow
+//!     loads, comparisons, `select`, `memory.size`); a fact on a block parameter
+//!     follows from the argument on every incoming edge, refined by the `icmp` that
+//!     decides a `brif` edge; `lt(vN)` needs `vN` defined before on every path; facts
+//!     on values from outside the function (entry parameters, `call_cap` results)
+//!     must be trivially true.
+//! 14. memory accesses (`load`, `store`, `memory.copy`, `memory.fill`): proven in
+//!     bounds when, for every value the address may hold (by its facts), the whole
+//!     access lies in the *initial* memory (memory never shrinks while code runs);
+//!     all arithmetic is in 64 or 128 bits, so offsets never wrap. Every access not
+//!     proven is marked for a runtime check, which the translator must emit.
+//!
+//! # Checked at run time instead
+//! - Region handles: a region used after it was freed or transferred traps with
+//!   `region_invalid` (the runtime checks owner and generation on every use); the
+//!   verifier does not track region liveness.
+//! - Capability liveness (revocation, faulted or dead targets): checked at each
+//!   `call_cap`.
+//! - Host imports (`host.NAME`): bound and signature-checked by the runtime at link.
+//! - Division by zero, overflow, conversions, fuel and call depth: trapping checks.
+//!
+//! # Not checked yet
+//! - Facts relating a value to the *current* memory size (beyond the initial size):
+//!   accesses into grown memory are always checked at run time.
+//! - Signed comparisons do not refine ranges; `br_table` edges do not refine the index.
+//! - Facts are not inferred: an unannotated value is only known by its type (or its
+//!   constant), so the producer must annotate what it wants proven.
+
+mod cfg;
+mod domain;
+pub mod error;
+mod facts;
+mod function;
+pub mod limits;
+mod types;
+
+pub use error::{ErrorKind, Location, Site, VerifyError};
+pub use function::Counts;
+
+use capjit_ir::Module;
+
+use domain::Report;
+use function::{verify_function, AccessProofs, Scratch};
+
+/// A module the verifier accepted. Only this crate can construct one.
+#[derive(Debug)]
+pub struct Verified<T> {
+    inner: T,
+    /// `proofs[domain][function][block][inst]`: that memory access is proven in bounds.
+    proofs: Vec<Vec<AccessProofs>>,
+    counts: Counts,
+}
+
+impl Verified<Module> {
+    pub fn module(&self) -> &Module {
+        &self.inner
+    }
+
+    /// Whether the memory access at this position was proven in bounds, so that
+    /// its runtime check may be left out. Anything else answers `false`.
+    pub fn access_proven(&self, domain: usize, func: usize, block: usize, inst: usize) -> bool {
+        self.proofs
+            .get(domain)
+            .and_then(|d| d.get(func))
+            .and_then(|f| f.get(block))
+            .and_then(|b| b.get(inst))
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// Instruction and memory-access counts.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    pub fn into_inner(self) -> Module {
+        self.inner
+    }
+}
+
+/// Check every rule; return the module as `Verified`, or every error found.
+pub fn verify(m: &Module) -> Result<Verified<Module>, Vec<VerifyError>> {
+    let mut report = Report { errors: Vec::new() };
+    if !domain::check_limits(m, &mut report) {
+        return Err(report.errors);
+    }
+    domain::check_unique_names(m, &mut report);
+    for d in &m.domains {
+        domain::check_memory_layout(d, &mut report);
+        domain::check_cap_not_crossing(d, &mut report);
+        domain::check_links(m, d, &mut report);
+    }
+    let mut scratch = Scratch::default();
+    let mut counts = Counts::default();
+    let mut proofs = Vec::with_capacity(m.domains.len());
+    for d in &m.domains {
+        let per_func = d
+            .functions
+            .iter()
+            .map(|f| verify_function(d, f, &mut scratch, &mut report, &mut counts))
+            .collect();
+        proofs.push(per_func);
+    }
+    if report.errors.is_empty() {
+        Ok(Verified {
+            inner: m.clone(),
+            proofs,
+            counts,
+        })
+    } else {
+        Err(report.errors)
+    }
+}

@@ -1,0 +1,174 @@
+//! Compact type ids for the scratch tables, and the result types of every operation.
+//!
+//! Invariant protected: every value has exactly one type, fixed by the operation
+//! that defines it (never inferred from operands), and capability types compare by
+//! their full signature.
+
+use capjit_ir::{ConvOp, Domain, MemAccess, NumType, Op, Signature, Type, UnOp};
+
+pub type TypeId = u32;
+pub const I32: TypeId = 0;
+pub const I64: TypeId = 1;
+pub const F32: TypeId = 2;
+pub const F64: TypeId = 3;
+pub const REGION: TypeId = 4;
+pub const BUF: TypeId = 5;
+const FIRST_CAP: TypeId = 6;
+
+/// Interns capability signatures of one function so types compare as integers.
+#[derive(Default)]
+pub struct TypeTable {
+    caps: Vec<Signature>,
+}
+
+impl TypeTable {
+    pub fn clear(&mut self) {
+        self.caps.clear();
+    }
+
+    pub fn id(&mut self, t: &Type) -> TypeId {
+        match t {
+            Type::I32 => I32,
+            Type::I64 => I64,
+            Type::F32 => F32,
+            Type::F64 => F64,
+            Type::Region => REGION,
+            Type::Buf => BUF,
+            Type::Cap(sig) => {
+                let i = match self.caps.iter().position(|s| s == sig.as_ref()) {
+                    Some(i) => i,
+                    None => {
+                        self.caps.push(sig.as_ref().clone());
+                        self.caps.len() - 1
+                    }
+                };
+                FIRST_CAP + i as TypeId
+            }
+        }
+    }
+
+    /// The type's text, for messages.
+    pub fn name(&self, id: TypeId) -> String {
+        match id {
+            I32 => "i32".into(),
+            I64 => "i64".into(),
+            F32 => "f32".into(),
+            F64 => "f64".into(),
+            REGION => "region".into(),
+            BUF => "buf".into(),
+            _ => match self.caps.get((id - FIRST_CAP) as usize) {
+                Some(sig) => format!("cap<{sig}>"),
+                None => "?".into(),
+            },
+        }
+    }
+
+    /// The signature of a capability type.
+    pub fn cap_signature(&self, id: TypeId) -> Option<&Signature> {
+        id.checked_sub(FIRST_CAP).and_then(|i| self.caps.get(i as usize))
+    }
+}
+
+pub fn num(t: NumType) -> TypeId {
+    match t {
+        NumType::I32 => I32,
+        NumType::I64 => I64,
+        NumType::F32 => F32,
+        NumType::F64 => F64,
+    }
+}
+
+pub fn is_int(t: NumType) -> bool {
+    matches!(t, NumType::I32 | NumType::I64)
+}
+
+/// Bits of an integer type id (the width facts are read at).
+pub fn int_bits(t: TypeId) -> Option<u32> {
+    match t {
+        I32 => Some(32),
+        I64 => Some(64),
+        _ => None,
+    }
+}
+
+/// Whether a memory access shape is well-formed: 1, 2, 4 or 8 bytes, no wider
+/// than its type, narrow only for integers, sign-extension only when narrow.
+pub fn access_ok(a: MemAccess) -> bool {
+    let width = match a.ty {
+        NumType::I32 | NumType::F32 => 4,
+        NumType::I64 | NumType::F64 => 8,
+    };
+    let narrow = a.bytes < width;
+    matches!(a.bytes, 1 | 2 | 4 | 8) && a.bytes <= width && (!narrow || is_int(a.ty)) && (!a.signed || narrow)
+}
+
+/// Whether a conversion is defined between these types.
+pub fn conversion_ok(op: ConvOp, from: NumType, to: NumType) -> bool {
+    use NumType::*;
+    let float = |t| matches!(t, F32 | F64);
+    match op {
+        ConvOp::Wrap => from == I64 && to == I32,
+        ConvOp::Uextend | ConvOp::Sextend => from == I32 && to == I64,
+        ConvOp::FtoSint | ConvOp::FtoUint | ConvOp::FtoSintSat | ConvOp::FtoUintSat => float(from) && is_int(to),
+        ConvOp::SintToF | ConvOp::UintToF => is_int(from) && float(to),
+        ConvOp::Promote => from == F32 && to == F64,
+        ConvOp::Demote => from == F64 && to == F32,
+        ConvOp::Bitcast => matches!((from, to), (I32, F32) | (F32, I32) | (I64, F64) | (F64, I64)),
+    }
+}
+
+/// Whether a unary operation is defined on a type.
+pub fn unary_ok(op: UnOp, ty: NumType) -> bool {
+    match op {
+        UnOp::Clz | UnOp::Ctz | UnOp::Popcnt | UnOp::Sext8 | UnOp::Sext16 => is_int(ty),
+        UnOp::Sext32 => ty == NumType::I64,
+        UnOp::Fneg | UnOp::Fabs | UnOp::Fsqrt | UnOp::Fceil | UnOp::Ffloor | UnOp::Ftrunc | UnOp::Fnearest => {
+            !is_int(ty)
+        }
+    }
+}
+
+/// Result types of an operation. Out-of-range function or import indices give no
+/// results here; the use pass reports them.
+pub fn result_types(d: &Domain, op: &Op, table: &mut TypeTable, out: &mut Vec<TypeId>) {
+    out.clear();
+    match op {
+        Op::Const(c) => out.push(match c {
+            capjit_ir::Const::I32(_) => I32,
+            capjit_ir::Const::I64(_) => I64,
+            capjit_ir::Const::F32(_) => F32,
+            capjit_ir::Const::F64(_) => F64,
+        }),
+        Op::Binary { ty, .. } | Op::Unary { ty, .. } => out.push(num(*ty)),
+        Op::Icmp { .. } | Op::Fcmp { .. } => out.push(I32),
+        Op::Select { ty, .. } => out.push(table.id(ty)),
+        Op::Convert { to, .. } => out.push(num(*to)),
+        Op::Load { access, .. } | Op::RegionLoad { access, .. } => out.push(num(access.ty)),
+        Op::Store { .. }
+        | Op::MemoryCopy { .. }
+        | Op::MemoryFill { .. }
+        | Op::RegionStore { .. }
+        | Op::RegionRead { .. }
+        | Op::RegionWrite { .. }
+        | Op::RegionFree { .. } => {}
+        Op::MemorySize | Op::MemoryGrow { .. } | Op::BufPtr { .. } | Op::BufLen { .. } | Op::RegionLen { .. } => {
+            out.push(I32)
+        }
+        Op::Call { func, .. } => {
+            if let Some(f) = d.functions.get(*func as usize) {
+                for t in &f.sig.results {
+                    let id = table.id(t);
+                    out.push(id);
+                }
+            }
+        }
+        Op::CapGet { import } => {
+            if let Some(imp) = d.imports.get(*import as usize) {
+                let id = table.id(&Type::Cap(Box::new(imp.sig.clone())));
+                out.push(id);
+            }
+        }
+        Op::BufMake { .. } => out.push(BUF),
+        Op::RegionNew { .. } => out.push(REGION),
+    }
+}
