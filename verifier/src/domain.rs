@@ -170,10 +170,30 @@ pub fn check_cap_not_crossing(d: &Domain, report: &mut Report) {
     }
 }
 
+/// Exported functions by (domain, function) name, and domain names, for linking.
+pub struct ExportIndex<'m> {
+    exports: HashMap<(&'m str, &'m str), &'m Signature>,
+    domains: HashMap<&'m str, ()>,
+}
+
+impl<'m> ExportIndex<'m> {
+    pub fn new(m: &'m Module) -> Self {
+        let mut exports = HashMap::new();
+        let mut domains = HashMap::new();
+        for d in &m.domains {
+            domains.insert(d.name.as_str(), ());
+            for f in d.functions.iter().filter(|f| f.exported) {
+                exports.entry((d.name.as_str(), f.name.as_str())).or_insert(&f.sig);
+            }
+        }
+        ExportIndex { exports, domains }
+    }
+}
+
 /// Every import of another domain's export names an exported function with the
 /// same signature; every restart capability names an existing domain and is `()`.
 /// Host functions are bound (name and signature) by the runtime at link time.
-pub fn check_links(m: &Module, d: &Domain, report: &mut Report) {
+pub fn check_links(index: &ExportIndex, d: &Domain, report: &mut Report) {
     for imp in &d.imports {
         let loc = Location {
             span: imp.span,
@@ -182,11 +202,7 @@ pub fn check_links(m: &Module, d: &Domain, report: &mut Report) {
         match &imp.source {
             ImportSource::Export { domain, function } => {
                 let target = format!("export `{domain}.{function}`");
-                let found = m
-                    .domains
-                    .iter()
-                    .find(|x| &x.name == domain)
-                    .and_then(|x| x.functions.iter().find(|f| &f.name == function && f.exported));
+                let found = index.exports.get(&(domain.as_str(), function.as_str()));
                 match found {
                     None => report.push(
                         loc,
@@ -195,20 +211,20 @@ pub fn check_links(m: &Module, d: &Domain, report: &mut Report) {
                             target,
                         },
                     ),
-                    Some(f) if f.sig != imp.sig => report.push(
+                    Some(sig) if **sig != imp.sig => report.push(
                         loc,
                         ErrorKind::LinkSignatureMismatch {
                             import: imp.name.clone(),
                             target,
                             expected: imp.sig.to_string(),
-                            found: f.sig.to_string(),
+                            found: sig.to_string(),
                         },
                     ),
                     Some(_) => {}
                 }
             }
             ImportSource::Restart { domain } => {
-                if !m.domains.iter().any(|x| &x.name == domain) {
+                if !index.domains.contains_key(domain.as_str()) {
                     report.push(
                         loc.clone(),
                         ErrorKind::LinkMissing {

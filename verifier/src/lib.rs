@@ -134,10 +134,11 @@ pub fn verify(m: &Module) -> Result<Verified<Module>, Vec<VerifyError>> {
         return Err(report.errors);
     }
     domain::check_unique_names(m, &mut report);
+    let exports = domain::ExportIndex::new(m);
     for d in &m.domains {
         domain::check_memory_layout(d, &mut report);
         domain::check_cap_not_crossing(d, &mut report);
-        domain::check_links(m, d, &mut report);
+        domain::check_links(&exports, d, &mut report);
     }
     let mut scratch = Scratch::default();
     let mut counts = Counts::default();

@@ -4,6 +4,8 @@
 //! that defines it (never inferred from operands), and capability types compare by
 //! their full signature.
 
+use std::collections::HashMap;
+
 use capjit_ir::{ConvOp, Domain, MemAccess, NumType, Op, Signature, Type, UnOp};
 
 pub type TypeId = u32;
@@ -19,11 +21,13 @@ const FIRST_CAP: TypeId = 6;
 #[derive(Default)]
 pub struct TypeTable {
     caps: Vec<Signature>,
+    ids: HashMap<Signature, TypeId>,
 }
 
 impl TypeTable {
     pub fn clear(&mut self) {
         self.caps.clear();
+        self.ids.clear();
     }
 
     pub fn id(&mut self, t: &Type) -> TypeId {
@@ -35,14 +39,13 @@ impl TypeTable {
             Type::Region => REGION,
             Type::Buf => BUF,
             Type::Cap(sig) => {
-                let i = match self.caps.iter().position(|s| s == sig.as_ref()) {
-                    Some(i) => i,
-                    None => {
-                        self.caps.push(sig.as_ref().clone());
-                        self.caps.len() - 1
-                    }
-                };
-                FIRST_CAP + i as TypeId
+                if let Some(id) = self.ids.get(sig.as_ref()) {
+                    return *id;
+                }
+                let id = FIRST_CAP + self.caps.len() as TypeId;
+                self.caps.push(sig.as_ref().clone());
+                self.ids.insert(sig.as_ref().clone(), id);
+                id
             }
         }
     }
