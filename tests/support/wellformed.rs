@@ -1,0 +1,463 @@
+//! A strict well-formedness lint for test programs: what the verifier will
+//! demand of any program, checked independently so that the corpus stays valid
+//! input for it. Not a verifier (it is untrusted test code and knows nothing of
+//! bounds): it checks SSA (one definition per value, every use dominated by its
+//! definition), types of every operand and successor argument, call and
+//! capability signatures, reachability of every block, and that no proof fact
+//! is written (the corpus carries none).
+
+use std::collections::{HashMap, HashSet};
+
+use capjit::ir::print::opcode_text;
+use capjit::ir::*;
+
+/// Every problem in the module, as `domain.func blockN: message`.
+pub fn lint(m: &Module) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in &m.domains {
+        for f in &d.functions {
+            let mut cx = Func {
+                d,
+                f,
+                types: HashMap::new(),
+                def_block: HashMap::new(),
+                problems: Vec::new(),
+            };
+            cx.run();
+            out.extend(cx.problems.into_iter().map(|p| format!("{}.{} {p}", d.name, f.name)));
+        }
+    }
+    out
+}
+
+struct Func<'a> {
+    d: &'a Domain,
+    f: &'a Function,
+    types: HashMap<Value, Type>,
+    /// For each value: its block and position (block params at -1, then instruction index).
+    def_block: HashMap<Value, (usize, i64)>,
+    problems: Vec<String>,
+}
+
+fn num(t: NumType) -> Type {
+    match t {
+        NumType::I32 => Type::I32,
+        NumType::I64 => Type::I64,
+        NumType::F32 => Type::F32,
+        NumType::F64 => Type::F64,
+    }
+}
+
+fn is_int(t: NumType) -> bool {
+    matches!(t, NumType::I32 | NumType::I64)
+}
+
+fn successors(t: &Terminator) -> Vec<usize> {
+    match t {
+        Terminator::Jump(c) => vec![c.block.0 as usize],
+        Terminator::Brif { then, else_, .. } => vec![then.block.0 as usize, else_.block.0 as usize],
+        Terminator::BrTable { default, targets, .. } => std::iter::once(default)
+            .chain(targets)
+            .map(|c| c.block.0 as usize)
+            .collect(),
+        Terminator::CallCap { ok, fail, .. } => vec![ok.0 as usize, fail.0 as usize],
+        Terminator::Return(_) | Terminator::Trap => vec![],
+    }
+}
+
+/// Immediate-dominator-free dominance: `dom[b]` = set of blocks dominating `b`.
+fn dominators(f: &Function) -> Vec<Option<HashSet<usize>>> {
+    let n = f.blocks.len();
+    let mut preds = vec![Vec::new(); n];
+    let mut reachable = vec![false; n];
+    let mut stack = vec![0usize];
+    while let Some(b) = stack.pop() {
+        if b >= n || reachable[b] {
+            continue;
+        }
+        reachable[b] = true;
+        for s in successors(&f.blocks[b].term) {
+            if s < n {
+                preds[s].push(b);
+                stack.push(s);
+            }
+        }
+    }
+    let all: HashSet<usize> = (0..n).filter(|&b| reachable[b]).collect();
+    let mut dom: Vec<Option<HashSet<usize>>> = (0..n).map(|b| reachable[b].then(|| all.clone())).collect();
+    dom[0] = Some(HashSet::from([0]));
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for b in 1..n {
+            if !reachable[b] {
+                continue;
+            }
+            let mut new: Option<HashSet<usize>> = None;
+            for &p in preds[b].iter().filter(|&&p| reachable[p]) {
+                let pd = dom[p].clone().unwrap_or_default();
+                new = Some(match new {
+                    None => pd,
+                    Some(acc) => acc.intersection(&pd).copied().collect(),
+                });
+            }
+            let mut new = new.unwrap_or_default();
+            new.insert(b);
+            if dom[b].as_ref() != Some(&new) {
+                dom[b] = Some(new);
+                changed = true;
+            }
+        }
+    }
+    dom
+}
+
+impl Func<'_> {
+    fn problem(&mut self, block: usize, msg: String) {
+        self.problems.push(format!("block{block}: {msg}"));
+    }
+
+    fn define(&mut self, block: usize, pos: i64, v: Value, ty: Type, fact: Option<Fact>) {
+        if fact.is_some() {
+            self.problem(block, format!("{v} carries a fact; the corpus must not"));
+        }
+        if self.types.insert(v, ty).is_some() {
+            self.problem(block, format!("{v} is defined more than once"));
+        }
+        self.def_block.insert(v, (block, pos));
+    }
+
+    fn run(&mut self) {
+        let f = self.f;
+        // Pass 1: every definition and its type.
+        for (bi, b) in f.blocks.iter().enumerate() {
+            for p in &b.params {
+                if matches!(p.ty, Type::Cap(_)) {
+                    self.problem(
+                        bi,
+                        format!("{} is a cap block parameter; caps come only from cap.get", p.value),
+                    );
+                }
+                self.define(bi, -1, p.value, p.ty.clone(), p.fact);
+            }
+            for (ii, inst) in b.insts.iter().enumerate() {
+                let tys = self.result_types(&inst.op);
+                if tys.len() != inst.results.len() {
+                    self.problem(
+                        bi,
+                        format!(
+                            "`{}` produces {} result(s) but {} are named",
+                            opcode_text(&inst.op),
+                            tys.len(),
+                            inst.results.len()
+                        ),
+                    );
+                }
+                for (def, ty) in inst.results.iter().zip(tys) {
+                    self.define(bi, ii as i64, def.value, ty, def.fact);
+                }
+            }
+        }
+        if f.sig.results.iter().any(|t| matches!(t, Type::Cap(_))) {
+            self.problem(0, "the function returns a cap; caps come only from cap.get".into());
+        }
+        if let Some(entry) = f.blocks.first() {
+            let params: Vec<Type> = entry.params.iter().map(|p| p.ty.clone()).collect();
+            if params != f.sig.params {
+                self.problem(
+                    0,
+                    format!("entry block parameters {params:?} differ from the signature"),
+                );
+            }
+        }
+        let dom = dominators(f);
+        // Pass 2: every use.
+        for (bi, b) in f.blocks.iter().enumerate() {
+            let Some(doms) = &dom[bi] else {
+                self.problem(bi, "is unreachable".into());
+                continue;
+            };
+            for (ii, inst) in b.insts.iter().enumerate() {
+                self.check_op(bi, ii as i64, doms, &inst.op);
+            }
+            self.check_term(bi, doms, &b.term);
+        }
+    }
+
+    /// The type of `v` at a use in block `bi` at position `pos`, checking dominance.
+    fn use_val(&mut self, bi: usize, pos: i64, doms: &HashSet<usize>, v: Value) -> Option<Type> {
+        let Some(&(db, dp)) = self.def_block.get(&v) else {
+            self.problem(bi, format!("{v} is used but never defined"));
+            return None;
+        };
+        let ok = if db == bi { dp < pos } else { doms.contains(&db) };
+        if !ok {
+            self.problem(
+                bi,
+                format!("use of {v} is not dominated by its definition in block{db}"),
+            );
+        }
+        self.types.get(&v).cloned()
+    }
+
+    fn expect(&mut self, bi: usize, pos: i64, doms: &HashSet<usize>, v: Value, want: &Type, what: &str) {
+        if let Some(t) = self.use_val(bi, pos, doms, v) {
+            if &t != want {
+                self.problem(bi, format!("{what}: {v} is {t}, expected {want}"));
+            }
+        }
+    }
+
+    fn result_types(&self, op: &Op) -> Vec<Type> {
+        match op {
+            Op::Const(c) => vec![match c {
+                Const::I32(_) => Type::I32,
+                Const::I64(_) => Type::I64,
+                Const::F32(_) => Type::F32,
+                Const::F64(_) => Type::F64,
+            }],
+            Op::Binary { ty, .. } | Op::Unary { ty, .. } => vec![num(*ty)],
+            Op::Icmp { .. } | Op::Fcmp { .. } => vec![Type::I32],
+            Op::Select { ty, .. } => vec![ty.clone()],
+            Op::Convert { to, .. } => vec![num(*to)],
+            Op::Load { access, .. } | Op::RegionLoad { access, .. } => vec![num(access.ty)],
+            Op::MemorySize | Op::MemoryGrow { .. } => vec![Type::I32],
+            Op::Call { func, .. } => self
+                .d
+                .functions
+                .get(*func as usize)
+                .map(|f| f.sig.results.clone())
+                .unwrap_or_default(),
+            Op::CapGet { import } => self
+                .d
+                .imports
+                .get(*import as usize)
+                .map(|i| vec![Type::Cap(Box::new(i.sig.clone()))])
+                .unwrap_or_default(),
+            Op::BufMake { .. } => vec![Type::Buf],
+            Op::BufPtr { .. } | Op::BufLen { .. } | Op::RegionLen { .. } => vec![Type::I32],
+            Op::RegionNew { .. } => vec![Type::Region],
+            Op::Store { .. }
+            | Op::RegionStore { .. }
+            | Op::MemoryCopy { .. }
+            | Op::MemoryFill { .. }
+            | Op::RegionRead { .. }
+            | Op::RegionWrite { .. }
+            | Op::RegionFree { .. } => vec![],
+        }
+    }
+
+    fn check_op(&mut self, bi: usize, pos: i64, doms: &HashSet<usize>, op: &Op) {
+        let name = opcode_text(op);
+        let i32t = Type::I32;
+        match op {
+            Op::Const(_) | Op::MemorySize => {}
+            Op::Binary { op: bop, ty, a, b } => {
+                use BinOp::*;
+                let int_op = !matches!(bop, Fadd | Fsub | Fmul | Fdiv | Fmin | Fmax | Fcopysign);
+                if int_op != is_int(*ty) {
+                    self.problem(bi, format!("`{name}` is not a legal type for this operation"));
+                }
+                self.expect(bi, pos, doms, *a, &num(*ty), &name);
+                self.expect(bi, pos, doms, *b, &num(*ty), &name);
+            }
+            Op::Unary { op: uop, ty, a } => {
+                use UnOp::*;
+                let legal = match uop {
+                    Clz | Ctz | Popcnt | Sext8 | Sext16 => is_int(*ty),
+                    Sext32 => *ty == NumType::I64,
+                    Fneg | Fabs | Fsqrt | Fceil | Ffloor | Ftrunc | Fnearest => !is_int(*ty),
+                };
+                if !legal {
+                    self.problem(bi, format!("`{name}` is not a legal type for this operation"));
+                }
+                self.expect(bi, pos, doms, *a, &num(*ty), &name);
+            }
+            Op::Icmp { ty, a, b, .. } | Op::Fcmp { ty, a, b, .. } => {
+                let want_int = matches!(op, Op::Icmp { .. });
+                if want_int != is_int(*ty) {
+                    self.problem(bi, format!("`{name}` compares the wrong kind of type"));
+                }
+                self.expect(bi, pos, doms, *a, &num(*ty), &name);
+                self.expect(bi, pos, doms, *b, &num(*ty), &name);
+            }
+            Op::Select { ty, cond, a, b } => {
+                self.expect(bi, pos, doms, *cond, &i32t, &name);
+                self.expect(bi, pos, doms, *a, ty, &name);
+                self.expect(bi, pos, doms, *b, ty, &name);
+            }
+            Op::Convert { op: cop, from, to, a } => {
+                use ConvOp::*;
+                use NumType::*;
+                let legal = match cop {
+                    Wrap => (*from, *to) == (I64, I32),
+                    Uextend | Sextend => (*from, *to) == (I32, I64),
+                    FtoSint | FtoUint | FtoSintSat | FtoUintSat => !is_int(*from) && is_int(*to),
+                    SintToF | UintToF => is_int(*from) && !is_int(*to),
+                    Promote => (*from, *to) == (F32, F64),
+                    Demote => (*from, *to) == (F64, F32),
+                    Bitcast => matches!((*from, *to), (I32, F32) | (F32, I32) | (I64, F64) | (F64, I64)),
+                };
+                if !legal {
+                    self.problem(bi, format!("`{name}` is not a legal conversion"));
+                }
+                self.expect(bi, pos, doms, *a, &num(*from), &name);
+            }
+            Op::Load { addr, .. } => self.expect(bi, pos, doms, *addr, &i32t, &name),
+            Op::Store {
+                access, value, addr, ..
+            } => {
+                self.expect(bi, pos, doms, *value, &num(access.ty), &name);
+                self.expect(bi, pos, doms, *addr, &i32t, &name);
+            }
+            Op::MemoryGrow { delta } => self.expect(bi, pos, doms, *delta, &i32t, &name),
+            Op::MemoryCopy { dst: x, src: y, len: z }
+            | Op::MemoryFill {
+                dst: x,
+                byte: y,
+                len: z,
+            } => {
+                for v in [x, y, z] {
+                    self.expect(bi, pos, doms, *v, &i32t, &name);
+                }
+            }
+            Op::Call { func, args } => {
+                let Some(callee) = self.d.functions.get(*func as usize) else {
+                    self.problem(bi, format!("call of function #{func}, which does not exist"));
+                    return;
+                };
+                let params = callee.sig.params.clone();
+                self.check_args(bi, pos, doms, args, &params, &format!("call {}", callee.name));
+            }
+            Op::CapGet { import } => {
+                if self.d.imports.get(*import as usize).is_none() {
+                    self.problem(bi, format!("cap.get of import #{import}, which does not exist"));
+                }
+            }
+            Op::BufMake { ptr, len } => {
+                self.expect(bi, pos, doms, *ptr, &i32t, &name);
+                self.expect(bi, pos, doms, *len, &i32t, &name);
+            }
+            Op::BufPtr { buf } | Op::BufLen { buf } => self.expect(bi, pos, doms, *buf, &Type::Buf, &name),
+            Op::RegionNew { len } => self.expect(bi, pos, doms, *len, &i32t, &name),
+            Op::RegionLen { region } | Op::RegionFree { region } => {
+                self.expect(bi, pos, doms, *region, &Type::Region, &name)
+            }
+            Op::RegionLoad { region, index, .. } => {
+                self.expect(bi, pos, doms, *region, &Type::Region, &name);
+                self.expect(bi, pos, doms, *index, &i32t, &name);
+            }
+            Op::RegionStore {
+                access,
+                value,
+                region,
+                index,
+            } => {
+                self.expect(bi, pos, doms, *value, &num(access.ty), &name);
+                self.expect(bi, pos, doms, *region, &Type::Region, &name);
+                self.expect(bi, pos, doms, *index, &i32t, &name);
+            }
+            Op::RegionRead {
+                region,
+                index,
+                addr,
+                len,
+            }
+            | Op::RegionWrite {
+                region,
+                index,
+                addr,
+                len,
+            } => {
+                self.expect(bi, pos, doms, *region, &Type::Region, &name);
+                for v in [index, addr, len] {
+                    self.expect(bi, pos, doms, *v, &i32t, &name);
+                }
+            }
+        }
+    }
+
+    fn check_args(&mut self, bi: usize, pos: i64, doms: &HashSet<usize>, args: &[Value], want: &[Type], what: &str) {
+        if args.len() != want.len() {
+            self.problem(
+                bi,
+                format!("{what}: {} argument(s), expected {}", args.len(), want.len()),
+            );
+        }
+        for (a, t) in args.iter().zip(want) {
+            self.expect(bi, pos, doms, *a, t, what);
+        }
+    }
+
+    fn block_params(&self, b: usize) -> Option<Vec<Type>> {
+        self.f
+            .blocks
+            .get(b)
+            .map(|b| b.params.iter().map(|p| p.ty.clone()).collect())
+    }
+
+    fn check_target(&mut self, bi: usize, doms: &HashSet<usize>, c: &BlockCall) {
+        let Some(params) = self.block_params(c.block.0 as usize) else {
+            self.problem(bi, format!("branch to {}, which does not exist", c.block));
+            return;
+        };
+        self.check_args(bi, i64::MAX, doms, &c.args, &params, &format!("branch to {}", c.block));
+    }
+
+    fn check_term(&mut self, bi: usize, doms: &HashSet<usize>, t: &Terminator) {
+        let end = i64::MAX;
+        match t {
+            Terminator::Jump(c) => self.check_target(bi, doms, c),
+            Terminator::Brif { cond, then, else_ } => {
+                self.expect(bi, end, doms, *cond, &Type::I32, "brif condition");
+                self.check_target(bi, doms, then);
+                self.check_target(bi, doms, else_);
+            }
+            Terminator::BrTable {
+                index,
+                default,
+                targets,
+            } => {
+                self.expect(bi, end, doms, *index, &Type::I32, "br_table index");
+                self.check_target(bi, doms, default);
+                for c in targets {
+                    self.check_target(bi, doms, c);
+                }
+            }
+            Terminator::Return(vals) => {
+                let want = self.f.sig.results.clone();
+                self.check_args(bi, end, doms, vals, &want, "return");
+            }
+            Terminator::Trap => {}
+            Terminator::CallCap { cap, args, ok, fail } => {
+                let sig = match self.use_val(bi, end, doms, *cap) {
+                    Some(Type::Cap(sig)) => *sig,
+                    Some(other) => {
+                        self.problem(bi, format!("call_cap through {cap} of type {other}"));
+                        return;
+                    }
+                    None => return,
+                };
+                self.check_args(bi, end, doms, args, &sig.params, "call_cap");
+                for a in args {
+                    if matches!(self.types.get(a), Some(Type::Cap(_))) {
+                        self.problem(bi, format!("call_cap passes capability {a} across a boundary"));
+                    }
+                }
+                match self.block_params(ok.0 as usize) {
+                    Some(p) if p == sig.results => {}
+                    Some(p) => self.problem(
+                        bi,
+                        format!("ok successor takes {p:?}, the call returns {:?}", sig.results),
+                    ),
+                    None => self.problem(bi, "ok successor does not exist".into()),
+                }
+                match self.block_params(fail.0 as usize) {
+                    Some(p) if p == vec![Type::I32] => {}
+                    Some(p) => self.problem(bi, format!("fail successor takes {p:?}, expected one i32")),
+                    None => self.problem(bi, "fail successor does not exist".into()),
+                }
+            }
+        }
+    }
+}
