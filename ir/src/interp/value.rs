@@ -66,7 +66,7 @@ impl Val {
 }
 
 impl fmt::Display for Val {
-    /// The form `capjit run` prints: `i32:7`, `f64:1.5`, ...
+    /// The typed form used in test headers and traces: `i32:7`, `f64:1.5`, ...
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Val::I32(v) => write!(f, "i32:{v}"),
