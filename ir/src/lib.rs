@@ -4,11 +4,14 @@
 //! else here is untrusted and its output is re-checked.
 
 pub mod codec;
+pub mod exec;
 pub mod model;
 pub mod trap;
+pub mod value;
 
 pub use model::*;
 pub use trap::TrapCode;
+pub use value::{RegionHandle, Val};
 mod lexer;
 pub mod parse;
 pub mod print;

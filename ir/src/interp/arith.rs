@@ -8,7 +8,7 @@
 use crate::model::{BinOp, ConvOp, FloatCC, IntCC, NumType, UnOp};
 use crate::trap::TrapCode;
 
-use super::value::Val;
+use crate::value::Val;
 
 /// Why an operation could not produce a value.
 #[derive(Clone, Debug, PartialEq, Eq)]

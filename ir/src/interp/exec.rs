@@ -11,8 +11,8 @@ use crate::trap::TrapCode;
 use super::arith::{self, ArithError};
 use super::host::HostFailure;
 use super::link::{CapTarget, Runtime};
-use super::value::Val;
 use super::{DomainStatus, IdcEvent, RunError, TrapInfo};
+use crate::value::Val;
 
 /// How a frame's results go back to whoever called it.
 #[derive(Clone, Copy, Debug)]

@@ -5,7 +5,7 @@ use crate::model::{Signature, Type};
 use crate::trap::TrapCode;
 
 use super::link::Runtime;
-use super::value::Val;
+use crate::value::Val;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum HostFunc {

@@ -11,106 +11,16 @@ mod exec;
 mod host;
 mod link;
 mod regions;
-mod value;
 
 use std::io::Write;
 use std::time::Instant;
 
 use crate::model::{Module, PAGE_SIZE};
-use crate::trap::TrapCode;
 
+pub use crate::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
+pub use crate::value::{RegionHandle, Val};
 pub use link::LinkError;
 pub use regions::RegionTable;
-pub use value::{RegionHandle, Val};
-
-/// Per-domain resource limits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Fuel units each domain starts with; one unit is spent at every function
-    /// entry and at every branch to a block that is not after the current one.
-    pub fuel: u64,
-    /// Deepest nesting of calls (direct and inter-domain) in one run.
-    pub max_call_depth: u32,
-    /// Memory pages any domain may have, whatever its own maximum says.
-    pub max_memory_pages: u32,
-    /// Bytes one region may hold.
-    pub max_region_bytes: u32,
-    /// Regions alive at once, across all domains.
-    pub max_regions: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            fuel: 1_000_000_000,
-            max_call_depth: 4096,
-            max_memory_pages: 16384,
-            max_region_bytes: 256 << 20,
-            max_regions: 65536,
-        }
-    }
-}
-
-/// Lifecycle of a domain.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum DomainStatus {
-    Running,
-    /// Trapped; calls into it fail until the host or a restart capability restarts it.
-    Faulted,
-    /// Killed by the host; every capability into it was revoked.
-    Dead,
-}
-
-/// Where a trap happened.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TrapInfo {
-    pub code: TrapCode,
-    pub domain: String,
-    pub function: String,
-    pub block: u32,
-    /// Instruction index in the block; `None` for the terminator.
-    pub inst: Option<u32>,
-}
-
-impl std::fmt::Display for TrapInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "trap {} in {}.{} block{}",
-            self.code, self.domain, self.function, self.block
-        )?;
-        match self.inst {
-            Some(i) => write!(f, " inst {i}"),
-            None => write!(f, " terminator"),
-        }
-    }
-}
-
-/// Why a host-level call did not return values.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum RunError {
-    /// The entry domain trapped (traps inside callees reach their caller's
-    /// failure successor instead).
-    #[error("{0}")]
-    Trap(TrapInfo),
-    /// The module is malformed in a way the verifier would have rejected.
-    #[error("invalid program: {0}")]
-    Invalid(String),
-    /// The host asked for something that does not exist or does not fit.
-    #[error("{0}")]
-    BadInvoke(String),
-    /// Writing program output failed.
-    #[error("output error: {0}")]
-    Output(String),
-}
-
-/// One record of an inter-domain call, for `--trace-idc`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IdcEvent {
-    pub caller: String,
-    pub import: String,
-    pub outcome: Result<Vec<Val>, TrapCode>,
-}
 
 /// A linked, running module.
 pub struct Instance {

@@ -5,7 +5,7 @@
 
 use crate::trap::TrapCode;
 
-use super::value::RegionHandle;
+use crate::value::RegionHandle;
 
 struct Slot {
     owner: Option<usize>,

@@ -1,4 +1,4 @@
-//! Runtime values of the reference interpreter.
+//! Runtime values as the host and the runtimes exchange them: plain data.
 
 use std::fmt;
 

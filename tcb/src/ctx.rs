@@ -1,0 +1,54 @@
+//! The per-domain context that generated code receives as its first argument.
+//!
+//! Invariant protected: generated code reaches its domain's memory, fuel, limits and
+//! trap record only through this struct, at the fixed offsets below; the runtime
+//! keeps `mem_base`/`mem_len` equal to the domain's current memory at all times.
+
+use std::mem::offset_of;
+
+/// Laid out for generated code: `#[repr(C)]`, read and written at the `OFF_*` offsets.
+#[repr(C)]
+#[derive(Debug)]
+pub struct DomainCtx {
+    /// Start of the domain's linear memory (dangling but never dereferenced when empty).
+    pub mem_base: *mut u8,
+    /// Its size in bytes.
+    pub mem_len: u64,
+    /// Fuel left.
+    pub fuel: u64,
+    /// The run's call depth, shared by every domain of the runtime.
+    pub depth: *mut u32,
+    pub max_depth: u32,
+    /// Where a trap happened: code, function index, block, instruction (`u32::MAX`
+    /// for the terminator).
+    pub trap_code: u32,
+    pub trap_func: u32,
+    pub trap_block: u32,
+    pub trap_inst: u32,
+    /// Lowest native stack address a function may start at (checked on entry).
+    pub stack_limit: u64,
+    /// Values returned by runtime helpers.
+    pub scratch: [u64; 2],
+    /// The runtime and this domain's index in it, for helpers.
+    pub runtime: *mut u8,
+    pub domain: u32,
+}
+
+pub const OFF_MEM_BASE: i32 = offset_of!(DomainCtx, mem_base) as i32;
+pub const OFF_MEM_LEN: i32 = offset_of!(DomainCtx, mem_len) as i32;
+pub const OFF_FUEL: i32 = offset_of!(DomainCtx, fuel) as i32;
+pub const OFF_DEPTH: i32 = offset_of!(DomainCtx, depth) as i32;
+pub const OFF_MAX_DEPTH: i32 = offset_of!(DomainCtx, max_depth) as i32;
+pub const OFF_TRAP_CODE: i32 = offset_of!(DomainCtx, trap_code) as i32;
+pub const OFF_TRAP_FUNC: i32 = offset_of!(DomainCtx, trap_func) as i32;
+pub const OFF_TRAP_BLOCK: i32 = offset_of!(DomainCtx, trap_block) as i32;
+pub const OFF_TRAP_INST: i32 = offset_of!(DomainCtx, trap_inst) as i32;
+pub const OFF_STACK_LIMIT: i32 = offset_of!(DomainCtx, stack_limit) as i32;
+pub const OFF_SCRATCH: i32 = offset_of!(DomainCtx, scratch) as i32;
+
+/// `trap_inst` value meaning "the block's terminator".
+pub const TRAP_AT_TERMINATOR: u32 = u32::MAX;
+
+/// The calling convention of every exported function's entry trampoline: arguments
+/// and results as 64-bit slots (see `slots.rs`), the status (0 or a trap code) returned.
+pub type EntryFn = unsafe extern "C" fn(ctx: *mut DomainCtx, args: *const u64, results: *mut u64) -> u32;

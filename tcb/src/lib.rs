@@ -1,0 +1,22 @@
+//! TRUSTED. The capjit runtime: domains with their own memory, capability table,
+//! fuel and state; regions with exactly one owner; inter-domain calls with copy and
+//! transfer; traps surfaced as status codes, never as signals.
+//!
+//! Invariants protected (each file says which part it holds):
+//! - generated code reaches memory only through its own domain's `DomainCtx`
+//!   (`ctx.rs`), which always describes that domain's current memory (`runtime.rs`);
+//! - a capability call goes only where the capability was linked, only while it is
+//!   live, and a callee's trap faults only the callee (`idc.rs`);
+//! - helpers check every range before touching memory or regions (`helpers.rs`,
+//!   `regions.rs`); host functions exist only as granted imports (`host.rs`).
+
+pub mod ctx;
+pub mod helpers;
+pub mod host;
+pub mod idc;
+pub mod regions;
+pub mod runtime;
+pub mod slots;
+
+pub use ctx::{DomainCtx, EntryFn};
+pub use runtime::{invoke, LinkError, Runtime};

@@ -1,0 +1,345 @@
+//! TRUSTED. Domains and their state: memory images, capability tables, fuel,
+//! status; linking, host entry, restart, kill and revocation.
+//!
+//! Invariants protected:
+//! - each domain's `DomainCtx` describes exactly its own current memory;
+//! - a capability entry only ever names what its import was linked to;
+//! - a faulted or dead domain is never entered; a killed domain's capabilities
+//!   stay revoked (its epoch moved on); restarting frees the domain's regions.
+
+use std::io::Write;
+use std::time::Instant;
+
+use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
+use capjit_ir::{Domain, ImportSource, Module, Signature, TrapCode, Val, PAGE_SIZE};
+use capjit_verifier::Verified;
+
+use crate::ctx::{DomainCtx, EntryFn, TRAP_AT_TERMINATOR};
+use crate::host::HostFunc;
+use crate::regions::RegionTable;
+use crate::slots;
+
+/// Why a module could not be instantiated.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("link error in domain `{domain}`: {message}")]
+pub struct LinkError {
+    pub domain: String,
+    pub message: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CapTarget {
+    Func { domain: usize, func: usize },
+    Host(HostFunc),
+    Restart { domain: usize },
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct CapEntry {
+    pub target: CapTarget,
+    /// The target's epoch when granted; killing the target moves its epoch on.
+    pub epoch: u32,
+    pub revoked: bool,
+}
+
+pub struct DomainState {
+    pub ctx: Box<DomainCtx>,
+    pub memory: Vec<u8>,
+    pub max_pages: u32,
+    pub status: DomainStatus,
+    pub caps: Vec<CapEntry>,
+    pub epoch: u32,
+    /// Activations of this domain on the stack (host entries and IDCs).
+    pub active: u32,
+    pub last_trap: Option<TrapInfo>,
+    /// Entry trampolines, by function index (exported functions only).
+    pub entries: Vec<Option<EntryFn>>,
+}
+
+pub struct Runtime {
+    pub module: Module,
+    pub domains: Vec<DomainState>,
+    pub regions: RegionTable,
+    pub limits: Limits,
+    pub depth: Box<u32>,
+    pub output: Box<dyn Write>,
+    pub started: Instant,
+    pub trace: Option<Vec<IdcEvent>>,
+}
+
+fn link_err(d: &Domain, message: String) -> LinkError {
+    LinkError {
+        domain: d.name.clone(),
+        message,
+    }
+}
+
+/// The memory a domain starts and restarts with (layout already verified).
+fn memory_image(d: &Domain, limits: &Limits) -> Result<Vec<u8>, LinkError> {
+    if d.memory.initial > limits.max_memory_pages {
+        return Err(link_err(
+            d,
+            format!(
+                "memory of {} pages exceeds the limit of {} pages",
+                d.memory.initial, limits.max_memory_pages
+            ),
+        ));
+    }
+    let mut mem = vec![0u8; d.memory.initial as usize * PAGE_SIZE as usize];
+    for seg in &d.data {
+        let start = seg.offset as usize;
+        // Verified: every segment lies inside the initial memory.
+        if let Some(dst) = mem.get_mut(start..start + seg.bytes.len()) {
+            dst.copy_from_slice(&seg.bytes);
+        }
+    }
+    Ok(mem)
+}
+
+fn bind(m: &Module, d: &Domain, import: &capjit_ir::Import) -> Result<CapTarget, LinkError> {
+    let index = |name: &str| m.domains.iter().position(|x| x.name == name);
+    match &import.source {
+        // Verified: the export exists with the identical signature.
+        ImportSource::Export { domain, function } => {
+            let t = index(domain).ok_or_else(|| link_err(d, format!("unknown domain `{domain}`")))?;
+            let f = m.domains[t]
+                .functions
+                .iter()
+                .position(|f| &f.name == function && f.exported)
+                .ok_or_else(|| link_err(d, format!("`{domain}` exports no `{function}`")))?;
+            Ok(CapTarget::Func { domain: t, func: f })
+        }
+        ImportSource::Host { function } => {
+            let h = HostFunc::by_name(function).ok_or_else(|| {
+                link_err(
+                    d,
+                    format!(
+                        "import `{}`: no host function `{function}` (available: {})",
+                        import.name,
+                        HostFunc::names().join(", ")
+                    ),
+                )
+            })?;
+            if h.signature() != import.sig {
+                return Err(link_err(
+                    d,
+                    format!(
+                        "import `{}` declares {}, but host function `{function}` has {}",
+                        import.name,
+                        import.sig,
+                        h.signature()
+                    ),
+                ));
+            }
+            Ok(CapTarget::Host(h))
+        }
+        ImportSource::Restart { domain } => {
+            let t = index(domain).ok_or_else(|| link_err(d, format!("unknown domain `{domain}`")))?;
+            if import.sig != Signature::default() {
+                return Err(link_err(d, format!("restart capability `{}` must be ()", import.name)));
+            }
+            Ok(CapTarget::Restart { domain: t })
+        }
+    }
+}
+
+impl Runtime {
+    /// Link a verified module with the entry trampolines the translator produced
+    /// for it (`entries[domain][function]`, `Some` for every exported function).
+    pub fn new(
+        verified: &Verified<Module>,
+        entries: Vec<Vec<Option<EntryFn>>>,
+        limits: Limits,
+        output: Box<dyn Write>,
+    ) -> Result<Box<Runtime>, LinkError> {
+        let m = verified.module().clone();
+        let mut depth = Box::new(0u32);
+        let depth_ptr: *mut u32 = &mut *depth;
+        let mut domains = Vec::with_capacity(m.domains.len());
+        for (i, d) in m.domains.iter().enumerate() {
+            let mut memory = memory_image(d, &limits)?;
+            let caps = d
+                .imports
+                .iter()
+                .map(|imp| {
+                    bind(&m, d, imp).map(|target| CapEntry {
+                        target,
+                        epoch: 0,
+                        revoked: false,
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let ctx = Box::new(DomainCtx {
+                mem_base: memory.as_mut_ptr(),
+                mem_len: memory.len() as u64,
+                fuel: limits.fuel,
+                depth: depth_ptr,
+                max_depth: limits.max_call_depth,
+                trap_code: 0,
+                trap_func: 0,
+                trap_block: 0,
+                trap_inst: 0,
+                stack_limit: 0,
+                scratch: [0; 2],
+                runtime: std::ptr::null_mut(),
+                domain: i as u32,
+            });
+            let func_entries = entries.get(i).cloned().unwrap_or_default();
+            domains.push(DomainState {
+                ctx,
+                memory,
+                max_pages: d.memory.maximum.min(limits.max_memory_pages),
+                status: DomainStatus::Running,
+                caps,
+                epoch: 0,
+                active: 0,
+                last_trap: None,
+                entries: func_entries,
+            });
+        }
+        let mut rt = Box::new(Runtime {
+            regions: RegionTable::new(limits.max_regions, limits.max_region_bytes),
+            module: m,
+            domains,
+            limits,
+            depth,
+            output,
+            started: Instant::now(),
+            trace: None,
+        });
+        let rt_ptr: *mut Runtime = &mut *rt;
+        for d in &mut rt.domains {
+            d.ctx.runtime = rt_ptr.cast();
+        }
+        Ok(rt)
+    }
+
+    /// Point the domain's context at its current memory (after grow or restart).
+    pub fn sync_memory(&mut self, d: usize) {
+        let state = &mut self.domains[d];
+        state.ctx.mem_base = state.memory.as_mut_ptr();
+        state.ctx.mem_len = state.memory.len() as u64;
+    }
+
+    /// The trap the domain's generated code recorded in its context.
+    pub fn recorded_trap(&self, d: usize, code: u32) -> TrapInfo {
+        let ctx = &self.domains[d].ctx;
+        let dom = &self.module.domains[d];
+        TrapInfo {
+            code: TrapCode::from_code(code as i32).unwrap_or(TrapCode::HostError),
+            domain: dom.name.clone(),
+            function: dom
+                .functions
+                .get(ctx.trap_func as usize)
+                .map_or_else(|| format!("#{}", ctx.trap_func), |f| f.name.clone()),
+            block: ctx.trap_block,
+            inst: (ctx.trap_inst != TRAP_AT_TERMINATOR).then_some(ctx.trap_inst),
+        }
+    }
+
+    /// Mark a domain faulted with the trap its code recorded.
+    pub fn fault(&mut self, d: usize, code: u32) -> TrapInfo {
+        let info = self.recorded_trap(d, code);
+        let state = &mut self.domains[d];
+        if state.status == DomainStatus::Running {
+            state.status = DomainStatus::Faulted;
+        }
+        state.last_trap = Some(info.clone());
+        info
+    }
+
+    pub fn restart(&mut self, d: usize) {
+        // The image was laid out at link time, so this cannot fail now.
+        let image = memory_image(&self.module.domains[d], &self.limits).unwrap_or_default();
+        let state = &mut self.domains[d];
+        state.memory = image;
+        state.status = DomainStatus::Running;
+        state.ctx.fuel = self.limits.fuel;
+        state.last_trap = None;
+        self.regions.free_all_of(d);
+        self.sync_memory(d);
+    }
+
+    pub fn kill(&mut self, d: usize) {
+        let state = &mut self.domains[d];
+        state.status = DomainStatus::Dead;
+        state.epoch = state.epoch.wrapping_add(1);
+        state.memory = Vec::new();
+        self.regions.free_all_of(d);
+        self.sync_memory(d);
+    }
+
+    pub fn domain_index(&self, name: &str) -> Option<usize> {
+        self.module.domains.iter().position(|d| d.name == name)
+    }
+}
+
+/// Call exported function `f` of domain `d` as the host. `stack_limit` is the
+/// lowest native stack address generated code may start a function at.
+///
+/// # Safety
+/// `rt` must point to a live runtime that nothing else accesses during the call,
+/// and the native stack must have room down to `stack_limit` plus the margin the
+/// translator reported for this module.
+pub unsafe fn invoke(
+    rt: *mut Runtime,
+    d: usize,
+    f: usize,
+    args: &[Val],
+    stack_limit: u64,
+) -> Result<Vec<Val>, RunError> {
+    let (entry, ctx, results_ty) = {
+        // SAFETY: the caller guarantees exclusive access to a live runtime.
+        let r = unsafe { &mut *rt };
+        let dom = &r.module.domains[d];
+        let func = &dom.functions[f];
+        if r.domains[d].status != DomainStatus::Running {
+            return Err(RunError::Trap(TrapInfo {
+                code: TrapCode::DomainUnavailable,
+                domain: dom.name.clone(),
+                function: func.name.clone(),
+                block: 0,
+                inst: Some(0),
+            }));
+        }
+        if args.len() != func.sig.params.len() || args.iter().zip(&func.sig.params).any(|(a, t)| !a.has_type(t)) {
+            return Err(RunError::BadInvoke(format!(
+                "`{}.{}` takes {}",
+                dom.name, func.name, func.sig
+            )));
+        }
+        let Some(entry) = r.domains[d].entries.get(f).copied().flatten() else {
+            return Err(RunError::BadInvoke(format!(
+                "`{}.{}` is not exported",
+                dom.name, func.name
+            )));
+        };
+        for state in &mut r.domains {
+            state.ctx.stack_limit = stack_limit;
+        }
+        *r.depth = 1;
+        r.domains[d].active += 1;
+        let ctx: *mut DomainCtx = &mut *r.domains[d].ctx;
+        (entry, ctx, func.sig.results.clone())
+    };
+    let mut slots = vec![0u64; args.len().max(results_ty.len()).max(1)];
+    for (s, a) in slots.iter_mut().zip(args) {
+        *s = slots::to_slot(*a);
+    }
+    // SAFETY: `entry` is the translator's trampoline for this exported function of
+    // this verified module; `ctx` is the domain's live context; `slots` holds at
+    // least as many slots as the function has parameters and results.
+    let status = unsafe { entry(ctx, slots.as_ptr(), slots.as_mut_ptr()) };
+    // SAFETY: the generated code has returned; exclusive access again.
+    let r = unsafe { &mut *rt };
+    r.domains[d].active -= 1;
+    *r.depth = 0;
+    if status != 0 {
+        return Err(RunError::Trap(r.fault(d, status)));
+    }
+    Ok(results_ty
+        .iter()
+        .zip(&slots)
+        .map(|(t, s)| slots::from_slot(t, *s))
+        .collect())
+}

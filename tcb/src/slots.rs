@@ -1,0 +1,39 @@
+//! Values as 64-bit slots: how arguments and results cross between the runtime and
+//! generated code (entry trampolines, `call_cap`).
+//!
+//! Invariant protected: a slot is read back with the same type it was written with,
+//! so a number can never be reinterpreted as a region handle or capability.
+
+use capjit_ir::{Type, Val};
+
+use crate::regions;
+
+/// Encode a value: integers and floats by their bits (zero-extended), regions and
+/// bufs packed as `low | high << 32`, capabilities by import index.
+pub fn to_slot(v: Val) -> u64 {
+    match v {
+        Val::I32(x) => x as u32 as u64,
+        Val::I64(x) => x as u64,
+        Val::F32(b) => b as u64,
+        Val::F64(b) => b,
+        Val::Region(h) => regions::pack(h),
+        Val::Buf { ptr, len } => ptr as u64 | (len as u64) << 32,
+        Val::Cap(i) => i as u64,
+    }
+}
+
+/// Decode a slot written for a value of type `ty`.
+pub fn from_slot(ty: &Type, s: u64) -> Val {
+    match ty {
+        Type::I32 => Val::I32(s as u32 as i32),
+        Type::I64 => Val::I64(s as i64),
+        Type::F32 => Val::F32(s as u32),
+        Type::F64 => Val::F64(s),
+        Type::Region => Val::Region(regions::unpack(s)),
+        Type::Buf => Val::Buf {
+            ptr: s as u32,
+            len: (s >> 32) as u32,
+        },
+        Type::Cap(_) => Val::Cap(s as u32),
+    }
+}
