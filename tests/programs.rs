@@ -266,7 +266,8 @@ fn corpus_is_large_enough() {
 
 /// A handful of programs, chosen for variety: results of several types, host
 /// output, arguments, a named entry, fuel, traps in the entry domain.
-const CLI_SAMPLE: [&str; 8] = [
+const CLI_SAMPLE: [&str; 9] = [
+    "args_every_numeric_type.cir",
     "idc_basic_counter.cir",
     "idc_buf_copy_through_inbox.cir",
     "host_print_every_kind.cir",
