@@ -9,10 +9,12 @@ use clap::{Parser, Subcommand};
 use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
 use capjit::diagnostics;
-use capjit::ir::interp::{Instance, Limits, RunError, Val};
+use capjit::ir::exec::{Limits, RunError};
+use capjit::ir::Val;
 use capjit::ir::{codec, print_module, Module, Type};
 use capjit::load::{self, LoadError, Loaded};
 use capjit::verifier::{self, Verified};
+use capjit::{Backend, Config, Instance};
 
 /// Exit code when the program trapped.
 const EXIT_TRAP: u8 = 3;
@@ -79,7 +81,7 @@ struct RunArgs {
     /// Deepest call nesting allowed.
     #[arg(long)]
     max_call_depth: Option<u32>,
-    /// Run in the reference interpreter.
+    /// Run in the reference interpreter instead of the JIT.
     #[arg(long)]
     interp: bool,
     /// Print every inter-domain call and its result to standard error.
@@ -291,7 +293,16 @@ fn run(args: RunArgs) -> Result<(), Reported> {
         limits.max_call_depth = depth;
     }
     let verified = verify_loaded(&loaded)?;
-    let mut instance = Instance::new(verified.into_inner(), limits, Box::new(std::io::stdout())).map_err(fail)?;
+    let config = Config {
+        backend: if args.interp {
+            Backend::Interpreter
+        } else {
+            Backend::Jit
+        },
+        limits,
+        ..Config::default()
+    };
+    let mut instance = Instance::from_verified(verified, &config, Box::new(std::io::stdout())).map_err(fail)?;
     instance.set_trace(args.trace_idc);
     let result = instance.invoke(&domain, &func, &vals);
     let _ = std::io::stdout().flush();

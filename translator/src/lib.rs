@@ -1,0 +1,345 @@
+//! TRUSTED. The capjit translator: a [`Verified`] module to native code through
+//! Cranelift, one IR instruction to a few CLIF instructions, without optimisation.
+//!
+//! Invariant protected: only verified modules are translated, and the code emitted
+//! for them keeps every guarantee the verifier relies on (see `lower.rs`): no
+//! instruction that can fault or trap, explicit checks for every access the
+//! verifier did not prove, fuel and call-depth accounting, status propagation.
+//!
+//! Only x86-64 Linux hosts are supported; anything else gets
+//! [`TranslateError::UnsupportedHost`].
+
+mod lower;
+mod trampoline;
+
+use std::time::{Duration, Instant};
+
+use capjit_ir::{Module, Type};
+use capjit_tcb::EntryFn;
+use capjit_verifier::Verified;
+use cranelift_codegen::ir::{types, AbiParam, Signature, UserFuncName};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module as _};
+
+pub use lower::clif_type;
+
+/// Which register allocator Cranelift uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Regalloc {
+    Backtracking,
+    SinglePass,
+}
+
+/// Translation settings. The defaults are the measured choice (`docs/translator.md`).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Run Cranelift's own IR verifier on every function (slow; for debugging).
+    pub cranelift_verifier: bool,
+    pub regalloc: Regalloc,
+    /// Keep the CLIF text of every function.
+    pub keep_clif: bool,
+    /// Keep the machine-code listing of every function.
+    pub keep_asm: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cranelift_verifier: false,
+            regalloc: Regalloc::SinglePass,
+            keep_clif: false,
+            keep_asm: false,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranslateError {
+    #[error("unsupported host: capjit generates code for x86-64 Linux only ({0})")]
+    UnsupportedHost(String),
+    #[error("code generation failed in `{function}`: {message}")]
+    Codegen { function: String, message: String },
+}
+
+/// Counts and timings of one translation.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub functions: usize,
+    pub ir_instructions: usize,
+    pub clif_instructions: usize,
+    pub code_bytes: usize,
+    pub lower: Duration,
+    pub compile: Duration,
+    pub link: Duration,
+}
+
+/// Native code for a module, kept alive as long as this value lives.
+pub struct Compiled {
+    jit: Option<JITModule>,
+    /// Entry trampolines: `entries[domain][function]`, for exported functions.
+    pub entries: Vec<Vec<Option<EntryFn>>>,
+    /// An upper bound on the native stack frame of any function, in bytes.
+    pub max_frame_bytes: u64,
+    pub stats: Stats,
+    /// `(domain.function, text)` when asked for.
+    pub clif: Vec<(String, String)>,
+    pub asm: Vec<(String, String)>,
+}
+
+impl Drop for Compiled {
+    fn drop(&mut self) {
+        if let Some(jit) = self.jit.take() {
+            // SAFETY: `Compiled` owns the only handles to this code (the entry
+            // pointers die with it), so nothing can run it after this point.
+            unsafe { jit.free_memory() };
+        }
+    }
+}
+
+fn host_isa(cfg: &Config) -> Result<cranelift_codegen::isa::OwnedTargetIsa, TranslateError> {
+    if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
+        return Err(TranslateError::UnsupportedHost(format!(
+            "this is {}-{}",
+            std::env::consts::ARCH,
+            std::env::consts::OS
+        )));
+    }
+    let mut flags = settings::builder();
+    let set = |flags: &mut settings::Builder, k: &str, v: &str| {
+        flags
+            .set(k, v)
+            .map_err(|e| TranslateError::UnsupportedHost(format!("setting {k}={v}: {e}")))
+    };
+    set(&mut flags, "opt_level", "none")?;
+    set(
+        &mut flags,
+        "enable_verifier",
+        if cfg.cranelift_verifier { "true" } else { "false" },
+    )?;
+    set(&mut flags, "enable_nan_canonicalization", "true")?;
+    set(&mut flags, "enable_multi_ret_implicit_sret", "true")?;
+    set(
+        &mut flags,
+        "regalloc_algorithm",
+        match cfg.regalloc {
+            Regalloc::Backtracking => "backtracking",
+            Regalloc::SinglePass => "single_pass",
+        },
+    )?;
+    let isa = cranelift_native::builder().map_err(|e| TranslateError::UnsupportedHost(e.to_string()))?;
+    isa.finish(settings::Flags::new(flags))
+        .map_err(|e| TranslateError::UnsupportedHost(e.to_string()))
+}
+
+fn helper_signature(call_conv: cranelift_codegen::isa::CallConv, params: &[types::Type]) -> Signature {
+    let mut s = Signature::new(call_conv);
+    s.params.push(AbiParam::new(types::I64));
+    s.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+    s.returns.push(AbiParam::new(types::I32));
+    s
+}
+
+/// Bytes of native stack a function may use, bounded from its size: every value
+/// and instruction may take a spill slot, plus explicit slots and a fixed reserve.
+fn frame_bound(f: &capjit_ir::Function) -> u64 {
+    let insts: usize = f.blocks.iter().map(|b| b.insts.len() + 1 + b.params.len()).sum();
+    let slots: usize = f
+        .blocks
+        .iter()
+        .filter_map(|b| match &b.term {
+            capjit_ir::Terminator::CallCap { args, .. } => Some(8 * (args.len() + 8)),
+            _ => None,
+        })
+        .sum();
+    64 * 1024 + 256 * insts as u64 + slots as u64
+}
+
+/// Translate every function of a verified module.
+pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, TranslateError> {
+    let isa = host_isa(cfg)?;
+    let call_conv = isa.default_call_conv();
+    let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+    for (name, ptr) in capjit_tcb::helpers::symbols() {
+        builder.symbol(name, ptr);
+    }
+    let mut jit = JITModule::new(builder);
+    let frontend_config = jit.isa().frontend_config();
+    let m = v.module();
+    let codegen_err = |function: &str, e: &dyn std::fmt::Display| TranslateError::Codegen {
+        function: function.to_string(),
+        message: e.to_string(),
+    };
+
+    // Declarations: helpers, every function, every export's trampoline.
+    use types::{I32, I64};
+    let helper_decls: [(&str, &[types::Type]); 10] = [
+        ("capjit_call_cap", &[I32, I64]),
+        ("capjit_memory_grow", &[I32]),
+        ("capjit_memory_copy", &[I32, I32, I32]),
+        ("capjit_memory_fill", &[I32, I32, I32]),
+        ("capjit_region_new", &[I32]),
+        ("capjit_region_len", &[I64]),
+        ("capjit_region_free", &[I64]),
+        ("capjit_region_load", &[I64, I32, I32, I32]),
+        ("capjit_region_store", &[I64, I32, I32, I64]),
+        ("capjit_region_copy", &[I64, I32, I32, I32, I32]),
+    ];
+    let mut helper_ids = Vec::new();
+    for (name, params) in helper_decls {
+        let id = jit
+            .declare_function(name, Linkage::Import, &helper_signature(call_conv, params))
+            .map_err(|e| codegen_err(name, &e))?;
+        helper_ids.push(id);
+    }
+    let mut func_ids: Vec<Vec<FuncId>> = Vec::new();
+    for (di, d) in m.domains.iter().enumerate() {
+        let mut ids = Vec::new();
+        for (fi, f) in d.functions.iter().enumerate() {
+            let sig = lower::function_signature(&f.sig, call_conv);
+            let id = jit
+                .declare_function(&format!("f{di}_{fi}"), Linkage::Local, &sig)
+                .map_err(|e| codegen_err(&f.name, &e))?;
+            ids.push(id);
+        }
+        func_ids.push(ids);
+    }
+
+    let mut stats = Stats::default();
+    let mut clif = Vec::new();
+    let mut asm = Vec::new();
+    let mut max_frame = 0u64;
+    let mut ctx = Context::new();
+    ctx.set_disasm(cfg.keep_asm);
+    let mut fb_ctx = FunctionBuilderContext::new();
+    let mut trampolines: Vec<Vec<Option<FuncId>>> = Vec::new();
+
+    for (di, d) in m.domains.iter().enumerate() {
+        let mut domain_tramps = Vec::new();
+        for (fi, f) in d.functions.iter().enumerate() {
+            let name = format!("{}.{}", d.name, f.name);
+            max_frame = max_frame.max(frame_bound(f));
+            stats.functions += 1;
+            stats.ir_instructions += f.blocks.iter().map(|b| b.insts.len() + 1).sum::<usize>();
+
+            let started = Instant::now();
+            ctx.clear();
+            ctx.func.signature = lower::function_signature(&f.sig, call_conv);
+            ctx.func.name = UserFuncName::user(di as u32, fi as u32);
+            {
+                let refs = declare_refs(&mut jit, &mut ctx.func, &helper_ids, &func_ids[di], f);
+                let mut b = FunctionBuilder::new(&mut ctx.func, &mut fb_ctx);
+                let proven = |bi: usize, ii: usize| v.access_proven(di, fi, bi, ii);
+                let data_results = f.exported && f.sig.results.iter().any(|t| matches!(t, Type::Buf | Type::Region));
+                lower::Lower::new(&mut b, f, fi as u32, data_results, &refs, &proven).lower();
+                b.finalize(frontend_config);
+            }
+            stats.lower += started.elapsed();
+            stats.clif_instructions += ctx
+                .func
+                .layout
+                .blocks()
+                .map(|b| ctx.func.layout.block_insts(b).count())
+                .sum::<usize>();
+            if cfg.keep_clif {
+                clif.push((name.clone(), ctx.func.display().to_string()));
+            }
+
+            let started = Instant::now();
+            jit.define_function(func_ids[di][fi], &mut ctx)
+                .map_err(|e| codegen_err(&name, &format!("{e:?}")))?;
+            stats.compile += started.elapsed();
+            if let Some(code) = ctx.compiled_code() {
+                stats.code_bytes += code.code_info().total_size as usize;
+                if cfg.keep_asm {
+                    asm.push((name.clone(), code.vcode.clone().unwrap_or_default()));
+                }
+            }
+
+            let tramp = if f.exported {
+                let started = Instant::now();
+                let id = trampoline::define(
+                    &mut jit,
+                    &mut ctx,
+                    &mut fb_ctx,
+                    call_conv,
+                    (di, fi),
+                    &f.sig,
+                    func_ids[di][fi],
+                )
+                .map_err(|e| codegen_err(&name, &e))?;
+                stats.compile += started.elapsed();
+                Some(id)
+            } else {
+                None
+            };
+            domain_tramps.push(tramp);
+        }
+        trampolines.push(domain_tramps);
+    }
+
+    let started = Instant::now();
+    jit.finalize_definitions()
+        .map_err(|e| codegen_err("<link>", &format!("{e:?}")))?;
+    let entries = trampolines
+        .iter()
+        .map(|ds| {
+            ds.iter()
+                .map(|t| {
+                    t.map(|id| {
+                        let ptr = jit.get_finalized_function(id);
+                        // SAFETY: `id` is a trampoline defined by `trampoline::define`
+                        // with exactly the `EntryFn` signature (ctx, args, results) -> u32
+                        // in the host's default (C) calling convention.
+                        unsafe { std::mem::transmute::<*const u8, EntryFn>(ptr) }
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    stats.link = started.elapsed();
+    Ok(Compiled {
+        jit: Some(jit),
+        entries,
+        max_frame_bytes: max_frame,
+        stats,
+        clif,
+        asm,
+    })
+}
+
+/// Import the helpers and the functions `f` calls into the CLIF function.
+fn declare_refs(
+    jit: &mut JITModule,
+    func: &mut cranelift_codegen::ir::Function,
+    helpers: &[FuncId],
+    domain_funcs: &[FuncId],
+    f: &capjit_ir::Function,
+) -> lower::Refs {
+    let mut callees = vec![None; domain_funcs.len()];
+    for inst in f.blocks.iter().flat_map(|b| &b.insts) {
+        if let capjit_ir::Op::Call { func: callee, .. } = inst.op {
+            if let Some(slot) = callees.get_mut(callee as usize) {
+                if slot.is_none() {
+                    *slot = Some(jit.declare_func_in_func(domain_funcs[callee as usize], func));
+                }
+            }
+        }
+    }
+    let mut r = |id: FuncId| jit.declare_func_in_func(id, func);
+    lower::Refs {
+        call_cap: r(helpers[0]),
+        memory_grow: r(helpers[1]),
+        memory_copy: r(helpers[2]),
+        memory_fill: r(helpers[3]),
+        region_new: r(helpers[4]),
+        region_len: r(helpers[5]),
+        region_free: r(helpers[6]),
+        region_load: r(helpers[7]),
+        region_store: r(helpers[8]),
+        region_copy: r(helpers[9]),
+        callees,
+    }
+}

@@ -1,0 +1,826 @@
+//! TRUSTED. Lowering one verified IR function to CLIF, instruction by instruction.
+//!
+//! Invariants protected:
+//! - no emitted instruction can fault or trap: every memory access the verifier did
+//!   not prove in bounds is preceded by an explicit check, divisions are guarded,
+//!   float-to-int conversions use saturating forms after explicit range checks;
+//! - a failed check branches to a cold block that records the trap in the domain's
+//!   context and returns its code; every call site propagates a non-zero status;
+//! - fuel is spent at function entry and on every branch to a block that is not
+//!   after the current one; call depth and the native stack are checked on calls;
+//! - memory is reached only as `ctx.mem_base + zext(addr) + offset`, with the base
+//!   reloaded at every access (so `memory.grow` may move it).
+
+use capjit_ir::{
+    BinOp, Block as IrBlock, BlockCall as IrBlockCall, Const, ConvOp, FloatCC as IrFloatCC, Function, IntCC as IrIntCC,
+    MemAccess, NumType, Op, Terminator, TrapCode, Type, UnOp, Value,
+};
+use capjit_tcb::ctx::*;
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
+use cranelift_codegen::ir::{
+    self, types, AbiParam, BlockArg, FuncRef, InstBuilder, JumpTableData, MemFlagsData, Signature, StackSlotData,
+    StackSlotKind,
+};
+use cranelift_codegen::isa::CallConv;
+use cranelift_frontend::FunctionBuilder;
+
+/// The CLIF type a value of an IR type is carried in.
+pub fn clif_type(t: &Type) -> ir::Type {
+    match t {
+        Type::I32 | Type::Cap(_) => types::I32,
+        Type::I64 | Type::Region | Type::Buf => types::I64,
+        Type::F32 => types::F32,
+        Type::F64 => types::F64,
+    }
+}
+
+fn num_type(t: NumType) -> ir::Type {
+    match t {
+        NumType::I32 => types::I32,
+        NumType::I64 => types::I64,
+        NumType::F32 => types::F32,
+        NumType::F64 => types::F64,
+    }
+}
+
+/// Native signature of an IR function: `(ctx, params...) -> (status, results...)`.
+pub fn function_signature(sig: &capjit_ir::Signature, call_conv: CallConv) -> Signature {
+    let mut s = Signature::new(call_conv);
+    s.params.push(AbiParam::new(types::I64));
+    s.params.extend(sig.params.iter().map(|t| AbiParam::new(clif_type(t))));
+    s.returns.push(AbiParam::new(types::I32));
+    s.returns
+        .extend(sig.results.iter().map(|t| AbiParam::new(clif_type(t))));
+    s
+}
+
+/// Function references a function body needs: helpers and same-domain callees.
+pub struct Refs {
+    pub call_cap: FuncRef,
+    pub memory_grow: FuncRef,
+    pub memory_copy: FuncRef,
+    pub memory_fill: FuncRef,
+    pub region_new: FuncRef,
+    pub region_len: FuncRef,
+    pub region_free: FuncRef,
+    pub region_load: FuncRef,
+    pub region_store: FuncRef,
+    pub region_copy: FuncRef,
+    /// By function index of the domain; `Some` for every function this one calls.
+    pub callees: Vec<Option<FuncRef>>,
+}
+
+/// Where a trap is recorded: block and instruction (`None` = terminator).
+#[derive(Clone, Copy)]
+struct Site {
+    block: u32,
+    inst: Option<u32>,
+}
+
+pub struct Lower<'a, 'b> {
+    pub b: &'a mut FunctionBuilder<'b>,
+    pub f: &'a Function,
+    pub func_index: u32,
+    pub exported_data_results: bool,
+    pub refs: &'a Refs,
+    /// `proven(block, inst)`: the verifier proved that memory access in bounds.
+    pub proven: &'a dyn Fn(usize, usize) -> bool,
+    ctx: ir::Value,
+    vals: Vec<Option<ir::Value>>,
+    blocks: Vec<ir::Block>,
+    pending_edges: Vec<(ir::Block, usize, &'a IrBlockCall)>,
+}
+
+fn trusted() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// Flags for linear-memory accesses: checked (or proven) in bounds, so they cannot
+/// trap; alignment unknown.
+fn heap() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
+
+impl<'a, 'b> Lower<'a, 'b> {
+    pub fn new(
+        b: &'a mut FunctionBuilder<'b>,
+        f: &'a Function,
+        func_index: u32,
+        exported_data_results: bool,
+        refs: &'a Refs,
+        proven: &'a dyn Fn(usize, usize) -> bool,
+    ) -> Self {
+        let max_value = f
+            .blocks
+            .iter()
+            .flat_map(|bl| {
+                bl.params
+                    .iter()
+                    .map(|p| p.value.0)
+                    .chain(bl.insts.iter().flat_map(|i| i.results.iter().map(|d| d.value.0)))
+            })
+            .max()
+            .map_or(0, |m| m as usize + 1);
+        Lower {
+            b,
+            f,
+            func_index,
+            exported_data_results,
+            refs,
+            proven,
+            ctx: ir::Value::from_u32(0),
+            vals: vec![None; max_value],
+            blocks: Vec::new(),
+            pending_edges: Vec::new(),
+        }
+    }
+
+    fn v(&self, v: Value) -> ir::Value {
+        // Verified: every use is dominated by its definition, already lowered.
+        self.vals[v.0 as usize].expect("verified: value defined before use")
+    }
+
+    fn set(&mut self, v: Value, x: ir::Value) {
+        self.vals[v.0 as usize] = Some(x);
+    }
+
+    fn args(&self, vs: &[Value]) -> Vec<ir::Value> {
+        vs.iter().map(|v| self.v(*v)).collect()
+    }
+
+    fn block_args(&self, vs: &[Value]) -> Vec<BlockArg> {
+        vs.iter().map(|v| BlockArg::Value(self.v(*v))).collect()
+    }
+
+    /// Lower the whole function.
+    pub fn lower(mut self) {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.blocks.push(entry);
+        for bl in &self.f.blocks[1..] {
+            let blk = self.b.create_block();
+            for p in &bl.params {
+                self.b.append_block_param(blk, clif_type(&p.ty));
+            }
+            self.blocks.push(blk);
+        }
+        self.b.switch_to_block(entry);
+        let params = self.b.block_params(entry).to_vec();
+        self.ctx = params[0];
+        for (p, x) in self.f.blocks[0].params.iter().zip(&params[1..]) {
+            self.set(p.value, *x);
+        }
+        let entry_site = Site {
+            block: 0,
+            inst: (!self.f.blocks[0].insts.is_empty()).then_some(0),
+        };
+        self.check_stack(entry_site);
+        self.spend_fuel(entry_site);
+        for (i, bl) in self.f.blocks.iter().enumerate() {
+            if i > 0 {
+                self.b.switch_to_block(self.blocks[i]);
+                let params = self.b.block_params(self.blocks[i]).to_vec();
+                for (p, x) in bl.params.iter().zip(params) {
+                    self.set(p.value, x);
+                }
+            }
+            self.lower_block(i, bl);
+        }
+        self.b.seal_all_blocks();
+    }
+
+    fn lower_block(&mut self, bi: usize, bl: &'a IrBlock) {
+        for (ii, inst) in bl.insts.iter().enumerate() {
+            let site = Site {
+                block: bi as u32,
+                inst: Some(ii as u32),
+            };
+            let results = self.lower_op(&inst.op, site, (self.proven)(bi, ii));
+            for (d, x) in inst.results.iter().zip(results) {
+                self.set(d.value, x);
+            }
+        }
+        self.lower_terminator(bi, &bl.term);
+    }
+
+    // ---- traps ---------------------------------------------------------------
+
+    /// Return `status` with zero results.
+    fn return_status(&mut self, status: ir::Value) {
+        let mut rets = vec![status];
+        for t in &self.f.sig.results {
+            let ty = clif_type(t);
+            let zero = match ty {
+                types::F32 => self.b.ins().f32const(Ieee32::with_bits(0)),
+                types::F64 => self.b.ins().f64const(Ieee64::with_bits(0)),
+                _ => self.b.ins().iconst(ty, 0),
+            };
+            rets.push(zero);
+        }
+        self.b.ins().return_(&rets);
+    }
+
+    fn record_site(&mut self, site: Site) {
+        let func = self.b.ins().iconst(types::I32, self.func_index as i64);
+        let block = self.b.ins().iconst(types::I32, site.block as i64);
+        let inst = self
+            .b
+            .ins()
+            .iconst(types::I32, site.inst.map_or(TRAP_AT_TERMINATOR as i64, |i| i as i64));
+        self.b.ins().store(trusted(), func, self.ctx, OFF_TRAP_FUNC);
+        self.b.ins().store(trusted(), block, self.ctx, OFF_TRAP_BLOCK);
+        self.b.ins().store(trusted(), inst, self.ctx, OFF_TRAP_INST);
+    }
+
+    /// In the current (cold) block: record the trap and return its code.
+    fn emit_trap(&mut self, code: ir::Value, site: Site) {
+        self.b.ins().store(trusted(), code, self.ctx, OFF_TRAP_CODE);
+        self.record_site(site);
+        self.return_status(code);
+    }
+
+    /// Trap with `code` when `cond` is non-zero; continue in a fresh block otherwise.
+    fn trap_if(&mut self, cond: ir::Value, code: TrapCode, site: Site) {
+        let cold = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(cold);
+        self.b.ins().brif(cond, cold, &[], cont, &[]);
+        self.b.switch_to_block(cold);
+        let c = self.b.ins().iconst(types::I32, code.code() as i64);
+        self.emit_trap(c, site);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Trap with the dynamic code `status` when it is non-zero.
+    fn trap_on_status(&mut self, status: ir::Value, site: Site) {
+        let cold = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(cold);
+        self.b.ins().brif(status, cold, &[], cont, &[]);
+        self.b.switch_to_block(cold);
+        self.emit_trap(status, site);
+        self.b.switch_to_block(cont);
+    }
+
+    fn spend_fuel(&mut self, site: Site) {
+        let fuel = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_FUEL);
+        let empty = self.b.ins().icmp_imm_s(IntCC::Equal, fuel, 0);
+        self.trap_if(empty, TrapCode::FuelExhausted, site);
+        let left = self.b.ins().iadd_imm_s(fuel, -1);
+        self.b.ins().store(trusted(), left, self.ctx, OFF_FUEL);
+    }
+
+    /// The native stack must not go below the runtime's limit (which keeps room for
+    /// the largest frame of the module below it).
+    fn check_stack(&mut self, site: Site) {
+        let sp = self.b.ins().get_stack_pointer(types::I64);
+        let limit = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_STACK_LIMIT);
+        let low = self.b.ins().icmp(IntCC::UnsignedLessThan, sp, limit);
+        self.trap_if(low, TrapCode::CallDepthExceeded, site);
+    }
+
+    // ---- memory --------------------------------------------------------------
+
+    /// The native address of `[addr + offset, addr + offset + len)`, checked unless proven.
+    fn heap_addr(&mut self, addr: ir::Value, offset: u32, len: u32, proven: bool, site: Site) -> ir::Value {
+        let ea = self.b.ins().uextend(types::I64, addr);
+        let ea = if offset != 0 {
+            self.b.ins().iadd_imm_u(ea, offset as i64)
+        } else {
+            ea
+        };
+        if !proven {
+            let mem_len = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_LEN);
+            let end = self.b.ins().iadd_imm_u(ea, len as i64);
+            let out = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, mem_len);
+            self.trap_if(out, TrapCode::OutOfBounds, site);
+        }
+        let base = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE);
+        self.b.ins().iadd(base, ea)
+    }
+
+    fn load(&mut self, a: MemAccess, p: ir::Value) -> ir::Value {
+        let ty = num_type(a.ty);
+        let ins = self.b.ins();
+        match (a.bytes, a.signed, a.ty) {
+            (1, false, _) => ins.uload8(ty, heap(), p, 0),
+            (1, true, _) => ins.sload8(ty, heap(), p, 0),
+            (2, false, _) => ins.uload16(ty, heap(), p, 0),
+            (2, true, _) => ins.sload16(ty, heap(), p, 0),
+            (4, false, NumType::I64) => ins.uload32(heap(), p, 0),
+            (4, true, NumType::I64) => ins.sload32(heap(), p, 0),
+            _ => ins.load(ty, heap(), p, 0),
+        }
+    }
+
+    fn store(&mut self, a: MemAccess, v: ir::Value, p: ir::Value) {
+        let ins = self.b.ins();
+        match (a.bytes, a.ty) {
+            (1, _) => ins.istore8(heap(), v, p, 0),
+            (2, _) => ins.istore16(heap(), v, p, 0),
+            (4, NumType::I64) => ins.istore32(heap(), v, p, 0),
+            _ => ins.store(heap(), v, p, 0),
+        };
+    }
+
+    /// A helper's result from `ctx.scratch[0]`.
+    fn scratch(&mut self) -> ir::Value {
+        self.b.ins().load(types::I64, trusted(), self.ctx, OFF_SCRATCH)
+    }
+
+    /// Call a status-returning helper and trap on a non-zero status.
+    fn helper(&mut self, f: FuncRef, args: &[ir::Value], site: Site) {
+        let mut all = vec![self.ctx];
+        all.extend_from_slice(args);
+        let call = self.b.ins().call(f, &all);
+        let status = self.b.inst_results(call)[0];
+        self.trap_on_status(status, site);
+    }
+
+    /// A 64-bit slot holding the bits of `v` (zero-extended).
+    fn word_of(&mut self, v: ir::Value) -> ir::Value {
+        let ty = self.b.func.dfg.value_type(v);
+        match ty {
+            types::I32 => self.b.ins().uextend(types::I64, v),
+            types::F32 => {
+                let i = self.b.ins().bitcast(types::I32, MemFlagsData::new(), v);
+                self.b.ins().uextend(types::I64, i)
+            }
+            types::F64 => self.b.ins().bitcast(types::I64, MemFlagsData::new(), v),
+            _ => v,
+        }
+    }
+
+    /// The value of CLIF type `ty` held in the low bits of a 64-bit word.
+    fn value_of_word(&mut self, ty: ir::Type, w: ir::Value) -> ir::Value {
+        match ty {
+            types::I32 => self.b.ins().ireduce(types::I32, w),
+            types::F32 => {
+                let i = self.b.ins().ireduce(types::I32, w);
+                self.b.ins().bitcast(types::F32, MemFlagsData::new(), i)
+            }
+            types::F64 => self.b.ins().bitcast(types::F64, MemFlagsData::new(), w),
+            _ => w,
+        }
+    }
+
+    // ---- operations ----------------------------------------------------------
+
+    fn lower_op(&mut self, op: &Op, site: Site, proven: bool) -> Vec<ir::Value> {
+        let one = |x: ir::Value| vec![x];
+        match op {
+            Op::Const(c) => one(match *c {
+                Const::I32(x) => self.b.ins().iconst(types::I32, x as i64),
+                Const::I64(x) => self.b.ins().iconst(types::I64, x),
+                Const::F32(bits) => self.b.ins().f32const(Ieee32::with_bits(bits)),
+                Const::F64(bits) => self.b.ins().f64const(Ieee64::with_bits(bits)),
+            }),
+            Op::Binary { op, ty, a, b } => {
+                let (x, y) = (self.v(*a), self.v(*b));
+                one(self.binary(*op, *ty, x, y, site))
+            }
+            Op::Unary { op, ty, a } => {
+                let x = self.v(*a);
+                one(self.unary(*op, *ty, x))
+            }
+            Op::Icmp { cc, a, b, .. } => {
+                let (x, y) = (self.v(*a), self.v(*b));
+                let c = self.b.ins().icmp(int_cc(*cc), x, y);
+                one(self.b.ins().uextend(types::I32, c))
+            }
+            Op::Fcmp { cc, a, b, .. } => {
+                let (x, y) = (self.v(*a), self.v(*b));
+                let c = self.b.ins().fcmp(float_cc(*cc), x, y);
+                one(self.b.ins().uextend(types::I32, c))
+            }
+            Op::Select { cond, a, b, .. } => {
+                let (c, x, y) = (self.v(*cond), self.v(*a), self.v(*b));
+                one(self.b.ins().select(c, x, y))
+            }
+            Op::Convert { op, from, to, a } => {
+                let x = self.v(*a);
+                one(self.convert(*op, *from, *to, x, site))
+            }
+            Op::Load { access, addr, offset } => {
+                let p = self.heap_addr(self.v(*addr), *offset, access.bytes as u32, proven, site);
+                one(self.load(*access, p))
+            }
+            Op::Store {
+                access,
+                value,
+                addr,
+                offset,
+            } => {
+                let p = self.heap_addr(self.v(*addr), *offset, access.bytes as u32, proven, site);
+                self.store(*access, self.v(*value), p);
+                vec![]
+            }
+            Op::MemorySize => {
+                let len = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_LEN);
+                let pages = self.b.ins().ushr_imm_u(len, 16);
+                one(self.b.ins().ireduce(types::I32, pages))
+            }
+            Op::MemoryGrow { delta } => {
+                let args = [self.ctx, self.v(*delta)];
+                let call = self.b.ins().call(self.refs.memory_grow, &args);
+                one(self.b.inst_results(call)[0])
+            }
+            Op::MemoryCopy { dst, src, len } => {
+                let args = self.args(&[*dst, *src, *len]);
+                self.helper(self.refs.memory_copy, &args, site);
+                vec![]
+            }
+            Op::MemoryFill { dst, byte, len } => {
+                let args = self.args(&[*dst, *byte, *len]);
+                self.helper(self.refs.memory_fill, &args, site);
+                vec![]
+            }
+            Op::Call { func, args } => self.direct_call(*func as usize, args, site),
+            Op::CapGet { import } => one(self.b.ins().iconst(types::I32, *import as i64)),
+            Op::BufMake { ptr, len } => {
+                let (ptr, len) = (self.v(*ptr), self.v(*len));
+                let p = self.b.ins().uextend(types::I64, ptr);
+                let l = self.b.ins().uextend(types::I64, len);
+                let hi = self.b.ins().ishl_imm_u(l, 32);
+                one(self.b.ins().bor(p, hi))
+            }
+            Op::BufPtr { buf } => {
+                let w = self.v(*buf);
+                one(self.b.ins().ireduce(types::I32, w))
+            }
+            Op::BufLen { buf } => {
+                let w = self.v(*buf);
+                let hi = self.b.ins().ushr_imm_u(w, 32);
+                one(self.b.ins().ireduce(types::I32, hi))
+            }
+            Op::RegionNew { len } => {
+                self.helper(self.refs.region_new, &[self.v(*len)], site);
+                one(self.scratch())
+            }
+            Op::RegionLen { region } => {
+                self.helper(self.refs.region_len, &[self.v(*region)], site);
+                let w = self.scratch();
+                one(self.b.ins().ireduce(types::I32, w))
+            }
+            Op::RegionFree { region } => {
+                self.helper(self.refs.region_free, &[self.v(*region)], site);
+                vec![]
+            }
+            Op::RegionLoad { access, region, index } => {
+                let bytes = self.b.ins().iconst(types::I32, access.bytes as i64);
+                let signed = self.b.ins().iconst(types::I32, access.signed as i64);
+                self.helper(
+                    self.refs.region_load,
+                    &[self.v(*region), self.v(*index), bytes, signed],
+                    site,
+                );
+                let w = self.scratch();
+                one(self.value_of_word(num_type(access.ty), w))
+            }
+            Op::RegionStore {
+                access,
+                value,
+                region,
+                index,
+            } => {
+                let bytes = self.b.ins().iconst(types::I32, access.bytes as i64);
+                let bits = self.word_of(self.v(*value));
+                self.helper(
+                    self.refs.region_store,
+                    &[self.v(*region), self.v(*index), bytes, bits],
+                    site,
+                );
+                vec![]
+            }
+            Op::RegionRead {
+                region,
+                index,
+                addr,
+                len,
+            }
+            | Op::RegionWrite {
+                region,
+                index,
+                addr,
+                len,
+            } => {
+                let to_memory = self
+                    .b
+                    .ins()
+                    .iconst(types::I32, matches!(op, Op::RegionRead { .. }) as i64);
+                let mut args = self.args(&[*region, *index, *addr, *len]);
+                args.push(to_memory);
+                self.helper(self.refs.region_copy, &args, site);
+                vec![]
+            }
+        }
+    }
+
+    fn binary(&mut self, op: BinOp, ty: NumType, x: ir::Value, y: ir::Value, site: Site) -> ir::Value {
+        let t = num_type(ty);
+        match op {
+            BinOp::Iadd => self.b.ins().iadd(x, y),
+            BinOp::Isub => self.b.ins().isub(x, y),
+            BinOp::Imul => self.b.ins().imul(x, y),
+            BinOp::Band => self.b.ins().band(x, y),
+            BinOp::Bor => self.b.ins().bor(x, y),
+            BinOp::Bxor => self.b.ins().bxor(x, y),
+            BinOp::Ishl => self.b.ins().ishl(x, y),
+            BinOp::Ushr => self.b.ins().ushr(x, y),
+            BinOp::Sshr => self.b.ins().sshr(x, y),
+            BinOp::Rotl => self.b.ins().rotl(x, y),
+            BinOp::Rotr => self.b.ins().rotr(x, y),
+            BinOp::Sdiv | BinOp::Udiv | BinOp::Srem | BinOp::Urem => {
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                self.trap_if(zero, TrapCode::IntDivideByZero, site);
+                let min = if t == types::I32 { i32::MIN as i64 } else { i64::MIN };
+                match op {
+                    BinOp::Sdiv => {
+                        let is_min = self.b.ins().icmp_imm_s(IntCC::Equal, x, min);
+                        let is_neg1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                        let overflow = self.b.ins().band(is_min, is_neg1);
+                        self.trap_if(overflow, TrapCode::IntOverflow, site);
+                        self.b.ins().sdiv(x, y)
+                    }
+                    BinOp::Srem => {
+                        // x % -1 is 0 for every x; divide by 1 instead so MIN % -1 cannot fault.
+                        let is_neg1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+                        let one = self.b.ins().iconst(t, 1);
+                        let safe = self.b.ins().select(is_neg1, one, y);
+                        self.b.ins().srem(x, safe)
+                    }
+                    BinOp::Udiv => self.b.ins().udiv(x, y),
+                    _ => self.b.ins().urem(x, y),
+                }
+            }
+            BinOp::Fadd => self.b.ins().fadd(x, y),
+            BinOp::Fsub => self.b.ins().fsub(x, y),
+            BinOp::Fmul => self.b.ins().fmul(x, y),
+            BinOp::Fdiv => self.b.ins().fdiv(x, y),
+            BinOp::Fmin => self.b.ins().fmin(x, y),
+            BinOp::Fmax => self.b.ins().fmax(x, y),
+            BinOp::Fcopysign => self.b.ins().fcopysign(x, y),
+        }
+    }
+
+    fn unary(&mut self, op: UnOp, ty: NumType, x: ir::Value) -> ir::Value {
+        let t = num_type(ty);
+        match op {
+            UnOp::Clz => self.b.ins().clz(x),
+            UnOp::Ctz => self.b.ins().ctz(x),
+            UnOp::Popcnt => self.b.ins().popcnt(x),
+            UnOp::Sext8 | UnOp::Sext16 | UnOp::Sext32 => {
+                let narrow = match op {
+                    UnOp::Sext8 => types::I8,
+                    UnOp::Sext16 => types::I16,
+                    _ => types::I32,
+                };
+                let r = self.b.ins().ireduce(narrow, x);
+                self.b.ins().sextend(t, r)
+            }
+            UnOp::Fneg => self.b.ins().fneg(x),
+            UnOp::Fabs => self.b.ins().fabs(x),
+            UnOp::Fsqrt => self.b.ins().sqrt(x),
+            UnOp::Fceil => self.b.ins().ceil(x),
+            UnOp::Ffloor => self.b.ins().floor(x),
+            UnOp::Ftrunc => self.b.ins().trunc(x),
+            UnOp::Fnearest => self.b.ins().nearest(x),
+        }
+    }
+
+    fn convert(&mut self, op: ConvOp, from: NumType, to: NumType, x: ir::Value, site: Site) -> ir::Value {
+        let t = num_type(to);
+        match op {
+            ConvOp::Wrap => self.b.ins().ireduce(types::I32, x),
+            ConvOp::Uextend => self.b.ins().uextend(types::I64, x),
+            ConvOp::Sextend => self.b.ins().sextend(types::I64, x),
+            ConvOp::FtoSint | ConvOp::FtoUint => {
+                // NaN is `bad_conversion`; a value whose truncation does not fit is
+                // `int_overflow`. Bounds are exclusive and exact in f64.
+                let wide = if from == NumType::F32 {
+                    self.b.ins().fpromote(types::F64, x)
+                } else {
+                    x
+                };
+                let nan = self.b.ins().fcmp(FloatCC::Unordered, wide, wide);
+                self.trap_if(nan, TrapCode::BadConversion, site);
+                let (lo, hi) = match (op, to) {
+                    (ConvOp::FtoSint, NumType::I32) => (-2147483649.0, 2147483648.0),
+                    (ConvOp::FtoSint, _) => (-9223372036854777856.0, 9223372036854775808.0),
+                    (_, NumType::I32) => (-1.0, 4294967296.0),
+                    _ => (-1.0, 18446744073709551616.0),
+                };
+                let lo = self.b.ins().f64const(lo);
+                let hi = self.b.ins().f64const(hi);
+                let below = self.b.ins().fcmp(FloatCC::LessThanOrEqual, wide, lo);
+                let above = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, wide, hi);
+                let out = self.b.ins().bor(below, above);
+                self.trap_if(out, TrapCode::IntOverflow, site);
+                if op == ConvOp::FtoSint {
+                    self.b.ins().fcvt_to_sint_sat(t, x)
+                } else {
+                    self.b.ins().fcvt_to_uint_sat(t, x)
+                }
+            }
+            ConvOp::FtoSintSat => self.b.ins().fcvt_to_sint_sat(t, x),
+            ConvOp::FtoUintSat => self.b.ins().fcvt_to_uint_sat(t, x),
+            ConvOp::SintToF => self.b.ins().fcvt_from_sint(t, x),
+            ConvOp::UintToF => self.b.ins().fcvt_from_uint(t, x),
+            ConvOp::Promote => self.b.ins().fpromote(types::F64, x),
+            ConvOp::Demote => self.b.ins().fdemote(types::F32, x),
+            ConvOp::Bitcast => self.b.ins().bitcast(t, MemFlagsData::new(), x),
+        }
+    }
+
+    /// `call`: depth check, the call, status propagation.
+    fn direct_call(&mut self, func: usize, args: &[Value], site: Site) -> Vec<ir::Value> {
+        let depth_ptr = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_DEPTH);
+        let depth = self.b.ins().load(types::I32, trusted(), depth_ptr, 0);
+        let max = self.b.ins().load(types::I32, trusted(), self.ctx, OFF_MAX_DEPTH);
+        let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
+        self.trap_if(too_deep, TrapCode::CallDepthExceeded, site);
+        let deeper = self.b.ins().iadd_imm_u(depth, 1);
+        self.b.ins().store(trusted(), deeper, depth_ptr, 0);
+        let mut all = vec![self.ctx];
+        all.extend(self.args(args));
+        // Verified: the callee exists; `declare_refs` imported every callee.
+        let callee = self.refs.callees[func].expect("verified: callee declared");
+        let call = self.b.ins().call(callee, &all);
+        let results = self.b.inst_results(call).to_vec();
+        self.b.ins().store(trusted(), depth, depth_ptr, 0);
+        // A non-zero status: the callee recorded its trap; pass the status up.
+        let failed = self.b.create_block();
+        let cont = self.b.create_block();
+        self.b.set_cold_block(failed);
+        self.b.ins().brif(results[0], failed, &[], cont, &[]);
+        self.b.switch_to_block(failed);
+        self.return_status(results[0]);
+        self.b.switch_to_block(cont);
+        results[1..].to_vec()
+    }
+
+    // ---- control flow --------------------------------------------------------
+
+    /// A jump along an IR edge from block `from`, spending fuel when it goes back.
+    fn jump_edge(&mut self, from: usize, target: usize, args: Vec<BlockArg>) {
+        if target <= from {
+            self.spend_fuel(Site {
+                block: from as u32,
+                inst: None,
+            });
+        }
+        self.b.ins().jump(self.blocks[target], &args);
+    }
+
+    /// A fresh block that will take the edge `from -> call` (used where a branch
+    /// needs a block without arguments, or fuel on one side only). It is filled by
+    /// `fill_edge_blocks` once the current block is terminated.
+    fn edge_block(&mut self, from: usize, call: &'a IrBlockCall) -> ir::Block {
+        let blk = self.b.create_block();
+        self.pending_edges.push((blk, from, call));
+        blk
+    }
+
+    fn fill_edge_blocks(&mut self) {
+        for (blk, from, call) in std::mem::take(&mut self.pending_edges) {
+            self.b.switch_to_block(blk);
+            let args = self.block_args(&call.args);
+            self.jump_edge(from, call.block.0 as usize, args);
+        }
+    }
+
+    fn lower_terminator(&mut self, bi: usize, term: &'a Terminator) {
+        let site = Site {
+            block: bi as u32,
+            inst: None,
+        };
+        match term {
+            Terminator::Jump(c) => {
+                let args = self.block_args(&c.args);
+                self.jump_edge(bi, c.block.0 as usize, args);
+            }
+            Terminator::Brif { cond, then, else_ } => {
+                let c = self.v(*cond);
+                let (t, ta) = self.direct_or_edge(bi, then);
+                let (e, ea) = self.direct_or_edge(bi, else_);
+                self.b.ins().brif(c, t, &ta, e, &ea);
+            }
+            Terminator::BrTable {
+                index,
+                default,
+                targets,
+            } => {
+                let idx = self.v(*index);
+                let def = self.edge_block(bi, default);
+                let entries: Vec<ir::Block> = targets.iter().map(|t| self.edge_block(bi, t)).collect();
+                let pool = &mut self.b.func.dfg.value_lists;
+                let def_call = ir::BlockCall::new(def, [], pool);
+                let calls: Vec<ir::BlockCall> = entries.iter().map(|b| ir::BlockCall::new(*b, [], pool)).collect();
+                let jt = self.b.create_jump_table(JumpTableData::new(def_call, &calls));
+                self.b.ins().br_table(idx, jt);
+            }
+            Terminator::Return(vals) => {
+                if self.exported_data_results {
+                    // Where a bad `buf` or `region` result would be blamed.
+                    self.record_site(site);
+                }
+                let mut rets = vec![self.b.ins().iconst(types::I32, 0)];
+                rets.extend(self.args(vals));
+                self.b.ins().return_(&rets);
+            }
+            Terminator::Trap => {
+                let code = self.b.ins().iconst(types::I32, TrapCode::Unreachable.code() as i64);
+                self.emit_trap(code, site);
+            }
+            Terminator::CallCap { cap, args, ok, fail } => {
+                self.call_cap(bi, *cap, args, ok.0 as usize, fail.0 as usize)
+            }
+        }
+        self.fill_edge_blocks();
+    }
+
+    /// Branch straight to the target when no fuel is due, else through an edge block.
+    fn direct_or_edge(&mut self, from: usize, call: &'a IrBlockCall) -> (ir::Block, Vec<BlockArg>) {
+        let target = call.block.0 as usize;
+        if target > from {
+            (self.blocks[target], self.block_args(&call.args))
+        } else {
+            (self.edge_block(from, call), Vec::new())
+        }
+    }
+
+    /// `call_cap`: arguments into a slot array, the runtime's IDC helper, then the
+    /// `ok` edge with the results, the `fail` edge with the code, or a caller trap.
+    fn call_cap(&mut self, bi: usize, cap: Value, args: &[Value], ok: usize, fail: usize) {
+        let site = Site {
+            block: bi as u32,
+            inst: None,
+        };
+        let ok_types: Vec<ir::Type> = self.f.blocks[ok].params.iter().map(|p| clif_type(&p.ty)).collect();
+        let n = args.len().max(ok_types.len()).max(1);
+        let slot = self
+            .b
+            .create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, (8 * n) as u32, 3));
+        for (i, a) in args.iter().enumerate() {
+            let bits = self.word_of(self.v(*a));
+            self.b.ins().stack_store(types::I64, bits, slot, (8 * i) as i32);
+        }
+        let slots = self.b.ins().stack_addr(types::I64, slot, 0);
+        let helper_args = [self.ctx, self.v(cap), slots];
+        let call = self.b.ins().call(self.refs.call_cap, &helper_args);
+        let status = self.b.inst_results(call)[0];
+
+        let ok_blk = self.b.create_block();
+        let not_ok = self.b.create_block();
+        self.b.ins().brif(status, not_ok, &[], ok_blk, &[]);
+
+        self.b.switch_to_block(ok_blk);
+        let mut results = Vec::with_capacity(ok_types.len());
+        for (i, ty) in ok_types.iter().enumerate() {
+            let w = self.b.ins().stack_load(types::I64, types::I64, slot, (8 * i) as i32);
+            results.push(BlockArg::Value(self.value_of_word(*ty, w)));
+        }
+        self.jump_edge(bi, ok, results);
+
+        self.b.switch_to_block(not_ok);
+        let fail_blk = self.b.create_block();
+        let caller_trap = self.b.create_block();
+        self.b.set_cold_block(caller_trap);
+        let positive = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, status, 0);
+        self.b.ins().brif(positive, fail_blk, &[], caller_trap, &[]);
+
+        self.b.switch_to_block(fail_blk);
+        self.jump_edge(bi, fail, vec![BlockArg::Value(status)]);
+
+        self.b.switch_to_block(caller_trap);
+        let code = self.b.ins().ineg(status);
+        self.emit_trap(code, site);
+    }
+}
+
+fn int_cc(cc: IrIntCC) -> IntCC {
+    match cc {
+        IrIntCC::Eq => IntCC::Equal,
+        IrIntCC::Ne => IntCC::NotEqual,
+        IrIntCC::Slt => IntCC::SignedLessThan,
+        IrIntCC::Sle => IntCC::SignedLessThanOrEqual,
+        IrIntCC::Sgt => IntCC::SignedGreaterThan,
+        IrIntCC::Sge => IntCC::SignedGreaterThanOrEqual,
+        IrIntCC::Ult => IntCC::UnsignedLessThan,
+        IrIntCC::Ule => IntCC::UnsignedLessThanOrEqual,
+        IrIntCC::Ugt => IntCC::UnsignedGreaterThan,
+        IrIntCC::Uge => IntCC::UnsignedGreaterThanOrEqual,
+    }
+}
+
+fn float_cc(cc: IrFloatCC) -> FloatCC {
+    match cc {
+        IrFloatCC::Eq => FloatCC::Equal,
+        IrFloatCC::Ne => FloatCC::NotEqual,
+        IrFloatCC::Lt => FloatCC::LessThan,
+        IrFloatCC::Le => FloatCC::LessThanOrEqual,
+        IrFloatCC::Gt => FloatCC::GreaterThan,
+        IrFloatCC::Ge => FloatCC::GreaterThanOrEqual,
+    }
+}
