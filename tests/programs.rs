@@ -379,6 +379,34 @@ fn comparison_reports_every_mismatch() {
         stdout: "b\n".into(),
         faulted: vec!["w".into()],
     };
-    let problems = support::compare(&h, &o);
+    let entry = support::Entry {
+        domain: "app".into(),
+        func: "main".into(),
+        args: vec![],
+    };
+    let problems = support::compare(&h, &entry, &o);
     assert_eq!(problems.len(), 3, "{problems:?}");
+}
+
+#[test]
+fn faulted_defaults_to_the_entry_domain_of_a_trap_and_none_otherwise() {
+    let entry = support::Entry {
+        domain: "app".into(),
+        func: "main".into(),
+        args: vec![],
+    };
+    let outcome = |result, faulted: &[&str]| support::Outcome {
+        result,
+        stdout: String::new(),
+        faulted: faulted.iter().map(|s| s.to_string()).collect(),
+    };
+    let trap = support::parse_header("; x\n; trap: unreachable\n").unwrap();
+    assert!(support::compare(&trap, &entry, &outcome(Err(TrapCode::Unreachable), &["app"])).is_empty());
+    assert_eq!(
+        support::compare(&trap, &entry, &outcome(Err(TrapCode::Unreachable), &["app", "w"])).len(),
+        1
+    );
+    let ok = support::parse_header("; x\n; expect:\n").unwrap();
+    assert!(support::compare(&ok, &entry, &outcome(Ok(vec![]), &[])).is_empty());
+    assert_eq!(support::compare(&ok, &entry, &outcome(Ok(vec![]), &["w"])).len(), 1);
 }

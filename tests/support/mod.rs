@@ -18,7 +18,8 @@
 //!
 //! Results are compared bit for bit (so `f64:-0.0` differs from `f64:0.0` and NaN
 //! payloads matter). When no `; stdout:` line is given the program must print
-//! nothing. Without `; faulted:` the set of faulted domains is not checked.
+//! nothing. Without `; faulted:` no domain may be faulted at the end, except the
+//! entry domain of a `; trap:` file (the trap faults it); `; faulted:` alone = none.
 #![allow(dead_code)]
 
 pub mod wellformed;
@@ -51,7 +52,8 @@ pub struct Header {
     pub expected: Expected,
     /// Expected output lines of host printing, in order.
     pub stdout: Vec<String>,
-    /// Exactly these domains are faulted at the end (sorted); `None` = not checked.
+    /// Exactly these domains are faulted at the end (sorted); `None` = the default
+    /// (none, or just the entry domain when the entry call traps).
     pub faulted: Option<Vec<String>>,
 }
 
@@ -400,7 +402,7 @@ fn show_result(r: &Result<Vec<Val>, TrapCode>) -> String {
 }
 
 /// Compare an outcome with a header; every mismatch, one per line.
-pub fn compare(h: &Header, o: &Outcome) -> Vec<String> {
+pub fn compare(h: &Header, entry: &Entry, o: &Outcome) -> Vec<String> {
     let mut problems = Vec::new();
     let result_ok = match (&h.expected, &o.result) {
         (Expected::Values(want), Ok(got)) => want == got,
@@ -408,20 +410,31 @@ pub fn compare(h: &Header, o: &Outcome) -> Vec<String> {
         _ => false,
     };
     if !result_ok {
-        problems.push(format!(
-            "{}, but it {}",
-            show_expected(&h.expected),
-            show_result(&o.result)
-        ));
+        let mut msg = format!("{}, but it {}", show_expected(&h.expected), show_result(&o.result));
+        if let (Expected::Values(want), Ok(got)) = (&h.expected, &o.result) {
+            if want.len() == got.len() {
+                let diffs: Vec<String> = want
+                    .iter()
+                    .zip(got)
+                    .enumerate()
+                    .filter(|(_, (w, g))| w != g)
+                    .map(|(i, (w, g))| format!("#{i}: {w} != {g}"))
+                    .collect();
+                msg.push_str(&format!(" (differing results: {})", diffs.join(", ")));
+            }
+        }
+        problems.push(msg);
     }
     let got_lines: Vec<&str> = o.stdout.lines().collect();
     if got_lines != h.stdout {
         problems.push(format!("stdout: expected {:?}, got {:?}", h.stdout, o.stdout));
     }
-    if let Some(want) = &h.faulted {
-        if want != &o.faulted {
-            problems.push(format!("faulted domains: expected {want:?}, got {:?}", o.faulted));
-        }
+    let want = h.faulted.clone().unwrap_or_else(|| match h.expected {
+        Expected::Trap(_) => vec![entry.domain.clone()],
+        Expected::Values(_) => Vec::new(),
+    });
+    if want != o.faulted {
+        problems.push(format!("faulted domains: expected {want:?}, got {:?}", o.faulted));
     }
     problems
 }
@@ -436,7 +449,7 @@ pub fn check_file(path: &Path, executor: Executor) -> Result<(), String> {
     })?;
     let entry = resolve_entry(&module, &header)?;
     let outcome = execute(executor, module, limits_for(&header), &entry)?;
-    let problems = compare(&header, &outcome);
+    let problems = compare(&header, &entry, &outcome);
     if problems.is_empty() {
         Ok(())
     } else {
