@@ -7,6 +7,7 @@
 //! formats and the reference interpreter live in [`ir`].
 
 pub use capjit_ir as ir;
+pub use capjit_translator as translator;
 pub use capjit_verifier as verifier;
 pub use engine::{Backend, Config, EngineError, Instance};
 

@@ -43,6 +43,15 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Verify and translate a program; print its CLIF, machine code or statistics.
+    Translate {
+        /// Program files (`.cir` or `.cirb`), linked together.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// What to print.
+        #[arg(long, value_enum, default_value_t = Emit::Stats)]
+        emit: Emit,
+    },
     /// Print a program's canonical text.
     Fmt {
         /// A `.cir` or `.cirb` file.
@@ -64,6 +73,16 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Emit {
+    /// Cranelift IR of every function.
+    Clif,
+    /// Machine code listing of every function.
+    Asm,
+    /// Counts, code size and time per phase.
+    Stats,
 }
 
 #[derive(clap::Args)]
@@ -97,6 +116,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Verify { files } => verify_cmd(&files),
+        Command::Translate { files, emit } => translate_cmd(&files, emit),
         Command::Fmt { file } => load_one(&file).map(|m| print!("{}", print_module(&m))),
         Command::Encode { file, output } => encode(&file, &output),
         Command::Decode { file, output } => decode(&file, output),
@@ -181,6 +201,44 @@ fn verify_cmd(files: &[PathBuf]) -> Result<(), Reported> {
         c.accesses_proven,
         c.accesses_checked
     );
+    Ok(())
+}
+
+fn translate_cmd(files: &[PathBuf], emit: Emit) -> Result<(), Reported> {
+    let loaded = load::load_files(files).map_err(report_load_error)?;
+    let started = std::time::Instant::now();
+    let verified = verify_loaded(&loaded)?;
+    let verify_time = started.elapsed();
+    let config = capjit::translator::Config {
+        keep_clif: matches!(emit, Emit::Clif),
+        keep_asm: matches!(emit, Emit::Asm),
+        ..Default::default()
+    };
+    let compiled = capjit::translator::translate(&verified, &config).map_err(fail)?;
+    match emit {
+        Emit::Clif | Emit::Asm => {
+            let listing = if matches!(emit, Emit::Clif) {
+                &compiled.clif
+            } else {
+                &compiled.asm
+            };
+            for (name, text) in listing {
+                println!("; {name}\n{text}");
+            }
+        }
+        Emit::Stats => {
+            let s = &compiled.stats;
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            println!("functions:          {}", s.functions);
+            println!("IR instructions:    {}", s.ir_instructions);
+            println!("CLIF instructions:  {}", s.clif_instructions);
+            println!("code bytes:         {}", s.code_bytes);
+            println!("verify:             {:.3} ms", ms(verify_time));
+            println!("lower:              {:.3} ms", ms(s.lower));
+            println!("Cranelift compile:  {:.3} ms", ms(s.compile));
+            println!("link:               {:.3} ms", ms(s.link));
+        }
+    }
     Ok(())
 }
 

@@ -174,21 +174,8 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     };
 
     // Declarations: helpers, every function, every export's trampoline.
-    use types::{I32, I64};
-    let helper_decls: [(&str, &[types::Type]); 10] = [
-        ("capjit_call_cap", &[I32, I64]),
-        ("capjit_memory_grow", &[I32]),
-        ("capjit_memory_copy", &[I32, I32, I32]),
-        ("capjit_memory_fill", &[I32, I32, I32]),
-        ("capjit_region_new", &[I32]),
-        ("capjit_region_len", &[I64]),
-        ("capjit_region_free", &[I64]),
-        ("capjit_region_load", &[I64, I32, I32, I32]),
-        ("capjit_region_store", &[I64, I32, I32, I64]),
-        ("capjit_region_copy", &[I64, I32, I32, I32, I32]),
-    ];
     let mut helper_ids = Vec::new();
-    for (name, params) in helper_decls {
+    for (_, name, params) in lower::HELPERS {
         let id = jit
             .declare_function(name, Linkage::Import, &helper_signature(call_conv, params))
             .map_err(|e| codegen_err(name, &e))?;
@@ -212,7 +199,6 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     let mut asm = Vec::new();
     let mut max_frame = 0u64;
     let mut ctx = Context::new();
-    ctx.set_disasm(cfg.keep_asm);
     let mut fb_ctx = FunctionBuilderContext::new();
     let mut trampolines: Vec<Vec<Option<FuncId>>> = Vec::new();
 
@@ -226,6 +212,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
 
             let started = Instant::now();
             ctx.clear();
+            ctx.set_disasm(cfg.keep_asm);
             ctx.func.signature = lower::function_signature(&f.sig, call_conv);
             ctx.func.name = UserFuncName::user(di as u32, fi as u32);
             {
@@ -310,36 +297,37 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     })
 }
 
-/// Import the helpers and the functions `f` calls into the CLIF function.
+/// Import the helpers and the functions `f` uses into the CLIF function.
 fn declare_refs(
     jit: &mut JITModule,
     func: &mut cranelift_codegen::ir::Function,
-    helpers: &[FuncId],
+    helper_ids: &[FuncId],
     domain_funcs: &[FuncId],
     f: &capjit_ir::Function,
 ) -> lower::Refs {
     let mut callees = vec![None; domain_funcs.len()];
-    for inst in f.blocks.iter().flat_map(|b| &b.insts) {
-        if let capjit_ir::Op::Call { func: callee, .. } = inst.op {
-            if let Some(slot) = callees.get_mut(callee as usize) {
-                if slot.is_none() {
-                    *slot = Some(jit.declare_func_in_func(domain_funcs[callee as usize], func));
+    let mut helpers = [None; 10];
+    let mut need = |h: lower::Helper, jit: &mut JITModule, func: &mut cranelift_codegen::ir::Function| {
+        if helpers[h as usize].is_none() {
+            helpers[h as usize] = Some(jit.declare_func_in_func(helper_ids[h as usize], func));
+        }
+    };
+    for b in &f.blocks {
+        for inst in &b.insts {
+            if let capjit_ir::Op::Call { func: callee, .. } = inst.op {
+                if let Some(slot) = callees.get_mut(callee as usize) {
+                    if slot.is_none() {
+                        *slot = Some(jit.declare_func_in_func(domain_funcs[callee as usize], func));
+                    }
                 }
             }
+            if let Some(h) = lower::helper_of_op(&inst.op) {
+                need(h, jit, func);
+            }
+        }
+        if matches!(b.term, capjit_ir::Terminator::CallCap { .. }) {
+            need(lower::Helper::CallCap, jit, func);
         }
     }
-    let mut r = |id: FuncId| jit.declare_func_in_func(id, func);
-    lower::Refs {
-        call_cap: r(helpers[0]),
-        memory_grow: r(helpers[1]),
-        memory_copy: r(helpers[2]),
-        memory_fill: r(helpers[3]),
-        region_new: r(helpers[4]),
-        region_len: r(helpers[5]),
-        region_free: r(helpers[6]),
-        region_load: r(helpers[7]),
-        region_store: r(helpers[8]),
-        region_copy: r(helpers[9]),
-        callees,
-    }
+    lower::Refs { helpers, callees }
 }

@@ -55,20 +55,84 @@ pub fn function_signature(sig: &capjit_ir::Signature, call_conv: CallConv) -> Si
     s
 }
 
+/// Runtime helpers generated code may call, in the order of `HELPERS`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Helper {
+    CallCap,
+    MemoryGrow,
+    MemoryCopy,
+    MemoryFill,
+    RegionNew,
+    RegionLen,
+    RegionFree,
+    RegionLoad,
+    RegionStore,
+    RegionCopy,
+}
+
+/// Each helper's symbol and parameter types after the context (all return i32).
+pub const HELPERS: [(Helper, &str, &[ir::Type]); 10] = [
+    (Helper::CallCap, "capjit_call_cap", &[types::I32, types::I64]),
+    (Helper::MemoryGrow, "capjit_memory_grow", &[types::I32]),
+    (
+        Helper::MemoryCopy,
+        "capjit_memory_copy",
+        &[types::I32, types::I32, types::I32],
+    ),
+    (
+        Helper::MemoryFill,
+        "capjit_memory_fill",
+        &[types::I32, types::I32, types::I32],
+    ),
+    (Helper::RegionNew, "capjit_region_new", &[types::I32]),
+    (Helper::RegionLen, "capjit_region_len", &[types::I64]),
+    (Helper::RegionFree, "capjit_region_free", &[types::I64]),
+    (
+        Helper::RegionLoad,
+        "capjit_region_load",
+        &[types::I64, types::I32, types::I32, types::I32],
+    ),
+    (
+        Helper::RegionStore,
+        "capjit_region_store",
+        &[types::I64, types::I32, types::I32, types::I64],
+    ),
+    (
+        Helper::RegionCopy,
+        "capjit_region_copy",
+        &[types::I64, types::I32, types::I32, types::I32, types::I32],
+    ),
+];
+
+/// The helper an operation needs, if any.
+pub fn helper_of_op(op: &Op) -> Option<Helper> {
+    Some(match op {
+        Op::MemoryGrow { .. } => Helper::MemoryGrow,
+        Op::MemoryCopy { .. } => Helper::MemoryCopy,
+        Op::MemoryFill { .. } => Helper::MemoryFill,
+        Op::RegionNew { .. } => Helper::RegionNew,
+        Op::RegionLen { .. } => Helper::RegionLen,
+        Op::RegionFree { .. } => Helper::RegionFree,
+        Op::RegionLoad { .. } => Helper::RegionLoad,
+        Op::RegionStore { .. } => Helper::RegionStore,
+        Op::RegionRead { .. } | Op::RegionWrite { .. } => Helper::RegionCopy,
+        _ => return None,
+    })
+}
+
 /// Function references a function body needs: helpers and same-domain callees.
 pub struct Refs {
-    pub call_cap: FuncRef,
-    pub memory_grow: FuncRef,
-    pub memory_copy: FuncRef,
-    pub memory_fill: FuncRef,
-    pub region_new: FuncRef,
-    pub region_len: FuncRef,
-    pub region_free: FuncRef,
-    pub region_load: FuncRef,
-    pub region_store: FuncRef,
-    pub region_copy: FuncRef,
+    /// By `Helper as usize`; `Some` for every helper this function uses.
+    pub helpers: [Option<FuncRef>; 10],
     /// By function index of the domain; `Some` for every function this one calls.
     pub callees: Vec<Option<FuncRef>>,
+}
+
+impl Refs {
+    fn get(&self, h: Helper) -> FuncRef {
+        // `declare_refs` imports every helper the function's operations need.
+        self.helpers[h as usize].expect("helper declared for this function")
+    }
 }
 
 /// Where a trap is recorded: block and instruction (`None` = terminator).
@@ -423,17 +487,17 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             Op::MemoryGrow { delta } => {
                 let args = [self.ctx, self.v(*delta)];
-                let call = self.b.ins().call(self.refs.memory_grow, &args);
+                let call = self.b.ins().call(self.refs.get(Helper::MemoryGrow), &args);
                 one(self.b.inst_results(call)[0])
             }
             Op::MemoryCopy { dst, src, len } => {
                 let args = self.args(&[*dst, *src, *len]);
-                self.helper(self.refs.memory_copy, &args, site);
+                self.helper(self.refs.get(Helper::MemoryCopy), &args, site);
                 vec![]
             }
             Op::MemoryFill { dst, byte, len } => {
                 let args = self.args(&[*dst, *byte, *len]);
-                self.helper(self.refs.memory_fill, &args, site);
+                self.helper(self.refs.get(Helper::MemoryFill), &args, site);
                 vec![]
             }
             Op::Call { func, args } => self.direct_call(*func as usize, args, site),
@@ -455,23 +519,23 @@ impl<'a, 'b> Lower<'a, 'b> {
                 one(self.b.ins().ireduce(types::I32, hi))
             }
             Op::RegionNew { len } => {
-                self.helper(self.refs.region_new, &[self.v(*len)], site);
+                self.helper(self.refs.get(Helper::RegionNew), &[self.v(*len)], site);
                 one(self.scratch())
             }
             Op::RegionLen { region } => {
-                self.helper(self.refs.region_len, &[self.v(*region)], site);
+                self.helper(self.refs.get(Helper::RegionLen), &[self.v(*region)], site);
                 let w = self.scratch();
                 one(self.b.ins().ireduce(types::I32, w))
             }
             Op::RegionFree { region } => {
-                self.helper(self.refs.region_free, &[self.v(*region)], site);
+                self.helper(self.refs.get(Helper::RegionFree), &[self.v(*region)], site);
                 vec![]
             }
             Op::RegionLoad { access, region, index } => {
                 let bytes = self.b.ins().iconst(types::I32, access.bytes as i64);
                 let signed = self.b.ins().iconst(types::I32, access.signed as i64);
                 self.helper(
-                    self.refs.region_load,
+                    self.refs.get(Helper::RegionLoad),
                     &[self.v(*region), self.v(*index), bytes, signed],
                     site,
                 );
@@ -487,7 +551,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 let bytes = self.b.ins().iconst(types::I32, access.bytes as i64);
                 let bits = self.word_of(self.v(*value));
                 self.helper(
-                    self.refs.region_store,
+                    self.refs.get(Helper::RegionStore),
                     &[self.v(*region), self.v(*index), bytes, bits],
                     site,
                 );
@@ -511,7 +575,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                     .iconst(types::I32, matches!(op, Op::RegionRead { .. }) as i64);
                 let mut args = self.args(&[*region, *index, *addr, *len]);
                 args.push(to_memory);
-                self.helper(self.refs.region_copy, &args, site);
+                self.helper(self.refs.get(Helper::RegionCopy), &args, site);
                 vec![]
             }
         }
@@ -768,7 +832,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         let slots = self.b.ins().stack_addr(types::I64, slot, 0);
         let helper_args = [self.ctx, self.v(cap), slots];
-        let call = self.b.ins().call(self.refs.call_cap, &helper_args);
+        let call = self.b.ins().call(self.refs.get(Helper::CallCap), &helper_args);
         let status = self.b.inst_results(call)[0];
 
         let ok_blk = self.b.create_block();
