@@ -261,6 +261,18 @@ impl Instance {
         }
     }
 
+    /// Grant the file at `path` to every domain that imports `host.file(name)`.
+    /// Nothing else of the file system is reachable from a domain.
+    pub fn grant_file(&mut self, name: &str, path: std::path::PathBuf) {
+        match &mut self.inner {
+            Inner::Interp(i) => i.grant_file(name, path),
+            Inner::Jit(j) => {
+                j.runtime.files.retain(|(n, _)| n != name);
+                j.runtime.files.push((name.to_string(), path));
+            }
+        }
+    }
+
     /// Record every inter-domain call from now on (or stop).
     pub fn set_trace(&mut self, on: bool) {
         match &mut self.inner {

@@ -106,6 +106,9 @@ struct RunArgs {
     /// Print every inter-domain call and its result to standard error.
     #[arg(long)]
     trace_idc: bool,
+    /// Grant a file to domains that import `host.file(NAME)`: `--grant NAME=PATH`.
+    #[arg(long, value_name = "NAME=PATH")]
+    grant: Vec<String>,
 }
 
 /// A failure already reported to the user, with the exit code to use.
@@ -362,6 +365,12 @@ fn run(args: RunArgs) -> Result<(), Reported> {
     };
     let mut instance = Instance::from_verified(verified, &config, Box::new(std::io::stdout())).map_err(fail)?;
     instance.set_trace(args.trace_idc);
+    for grant in &args.grant {
+        let Some((name, path)) = grant.split_once('=') else {
+            return Err(fail(format!("--grant expects NAME=PATH, found `{grant}`")));
+        };
+        instance.grant_file(name, PathBuf::from(path));
+    }
     let result = instance.invoke(&domain, &func, &vals);
     let _ = std::io::stdout().flush();
     for event in instance.take_trace() {

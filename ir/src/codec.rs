@@ -206,6 +206,7 @@ mod source_tag {
     pub const EXPORT: u8 = 0;
     pub const HOST: u8 = 1;
     pub const RESTART: u8 = 2;
+    pub const FILE: u8 = 3;
 }
 
 /// Opcode tags; `Op::Const` has one tag per constant kind.
@@ -416,6 +417,10 @@ fn write_import_source(w: &mut Writer, source: &ImportSource) {
         ImportSource::Restart { domain } => {
             w.u8(source_tag::RESTART);
             w.str(domain);
+        }
+        ImportSource::File { name } => {
+            w.u8(source_tag::FILE);
+            w.str(name);
         }
     }
 }
@@ -1008,6 +1013,7 @@ fn read_import_source(r: &mut Reader) -> Result<ImportSource> {
         },
         source_tag::HOST => ImportSource::Host { function: r.string()? },
         source_tag::RESTART => ImportSource::Restart { domain: r.string()? },
+        source_tag::FILE => ImportSource::File { name: r.string()? },
         tag => return Err(unknown_tag(offset, "import source", tag)),
     })
 }

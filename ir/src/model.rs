@@ -67,6 +67,8 @@ pub enum ImportSource {
     Host { function: String },
     /// The right to restart a domain from its image: `= host.restart(domain)`.
     Restart { domain: String },
+    /// Read access to a file the host granted under `name`: `= host.file(name)`.
+    File { name: String },
 }
 
 /// Parameter and result types of a function or capability.

@@ -521,6 +521,12 @@ impl<'a> Parser<'a> {
                 self.expect_punct(')')?;
                 ImportSource::Restart { domain }
             }
+            Some(("host", "file")) => {
+                self.expect_punct('(')?;
+                let name = self.ident("a granted file name")?;
+                self.expect_punct(')')?;
+                ImportSource::File { name }
+            }
             Some(("host", f)) if is_identifier(f) && !f.is_empty() => ImportSource::Host {
                 function: f.to_string(),
             },

@@ -113,6 +113,7 @@ fn print_domain(out: &mut String, d: &Domain) -> fmt::Result {
             ImportSource::Export { domain, function } => format!("{domain}.{function}"),
             ImportSource::Host { function } => format!("host.{function}"),
             ImportSource::Restart { domain } => format!("host.restart({domain})"),
+            ImportSource::File { name } => format!("host.file({name})"),
         };
         writeln!(out, "  import {} = {source} : {}", imp.name, imp.sig)?;
     }

@@ -168,6 +168,26 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
                 Err(HostFailure::Failed(code)) => Plan::Done(fail(rt, caller, import, code)),
             }
         }
+        CapTarget::File => {
+            let capjit_ir::ImportSource::File { name } = &rt.module.domains[caller].imports[import as usize].source
+            else {
+                return Plan::Done(-TrapCode::HostError.code());
+            };
+            let (ptr, len) = match read_vals(&sig.params, slots_ptr).first() {
+                Some(Val::Buf { ptr, len }) => (*ptr, *len),
+                _ => return Plan::Done(-TrapCode::HostError.code()),
+            };
+            let memory = &mut rt.domains[caller].memory;
+            match crate::host::read_granted_file(&rt.files, name, memory, ptr, len) {
+                Ok(vals) => {
+                    write_vals(&vals, slots_ptr);
+                    trace(rt, caller, import, Ok(vals));
+                    Plan::Done(0)
+                }
+                Err(HostFailure::CallerTrap(code)) => Plan::Done(-code.code()),
+                Err(HostFailure::Failed(code)) => Plan::Done(fail(rt, caller, import, code)),
+            }
+        }
         CapTarget::Restart { domain } => {
             if rt.domains[domain].active > 0 {
                 return Plan::Done(fail(rt, caller, import, TrapCode::DomainBusy));
@@ -218,7 +238,12 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
 /// Results of a successful callee: copy bufs into the caller's inbox and move
 /// regions to the caller. Bad results are the callee's fault.
 fn deliver(rt: &mut Runtime, caller: usize, callee: usize, import: u32, slots_ptr: *mut u64) -> i32 {
-    let results = rt.module.domains[caller].imports[import as usize].sig.results.clone();
+    let sig = &rt.module.domains[caller].imports[import as usize].sig;
+    if rt.trace.is_none() && !has_data(&sig.results) {
+        // Numbers only: the results are already in the slots.
+        return 0;
+    }
+    let results = sig.results.clone();
     let mut vals = read_vals(&results, slots_ptr);
     if has_data(&results) {
         let callee_mem = rt.domains[callee].memory.len();

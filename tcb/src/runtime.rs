@@ -29,9 +29,16 @@ pub struct LinkError {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CapTarget {
-    Func { domain: usize, func: usize },
+    Func {
+        domain: usize,
+        func: usize,
+    },
     Host(HostFunc),
-    Restart { domain: usize },
+    Restart {
+        domain: usize,
+    },
+    /// A file the host may grant under the import's name.
+    File,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -65,6 +72,8 @@ pub struct Runtime {
     pub output: Box<dyn Write>,
     pub started: Instant,
     pub trace: Option<Vec<IdcEvent>>,
+    /// Files the host granted, by the name `host.file(NAME)` imports use.
+    pub files: Vec<(String, std::path::PathBuf)>,
 }
 
 fn link_err(d: &Domain, message: String) -> LinkError {
@@ -140,6 +149,8 @@ fn bind(m: &Module, d: &Domain, import: &capjit_ir::Import) -> Result<CapTarget,
             }
             Ok(CapTarget::Restart { domain: t })
         }
+        // Verified: the signature is `(buf) -> i32`.
+        ImportSource::File { .. } => Ok(CapTarget::File),
     }
 }
 
@@ -206,6 +217,7 @@ impl Runtime {
             output,
             started: Instant::now(),
             trace: None,
+            files: Vec::new(),
         });
         let rt_ptr: *mut Runtime = &mut *rt;
         for d in &mut rt.domains {

@@ -245,6 +245,23 @@ pub fn check_links(index: &ExportIndex, d: &Domain, report: &mut Report) {
                     );
                 }
             }
+            ImportSource::File { name } => {
+                let want = Signature {
+                    params: vec![Type::Buf],
+                    results: vec![Type::I32],
+                };
+                if imp.sig != want {
+                    report.push(
+                        loc,
+                        ErrorKind::LinkSignatureMismatch {
+                            import: imp.name.clone(),
+                            target: format!("granted file `{name}`"),
+                            expected: imp.sig.to_string(),
+                            found: want.to_string(),
+                        },
+                    );
+                }
+            }
             ImportSource::Host { .. } => {}
         }
     }

@@ -673,6 +673,23 @@ impl Machine<'_, '_> {
                 Err(HostFailure::CallerTrap(code)) => Err(Fault::Trap(code)),
                 Err(HostFailure::Failed(code)) => self.fail_call(import, code),
             },
+            CapTarget::File => {
+                let ImportSource::File { name } = &imp.source else {
+                    return invalid("file capability bound to another kind of import");
+                };
+                let Some(Val::Buf { ptr, len }) = args.first().copied() else {
+                    return invalid("a file capability takes one buf");
+                };
+                let rt = &mut *self.rt;
+                match super::host::read_granted_file(&rt.files, name, &mut rt.domains[caller].memory, ptr, len) {
+                    Ok(vals) => {
+                        self.trace(import, Ok(vals.clone()));
+                        self.goto(ok, vals)
+                    }
+                    Err(HostFailure::CallerTrap(code)) => Err(Fault::Trap(code)),
+                    Err(HostFailure::Failed(code)) => self.fail_call(import, code),
+                }
+            }
             CapTarget::Restart { domain } => {
                 if self.frames.iter().any(|f| f.domain == domain) {
                     return self.fail_call(import, TrapCode::DomainBusy);

@@ -38,6 +38,27 @@ pub enum HostFailure {
     Failed(TrapCode),
 }
 
+/// Read the file granted as `name` into `memory[ptr..ptr + len]`; the bytes read.
+pub fn read_granted_file(
+    files: &[(String, std::path::PathBuf)],
+    name: &str,
+    memory: &mut [u8],
+    ptr: u32,
+    len: u32,
+) -> Result<Vec<Val>, HostFailure> {
+    let end = ptr as u64 + len as u64;
+    if end > memory.len() as u64 {
+        return Err(HostFailure::CallerTrap(TrapCode::OutOfBounds));
+    }
+    let Some((_, path)) = files.iter().find(|(n, _)| n == name) else {
+        return Err(HostFailure::Failed(TrapCode::HostError));
+    };
+    let bytes = std::fs::read(path).map_err(|_| HostFailure::Failed(TrapCode::HostError))?;
+    let n = bytes.len().min(len as usize);
+    memory[ptr as usize..ptr as usize + n].copy_from_slice(&bytes[..n]);
+    Ok(vec![Val::I32(n as i32)])
+}
+
 impl HostFunc {
     pub fn by_name(name: &str) -> Option<HostFunc> {
         ALL.iter().find(|(_, n)| *n == name).map(|(h, _)| *h)

@@ -21,9 +21,16 @@ pub struct LinkError {
 /// What a capability calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CapTarget {
-    Func { domain: usize, func: usize },
+    Func {
+        domain: usize,
+        func: usize,
+    },
     Host(HostFunc),
-    Restart { domain: usize },
+    Restart {
+        domain: usize,
+    },
+    /// A file the host may grant under the import's name.
+    File,
 }
 
 #[derive(Clone, Debug)]
@@ -52,6 +59,8 @@ pub struct Runtime {
     pub output: Box<dyn Write>,
     pub started: Instant,
     pub trace: Option<Vec<IdcEvent>>,
+    /// Files the host granted, by the name imports use.
+    pub files: Vec<(String, std::path::PathBuf)>,
 }
 
 fn err(d: &Domain, message: String) -> LinkError {
@@ -163,6 +172,14 @@ fn bind_import(m: &Module, d: &Domain, imp: &crate::model::Import) -> Result<Cap
             expect(&Signature::default(), "a restart capability")?;
             Ok(CapTarget::Restart { domain: t })
         }
+        ImportSource::File { .. } => {
+            let want = Signature {
+                params: vec![crate::model::Type::Buf],
+                results: vec![crate::model::Type::I32],
+            };
+            expect(&want, "a file capability")?;
+            Ok(CapTarget::File)
+        }
     }
 }
 
@@ -202,6 +219,7 @@ impl Runtime {
             output,
             started,
             trace: None,
+            files: Vec::new(),
         })
     }
 

@@ -116,6 +116,12 @@ impl Instance {
         Ok(())
     }
 
+    /// Grant the file at `path` to every domain that imports `host.file(name)`.
+    pub fn grant_file(&mut self, name: &str, path: std::path::PathBuf) {
+        self.rt.files.retain(|(n, _)| n != name);
+        self.rt.files.push((name.to_string(), path));
+    }
+
     /// Record every inter-domain call from now on.
     pub fn set_trace(&mut self, on: bool) {
         self.rt.trace = on.then(Vec::new);

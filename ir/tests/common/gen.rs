@@ -26,8 +26,8 @@ pub const MAX_CAP_DEPTH: u32 = 2;
 
 /// Words a name must not be: keywords, types, and the host's `restart`.
 const RESERVED: &[&str] = &[
-    "host", "domain", "func", "export", "import", "memory", "inbox", "data", "restart", "i32", "i64", "f32", "f64",
-    "cap", "region", "buf",
+    "host", "domain", "func", "export", "import", "memory", "inbox", "data", "restart", "file", "i32", "i64", "f32",
+    "f64", "cap", "region", "buf",
 ];
 
 /// Arbitrary modules without spans, printable as text.
@@ -152,6 +152,7 @@ fn arb_import_source() -> impl Strategy<Value = ImportSource> {
         (arb_name(), arb_name()).prop_map(|(domain, function)| ImportSource::Export { domain, function }),
         arb_name().prop_map(|function| ImportSource::Host { function }),
         arb_name().prop_map(|domain| ImportSource::Restart { domain }),
+        arb_name().prop_map(|name| ImportSource::File { name }),
     ]
 }
 
@@ -442,6 +443,7 @@ pub const ALL_KINDS: &[&str] = &[
     "ImportSource::Export",
     "ImportSource::Host",
     "ImportSource::Restart",
+    "ImportSource::File",
     "Type::I32",
     "Type::I64",
     "Type::F32",
@@ -548,6 +550,7 @@ fn import_source_kind(source: &ImportSource) -> &'static str {
         ImportSource::Export { .. } => "ImportSource::Export",
         ImportSource::Host { .. } => "ImportSource::Host",
         ImportSource::Restart { .. } => "ImportSource::Restart",
+        ImportSource::File { .. } => "ImportSource::File",
     }
 }
 
