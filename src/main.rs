@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+use codespan_reporting::term::termcolor::StandardStream;
 
 use capjit::diagnostics;
 use capjit::ir::exec::{Limits, RunError};
@@ -138,7 +138,7 @@ fn fail(message: impl std::fmt::Display) -> Reported {
 fn report_load_error(e: LoadError) -> Reported {
     match e {
         LoadError::Parse { file, err } => {
-            let mut stderr = StandardStream::stderr(ColorChoice::Auto);
+            let mut stderr = StandardStream::stderr(diagnostics::stderr_colors());
             diagnostics::emit(&mut stderr, &file, Some(err.span), &err.message, "here");
             Reported(EXIT_ERROR)
         }
@@ -170,7 +170,7 @@ fn decode(file: &std::path::Path, output: Option<PathBuf>) -> Result<(), Reporte
 /// Verify, rendering every error against the file its domain came from.
 fn verify_loaded(loaded: &Loaded) -> Result<Verified<Module>, Reported> {
     verifier::verify(&loaded.module).map_err(|errors| {
-        let mut stderr = StandardStream::stderr(ColorChoice::Auto);
+        let mut stderr = StandardStream::stderr(diagnostics::stderr_colors());
         for e in &errors {
             let file = loaded
                 .module
