@@ -379,12 +379,7 @@ fn comparison_reports_every_mismatch() {
         stdout: "b\n".into(),
         faulted: vec!["w".into()],
     };
-    let entry = support::Entry {
-        domain: "app".into(),
-        func: "main".into(),
-        args: vec![],
-    };
-    let problems = support::compare(&h, &entry, &o);
+    let problems = support::compare(&h, &o);
     assert_eq!(problems.len(), 3, "{problems:?}");
 }
 
@@ -400,13 +395,19 @@ fn faulted_defaults_to_the_entry_domain_of_a_trap_and_none_otherwise() {
         stdout: String::new(),
         faulted: faulted.iter().map(|s| s.to_string()).collect(),
     };
-    let trap = support::parse_header("; x\n; trap: unreachable\n").unwrap();
-    assert!(support::compare(&trap, &entry, &outcome(Err(TrapCode::Unreachable), &["app"])).is_empty());
+    let with_default = |src: &str| {
+        let mut h = support::parse_header(src).unwrap();
+        assert_eq!(h.faulted, None);
+        h.faulted = Some(support::default_faulted(&h, &entry));
+        h
+    };
+    let trap = with_default("; x\n; trap: unreachable\n");
+    assert!(support::compare(&trap, &outcome(Err(TrapCode::Unreachable), &["app"])).is_empty());
     assert_eq!(
-        support::compare(&trap, &entry, &outcome(Err(TrapCode::Unreachable), &["app", "w"])).len(),
+        support::compare(&trap, &outcome(Err(TrapCode::Unreachable), &["app", "w"])).len(),
         1
     );
-    let ok = support::parse_header("; x\n; expect:\n").unwrap();
-    assert!(support::compare(&ok, &entry, &outcome(Ok(vec![]), &[])).is_empty());
-    assert_eq!(support::compare(&ok, &entry, &outcome(Ok(vec![]), &["w"])).len(), 1);
+    let ok = with_default("; x\n; expect:\n");
+    assert!(support::compare(&ok, &outcome(Ok(vec![]), &[])).is_empty());
+    assert_eq!(support::compare(&ok, &outcome(Ok(vec![]), &["w"])).len(), 1);
 }
