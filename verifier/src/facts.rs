@@ -78,6 +78,8 @@ pub fn range_of(cx: &dyn Values, v: Value) -> Range {
         None => None,
     };
     known
+        // A malformed claim (reported on its own) tells nothing.
+        .filter(|r| r.lo <= r.hi)
         .or_else(|| const_of(cx, v).map(|c| Range { lo: c, hi: c }))
         .unwrap_or(full(bits))
 }
@@ -253,7 +255,7 @@ pub fn check_result_fact(
             {
                 for (base, add) in [(*a, *b), (*b, *a)] {
                     if let Some(Fact::InMemory { size: m }) = cx.fact(base) {
-                        if m as u64 >= size as u64 + range_of(cx, add).hi {
+                        if m as u128 >= size as u128 + range_of(cx, add).hi as u128 {
                             return Ok(());
                         }
                     }
