@@ -10,9 +10,9 @@ pub enum TrapCode {
     /// The `trap` instruction.
     Unreachable,
     IntDivideByZero,
-    /// `INT_MIN / -1`.
+    /// `INT_MIN / -1`, or a float-to-int conversion whose result does not fit.
     IntOverflow,
-    /// A float-to-int conversion of NaN or of a value out of range.
+    /// A float-to-int conversion of NaN.
     BadConversion,
     /// A memory or region access outside its bounds.
     OutOfBounds,
