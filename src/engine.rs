@@ -1,5 +1,49 @@
 //! The embedding API: verify a module, then run it through the JIT (translator +
 //! runtime) or the reference interpreter behind one interface.
+//!
+//! An [`Instance`] holds every domain of a module. The host calls exported
+//! functions with [`Instance::invoke`]; domains call each other only through the
+//! capabilities they import (`call_cap`), and a trap in a callee reaches its caller's
+//! `fail` successor as a code while the callee is marked faulted:
+//!
+//! ```
+//! use capjit::ir::exec::DomainStatus;
+//! use capjit::ir::{parse_module, TrapCode, Val};
+//! use capjit::{Config, Instance};
+//!
+//! let module = parse_module(
+//!     "domain worker {
+//!        export func div(i32, i32) -> i32 {
+//!        block0(v0: i32, v1: i32):
+//!          v2 = sdiv.i32 v0, v1
+//!          return v2
+//!        }
+//!      }
+//!      domain app {
+//!        import div = worker.div : (i32, i32) -> i32
+//!        export func main(i32) -> i32 {
+//!        block0(v0: i32):
+//!          v1 = iconst.i32 100
+//!          v2 = cap.get div
+//!          call_cap v2(v1, v0) -> ok(block1), fail(block2)
+//!        block1(v3: i32):
+//!          return v3
+//!        block2(v4: i32):                ; the trap code
+//!          v5 = iconst.i32 -1
+//!          v6 = imul.i32 v4, v5
+//!          return v6
+//!        }
+//!      }",
+//! )?;
+//! let mut instance = Instance::new(&module, &Config::default(), Box::new(std::io::sink()))?;
+//! assert_eq!(instance.invoke("app", "main", &[Val::I32(4)])?, vec![Val::I32(25)]);
+//! // worker divides by zero: app survives on its fail edge, worker is faulted.
+//! let code = TrapCode::IntDivideByZero.code();
+//! assert_eq!(instance.invoke("app", "main", &[Val::I32(0)])?, vec![Val::I32(-code)]);
+//! assert_eq!(instance.status("worker"), Some(DomainStatus::Faulted));
+//! assert_eq!(instance.status("app"), Some(DomainStatus::Running));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::io::Write;
 
@@ -9,7 +53,30 @@ use capjit_tcb::{LinkError, Runtime};
 use capjit_translator::{Compiled, TranslateError};
 use capjit_verifier::{Verified, VerifyError};
 
-/// Which executor runs the code.
+/// Which executor runs the code. Both give the same results, traps and memory
+/// contents for every verified module; the JIT is the fast one.
+///
+/// ```
+/// use capjit::ir::{parse_module, Val};
+/// use capjit::{Backend, Config, Instance};
+///
+/// let module = parse_module(
+///     "domain m {
+///        export func sq(f64) -> f64 {
+///        block0(v0: f64):
+///          v1 = fmul.f64 v0, v0
+///          return v1
+///        }
+///      }",
+/// )?;
+/// for backend in [Backend::Jit, Backend::Interpreter] {
+///     let config = Config { backend, ..Config::default() };
+///     let mut instance = Instance::new(&module, &config, Box::new(std::io::sink()))?;
+///     let x = Val::F64(1.5f64.to_bits());
+///     assert_eq!(instance.invoke("m", "sq", &[x])?, vec![Val::F64(2.25f64.to_bits())]);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Backend {
     /// Verified IR translated to native code by Cranelift.
@@ -19,11 +86,44 @@ pub enum Backend {
     Interpreter,
 }
 
-/// How an [`Instance`] is built and what it may use.
+/// How an [`Instance`] is built and what it may use. Start from
+/// `Config::default()` (the JIT, [`Limits::default()`]) and change what you need:
+///
+/// ```
+/// use capjit::ir::exec::{Limits, RunError};
+/// use capjit::ir::{parse_module, TrapCode};
+/// use capjit::{Backend, Config, Instance};
+///
+/// let module = parse_module(
+///     "domain spin {
+///        export func forever() {
+///        block0:
+///          jump block1
+///        block1:
+///          jump block1
+///        }
+///      }",
+/// )?;
+/// let config = Config {
+///     backend: Backend::Jit,
+///     limits: Limits { fuel: 1000, ..Limits::default() },
+///     ..Config::default()
+/// };
+/// let mut instance = Instance::new(&module, &config, Box::new(std::io::sink()))?;
+/// match instance.invoke("spin", "forever", &[]) {
+///     Err(RunError::Trap(trap)) => assert_eq!(trap.code, TrapCode::FuelExhausted),
+///     other => panic!("expected a trap, got {other:?}"),
+/// }
+/// assert_eq!(instance.fuel("spin"), Some(0));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The JIT (default) or the reference interpreter.
     pub backend: Backend,
+    /// Fuel, call depth, memory and region limits, the same for every domain.
     pub limits: Limits,
+    /// Translator settings (used by the JIT only).
     pub translator: capjit_translator::Config,
     /// Native stack for each host call into JIT code, in bytes.
     pub stack_size: usize,
@@ -40,6 +140,7 @@ impl Default for Config {
     }
 }
 
+/// Why [`Instance::new`] refused a module.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error("verification failed with {} error(s); first: {}", .0.len(), .0.first().map_or(String::new(), |e| e.to_string()))]
@@ -118,11 +219,36 @@ impl Jit {
 impl Instance {
     /// Verify `module` and instantiate it with the configured backend. Host
     /// `print` functions write to `output`.
+    ///
+    /// Nothing runs unless the verifier accepts the whole module; its errors come
+    /// back in [`EngineError::Verify`]:
+    ///
+    /// ```
+    /// use capjit::ir::parse_module;
+    /// use capjit::{Config, EngineError, Instance};
+    ///
+    /// let bad = parse_module(
+    ///     "domain m {
+    ///        export func f(i32) -> i64 {
+    ///        block0(v0: i32):
+    ///          return v0
+    ///        }
+    ///      }",
+    /// )?;
+    /// match Instance::new(&bad, &Config::default(), Box::new(std::io::sink())) {
+    ///     Err(EngineError::Verify(errors)) => assert_eq!(errors[0].kind.name(), "type_mismatch"),
+    ///     _ => panic!("the verifier should refuse a function returning an i32 as i64"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new(module: &Module, config: &Config, output: Box<dyn Write + Send>) -> Result<Instance, EngineError> {
         let verified = capjit_verifier::verify(module).map_err(EngineError::Verify)?;
         Self::from_verified(verified, config, output)
     }
 
+    /// Instantiate a module the verifier already accepted (see
+    /// [`capjit_verifier::verify`]), for hosts that verify once and report the
+    /// errors themselves.
     pub fn from_verified(
         verified: Verified<Module>,
         config: &Config,
@@ -136,7 +262,11 @@ impl Instance {
             )?),
             Backend::Jit => {
                 let code = capjit_translator::translate(&verified, &config.translator)?;
-                let runtime = Runtime::new(&verified, code.entries.clone(), config.limits, output)?;
+                let table = capjit_tcb::CodeTable {
+                    entries: code.entries.clone(),
+                    functions: code.exported_code.clone(),
+                };
+                let runtime = Runtime::new(&verified, table, config.limits, output)?;
                 Inner::Jit(Box::new(Jit {
                     runtime,
                     code,
@@ -163,6 +293,41 @@ impl Instance {
     }
 
     /// Call exported function `function` of `domain` with `args`.
+    ///
+    /// The arguments must match the function's signature exactly
+    /// ([`RunError::BadInvoke`] otherwise). A trap in the called domain itself
+    /// comes back as [`RunError::Trap`] and leaves that domain faulted; traps in
+    /// domains it calls reach its `fail` successors instead.
+    ///
+    /// ```
+    /// use capjit::ir::exec::RunError;
+    /// use capjit::ir::{parse_module, TrapCode, Val};
+    /// use capjit::{Config, Instance};
+    ///
+    /// let module = parse_module(
+    ///     "domain m {
+    ///        memory 1
+    ///        export func get(i32) -> i64 {
+    ///        block0(v0: i32):
+    ///          v1 = load.i64 v0
+    ///          return v1
+    ///        }
+    ///      }",
+    /// )?;
+    /// let mut instance = Instance::new(&module, &Config::default(), Box::new(std::io::sink()))?;
+    /// assert_eq!(instance.invoke("m", "get", &[Val::I32(8)])?, vec![Val::I64(0)]);
+    /// // Wrong argument types are refused before anything runs.
+    /// assert!(matches!(instance.invoke("m", "get", &[Val::I64(8)]), Err(RunError::BadInvoke(_))));
+    /// // Out of bounds: a trap, reported with where it happened.
+    /// match instance.invoke("m", "get", &[Val::I32(65536)]) {
+    ///     Err(RunError::Trap(trap)) => {
+    ///         assert_eq!(trap.code, TrapCode::OutOfBounds);
+    ///         assert_eq!((trap.domain.as_str(), trap.function.as_str()), ("m", "get"));
+    ///     }
+    ///     other => panic!("expected a trap, got {other:?}"),
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn invoke(&mut self, domain: &str, function: &str, args: &[Val]) -> Result<Vec<Val>, RunError> {
         let d = self.domain_index(domain)?;
         let Some(f) = self.module().domains[d]
@@ -180,10 +345,11 @@ impl Instance {
         }
     }
 
+    /// Whether `domain` is running, faulted or dead (`None`: no such domain).
     pub fn status(&self, domain: &str) -> Option<DomainStatus> {
         match &self.inner {
             Inner::Interp(i) => i.status(domain),
-            Inner::Jit(j) => j.runtime.domain_index(domain).map(|d| j.runtime.domains[d].status),
+            Inner::Jit(j) => j.runtime.domain_index(domain).map(|d| j.runtime.domains[d].status()),
         }
     }
 
@@ -195,7 +361,7 @@ impl Instance {
                 .runtime
                 .domains
                 .iter()
-                .filter(|d| d.status == DomainStatus::Faulted)
+                .filter(|d| d.status() == DomainStatus::Faulted)
                 .filter_map(|d| d.last_trap.clone())
                 .collect(),
         }
@@ -221,6 +387,46 @@ impl Instance {
     }
 
     /// Put a domain back to its image (memory, fuel), free its regions, mark it running.
+    ///
+    /// A faulted domain refuses every call until it is restarted; capabilities into
+    /// it keep working afterwards. Domains can do the same through a
+    /// `host.restart(D)` capability.
+    ///
+    /// ```
+    /// use capjit::ir::exec::{DomainStatus, RunError};
+    /// use capjit::ir::{parse_module, TrapCode, Val};
+    /// use capjit::{Config, Instance};
+    ///
+    /// let module = parse_module(
+    ///     "domain w {
+    ///        memory 1
+    ///        data 0 \"\\07\"
+    ///        export func step(i32) -> i32 {
+    ///        block0(v0: i32):
+    ///          v1 = iconst.i32 0
+    ///          v2 = load8u.i32 v1
+    ///          store8.i32 v0, v1
+    ///          v3 = udiv.i32 v2, v0        ; traps when v0 is 0
+    ///          return v3
+    ///        }
+    ///      }",
+    /// )?;
+    /// let mut instance = Instance::new(&module, &Config::default(), Box::new(std::io::sink()))?;
+    /// assert!(matches!(instance.invoke("w", "step", &[Val::I32(0)]), Err(RunError::Trap(_))));
+    /// assert_eq!(instance.status("w"), Some(DomainStatus::Faulted));
+    /// assert_eq!(instance.faults()[0].code, TrapCode::IntDivideByZero);
+    /// assert_eq!(instance.memory("w").unwrap()[0], 0); // what it wrote before the trap
+    /// // Refused until restarted...
+    /// match instance.invoke("w", "step", &[Val::I32(1)]) {
+    ///     Err(RunError::Trap(t)) => assert_eq!(t.code, TrapCode::DomainUnavailable),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// // ...then back to its image: the data segment's 7 is there again.
+    /// instance.restart("w")?;
+    /// assert_eq!(instance.status("w"), Some(DomainStatus::Running));
+    /// assert_eq!(instance.invoke("w", "step", &[Val::I32(1)])?, vec![Val::I32(7)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn restart(&mut self, domain: &str) -> Result<(), RunError> {
         let d = self.domain_index(domain)?;
         match &mut self.inner {
@@ -233,6 +439,43 @@ impl Instance {
     }
 
     /// Kill a domain: dead for good, every capability into it revoked.
+    ///
+    /// Callers take their `fail` successor with `cap_revoked`, even if the host
+    /// restarts the domain later.
+    ///
+    /// ```
+    /// use capjit::ir::exec::DomainStatus;
+    /// use capjit::ir::{parse_module, TrapCode, Val};
+    /// use capjit::{Config, Instance};
+    ///
+    /// let module = parse_module(
+    ///     "domain svc {
+    ///        export func one() -> i32 {
+    ///        block0:
+    ///          v0 = iconst.i32 1
+    ///          return v0
+    ///        }
+    ///      }
+    ///      domain app {
+    ///        import one = svc.one : () -> i32
+    ///        export func main() -> i32 {
+    ///        block0:
+    ///          v0 = cap.get one
+    ///          call_cap v0() -> ok(block1), fail(block1)
+    ///        block1(v1: i32):              ; 1, or the failure code
+    ///          return v1
+    ///        }
+    ///      }",
+    /// )?;
+    /// let mut instance = Instance::new(&module, &Config::default(), Box::new(std::io::sink()))?;
+    /// instance.kill("svc")?;
+    /// assert_eq!(instance.status("svc"), Some(DomainStatus::Dead));
+    /// let revoked = Val::I32(TrapCode::CapRevoked.code());
+    /// assert_eq!(instance.invoke("app", "main", &[])?, vec![revoked]);
+    /// instance.restart("svc")?;
+    /// assert_eq!(instance.invoke("app", "main", &[])?, vec![revoked]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill(&mut self, domain: &str) -> Result<(), RunError> {
         let d = self.domain_index(domain)?;
         match &mut self.inner {
@@ -244,7 +487,45 @@ impl Instance {
         }
     }
 
-    /// Revoke the capability bound to `import` in `domain`.
+    /// Revoke the capability bound to `import` in `domain`. Calls through it take
+    /// their `fail` successor with `cap_revoked` from now on; nothing else changes
+    /// (the target keeps running, other domains' capabilities to it keep working).
+    ///
+    /// ```
+    /// use capjit::ir::{parse_module, TrapCode, Val};
+    /// use capjit::{Config, Instance};
+    ///
+    /// let module = parse_module(
+    ///     "domain svc {
+    ///        export func one() -> i32 {
+    ///        block0:
+    ///          v0 = iconst.i32 1
+    ///          return v0
+    ///        }
+    ///      }
+    ///      domain app {
+    ///        import one = svc.one : () -> i32
+    ///        export func main() -> i32 {
+    ///        block0:
+    ///          v0 = cap.get one
+    ///          call_cap v0() -> ok(block1), fail(block2)
+    ///        block1(v1: i32):
+    ///          return v1
+    ///        block2(v2: i32):
+    ///          v3 = iconst.i32 100
+    ///          v4 = iadd.i32 v2, v3
+    ///          return v4
+    ///        }
+    ///      }",
+    /// )?;
+    /// let mut instance = Instance::new(&module, &Config::default(), Box::new(std::io::sink()))?;
+    /// assert_eq!(instance.invoke("app", "main", &[])?, vec![Val::I32(1)]);
+    /// instance.revoke("app", "one")?;
+    /// let failed = 100 + TrapCode::CapRevoked.code();
+    /// assert_eq!(instance.invoke("app", "main", &[])?, vec![Val::I32(failed)]);
+    /// assert_eq!(instance.invoke("svc", "one", &[])?, vec![Val::I32(1)]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn revoke(&mut self, domain: &str, import: &str) -> Result<(), RunError> {
         let d = self.domain_index(domain)?;
         let Some(i) = self.module().domains[d].imports.iter().position(|i| i.name == import) else {
@@ -255,7 +536,7 @@ impl Instance {
         match &mut self.inner {
             Inner::Interp(inst) => inst.revoke(domain, import),
             Inner::Jit(j) => {
-                j.runtime.domains[d].caps[i].revoked = true;
+                j.runtime.revoke(d, i);
                 Ok(())
             }
         }
@@ -263,6 +544,47 @@ impl Instance {
 
     /// Grant the file at `path` to every domain that imports `host.file(name)`.
     /// Nothing else of the file system is reachable from a domain.
+    ///
+    /// A domain reads the file through its import, a `(buf) -> i32` capability that
+    /// copies the start of the file into the buffer and returns the bytes copied;
+    /// before the grant (or if the file cannot be read) the call fails with
+    /// `host_error`.
+    ///
+    /// ```
+    /// use capjit::ir::{parse_module, TrapCode, Val};
+    /// use capjit::{Config, Instance};
+    ///
+    /// let module = parse_module(
+    ///     "domain reader {
+    ///        memory 1
+    ///        import motd = host.file(motd) : (buf) -> i32
+    ///        export func read() -> i32 {
+    ///        block0:
+    ///          v0 = iconst.i32 0
+    ///          v1 = iconst.i32 64
+    ///          v2 = buf.make v0, v1
+    ///          v3 = cap.get motd
+    ///          call_cap v3(v2) -> ok(block1), fail(block2)
+    ///        block1(v4: i32):              ; bytes read
+    ///          return v4
+    ///        block2(v5: i32):
+    ///          v6 = isub.i32 v0, v5
+    ///          return v6
+    ///        }
+    ///      }",
+    /// )?;
+    /// let mut instance = Instance::new(&module, &Config::default(), Box::new(std::io::sink()))?;
+    /// let host_error = -TrapCode::HostError.code();
+    /// assert_eq!(instance.invoke("reader", "read", &[])?, vec![Val::I32(host_error)]);
+    ///
+    /// let path = std::env::temp_dir().join(format!("capjit-doc-{}.txt", std::process::id()));
+    /// std::fs::write(&path, "hello")?;
+    /// instance.grant_file("motd", path.clone());
+    /// assert_eq!(instance.invoke("reader", "read", &[])?, vec![Val::I32(5)]);
+    /// assert_eq!(&instance.memory("reader").unwrap()[..5], b"hello");
+    /// # std::fs::remove_file(&path)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn grant_file(&mut self, name: &str, path: std::path::PathBuf) {
         match &mut self.inner {
             Inner::Interp(i) => i.grant_file(name, path),
@@ -273,11 +595,48 @@ impl Instance {
         }
     }
 
-    /// Record every inter-domain call from now on (or stop).
+    /// Record every inter-domain call from now on (or stop); calls through host
+    /// capabilities are recorded too.
+    ///
+    /// ```
+    /// use capjit::ir::{parse_module, TrapCode, Val};
+    /// use capjit::{Config, Instance};
+    ///
+    /// let module = parse_module(
+    ///     "domain svc {
+    ///        export func inv(i32) -> i32 {
+    ///        block0(v0: i32):
+    ///          v1 = iconst.i32 1000
+    ///          v2 = udiv.i32 v1, v0
+    ///          return v2
+    ///        }
+    ///      }
+    ///      domain app {
+    ///        import inv = svc.inv : (i32) -> i32
+    ///        export func main(i32) -> i32 {
+    ///        block0(v0: i32):
+    ///          v1 = cap.get inv
+    ///          call_cap v1(v0) -> ok(block1), fail(block1)
+    ///        block1(v2: i32):
+    ///          return v2
+    ///        }
+    ///      }",
+    /// )?;
+    /// let mut instance = Instance::new(&module, &Config::default(), Box::new(std::io::sink()))?;
+    /// instance.set_trace(true);
+    /// instance.invoke("app", "main", &[Val::I32(4)])?;
+    /// instance.invoke("app", "main", &[Val::I32(0)])?;
+    /// let trace = instance.take_trace();
+    /// assert_eq!((trace[0].caller.as_str(), trace[0].import.as_str()), ("app", "inv"));
+    /// assert_eq!(trace[0].outcome, Ok(vec![Val::I32(250)]));
+    /// assert_eq!(trace[1].outcome, Err(TrapCode::IntDivideByZero));
+    /// assert!(instance.take_trace().is_empty()); // taken
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_trace(&mut self, on: bool) {
         match &mut self.inner {
             Inner::Interp(i) => i.set_trace(on),
-            Inner::Jit(j) => j.runtime.trace = on.then(Vec::new),
+            Inner::Jit(j) => j.runtime.set_trace(on),
         }
     }
 

@@ -32,7 +32,40 @@ pub struct DomainCtx {
     /// The runtime and this domain's index in it, for helpers.
     pub runtime: *mut u8,
     pub domain: u32,
+    /// Lifecycle, mirrored by the runtime for the inline IDC path: `STATUS_*`.
+    pub status: u32,
+    /// Moves on when the domain is killed; capabilities granted earlier then fail.
+    pub epoch: u32,
+    /// Activations of this domain on the stack (host entries and IDCs).
+    pub active: u32,
+    /// This domain's capability table, one `NativeCap` per import.
+    pub caps: *const NativeCap,
 }
+
+pub const STATUS_RUNNING: u32 = 0;
+pub const STATUS_FAULTED: u32 = 1;
+pub const STATUS_DEAD: u32 = 2;
+
+/// A capability as generated code reads it on the inline IDC path.
+///
+/// Invariant protected: `slow == 0` only for a live capability to an exported
+/// function whose signature carries numbers only, while tracing is off; then `ctx`
+/// and `func` are the target domain's context and that function's native code.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct NativeCap {
+    pub ctx: *mut DomainCtx,
+    pub func: *const u8,
+    pub epoch: u32,
+    /// Non-zero: take the runtime's `capjit_call_cap` instead.
+    pub slow: u32,
+}
+
+pub const NATIVE_CAP_SIZE: i64 = std::mem::size_of::<NativeCap>() as i64;
+pub const OFF_CAP_CTX: i32 = offset_of!(NativeCap, ctx) as i32;
+pub const OFF_CAP_FUNC: i32 = offset_of!(NativeCap, func) as i32;
+pub const OFF_CAP_EPOCH: i32 = offset_of!(NativeCap, epoch) as i32;
+pub const OFF_CAP_SLOW: i32 = offset_of!(NativeCap, slow) as i32;
 
 pub const OFF_MEM_BASE: i32 = offset_of!(DomainCtx, mem_base) as i32;
 pub const OFF_MEM_LEN: i32 = offset_of!(DomainCtx, mem_len) as i32;
@@ -45,6 +78,10 @@ pub const OFF_TRAP_BLOCK: i32 = offset_of!(DomainCtx, trap_block) as i32;
 pub const OFF_TRAP_INST: i32 = offset_of!(DomainCtx, trap_inst) as i32;
 pub const OFF_STACK_LIMIT: i32 = offset_of!(DomainCtx, stack_limit) as i32;
 pub const OFF_SCRATCH: i32 = offset_of!(DomainCtx, scratch) as i32;
+pub const OFF_STATUS: i32 = offset_of!(DomainCtx, status) as i32;
+pub const OFF_EPOCH: i32 = offset_of!(DomainCtx, epoch) as i32;
+pub const OFF_ACTIVE: i32 = offset_of!(DomainCtx, active) as i32;
+pub const OFF_CAPS: i32 = offset_of!(DomainCtx, caps) as i32;
 
 /// `trap_inst` value meaning "the block's terminator".
 pub const TRAP_AT_TERMINATOR: u32 = u32::MAX;

@@ -210,6 +210,7 @@ pub unsafe extern "C" fn capjit_region_copy(
 pub fn symbols() -> Vec<(&'static str, *const u8)> {
     vec![
         ("capjit_call_cap", crate::idc::capjit_call_cap as *const u8),
+        ("capjit_idc_fault", crate::idc::capjit_idc_fault as *const u8),
         ("capjit_memory_grow", capjit_memory_grow as *const u8),
         ("capjit_memory_copy", capjit_memory_copy as *const u8),
         ("capjit_memory_fill", capjit_memory_fill as *const u8),

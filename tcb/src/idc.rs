@@ -189,7 +189,7 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
             }
         }
         CapTarget::Restart { domain } => {
-            if rt.domains[domain].active > 0 {
+            if rt.domains[domain].ctx.active > 0 {
                 return Plan::Done(fail(rt, caller, import, TrapCode::DomainBusy));
             }
             rt.restart(domain);
@@ -198,10 +198,10 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
         }
         CapTarget::Func { domain, func } => {
             let target = &rt.domains[domain];
-            if target.epoch != entry.epoch {
+            if target.ctx.epoch != entry.epoch {
                 return Plan::Done(fail(rt, caller, import, TrapCode::CapRevoked));
             }
-            if target.status != DomainStatus::Running {
+            if target.status() != DomainStatus::Running {
                 return Plan::Done(fail(rt, caller, import, TrapCode::DomainUnavailable));
             }
             if *rt.depth >= rt.limits.max_call_depth {
@@ -225,7 +225,7 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
                 write_vals(&args, slots_ptr);
             }
             *rt.depth += 1;
-            rt.domains[domain].active += 1;
+            rt.domains[domain].ctx.active += 1;
             Plan::Enter {
                 callee: domain,
                 ctx: &mut *rt.domains[domain].ctx,
@@ -294,11 +294,29 @@ pub unsafe extern "C" fn capjit_call_cap(ctx: *mut DomainCtx, import: u32, slots
     // SAFETY: the callee returned; exclusive access again.
     let rt = unsafe { &mut *rt_ptr };
     *rt.depth -= 1;
-    rt.domains[callee].active -= 1;
+    rt.domains[callee].ctx.active -= 1;
     if status != 0 {
         rt.fault(callee, status);
         let code = TrapCode::from_code(status as i32).unwrap_or(TrapCode::HostError);
         return fail(rt, caller, import, code);
     }
     deliver(rt, caller, callee, import, slots_ptr)
+}
+
+/// Called by generated code when a callee entered on the inline IDC path returned a
+/// non-zero status: fault the callee and hand back the code for the `fail` edge.
+///
+/// # Safety
+/// `ctx` must be the caller's live context and `import` one of its imports whose
+/// capability targets a domain's function.
+pub unsafe extern "C" fn capjit_idc_fault(ctx: *mut DomainCtx, import: u32, status: u32) -> i32 {
+    // SAFETY: as in `capjit_call_cap`.
+    let (rt_ptr, caller) = unsafe { ((*ctx).runtime as *mut Runtime, (*ctx).domain as usize) };
+    // SAFETY: the callee has returned; no other reference into the runtime is live.
+    let rt = unsafe { &mut *rt_ptr };
+    let code = TrapCode::from_code(status as i32).unwrap_or(TrapCode::HostError);
+    if let Some(CapTarget::Func { domain, .. }) = rt.domains[caller].caps.get(import as usize).map(|c| c.target) {
+        rt.fault(domain, status);
+    }
+    fail(rt, caller, import, code)
 }

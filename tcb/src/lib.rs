@@ -19,4 +19,4 @@ pub mod runtime;
 pub mod slots;
 
 pub use ctx::{DomainCtx, EntryFn};
-pub use runtime::{invoke, LinkError, Runtime};
+pub use runtime::{invoke, CodeTable, LinkError, Runtime};

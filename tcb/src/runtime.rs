@@ -14,7 +14,7 @@ use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::{Domain, ImportSource, Module, Signature, TrapCode, Val, PAGE_SIZE};
 use capjit_verifier::Verified;
 
-use crate::ctx::{DomainCtx, EntryFn, TRAP_AT_TERMINATOR};
+use crate::ctx::{DomainCtx, EntryFn, NativeCap, STATUS_DEAD, STATUS_FAULTED, STATUS_RUNNING, TRAP_AT_TERMINATOR};
 use crate::host::HostFunc;
 use crate::regions::RegionTable;
 use crate::slots;
@@ -50,17 +50,45 @@ pub struct CapEntry {
 }
 
 pub struct DomainState {
+    /// Also holds the domain's status, epoch and activation count (`ctx.status`, ...),
+    /// the single copy of each, read by generated code on the inline IDC path.
     pub ctx: Box<DomainCtx>,
     pub memory: Vec<u8>,
     pub max_pages: u32,
-    pub status: DomainStatus,
     pub caps: Vec<CapEntry>,
-    pub epoch: u32,
-    /// Activations of this domain on the stack (host entries and IDCs).
-    pub active: u32,
+    /// What generated code reads for each capability; kept in step with `caps`.
+    pub native_caps: Box<[NativeCap]>,
     pub last_trap: Option<TrapInfo>,
     /// Entry trampolines, by function index (exported functions only).
     pub entries: Vec<Option<EntryFn>>,
+    /// Native code of exported functions, by function index (for the inline IDC path).
+    pub functions: Vec<Option<*const u8>>,
+}
+
+impl DomainState {
+    pub fn status(&self) -> DomainStatus {
+        match self.ctx.status {
+            STATUS_RUNNING => DomainStatus::Running,
+            STATUS_FAULTED => DomainStatus::Faulted,
+            _ => DomainStatus::Dead,
+        }
+    }
+
+    pub fn set_status(&mut self, s: DomainStatus) {
+        self.ctx.status = match s {
+            DomainStatus::Running => STATUS_RUNNING,
+            DomainStatus::Faulted => STATUS_FAULTED,
+            DomainStatus::Dead => STATUS_DEAD,
+        };
+    }
+}
+
+/// Native code the translator produced for a module, by domain and function.
+pub struct CodeTable {
+    /// Entry trampolines of exported functions.
+    pub entries: Vec<Vec<Option<EntryFn>>>,
+    /// The functions themselves, for exported functions.
+    pub functions: Vec<Vec<Option<*const u8>>>,
 }
 
 pub struct Runtime {
@@ -74,6 +102,15 @@ pub struct Runtime {
     pub trace: Option<Vec<IdcEvent>>,
     /// Files the host granted, by the name `host.file(NAME)` imports use.
     pub files: Vec<(String, std::path::PathBuf)>,
+}
+
+fn slow_cap() -> NativeCap {
+    NativeCap {
+        ctx: std::ptr::null_mut(),
+        func: std::ptr::null(),
+        epoch: 0,
+        slow: 1,
+    }
 }
 
 fn link_err(d: &Domain, message: String) -> LinkError {
@@ -159,7 +196,7 @@ impl Runtime {
     /// for it (`entries[domain][function]`, `Some` for every exported function).
     pub fn new(
         verified: &Verified<Module>,
-        entries: Vec<Vec<Option<EntryFn>>>,
+        code: CodeTable,
         limits: Limits,
         output: Box<dyn Write>,
     ) -> Result<Box<Runtime>, LinkError> {
@@ -194,18 +231,26 @@ impl Runtime {
                 scratch: [0; 2],
                 runtime: std::ptr::null_mut(),
                 domain: i as u32,
+                status: STATUS_RUNNING,
+                epoch: 0,
+                active: 0,
+                caps: std::ptr::null(),
             });
-            let func_entries = entries.get(i).cloned().unwrap_or_default();
+            let slow = NativeCap {
+                ctx: std::ptr::null_mut(),
+                func: std::ptr::null(),
+                epoch: 0,
+                slow: 1,
+            };
             domains.push(DomainState {
                 ctx,
                 memory,
                 max_pages: d.memory.maximum.min(limits.max_memory_pages),
-                status: DomainStatus::Running,
+                native_caps: vec![slow; caps.len()].into_boxed_slice(),
                 caps,
-                epoch: 0,
-                active: 0,
                 last_trap: None,
-                entries: func_entries,
+                entries: code.entries.get(i).cloned().unwrap_or_default(),
+                functions: code.functions.get(i).cloned().unwrap_or_default(),
             });
         }
         let mut rt = Box::new(Runtime {
@@ -222,8 +267,66 @@ impl Runtime {
         let rt_ptr: *mut Runtime = &mut *rt;
         for d in &mut rt.domains {
             d.ctx.runtime = rt_ptr.cast();
+            d.ctx.caps = d.native_caps.as_ptr();
         }
+        rt.refresh_caps();
         Ok(rt)
+    }
+
+    /// Recompute what generated code sees of every capability. A capability takes
+    /// the inline path only when it is live, targets an exported function with
+    /// numbers-only parameters and results, and tracing is off.
+    pub fn refresh_caps(&mut self) {
+        let tracing = self.trace.is_some();
+        let mut tables = Vec::with_capacity(self.domains.len());
+        for (d, state) in self.domains.iter().enumerate() {
+            let table: Vec<NativeCap> = state
+                .caps
+                .iter()
+                .enumerate()
+                .map(|(i, cap)| {
+                    let sig = &self.module.domains[d].imports[i].sig;
+                    let numbers_only = !sig
+                        .params
+                        .iter()
+                        .chain(&sig.results)
+                        .any(|t| matches!(t, capjit_ir::Type::Buf | capjit_ir::Type::Region));
+                    match cap.target {
+                        CapTarget::Func { domain, func } if numbers_only && !cap.revoked && !tracing => {
+                            let target = &self.domains[domain];
+                            match target.functions.get(func).copied().flatten() {
+                                Some(code) => NativeCap {
+                                    ctx: &*target.ctx as *const DomainCtx as *mut DomainCtx,
+                                    func: code,
+                                    epoch: cap.epoch,
+                                    slow: 0,
+                                },
+                                None => slow_cap(),
+                            }
+                        }
+                        _ => slow_cap(),
+                    }
+                })
+                .collect();
+            tables.push(table);
+        }
+        for (state, table) in self.domains.iter_mut().zip(tables) {
+            state.native_caps.copy_from_slice(&table);
+        }
+    }
+
+    /// Revoke capability `import` of domain `d` (for good).
+    pub fn revoke(&mut self, d: usize, import: usize) {
+        if let Some(cap) = self.domains[d].caps.get_mut(import) {
+            cap.revoked = true;
+        }
+        self.refresh_caps();
+    }
+
+    /// Record every inter-domain call (`Some`), or stop (`None`).
+    pub fn set_trace(&mut self, on: bool) {
+        self.trace = on.then(Vec::new);
+        self.refresh_caps();
     }
 
     /// Point the domain's context at its current memory (after grow or restart).
@@ -253,8 +356,8 @@ impl Runtime {
     pub fn fault(&mut self, d: usize, code: u32) -> TrapInfo {
         let info = self.recorded_trap(d, code);
         let state = &mut self.domains[d];
-        if state.status == DomainStatus::Running {
-            state.status = DomainStatus::Faulted;
+        if state.status() == DomainStatus::Running {
+            state.set_status(DomainStatus::Faulted);
         }
         state.last_trap = Some(info.clone());
         info
@@ -265,7 +368,7 @@ impl Runtime {
         let image = memory_image(&self.module.domains[d], &self.limits).unwrap_or_default();
         let state = &mut self.domains[d];
         state.memory = image;
-        state.status = DomainStatus::Running;
+        state.set_status(DomainStatus::Running);
         state.ctx.fuel = self.limits.fuel;
         state.last_trap = None;
         self.regions.free_all_of(d);
@@ -274,8 +377,8 @@ impl Runtime {
 
     pub fn kill(&mut self, d: usize) {
         let state = &mut self.domains[d];
-        state.status = DomainStatus::Dead;
-        state.epoch = state.epoch.wrapping_add(1);
+        state.set_status(DomainStatus::Dead);
+        state.ctx.epoch = state.ctx.epoch.wrapping_add(1);
         state.memory = Vec::new();
         self.regions.free_all_of(d);
         self.sync_memory(d);
@@ -305,7 +408,7 @@ pub unsafe fn invoke(
         let r = unsafe { &mut *rt };
         let dom = &r.module.domains[d];
         let func = &dom.functions[f];
-        if r.domains[d].status != DomainStatus::Running {
+        if r.domains[d].status() != DomainStatus::Running {
             return Err(RunError::Trap(TrapInfo {
                 code: TrapCode::DomainUnavailable,
                 domain: dom.name.clone(),
@@ -330,7 +433,7 @@ pub unsafe fn invoke(
             state.ctx.stack_limit = stack_limit;
         }
         *r.depth = 1;
-        r.domains[d].active += 1;
+        r.domains[d].ctx.active += 1;
         let ctx: *mut DomainCtx = &mut *r.domains[d].ctx;
         (entry, ctx, func.sig.results.clone())
     };
@@ -344,7 +447,7 @@ pub unsafe fn invoke(
     let status = unsafe { entry(ctx, slots.as_ptr(), slots.as_mut_ptr()) };
     // SAFETY: the generated code has returned; exclusive access again.
     let r = unsafe { &mut *rt };
-    r.domains[d].active -= 1;
+    r.domains[d].ctx.active -= 1;
     *r.depth = 0;
     if status != 0 {
         return Err(RunError::Trap(r.fault(d, status)));

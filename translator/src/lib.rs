@@ -43,6 +43,8 @@ pub struct Config {
     pub keep_clif: bool,
     /// Keep the machine-code listing of every function.
     pub keep_asm: bool,
+    /// Keep a copy of every function's CLIF as handed to Cranelift (benchmarks).
+    pub keep_functions: bool,
 }
 
 impl Default for Config {
@@ -52,6 +54,7 @@ impl Default for Config {
             regalloc: Regalloc::SinglePass,
             keep_clif: false,
             keep_asm: false,
+            keep_functions: false,
         }
     }
 }
@@ -81,12 +84,17 @@ pub struct Compiled {
     jit: Option<JITModule>,
     /// Entry trampolines: `entries[domain][function]`, for exported functions.
     pub entries: Vec<Vec<Option<EntryFn>>>,
+    /// Native code of exported functions (the inline IDC path calls it directly).
+    pub exported_code: Vec<Vec<Option<*const u8>>>,
     /// An upper bound on the native stack frame of any function, in bytes.
     pub max_frame_bytes: u64,
     pub stats: Stats,
     /// `(domain.function, text)` when asked for.
     pub clif: Vec<(String, String)>,
     pub asm: Vec<(String, String)>,
+    /// With `keep_functions`: each function body in definition order (not the
+    /// trampolines); its callees are `FuncId`s of the `JITModule` declarations.
+    pub functions: Vec<cranelift_codegen::ir::Function>,
 }
 
 impl Drop for Compiled {
@@ -99,7 +107,8 @@ impl Drop for Compiled {
     }
 }
 
-fn host_isa(cfg: &Config) -> Result<cranelift_codegen::isa::OwnedTargetIsa, TranslateError> {
+/// The target ISA `translate` compiles for, with the flags `cfg` selects.
+pub fn host_isa(cfg: &Config) -> Result<cranelift_codegen::isa::OwnedTargetIsa, TranslateError> {
     if !cfg!(all(target_arch = "x86_64", target_os = "linux")) {
         return Err(TranslateError::UnsupportedHost(format!(
             "this is {}-{}",
@@ -197,6 +206,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     let mut stats = Stats::default();
     let mut clif = Vec::new();
     let mut asm = Vec::new();
+    let mut functions = Vec::new();
     let mut max_frame = 0u64;
     let mut ctx = Context::new();
     let mut fb_ctx = FunctionBuilderContext::new();
@@ -220,7 +230,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
                 let mut b = FunctionBuilder::new(&mut ctx.func, &mut fb_ctx);
                 let proven = |bi: usize, ii: usize| v.access_proven(di, fi, bi, ii);
                 let data_results = f.exported && f.sig.results.iter().any(|t| matches!(t, Type::Buf | Type::Region));
-                lower::Lower::new(&mut b, f, fi as u32, data_results, &refs, &proven).lower();
+                lower::Lower::new(&mut b, d, f, fi as u32, data_results, &refs, &proven).lower();
                 b.finalize(frontend_config);
             }
             stats.lower += started.elapsed();
@@ -232,6 +242,9 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
                 .sum::<usize>();
             if cfg.keep_clif {
                 clif.push((name.clone(), ctx.func.display().to_string()));
+            }
+            if cfg.keep_functions {
+                functions.push(ctx.func.clone());
             }
 
             let started = Instant::now();
@@ -286,14 +299,28 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
                 .collect()
         })
         .collect();
+    let exported_code = m
+        .domains
+        .iter()
+        .enumerate()
+        .map(|(di, d)| {
+            d.functions
+                .iter()
+                .enumerate()
+                .map(|(fi, f)| f.exported.then(|| jit.get_finalized_function(func_ids[di][fi])))
+                .collect()
+        })
+        .collect();
     stats.link = started.elapsed();
     Ok(Compiled {
         jit: Some(jit),
         entries,
+        exported_code,
         max_frame_bytes: max_frame,
         stats,
         clif,
         asm,
+        functions,
     })
 }
 
@@ -306,7 +333,7 @@ fn declare_refs(
     f: &capjit_ir::Function,
 ) -> lower::Refs {
     let mut callees = vec![None; domain_funcs.len()];
-    let mut helpers = [None; 10];
+    let mut helpers = [None; 11];
     let mut need = |h: lower::Helper, jit: &mut JITModule, func: &mut cranelift_codegen::ir::Function| {
         if helpers[h as usize].is_none() {
             helpers[h as usize] = Some(jit.declare_func_in_func(helper_ids[h as usize], func));
@@ -327,6 +354,7 @@ fn declare_refs(
         }
         if matches!(b.term, capjit_ir::Terminator::CallCap { .. }) {
             need(lower::Helper::CallCap, jit, func);
+            need(lower::Helper::IdcFault, jit, func);
         }
     }
     lower::Refs { helpers, callees }

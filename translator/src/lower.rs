@@ -12,8 +12,8 @@
 //!   reloaded at every access (so `memory.grow` may move it).
 
 use capjit_ir::{
-    BinOp, Block as IrBlock, BlockCall as IrBlockCall, Const, ConvOp, FloatCC as IrFloatCC, Function, IntCC as IrIntCC,
-    MemAccess, NumType, Op, Terminator, TrapCode, Type, UnOp, Value,
+    BinOp, Block as IrBlock, BlockCall as IrBlockCall, Const, ConvOp, Domain, FloatCC as IrFloatCC, Function,
+    IntCC as IrIntCC, MemAccess, NumType, Op, Terminator, TrapCode, Type, UnOp, Value,
 };
 use capjit_tcb::ctx::*;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -68,10 +68,11 @@ pub enum Helper {
     RegionLoad,
     RegionStore,
     RegionCopy,
+    IdcFault,
 }
 
 /// Each helper's symbol and parameter types after the context (all return i32).
-pub const HELPERS: [(Helper, &str, &[ir::Type]); 10] = [
+pub const HELPERS: [(Helper, &str, &[ir::Type]); 11] = [
     (Helper::CallCap, "capjit_call_cap", &[types::I32, types::I64]),
     (Helper::MemoryGrow, "capjit_memory_grow", &[types::I32]),
     (
@@ -102,6 +103,7 @@ pub const HELPERS: [(Helper, &str, &[ir::Type]); 10] = [
         "capjit_region_copy",
         &[types::I64, types::I32, types::I32, types::I32, types::I32],
     ),
+    (Helper::IdcFault, "capjit_idc_fault", &[types::I32, types::I32]),
 ];
 
 /// The helper an operation needs, if any.
@@ -123,7 +125,7 @@ pub fn helper_of_op(op: &Op) -> Option<Helper> {
 /// Function references a function body needs: helpers and same-domain callees.
 pub struct Refs {
     /// By `Helper as usize`; `Some` for every helper this function uses.
-    pub helpers: [Option<FuncRef>; 10],
+    pub helpers: [Option<FuncRef>; 11],
     /// By function index of the domain; `Some` for every function this one calls.
     pub callees: Vec<Option<FuncRef>>,
 }
@@ -144,6 +146,7 @@ struct Site {
 
 pub struct Lower<'a, 'b> {
     pub b: &'a mut FunctionBuilder<'b>,
+    pub d: &'a Domain,
     pub f: &'a Function,
     pub func_index: u32,
     pub exported_data_results: bool,
@@ -154,6 +157,12 @@ pub struct Lower<'a, 'b> {
     vals: Vec<Option<ir::Value>>,
     blocks: Vec<ir::Block>,
     pending_edges: Vec<(ir::Block, usize, &'a IrBlockCall)>,
+    /// By IR value: whether it is a `buf` or a `region` (which IDC must marshal).
+    data: Vec<bool>,
+}
+
+fn is_data(t: &Type) -> bool {
+    matches!(t, Type::Buf | Type::Region)
 }
 
 fn trusted() -> MemFlagsData {
@@ -169,6 +178,7 @@ fn heap() -> MemFlagsData {
 impl<'a, 'b> Lower<'a, 'b> {
     pub fn new(
         b: &'a mut FunctionBuilder<'b>,
+        d: &'a Domain,
         f: &'a Function,
         func_index: u32,
         exported_data_results: bool,
@@ -188,6 +198,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             .map_or(0, |m| m as usize + 1);
         Lower {
             b,
+            d,
             f,
             func_index,
             exported_data_results,
@@ -197,6 +208,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             vals: vec![None; max_value],
             blocks: Vec::new(),
             pending_edges: Vec::new(),
+            data: vec![false; max_value],
         }
     }
 
@@ -234,6 +246,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.ctx = params[0];
         for (p, x) in self.f.blocks[0].params.iter().zip(&params[1..]) {
             self.set(p.value, *x);
+            self.data[p.value.0 as usize] = is_data(&p.ty);
         }
         let entry_site = Site {
             block: 0,
@@ -247,6 +260,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 let params = self.b.block_params(self.blocks[i]).to_vec();
                 for (p, x) in bl.params.iter().zip(params) {
                     self.set(p.value, x);
+                    self.data[p.value.0 as usize] = is_data(&p.ty);
                 }
             }
             self.lower_block(i, bl);
@@ -261,8 +275,14 @@ impl<'a, 'b> Lower<'a, 'b> {
                 inst: Some(ii as u32),
             };
             let results = self.lower_op(&inst.op, site, (self.proven)(bi, ii));
-            for (d, x) in inst.results.iter().zip(results) {
+            for (k, (d, x)) in inst.results.iter().zip(results).enumerate() {
                 self.set(d.value, x);
+                self.data[d.value.0 as usize] = match &inst.op {
+                    Op::BufMake { .. } | Op::RegionNew { .. } => true,
+                    Op::Select { ty, .. } => is_data(ty),
+                    Op::Call { func, .. } => self.d.functions[*func as usize].sig.results.get(k).is_some_and(is_data),
+                    _ => false,
+                };
             }
         }
         self.lower_terminator(bi, &bl.term);
@@ -814,9 +834,96 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
     }
 
-    /// `call_cap`: arguments into a slot array, the runtime's IDC helper, then the
-    /// `ok` edge with the results, the `fail` edge with the code, or a caller trap.
+    /// `call_cap`. Capabilities whose signature carries numbers only take an inline
+    /// path when the runtime marks them fast (`NativeCap::slow == 0`): check the
+    /// target's epoch and status and the call depth, switch to the callee's context
+    /// and call its code directly. Everything else (host capabilities, `buf` and
+    /// `region` marshalling, revoked or unavailable targets, tracing) goes through
+    /// the runtime's `capjit_call_cap`, which also reports every failure.
     fn call_cap(&mut self, bi: usize, cap: Value, args: &[Value], ok: usize, fail: usize) {
+        let numbers_only =
+            !args.iter().any(|a| self.data[a.0 as usize]) && !self.f.blocks[ok].params.iter().any(|p| is_data(&p.ty));
+        let slow = self.b.create_block();
+        if numbers_only {
+            self.inline_call_cap(bi, cap, args, ok, fail, slow);
+        } else {
+            self.b.ins().jump(slow, &[]);
+        }
+        self.b.switch_to_block(slow);
+        self.runtime_call_cap(bi, cap, args, ok, fail);
+    }
+
+    fn inline_call_cap(&mut self, bi: usize, cap: Value, args: &[Value], ok: usize, fail: usize, slow: ir::Block) {
+        let cap_index = self.v(cap);
+        let idx = self.b.ins().uextend(types::I64, cap_index);
+        let offset = self.b.ins().imul_imm_u(idx, NATIVE_CAP_SIZE);
+        let table = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CAPS);
+        let entry = self.b.ins().iadd(table, offset);
+        let is_slow = self.b.ins().load(types::I32, trusted(), entry, OFF_CAP_SLOW);
+        let live = self.b.create_block();
+        self.b.ins().brif(is_slow, slow, &[], live, &[]);
+
+        self.b.switch_to_block(live);
+        let callee = self.b.ins().load(types::I64, trusted(), entry, OFF_CAP_CTX);
+        let granted = self.b.ins().load(types::I32, trusted(), entry, OFF_CAP_EPOCH);
+        let epoch = self.b.ins().load(types::I32, trusted(), callee, OFF_EPOCH);
+        let status = self.b.ins().load(types::I32, trusted(), callee, OFF_STATUS);
+        let depth_ptr = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_DEPTH);
+        let depth = self.b.ins().load(types::I32, trusted(), depth_ptr, 0);
+        let max = self.b.ins().load(types::I32, trusted(), self.ctx, OFF_MAX_DEPTH);
+        let stale = self.b.ins().icmp(IntCC::NotEqual, granted, epoch);
+        let down = self.b.ins().icmp_imm_u(IntCC::NotEqual, status, STATUS_RUNNING as i64);
+        let deep = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
+        let refuse = self.b.ins().bor(stale, down);
+        let refuse = self.b.ins().bor(refuse, deep);
+        let enter = self.b.create_block();
+        self.b.ins().brif(refuse, slow, &[], enter, &[]);
+
+        self.b.switch_to_block(enter);
+        let deeper = self.b.ins().iadd_imm_u(depth, 1);
+        self.b.ins().store(trusted(), deeper, depth_ptr, 0);
+        let active = self.b.ins().load(types::I32, trusted(), callee, OFF_ACTIVE);
+        let more = self.b.ins().iadd_imm_u(active, 1);
+        self.b.ins().store(trusted(), more, callee, OFF_ACTIVE);
+        let code = self.b.ins().load(types::I64, trusted(), entry, OFF_CAP_FUNC);
+        let mut sig = ir::Signature::new(self.b.func.signature.call_conv);
+        sig.params.push(AbiParam::new(types::I64));
+        let mut call_args = vec![callee];
+        for a in args {
+            let x = self.v(*a);
+            sig.params.push(AbiParam::new(self.b.func.dfg.value_type(x)));
+            call_args.push(x);
+        }
+        sig.returns.push(AbiParam::new(types::I32));
+        for p in &self.f.blocks[ok].params {
+            sig.returns.push(AbiParam::new(clif_type(&p.ty)));
+        }
+        let sig_ref = self.b.import_signature(sig);
+        let call = self.b.ins().call_indirect(sig_ref, code, &call_args);
+        let rets = self.b.inst_results(call).to_vec();
+        self.b.ins().store(trusted(), active, callee, OFF_ACTIVE);
+        self.b.ins().store(trusted(), depth, depth_ptr, 0);
+
+        let ok_blk = self.b.create_block();
+        let faulted = self.b.create_block();
+        self.b.ins().brif(rets[0], faulted, &[], ok_blk, &[]);
+
+        self.b.switch_to_block(ok_blk);
+        let results = rets[1..].iter().map(|r| BlockArg::Value(*r)).collect();
+        self.jump_edge(bi, ok, results);
+
+        // The callee trapped: the runtime faults it; the caller takes `fail`.
+        self.b.switch_to_block(faulted);
+        let fault_args = [self.ctx, self.v(cap), rets[0]];
+        let call = self.b.ins().call(self.refs.get(Helper::IdcFault), &fault_args);
+        let code = self.b.inst_results(call)[0];
+        self.jump_edge(bi, fail, vec![BlockArg::Value(code)]);
+    }
+
+    /// `call_cap` through the runtime: arguments into a slot array, the IDC helper,
+    /// then the `ok` edge with the results, the `fail` edge with the code, or a
+    /// trap of the caller itself (a bad argument).
+    fn runtime_call_cap(&mut self, bi: usize, cap: Value, args: &[Value], ok: usize, fail: usize) {
         let site = Site {
             block: bi as u32,
             inst: None,
