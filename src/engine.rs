@@ -262,11 +262,7 @@ impl Instance {
             )?),
             Backend::Jit => {
                 let code = capjit_translator::translate(&verified, &config.translator)?;
-                let table = capjit_tcb::CodeTable {
-                    entries: code.entries.clone(),
-                    functions: code.exported_code.clone(),
-                };
-                let runtime = Runtime::new(&verified, table, config.limits, output)?;
+                let runtime = Runtime::new(&verified, code.entries.clone(), config.limits, output)?;
                 Inner::Jit(Box::new(Jit {
                     runtime,
                     code,
@@ -349,7 +345,7 @@ impl Instance {
     pub fn status(&self, domain: &str) -> Option<DomainStatus> {
         match &self.inner {
             Inner::Interp(i) => i.status(domain),
-            Inner::Jit(j) => j.runtime.domain_index(domain).map(|d| j.runtime.domains[d].status()),
+            Inner::Jit(j) => j.runtime.domain_index(domain).map(|d| j.runtime.domains[d].status),
         }
     }
 
@@ -361,7 +357,7 @@ impl Instance {
                 .runtime
                 .domains
                 .iter()
-                .filter(|d| d.status() == DomainStatus::Faulted)
+                .filter(|d| d.status == DomainStatus::Faulted)
                 .filter_map(|d| d.last_trap.clone())
                 .collect(),
         }
@@ -536,7 +532,7 @@ impl Instance {
         match &mut self.inner {
             Inner::Interp(inst) => inst.revoke(domain, import),
             Inner::Jit(j) => {
-                j.runtime.revoke(d, i);
+                j.runtime.domains[d].caps[i].revoked = true;
                 Ok(())
             }
         }
@@ -636,7 +632,7 @@ impl Instance {
     pub fn set_trace(&mut self, on: bool) {
         match &mut self.inner {
             Inner::Interp(i) => i.set_trace(on),
-            Inner::Jit(j) => j.runtime.set_trace(on),
+            Inner::Jit(j) => j.runtime.trace = on.then(Vec::new),
         }
     }
 
