@@ -162,7 +162,7 @@ struct Jit {
 
 enum Inner {
     Jit(Box<Jit>),
-    Interp(capjit_ir::interp::Instance),
+    Interp(Box<capjit_ir::interp::Instance>),
 }
 
 /// A linked module ready to be called.
@@ -255,14 +255,18 @@ impl Instance {
         output: Box<dyn Write + Send>,
     ) -> Result<Instance, EngineError> {
         let inner = match config.backend {
-            Backend::Interpreter => Inner::Interp(capjit_ir::interp::Instance::new(
+            Backend::Interpreter => Inner::Interp(Box::new(capjit_ir::interp::Instance::new(
                 verified.into_inner(),
                 config.limits,
                 output,
-            )?),
+            )?)),
             Backend::Jit => {
                 let code = capjit_translator::translate(&verified, &config.translator)?;
-                let runtime = Runtime::new(&verified, code.entries.clone(), config.limits, output)?;
+                let table = capjit_tcb::CodeTable {
+                    entries: code.entries.clone(),
+                    functions: code.exported_code.clone(),
+                };
+                let runtime = Runtime::new(&verified, table, config.limits, output)?;
                 Inner::Jit(Box::new(Jit {
                     runtime,
                     code,
@@ -345,7 +349,7 @@ impl Instance {
     pub fn status(&self, domain: &str) -> Option<DomainStatus> {
         match &self.inner {
             Inner::Interp(i) => i.status(domain),
-            Inner::Jit(j) => j.runtime.domain_index(domain).map(|d| j.runtime.domains[d].status),
+            Inner::Jit(j) => j.runtime.domain_index(domain).map(|d| j.runtime.domains[d].status()),
         }
     }
 
@@ -357,7 +361,7 @@ impl Instance {
                 .runtime
                 .domains
                 .iter()
-                .filter(|d| d.status == DomainStatus::Faulted)
+                .filter(|d| d.status() == DomainStatus::Faulted)
                 .filter_map(|d| d.last_trap.clone())
                 .collect(),
         }
@@ -532,7 +536,7 @@ impl Instance {
         match &mut self.inner {
             Inner::Interp(inst) => inst.revoke(domain, import),
             Inner::Jit(j) => {
-                j.runtime.domains[d].caps[i].revoked = true;
+                j.runtime.revoke(d, i);
                 Ok(())
             }
         }
@@ -632,7 +636,7 @@ impl Instance {
     pub fn set_trace(&mut self, on: bool) {
         match &mut self.inner {
             Inner::Interp(i) => i.set_trace(on),
-            Inner::Jit(j) => j.runtime.trace = on.then(Vec::new),
+            Inner::Jit(j) => j.runtime.set_trace(on),
         }
     }
 
