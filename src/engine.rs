@@ -162,7 +162,7 @@ struct Jit {
 
 enum Inner {
     Jit(Box<Jit>),
-    Interp(capjit_ir::interp::Instance),
+    Interp(Box<capjit_ir::interp::Instance>),
 }
 
 /// A linked module ready to be called.
@@ -255,11 +255,11 @@ impl Instance {
         output: Box<dyn Write + Send>,
     ) -> Result<Instance, EngineError> {
         let inner = match config.backend {
-            Backend::Interpreter => Inner::Interp(capjit_ir::interp::Instance::new(
+            Backend::Interpreter => Inner::Interp(Box::new(capjit_ir::interp::Instance::new(
                 verified.into_inner(),
                 config.limits,
                 output,
-            )?),
+            )?)),
             Backend::Jit => {
                 let code = capjit_translator::translate(&verified, &config.translator)?;
                 let table = capjit_tcb::CodeTable {
