@@ -1,21 +1,36 @@
-//! capjit IR: the data model (`model`, trusted plain data), the `.cir` text format
-//! (`parse`, `print`), the binary codec (`codec`) and the reference interpreter
-//! (`interp`). Only `model` and `trap` are read by the trusted verifier; everything
-//! else here is untrusted and its output is re-checked.
+//! capjit IR.
+//!
+//! Always built, and the only part trusted code may use (plain data and names):
+//! `model` (the IR), `trap` (trap codes), `value` (runtime values), `exec` (limits,
+//! statuses and reports shared by executors) and `names` (display forms).
+//!
+//! With the `tools` feature (on by default; trusted crates turn it off, so the
+//! compiler keeps them away from it): the `.cir` text format (`parse`, `print`),
+//! the binary codec (`codec`) and the reference interpreter (`interp`). These are
+//! untrusted: whatever they produce is verified again.
 
-pub mod codec;
 pub mod exec;
 pub mod model;
+pub mod names;
 pub mod trap;
 pub mod value;
 
 pub use model::*;
 pub use trap::TrapCode;
 pub use value::{RegionHandle, Val};
+
+#[cfg(feature = "tools")]
+pub mod codec;
+#[cfg(feature = "tools")]
+pub mod interp;
+#[cfg(feature = "tools")]
 mod lexer;
+#[cfg(feature = "tools")]
 pub mod parse;
+#[cfg(feature = "tools")]
 pub mod print;
 
+#[cfg(feature = "tools")]
 pub use parse::{parse_module, ParseError};
+#[cfg(feature = "tools")]
 pub use print::print_module;
-pub mod interp;

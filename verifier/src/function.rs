@@ -389,7 +389,7 @@ impl<'a> Cx<'a> {
     /// Type-check an operation's operands. For memory accesses, returns whether the
     /// access is proven in bounds.
     fn check_op(&mut self, op: &Op, b: usize, pos: u32, site: Site) -> Option<bool> {
-        let name = || capjit_ir::print::opcode_text(op);
+        let name = || capjit_ir::names::opcode_text(op);
         let operand = |k: usize| move || format!("operand {k} of `{}`", name());
         let bad = |ty: &dyn std::fmt::Display| ErrorKind::BadOpType {
             op: name(),

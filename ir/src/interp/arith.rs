@@ -74,7 +74,7 @@ fn fmax32(a: f32, b: f32) -> f32 {
 
 pub fn binary(op: BinOp, ty: NumType, a: Val, b: Val) -> R {
     use BinOp::*;
-    let name = crate::print::binop_name(op);
+    let name = crate::names::binop_name(op);
     match (a, b) {
         (Val::I32(x), Val::I32(y)) if ty == NumType::I32 => Ok(Val::I32(match op {
             Iadd => x.wrapping_add(y),
@@ -182,7 +182,7 @@ fn sdiv64(x: i64, y: i64) -> Result<i64, ArithError> {
 
 pub fn unary(op: UnOp, ty: NumType, a: Val) -> R {
     use UnOp::*;
-    let name = crate::print::unop_name(op);
+    let name = crate::names::unop_name(op);
     match a {
         Val::I32(x) if ty == NumType::I32 => Ok(Val::I32(match op {
             Clz => x.leading_zeros() as i32,
@@ -295,7 +295,7 @@ fn trunc_checked(x: f64, lo_exclusive: f64, hi_exclusive: f64) -> Result<f64, Ar
 pub fn convert(op: ConvOp, from: NumType, to: NumType, a: Val) -> R {
     use ConvOp::*;
     use NumType::*;
-    let bad = || Err(type_err(crate::print::conv_name(op), to, &[a]));
+    let bad = || Err(type_err(crate::names::conv_name(op), to, &[a]));
     match (op, from, to, a) {
         (Wrap, I64, I32, Val::I64(x)) => Ok(Val::I32(x as i32)),
         (Uextend, I32, I64, Val::I32(x)) => Ok(Val::I64(x as u32 as i64)),
