@@ -49,8 +49,8 @@ use std::io::Write;
 
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::{Module, Val};
-use capjit_tcb::{LinkError, Runtime};
-use capjit_translator::{Compiled, TranslateError};
+use capjit_tcb::LinkError;
+use capjit_translator::{InstantiateError, JitInstance, TranslateError};
 use capjit_verifier::{Verified, VerifyError};
 
 /// Which executor runs the code. Both give the same results, traps and memory
@@ -153,67 +153,23 @@ pub enum EngineError {
     InterpLink(#[from] capjit_ir::interp::LinkError),
 }
 
-struct Jit {
-    runtime: Box<Runtime>,
-    /// Keeps the native code alive; dropped after the runtime.
-    code: Compiled,
-    stack_size: usize,
+impl From<InstantiateError> for EngineError {
+    fn from(e: InstantiateError) -> Self {
+        match e {
+            InstantiateError::Translate(t) => EngineError::Translate(t),
+            InstantiateError::Link(l) => EngineError::Link(l),
+        }
+    }
 }
 
 enum Inner {
-    Jit(Box<Jit>),
+    Jit(Box<JitInstance>),
     Interp(Box<capjit_ir::interp::Instance>),
 }
 
 /// A linked module ready to be called.
 pub struct Instance {
     inner: Inner,
-}
-
-/// Raw pointer to a runtime, moved to the thread that runs generated code while
-/// the owner waits for it.
-struct SendPtr(*mut Runtime);
-// SAFETY: the runtime is only touched by the worker thread while the owning
-// thread is blocked joining it (see `Jit::invoke`).
-unsafe impl Send for SendPtr {}
-
-/// Bytes kept free below the lowest frame for the runtime's own Rust frames
-/// (helpers, host functions, IDC).
-const RUNTIME_RESERVE: u64 = 512 * 1024;
-
-impl Jit {
-    fn invoke(&mut self, d: usize, f: usize, args: &[Val]) -> Result<Vec<Val>, RunError> {
-        let rt = SendPtr(&mut *self.runtime);
-        let margin = RUNTIME_RESERVE + self.code.max_frame_bytes;
-        let stack_size = self.stack_size;
-        if margin * 2 > stack_size as u64 {
-            return Err(RunError::BadInvoke(format!(
-                "a stack of {stack_size} bytes is too small for this module (needs over {})",
-                margin * 2
-            )));
-        }
-        std::thread::scope(|s| {
-            let worker = std::thread::Builder::new()
-                .stack_size(stack_size)
-                .spawn_scoped(s, move || {
-                    let rt = rt;
-                    let marker = 0u8;
-                    let top = std::ptr::addr_of!(marker) as u64;
-                    let limit = top.saturating_sub(stack_size as u64) + margin;
-                    // SAFETY: this thread has exclusive use of the runtime until it ends
-                    // (the owner is blocked in `join`), and its stack spans at least
-                    // `stack_size` bytes below `top`, so `limit` leaves `margin` bytes
-                    // above the stack's end for the largest frame and the runtime.
-                    unsafe { capjit_tcb::invoke(rt.0, d, f, args, limit) }
-                });
-            match worker {
-                Ok(handle) => handle
-                    .join()
-                    .unwrap_or_else(|_| Err(RunError::Invalid("the runtime panicked".into()))),
-                Err(e) => Err(RunError::BadInvoke(format!("cannot start a thread for the call: {e}"))),
-            }
-        })
-    }
 }
 
 impl Instance {
@@ -260,26 +216,20 @@ impl Instance {
                 config.limits,
                 output,
             )?)),
-            Backend::Jit => {
-                let code = capjit_translator::translate(&verified, &config.translator)?;
-                let table = capjit_tcb::CodeTable {
-                    entries: code.entries.clone(),
-                    functions: code.exported_code.clone(),
-                };
-                let runtime = Runtime::new(&verified, table, config.limits, output)?;
-                Inner::Jit(Box::new(Jit {
-                    runtime,
-                    code,
-                    stack_size: config.stack_size,
-                }))
-            }
+            Backend::Jit => Inner::Jit(Box::new(JitInstance::new(
+                &verified,
+                &config.translator,
+                config.limits,
+                output,
+                config.stack_size,
+            )?)),
         };
         Ok(Instance { inner })
     }
 
     fn module(&self) -> &Module {
         match &self.inner {
-            Inner::Jit(j) => &j.runtime.module,
+            Inner::Jit(j) => j.module(),
             Inner::Interp(i) => i.module(),
         }
     }
@@ -349,7 +299,7 @@ impl Instance {
     pub fn status(&self, domain: &str) -> Option<DomainStatus> {
         match &self.inner {
             Inner::Interp(i) => i.status(domain),
-            Inner::Jit(j) => j.runtime.domain_index(domain).map(|d| j.runtime.domains[d].status()),
+            Inner::Jit(j) => j.domain_index(domain).map(|d| j.status(d)),
         }
     }
 
@@ -357,13 +307,7 @@ impl Instance {
     pub fn faults(&self) -> Vec<TrapInfo> {
         match &self.inner {
             Inner::Interp(i) => i.faults(),
-            Inner::Jit(j) => j
-                .runtime
-                .domains
-                .iter()
-                .filter(|d| d.status() == DomainStatus::Faulted)
-                .filter_map(|d| d.last_trap.clone())
-                .collect(),
+            Inner::Jit(j) => j.faults(),
         }
     }
 
@@ -371,10 +315,7 @@ impl Instance {
     pub fn memory(&self, domain: &str) -> Option<&[u8]> {
         match &self.inner {
             Inner::Interp(i) => i.memory(domain),
-            Inner::Jit(j) => j
-                .runtime
-                .domain_index(domain)
-                .map(|d| j.runtime.domains[d].memory.as_slice()),
+            Inner::Jit(j) => j.domain_index(domain).map(|d| j.memory(d)),
         }
     }
 
@@ -382,7 +323,7 @@ impl Instance {
     pub fn fuel(&self, domain: &str) -> Option<u64> {
         match &self.inner {
             Inner::Interp(i) => i.fuel(domain),
-            Inner::Jit(j) => j.runtime.domain_index(domain).map(|d| j.runtime.domains[d].ctx.fuel),
+            Inner::Jit(j) => j.domain_index(domain).map(|d| j.fuel(d)),
         }
     }
 
@@ -432,7 +373,7 @@ impl Instance {
         match &mut self.inner {
             Inner::Interp(i) => i.restart(domain),
             Inner::Jit(j) => {
-                j.runtime.restart(d);
+                j.restart(d);
                 Ok(())
             }
         }
@@ -481,7 +422,7 @@ impl Instance {
         match &mut self.inner {
             Inner::Interp(i) => i.kill(domain),
             Inner::Jit(j) => {
-                j.runtime.kill(d);
+                j.kill(d);
                 Ok(())
             }
         }
@@ -536,7 +477,7 @@ impl Instance {
         match &mut self.inner {
             Inner::Interp(inst) => inst.revoke(domain, import),
             Inner::Jit(j) => {
-                j.runtime.revoke(d, i);
+                j.revoke(d, i);
                 Ok(())
             }
         }
@@ -588,10 +529,7 @@ impl Instance {
     pub fn grant_file(&mut self, name: &str, path: std::path::PathBuf) {
         match &mut self.inner {
             Inner::Interp(i) => i.grant_file(name, path),
-            Inner::Jit(j) => {
-                j.runtime.files.retain(|(n, _)| n != name);
-                j.runtime.files.push((name.to_string(), path));
-            }
+            Inner::Jit(j) => j.grant_file(name, path),
         }
     }
 
@@ -636,7 +574,7 @@ impl Instance {
     pub fn set_trace(&mut self, on: bool) {
         match &mut self.inner {
             Inner::Interp(i) => i.set_trace(on),
-            Inner::Jit(j) => j.runtime.set_trace(on),
+            Inner::Jit(j) => j.set_trace(on),
         }
     }
 
@@ -644,7 +582,7 @@ impl Instance {
     pub fn take_trace(&mut self) -> Vec<IdcEvent> {
         match &mut self.inner {
             Inner::Interp(i) => i.take_trace(),
-            Inner::Jit(j) => j.runtime.trace.as_mut().map(std::mem::take).unwrap_or_default(),
+            Inner::Jit(j) => j.take_trace(),
         }
     }
 }

@@ -9,8 +9,11 @@
 //! Only x86-64 Linux hosts are supported; anything else gets
 //! [`TranslateError::UnsupportedHost`].
 
+mod instance;
 mod lower;
 mod trampoline;
+
+pub use instance::{InstantiateError, JitInstance};
 
 use std::time::{Duration, Instant};
 
