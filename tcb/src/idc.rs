@@ -247,10 +247,16 @@ fn deliver(rt: &mut Runtime, caller: usize, callee: usize, import: u32, slots_pt
     let mut vals = read_vals(&results, slots_ptr);
     if has_data(&results) {
         let callee_mem = rt.domains[callee].memory.len();
+        let mut seen: Vec<u32> = Vec::new();
         for v in &vals {
             let bad = match *v {
                 Val::Buf { ptr, len } => (!range_ok(callee_mem, ptr, len)).then_some(TrapCode::OutOfBounds),
-                Val::Region(h) => rt.regions.check(h, callee).err(),
+                // A region handed back twice is the callee's fault, like one it does not own.
+                Val::Region(h) if seen.contains(&h.slot) => Some(TrapCode::RegionInvalid),
+                Val::Region(h) => {
+                    seen.push(h.slot);
+                    rt.regions.check(h, callee).err()
+                }
                 _ => None,
             };
             if let Some(code) = bad {

@@ -46,6 +46,94 @@ fn limit(report: &mut Report, loc: Location, what: &'static str, found: usize, m
     true
 }
 
+/// Every type the module mentions, with where it is.
+fn types_of(m: &Module) -> impl Iterator<Item = (&Domain, Option<&capjit_ir::Function>, &Type)> {
+    m.domains.iter().flat_map(|d| {
+        let imports = d
+            .imports
+            .iter()
+            .flat_map(move |i| i.sig.params.iter().chain(&i.sig.results).map(move |t| (d, None, t)));
+        let funcs = d.functions.iter().flat_map(move |f| {
+            let sig = f.sig.params.iter().chain(&f.sig.results);
+            let params = f.blocks.iter().flat_map(|b| b.params.iter().map(|p| &p.ty));
+            let selects = f.blocks.iter().flat_map(|b| {
+                b.insts.iter().filter_map(|i| match &i.op {
+                    capjit_ir::Op::Select { ty, .. } => Some(ty),
+                    _ => None,
+                })
+            });
+            sig.chain(params).chain(selects).map(move |t| (d, Some(f), t))
+        });
+        imports.chain(funcs)
+    })
+}
+
+/// Nesting depth and widest signature of a type, walked without recursion so that
+/// a hostile type cannot exhaust the stack.
+fn type_shape(t: &Type) -> (usize, usize) {
+    let (mut depth, mut widest) = (0, 0);
+    let mut stack = vec![(t, 0usize)];
+    while let Some((t, outer)) = stack.pop() {
+        if let Type::Cap(sig) = t {
+            let d = outer + 1;
+            depth = depth.max(d);
+            widest = widest.max(sig.params.len()).max(sig.results.len());
+            if d <= MAX_TYPE_DEPTH {
+                stack.extend(sig.params.iter().chain(&sig.results).map(|t| (t, d)));
+            }
+        }
+    }
+    (depth, widest)
+}
+
+/// Types are at most `MAX_TYPE_DEPTH` deep and signatures at most `MAX_ARITY`
+/// wide, so comparing, copying and printing them stays cheap and shallow.
+fn check_type_limits(m: &Module, report: &mut Report) -> bool {
+    let mut ok = true;
+    for d in &m.domains {
+        for imp in &d.imports {
+            let loc = Location {
+                span: imp.span,
+                ..at_domain(d)
+            };
+            ok &= limit(
+                report,
+                loc.clone(),
+                "parameters of a signature",
+                imp.sig.params.len(),
+                MAX_ARITY,
+            );
+            ok &= limit(report, loc, "results of a signature", imp.sig.results.len(), MAX_ARITY);
+        }
+    }
+    for (d, f, t) in types_of(m) {
+        let (depth, widest) = type_shape(t);
+        let loc = Location {
+            function: f.map(|f| f.name.clone()),
+            span: f.and_then(|f| f.span).or(d.span),
+            ..at_domain(d)
+        };
+        ok &= limit(
+            report,
+            loc.clone(),
+            "levels of nested capability types",
+            depth,
+            MAX_TYPE_DEPTH,
+        );
+        ok &= limit(
+            report,
+            loc,
+            "parameters or results of a capability type",
+            widest,
+            MAX_ARITY,
+        );
+        if !ok {
+            break;
+        }
+    }
+    ok
+}
+
 /// Counts that bound the work of every later pass. Returns false when the module
 /// is too big to look at further.
 pub fn check_limits(m: &Module, report: &mut Report) -> bool {
@@ -65,7 +153,7 @@ pub fn check_limits(m: &Module, report: &mut Report) -> bool {
         }
     }
     ok &= limit(report, Location::default(), "instructions", insts, MAX_INSTRUCTIONS);
-    ok
+    ok && check_type_limits(m, report)
 }
 
 fn check_unique<'a>(report: &mut Report, loc: &Location, what: &'static str, names: impl Iterator<Item = &'a str>) {

@@ -13,6 +13,8 @@ pub const MAX_BLOCKS: usize = 1_000_000;
 pub const MAX_INSTRUCTIONS: usize = 16_000_000;
 /// Parameters or results of a signature, parameters of a block, arguments of a call or branch.
 pub const MAX_ARITY: usize = 1_000;
+/// Levels of `cap<...>` nesting in a type (`cap<(cap<()>)>` is 2 deep).
+pub const MAX_TYPE_DEPTH: usize = 16;
 /// Targets of one `br_table`.
 pub const MAX_TABLE_TARGETS: usize = 65_536;
 /// Value numbers in a function must be below this (`v0` .. `v4194303`).

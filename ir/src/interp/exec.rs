@@ -568,12 +568,20 @@ impl Machine<'_, '_> {
     /// Copy `buf` results into the caller's inbox and move regions to the caller;
     /// all checks happen before anything moves.
     fn marshal_results(&mut self, callee: usize, caller: usize, vals: Vec<Val>) -> Result<Vec<Val>, Marshal> {
+        let mut seen = Vec::new();
         for v in &vals {
             match *v {
                 Val::Buf { ptr, len } => {
                     range_in(self.rt.domains[callee].memory.len(), ptr, 0, len as u64).map_err(Marshal::CalleeTrap)?;
                 }
-                Val::Region(h) => self.rt.regions.check(h, callee).map_err(Marshal::CalleeTrap)?,
+                Val::Region(h) => {
+                    self.rt.regions.check(h, callee).map_err(Marshal::CalleeTrap)?;
+                    // A region handed back twice is the callee's fault, like one it does not own.
+                    if seen.contains(&h.slot) {
+                        return Err(Marshal::CalleeTrap(TrapCode::RegionInvalid));
+                    }
+                    seen.push(h.slot);
+                }
                 Val::Cap(_) => return Err(Marshal::Invalid("a capability cannot leave its domain".into())),
                 _ => {}
             }
