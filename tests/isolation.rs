@@ -21,7 +21,9 @@
 //!
 //! The host runs `driver.benign` first (one ordinary call), takes a snapshot of
 //! every memory, runs `driver.main`, then invokes every step again directly
-//! (restarting what traps), and compares: `left`, `right` and `driver` are equal
+//! (restarting what traps), each after a random host action (revoke one of the
+//! attacker's capabilities, kill or restart the victim, restart the attacker),
+//! and compares: `left`, `right` and `driver` are equal
 //! byte for byte, `victim` is equal outside its inbox. Run with the JIT (what
 //! matters) and with the interpreter; both must also agree exactly on every result,
 //! every memory, every domain's status and the trace of inter-domain calls.
@@ -240,10 +242,33 @@ fn arb_layout() -> impl Strategy<Value = Layout> {
     )
 }
 
+/// What the host does before it calls a step directly.
+#[derive(Clone, Debug)]
+enum HostAction {
+    Nothing,
+    /// Revoke one of the attacker's imports of the victim.
+    Revoke(&'static str),
+    KillVictim,
+    RestartVictim,
+    RestartAttacker,
+}
+
+fn arb_host_action() -> impl Strategy<Value = HostAction> {
+    prop_oneof![
+        6 => Just(HostAction::Nothing),
+        2 => select(vec!["echo", "sum", "forge", "keep", "drop"]).prop_map(HostAction::Revoke),
+        1 => Just(HostAction::KillVictim),
+        1 => Just(HostAction::RestartVictim),
+        1 => Just(HostAction::RestartAttacker),
+    ]
+}
+
 #[derive(Clone, Debug)]
 struct Attack {
     layout: Layout,
     steps: Vec<Vec<Op>>,
+    /// Before the host calls step `k` directly (after `driver.main`).
+    host: Vec<HostAction>,
     /// Seed of the bystanders' canary bytes.
     seed: u8,
 }
@@ -252,9 +277,15 @@ fn arb_attack() -> impl Strategy<Value = Attack> {
     (
         arb_layout(),
         proptest::collection::vec(proptest::collection::vec(arb_op(), 1..10), 1..5),
+        proptest::collection::vec(arb_host_action(), 5),
         any::<u8>(),
     )
-        .prop_map(|(layout, steps, seed)| Attack { layout, steps, seed })
+        .prop_map(|(layout, steps, host, seed)| Attack {
+            layout,
+            steps,
+            host,
+            seed,
+        })
 }
 
 /// Writes one function's body, numbering values and blocks.
@@ -722,6 +753,14 @@ fn run(text: &str, a: &Attack, backend: Backend) -> Result<Observed, String> {
     results.push(main);
     // The host calls every step directly too; an attacker trap reaches the host.
     for k in 0..a.steps.len() {
+        match a.host[k] {
+            HostAction::Nothing => Ok(()),
+            HostAction::Revoke(import) => inst.revoke("attacker", import),
+            HostAction::KillVictim => inst.kill("victim"),
+            HostAction::RestartVictim => inst.restart("victim"),
+            HostAction::RestartAttacker => inst.restart("attacker"),
+        }
+        .map_err(|e| format!("host action {:?}: {e}", a.host[k]))?;
         let r = inst.invoke("attacker", &format!("step{k}"), &[Val::I32(0)]);
         match &r {
             Ok(_) => {}
@@ -758,7 +797,10 @@ fn run(text: &str, a: &Attack, backend: Backend) -> Result<Observed, String> {
                 .filter(|&j| b[j] != n[j] && !(*d == "victim" && (lo..hi).contains(&j)))
                 .collect()
         };
-        if *d != "attacker" && !changed.is_empty() {
+        // A killed victim's memory is freed (and comes back as its image if the host
+        // restarts it).
+        let freed = *d == "victim" && n.is_empty() && inst.status(d) == Some(DomainStatus::Dead);
+        if *d != "attacker" && !freed && !changed.is_empty() {
             return Err(format!(
                 "memory of `{d}` changed: {} byte(s) from offset {} (length {} -> {})",
                 changed.len(),
