@@ -235,7 +235,7 @@ fn arb_layout() -> impl Strategy<Value = Layout> {
             Layout {
                 initial,
                 maximum: initial + extra,
-                inbox: (inbox && bytes > 0).then(|| (inbox_at, inbox_size)),
+                inbox: (inbox && bytes > 0).then_some((inbox_at, inbox_size)),
                 data_at: if bytes > 0 { data_at.min(bytes - 16) } else { 0 },
             }
         },
