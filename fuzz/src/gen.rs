@@ -1,0 +1,1665 @@
+//! An `arbitrary`-driven generator of MOSTLY-well-formed modules, so that the fuzzer
+//! gets past the verifier's early checks and into types, dominance, facts and access
+//! proofs.
+//!
+//! How it stays mostly valid:
+//! - every function's control-flow skeleton (terminator kinds and targets) is drawn
+//!   first; block `b` usually branches to `b + 1`, so every block is usually reachable;
+//! - block parameter types follow from the skeleton (`call_cap` successors get the
+//!   import's results and `i32`), dominators are computed, and blocks are filled in
+//!   dominator order: an operand is picked among the values of the dominating blocks
+//!   with the type the operation needs, or a constant is materialised for it;
+//! - facts are usually derived the way the verifier derives them (constants,
+//!   comparisons, `band`, `urem`, narrow loads ...), so many are provable, and
+//!   memory addresses are often small constants, so many accesses are proven.
+//!
+//! How it stays interesting: a few percent of every choice is deliberately wrong
+//! (an operand of the wrong type, undefined or not dominating; a target out of range
+//! or the entry; a wrong result count; a false fact; a bad access width or
+//! conversion; a mismatched import signature; a bad memory layout ...).
+
+use arbitrary::{Arbitrary, Result, Unstructured};
+use capjit_ir::*;
+
+/// Host functions and their signatures, as the interpreter binds them.
+fn host_functions() -> Vec<(&'static str, Signature)> {
+    let sig = |params: Vec<Type>, results: Vec<Type>| Signature { params, results };
+    vec![
+        ("print_i32", sig(vec![Type::I32], vec![])),
+        ("print_i64", sig(vec![Type::I64], vec![])),
+        ("print_f64", sig(vec![Type::F64], vec![])),
+        ("print", sig(vec![Type::Buf], vec![])),
+        ("clock_ns", sig(vec![], vec![Type::I64])),
+    ]
+}
+
+/// Small random decisions on top of `Unstructured`. Every helper answers the
+/// "usual" (valid) choice when the input runs out.
+trait Pick {
+    /// True with probability `p` percent (false once the input is exhausted).
+    fn pct(&mut self, p: u8) -> Result<bool>;
+    /// True with probability `p` in 10 000, for deliberate mistakes: a module makes
+    /// hundreds of choices, and most modules should still verify.
+    fn rare(&mut self, p: u16) -> Result<bool>;
+    /// Uniform in `0..n` (0 when `n` is 0).
+    fn below(&mut self, n: usize) -> Result<usize>;
+    fn num_type(&mut self) -> Result<NumType>;
+    fn int_type(&mut self) -> Result<NumType>;
+    fn float_type(&mut self) -> Result<NumType>;
+}
+
+impl Pick for Unstructured<'_> {
+    fn pct(&mut self, p: u8) -> Result<bool> {
+        Ok(self.int_in_range(0u8..=99)? >= 100 - p.min(100))
+    }
+
+    fn rare(&mut self, p: u16) -> Result<bool> {
+        Ok(self.int_in_range(0u16..=9_999)? >= 10_000 - p.min(10_000))
+    }
+
+    fn below(&mut self, n: usize) -> Result<usize> {
+        if n == 0 {
+            Ok(0)
+        } else {
+            self.int_in_range(0..=n - 1)
+        }
+    }
+
+    fn num_type(&mut self) -> Result<NumType> {
+        Ok(match self.int_in_range(0u8..=99)? {
+            0..=44 => NumType::I32,
+            45..=74 => NumType::I64,
+            75..=86 => NumType::F64,
+            _ => NumType::F32,
+        })
+    }
+
+    fn int_type(&mut self) -> Result<NumType> {
+        Ok(if self.pct(35)? { NumType::I64 } else { NumType::I32 })
+    }
+
+    fn float_type(&mut self) -> Result<NumType> {
+        Ok(if self.pct(40)? { NumType::F32 } else { NumType::F64 })
+    }
+}
+
+fn ty_of(t: NumType) -> Type {
+    match t {
+        NumType::I32 => Type::I32,
+        NumType::I64 => Type::I64,
+        NumType::F32 => Type::F32,
+        NumType::F64 => Type::F64,
+    }
+}
+
+fn bits_of(t: &Type) -> Option<u32> {
+    match t {
+        Type::I32 => Some(32),
+        Type::I64 => Some(64),
+        _ => None,
+    }
+}
+
+fn max_of(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+/// A value type for a signature or a block parameter; `cap` only when `caps` offers
+/// signatures to choose from.
+fn val_type(u: &mut Unstructured, caps: &[Signature]) -> Result<Type> {
+    Ok(match u.int_in_range(0u8..=99)? {
+        0..=44 => Type::I32,
+        45..=64 => Type::I64,
+        65..=71 => Type::F32,
+        72..=79 => Type::F64,
+        80..=87 => Type::Buf,
+        88..=94 => Type::Region,
+        _ if !caps.is_empty() => Type::Cap(Box::new(caps[u.below(caps.len())?].clone())),
+        _ => Type::I32,
+    })
+}
+
+fn signature(u: &mut Unstructured, caps: &[Signature]) -> Result<Signature> {
+    let np = u.int_in_range(0..=3)?;
+    let nr = u.int_in_range(0..=2)?;
+    let mut sig = Signature::default();
+    for _ in 0..np {
+        sig.params.push(val_type(u, caps)?);
+    }
+    for _ in 0..nr {
+        sig.results.push(val_type(u, caps)?);
+    }
+    Ok(sig)
+}
+
+/// Instruction kinds, drawn with `Arbitrary`.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+enum OpKind {
+    Const,
+    IntBinary,
+    FloatBinary,
+    IntUnary,
+    FloatUnary,
+    Icmp,
+    Fcmp,
+    Select,
+    Convert,
+    Load,
+    Store,
+    MemorySize,
+    MemoryGrow,
+    MemoryCopy,
+    MemoryFill,
+    Call,
+    CapGet,
+    BufMake,
+    BufPtr,
+    BufLen,
+    RegionNew,
+    RegionLen,
+    RegionLoad,
+    RegionStore,
+    RegionRead,
+    RegionWrite,
+    RegionFree,
+}
+
+/// The most common kinds, drawn more often than the uniform `OpKind`.
+const CORE_KINDS: [OpKind; 6] = [
+    OpKind::Const,
+    OpKind::IntBinary,
+    OpKind::Icmp,
+    OpKind::Load,
+    OpKind::Store,
+    OpKind::Call,
+];
+
+const INT_BINOPS: [BinOp; 15] = [
+    BinOp::Iadd,
+    BinOp::Isub,
+    BinOp::Imul,
+    BinOp::Sdiv,
+    BinOp::Udiv,
+    BinOp::Srem,
+    BinOp::Urem,
+    BinOp::Band,
+    BinOp::Bor,
+    BinOp::Bxor,
+    BinOp::Ishl,
+    BinOp::Ushr,
+    BinOp::Sshr,
+    BinOp::Rotl,
+    BinOp::Rotr,
+];
+const FLOAT_BINOPS: [BinOp; 7] = [
+    BinOp::Fadd,
+    BinOp::Fsub,
+    BinOp::Fmul,
+    BinOp::Fdiv,
+    BinOp::Fmin,
+    BinOp::Fmax,
+    BinOp::Fcopysign,
+];
+const INT_UNOPS: [UnOp; 6] = [
+    UnOp::Clz,
+    UnOp::Ctz,
+    UnOp::Popcnt,
+    UnOp::Sext8,
+    UnOp::Sext16,
+    UnOp::Sext32,
+];
+const FLOAT_UNOPS: [UnOp; 7] = [
+    UnOp::Fneg,
+    UnOp::Fabs,
+    UnOp::Fsqrt,
+    UnOp::Fceil,
+    UnOp::Ffloor,
+    UnOp::Ftrunc,
+    UnOp::Fnearest,
+];
+const INT_CCS: [IntCC; 10] = [
+    IntCC::Eq,
+    IntCC::Ne,
+    IntCC::Slt,
+    IntCC::Sle,
+    IntCC::Sgt,
+    IntCC::Sge,
+    IntCC::Ult,
+    IntCC::Ule,
+    IntCC::Ugt,
+    IntCC::Uge,
+];
+const FLOAT_CCS: [FloatCC; 6] = [
+    FloatCC::Eq,
+    FloatCC::Ne,
+    FloatCC::Lt,
+    FloatCC::Le,
+    FloatCC::Gt,
+    FloatCC::Ge,
+];
+
+/// Every well-typed conversion.
+fn conversions() -> Vec<(ConvOp, NumType, NumType)> {
+    use NumType::*;
+    let mut v = vec![
+        (ConvOp::Wrap, I64, I32),
+        (ConvOp::Uextend, I32, I64),
+        (ConvOp::Sextend, I32, I64),
+        (ConvOp::Promote, F32, F64),
+        (ConvOp::Demote, F64, F32),
+        (ConvOp::Bitcast, I32, F32),
+        (ConvOp::Bitcast, F32, I32),
+        (ConvOp::Bitcast, I64, F64),
+        (ConvOp::Bitcast, F64, I64),
+    ];
+    for (i, f) in [(I32, F32), (I32, F64), (I64, F32), (I64, F64)] {
+        for op in [ConvOp::FtoSint, ConvOp::FtoUint, ConvOp::FtoSintSat, ConvOp::FtoUintSat] {
+            v.push((op, f, i));
+        }
+        for op in [ConvOp::SintToF, ConvOp::UintToF] {
+            v.push((op, i, f));
+        }
+    }
+    v
+}
+
+const ALL_CONV_OPS: [ConvOp; 12] = [
+    ConvOp::Wrap,
+    ConvOp::Uextend,
+    ConvOp::Sextend,
+    ConvOp::FtoSint,
+    ConvOp::FtoUint,
+    ConvOp::FtoSintSat,
+    ConvOp::FtoUintSat,
+    ConvOp::SintToF,
+    ConvOp::UintToF,
+    ConvOp::Promote,
+    ConvOp::Demote,
+    ConvOp::Bitcast,
+];
+
+struct FuncPlan {
+    name: String,
+    exported: bool,
+    sig: Signature,
+}
+
+struct DomPlan {
+    name: String,
+    memory: Memory,
+    inbox: Option<Inbox>,
+    data: Vec<DataSegment>,
+    imports: Vec<Import>,
+    funcs: Vec<FuncPlan>,
+}
+
+impl DomPlan {
+    fn initial_bytes(&self) -> u64 {
+        self.memory.initial as u64 * PAGE_SIZE
+    }
+}
+
+/// Generate a module from fuzzer input.
+pub fn module(u: &mut Unstructured) -> Result<Module> {
+    let nd = u.int_in_range(1..=3)?;
+    let mut plans = Vec::new();
+    for di in 0..nd {
+        plans.push(plan_domain(u, di)?);
+    }
+    plan_imports(u, &mut plans)?;
+    // Non-exported functions may take capabilities of the domain's import types.
+    for p in &mut plans {
+        let caps: Vec<Signature> = p.imports.iter().map(|i| i.sig.clone()).collect();
+        for f in p.funcs.iter_mut().filter(|f| !f.exported) {
+            if !caps.is_empty() && u.pct(20)? {
+                let sig = caps[u.below(caps.len())?].clone();
+                f.sig.params.push(Type::Cap(Box::new(sig)));
+            }
+        }
+    }
+    let mut domains = Vec::new();
+    for p in &plans {
+        let mut functions = Vec::new();
+        for fi in 0..p.funcs.len() {
+            functions.push(FnGen::new(u, p, fi).function()?);
+        }
+        domains.push(Domain {
+            name: p.name.clone(),
+            memory: p.memory,
+            inbox: p.inbox,
+            data: p.data.clone(),
+            imports: p.imports.clone(),
+            functions,
+            span: None,
+        });
+    }
+    Ok(Module { domains })
+}
+
+fn plan_domain(u: &mut Unstructured, di: usize) -> Result<DomPlan> {
+    let name = if di > 0 && u.rare(30)? {
+        "d0".to_string()
+    } else {
+        format!("d{di}")
+    };
+    let initial = u.int_in_range(0..=2)?;
+    let mut memory = Memory {
+        initial,
+        maximum: initial + u.int_in_range(0..=3)?,
+    };
+    if u.rare(50)? {
+        // Deliberately bad: maximum below initial, or beyond the 4 GiB space.
+        memory = if u.pct(50)? {
+            Memory {
+                initial: initial + 1,
+                maximum: initial,
+            }
+        } else {
+            Memory {
+                initial,
+                maximum: 70_000,
+            }
+        };
+    }
+    let bytes = initial as u64 * PAGE_SIZE;
+    let mut inbox = None;
+    if (bytes > 0 && u.pct(30)?) || u.rare(30)? {
+        let offset = 8 * u.int_in_range(0..=128u32)?;
+        let size = 8 * u.int_in_range(0..=64u32)?;
+        inbox = Some(Inbox { offset, size });
+    }
+    let mut data = Vec::new();
+    if (bytes > 0 && u.pct(30)?) || u.rare(50)? {
+        let offset = u.int_in_range(0..=512u32)?;
+        let n = u.int_in_range(0..=8usize)?;
+        let bytes = u.bytes(n)?.to_vec();
+        data.push(DataSegment { offset, bytes });
+    }
+    let nf = u.int_in_range(1..=3)?;
+    let mut funcs = Vec::new();
+    for fi in 0..nf {
+        let name = if fi > 0 && u.rare(30)? {
+            "f0".to_string()
+        } else {
+            format!("f{fi}")
+        };
+        let exported = if fi == 0 { !u.pct(10)? } else { u.pct(50)? };
+        funcs.push(FuncPlan {
+            name,
+            exported,
+            sig: signature(u, &[])?,
+        });
+    }
+    Ok(DomPlan {
+        name,
+        memory,
+        inbox,
+        data,
+        imports: Vec::new(),
+        funcs,
+    })
+}
+
+fn plan_imports(u: &mut Unstructured, plans: &mut [DomPlan]) -> Result<()> {
+    let exports: Vec<(String, String, Signature)> = plans
+        .iter()
+        .flat_map(|p| {
+            p.funcs
+                .iter()
+                .filter(|f| f.exported)
+                .map(|f| (p.name.clone(), f.name.clone(), f.sig.clone()))
+        })
+        .collect();
+    let domain_names: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
+    let hosts = host_functions();
+    for p in plans.iter_mut() {
+        let ni = u.int_in_range(0..=3)?;
+        for k in 0..ni {
+            let name = if k > 0 && u.rare(30)? {
+                "i0".to_string()
+            } else {
+                format!("i{k}")
+            };
+            let r = u.int_in_range(0u8..=99)?;
+            let (source, mut sig) = if r < 70 && !exports.is_empty() {
+                let (d, f, sig) = &exports[u.below(exports.len())?];
+                (
+                    ImportSource::Export {
+                        domain: d.clone(),
+                        function: f.clone(),
+                    },
+                    sig.clone(),
+                )
+            } else if r < 88 {
+                let (h, sig) = &hosts[u.below(hosts.len())?];
+                (
+                    ImportSource::Host {
+                        function: h.to_string(),
+                    },
+                    sig.clone(),
+                )
+            } else if !u.rare(300)? {
+                let domain = if u.rare(300)? {
+                    "nowhere".to_string()
+                } else {
+                    domain_names[u.below(domain_names.len())?].clone()
+                };
+                (ImportSource::Restart { domain }, Signature::default())
+            } else {
+                let sig = signature(u, &[])?;
+                let source = ImportSource::Export {
+                    domain: domain_names[u.below(domain_names.len())?].clone(),
+                    function: "missing".to_string(),
+                };
+                (source, sig)
+            };
+            if u.rare(50)? {
+                // Deliberately mismatched with what it names.
+                sig.params.push(Type::I32);
+            }
+            p.imports.push(Import {
+                name,
+                source,
+                sig,
+                span: None,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Control flow of one block before its instructions exist.
+#[derive(Clone, Debug)]
+enum Skel {
+    Jump(u32),
+    Brif(u32, u32),
+    BrTable(u32, Vec<u32>),
+    Return,
+    CallCap { import: u32, ok: u32, fail: u32 },
+    Trap,
+}
+
+impl Skel {
+    fn targets(&self) -> Vec<u32> {
+        match self {
+            Skel::Jump(t) => vec![*t],
+            Skel::Brif(a, b) => vec![*a, *b],
+            Skel::BrTable(d, ts) => std::iter::once(*d).chain(ts.iter().copied()).collect(),
+            Skel::CallCap { ok, fail, .. } => vec![*ok, *fail],
+            Skel::Return | Skel::Trap => vec![],
+        }
+    }
+}
+
+/// A value the generator may use, with what the verifier can know about it.
+#[derive(Clone, Debug)]
+struct Known {
+    v: Value,
+    ty: Type,
+    /// The unsigned range the verifier derives from the value's fact or constant.
+    range: Option<(u64, u64)>,
+    /// Its `mem(N)` fact.
+    in_memory: Option<u32>,
+}
+
+impl Known {
+    fn range(&self) -> (u64, u64) {
+        self.range.unwrap_or((0, bits_of(&self.ty).map_or(u64::MAX, max_of)))
+    }
+}
+
+/// An `icmp` decided a `brif`: its operands, for `lt` facts on the `then` target.
+struct BrifRecord {
+    then: BlockCall,
+    cc: IntCC,
+    a: Value,
+    b: Value,
+}
+
+/// Pending `lt(..)` fact on a block parameter, resolved once every block exists.
+struct PendingLt {
+    block: usize,
+    param: usize,
+}
+
+struct FnGen<'p, 'a, 'u> {
+    u: &'u mut Unstructured<'a>,
+    dom: &'p DomPlan,
+    func: usize,
+    next_value: u32,
+    skels: Vec<Skel>,
+    params: Vec<Vec<BlockParam>>,
+    /// Every value defined by each block, in order (parameters first).
+    defs: Vec<Vec<Known>>,
+    /// Values usable at the current point: those of the dominators and the block so far.
+    avail: Vec<Known>,
+    insts: Vec<Inst>,
+    brifs: Vec<BrifRecord>,
+    pending_lt: Vec<PendingLt>,
+}
+
+impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
+    fn new(u: &'u mut Unstructured<'a>, dom: &'p DomPlan, func: usize) -> Self {
+        FnGen {
+            u,
+            dom,
+            func,
+            next_value: 0,
+            skels: Vec::new(),
+            params: Vec::new(),
+            defs: Vec::new(),
+            avail: Vec::new(),
+            insts: Vec::new(),
+            brifs: Vec::new(),
+            pending_lt: Vec::new(),
+        }
+    }
+
+    fn plan(&self) -> &'p FuncPlan {
+        &self.dom.funcs[self.func]
+    }
+
+    fn fresh(&mut self) -> Result<Value> {
+        if self.next_value > 0 && self.u.rare(5)? {
+            // Deliberately defined twice.
+            return Ok(Value(self.u.int_in_range(0..=self.next_value - 1)?));
+        }
+        let v = Value(self.next_value);
+        self.next_value += 1;
+        Ok(v)
+    }
+
+    fn function(mut self) -> Result<Function> {
+        let n = self.u.int_in_range(1..=6usize)?;
+        for b in 0..n {
+            let s = self.skeleton(b, n)?;
+            self.skels.push(s);
+        }
+        // Keep (nearly) every block reachable: an unreachable block is rejected
+        // before anything interesting is checked in it.
+        for b in 1..n {
+            if reachable(&self.skels)[b] || self.u.rare(100)? {
+                continue;
+            }
+            let prev = &mut self.skels[b - 1];
+            match prev {
+                Skel::Jump(t) | Skel::Brif(t, _) | Skel::BrTable(t, _) | Skel::CallCap { ok: t, .. } => *t = b as u32,
+                Skel::Return | Skel::Trap => *prev = Skel::Jump(b as u32),
+            }
+        }
+        self.block_params(n)?;
+        let doms = dominators(&self.skels);
+        // Fill blocks in dominator order: a block's dominators are complete before it.
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&b| (doms[b].count_ones(), b));
+        self.defs = vec![Vec::new(); n];
+        let mut blocks: Vec<Option<Block>> = vec![None; n];
+        for &b in &order {
+            let mut chain: Vec<usize> = (0..n).filter(|&d| d != b && doms[b] & (1 << d) != 0).collect();
+            chain.sort_by_key(|&d| doms[d].count_ones());
+            self.avail = chain.iter().flat_map(|&d| self.defs[d].iter().cloned()).collect();
+            blocks[b] = Some(self.block(b)?);
+        }
+        let mut blocks: Vec<Block> = blocks
+            .into_iter()
+            .map(|b| b.expect("every block is generated"))
+            .collect();
+        self.resolve_lt(&mut blocks, &doms)?;
+        let plan = self.plan();
+        Ok(Function {
+            name: plan.name.clone(),
+            exported: plan.exported,
+            sig: plan.sig.clone(),
+            blocks,
+            span: None,
+        })
+    }
+
+    /// A branch target: usually the next block, else any non-entry block, rarely
+    /// the entry or one past the end.
+    fn target(&mut self, b: usize, n: usize, first: bool) -> Result<u32> {
+        if b + 1 < n && self.u.pct(if first { 95 } else { 50 })? {
+            return Ok(b as u32 + 1);
+        }
+        if self.u.rare(15)? {
+            return Ok(if self.u.pct(50)? { 0 } else { n as u32 });
+        }
+        if n == 1 {
+            return Ok(0);
+        }
+        self.u.int_in_range(1..=n as u32 - 1)
+    }
+
+    fn skeleton(&mut self, b: usize, n: usize) -> Result<Skel> {
+        let imports = self.dom.imports.len();
+        let r = self.u.int_in_range(0u8..=99)?;
+        let branchy = b + 1 < n || (n > 1 && self.u.pct(30)?) || self.u.rare(50)?;
+        if !branchy {
+            return Ok(if r < 90 { Skel::Return } else { Skel::Trap });
+        }
+        Ok(match r {
+            0..=34 => Skel::Jump(self.target(b, n, true)?),
+            35..=64 => Skel::Brif(self.target(b, n, true)?, self.target(b, n, false)?),
+            65..=74 => {
+                let default = self.target(b, n, true)?;
+                let k = self.u.int_in_range(0..=3)?;
+                let mut ts = Vec::new();
+                for _ in 0..k {
+                    ts.push(self.target(b, n, false)?);
+                }
+                Skel::BrTable(default, ts)
+            }
+            75..=91 if imports > 0 || self.u.rare(100)? => {
+                let import = if imports == 0 { 0 } else { self.u.below(imports)? as u32 };
+                let ok = self.target(b, n, true)?;
+                let mut fail = self.target(b, n, false)?;
+                if fail == ok && n > 2 && !self.u.rare(500)? {
+                    // The fail block takes an i32; the ok block the results: keep them apart.
+                    fail = self.u.int_in_range(1..=n as u32 - 2)?;
+                    if fail >= ok {
+                        fail += 1;
+                    }
+                }
+                Skel::CallCap { import, ok, fail }
+            }
+            92..=96 if b + 1 < n => Skel::Jump(self.target(b, n, true)?),
+            92..=96 => Skel::Return,
+            97..=99 => Skel::Trap,
+            _ => Skel::Jump(self.target(b, n, true)?),
+        })
+    }
+
+    /// Parameter types: the entry's are the signature's; `call_cap` successors get
+    /// the import's results and the trap code; others are drawn.
+    fn block_params(&mut self, n: usize) -> Result<()> {
+        let mut types: Vec<Option<Vec<Type>>> = vec![None; n];
+        types[0] = Some(self.plan().sig.params.clone());
+        for s in self.skels.clone() {
+            if let Skel::CallCap { import, ok, fail } = s {
+                let results = self.dom.imports.get(import as usize).map(|i| i.sig.results.clone());
+                if let (Some(slot), Some(results)) = (types.get_mut(ok as usize), results) {
+                    if slot.is_none() {
+                        *slot = Some(results);
+                    }
+                }
+                if let Some(slot) = types.get_mut(fail as usize) {
+                    if slot.is_none() {
+                        *slot = Some(vec![Type::I32]);
+                    }
+                }
+            }
+        }
+        // Parameters of the entry and of `call_cap` successors come from outside.
+        let foreign: Vec<bool> = types.iter().map(|t| t.is_some()).collect();
+        let caps: Vec<Signature> = self.dom.imports.iter().map(|i| i.sig.clone()).collect();
+        for (b, slot) in types.into_iter().enumerate() {
+            let tys = match slot {
+                Some(t) => t,
+                None => {
+                    let k = self.u.int_in_range(0..=2)?;
+                    let mut t = Vec::new();
+                    for _ in 0..k {
+                        t.push(val_type(self.u, &caps)?);
+                    }
+                    t
+                }
+            };
+            let mut ps = Vec::new();
+            for (i, ty) in tys.into_iter().enumerate() {
+                let value = self.fresh()?;
+                let fact = self.param_fact(b, foreign[b], i, &ty)?;
+                ps.push(BlockParam { value, ty, fact });
+            }
+            self.params.push(ps);
+        }
+        Ok(())
+    }
+
+    /// A fact for a block parameter: on entry and `call_cap` successors (`foreign`)
+    /// only the trivial one is provable; elsewhere a bound an edge may establish.
+    fn param_fact(&mut self, b: usize, foreign: bool, i: usize, ty: &Type) -> Result<Option<Fact>> {
+        let Some(bits) = bits_of(ty) else {
+            return Ok(if self.u.rare(10)? {
+                Some(Fact::Range { lo: 0, hi: 1 })
+            } else {
+                None
+            });
+        };
+        if !self.u.pct(if foreign { 5 } else { 25 })? {
+            return Ok(None);
+        }
+        if foreign && !self.u.pct(5)? {
+            return Ok(Some(Fact::Range {
+                lo: 0,
+                hi: max_of(bits),
+            }));
+        }
+        let initial = self.dom.initial_bytes();
+        Ok(Some(match self.u.int_in_range(0u8..=9)? {
+            0..=3 => Fact::Range {
+                lo: 0,
+                hi: *self
+                    .u
+                    .choose(&[1, 15, 255, 4095, initial.saturating_sub(8), max_of(bits)])?,
+            },
+            4..=5 if initial >= 16 => Fact::InMemory {
+                size: *self.u.choose(&[1, 4, 8, 16])?,
+            },
+            6..=8 => {
+                self.pending_lt.push(PendingLt { block: b, param: i });
+                return Ok(None);
+            }
+            _ if self.u.pct(10)? => {
+                let lo = self.u.arbitrary::<u64>()? & max_of(bits);
+                let hi = lo.saturating_add(self.u.arbitrary::<u16>()? as u64).min(max_of(bits));
+                Fact::Range { lo, hi }
+            }
+            _ => Fact::Range {
+                lo: 0,
+                hi: max_of(bits),
+            },
+        }))
+    }
+
+    fn known_param(&self, p: &BlockParam) -> Known {
+        let bits = bits_of(&p.ty);
+        let (range, in_memory) = match (p.fact, bits) {
+            (Some(Fact::Range { lo, hi }), Some(bits)) if lo <= hi && hi <= max_of(bits) => (Some((lo, hi)), None),
+            (Some(Fact::InMemory { size }), Some(bits)) => (
+                Some((
+                    0,
+                    (self.dom.memory.maximum as u64 * PAGE_SIZE)
+                        .saturating_sub(size as u64)
+                        .min(max_of(bits)),
+                )),
+                Some(size),
+            ),
+            _ => (None, None),
+        };
+        Known {
+            v: p.value,
+            ty: p.ty.clone(),
+            range,
+            in_memory,
+        }
+    }
+
+    fn block(&mut self, b: usize) -> Result<Block> {
+        let params = self.params[b].clone();
+        for p in &params {
+            let k = self.known_param(p);
+            self.avail.push(k);
+        }
+        self.insts = Vec::new();
+        let n = if self.u.pct(10)? {
+            self.u.int_in_range(0..=24)?
+        } else {
+            self.u.int_in_range(0..=8)?
+        };
+        for _ in 0..n {
+            self.inst()?;
+        }
+        let term = self.terminator(b)?;
+        // Everything defined here is visible to the blocks this one dominates.
+        let own: Vec<Known> = params
+            .iter()
+            .map(|p| self.known_param(p))
+            .chain(self.insts.iter().flat_map(|i| {
+                i.results
+                    .iter()
+                    .filter_map(|d| self.avail.iter().rev().find(|k| k.v == d.value).cloned())
+            }))
+            .collect();
+        self.defs[b] = own;
+        Ok(Block {
+            params,
+            insts: std::mem::take(&mut self.insts),
+            term,
+            term_span: None,
+        })
+    }
+
+    // --- operands ------------------------------------------------------------------
+
+    /// A value of type `ty` available here; sometimes deliberately not.
+    fn operand(&mut self, ty: &Type) -> Result<Value> {
+        if self.u.rare(30)? {
+            return self.wrong_operand();
+        }
+        let cands: Vec<usize> = (0..self.avail.len()).filter(|&i| &self.avail[i].ty == ty).collect();
+        if !cands.is_empty() && !self.u.pct(15)? {
+            let i = cands[self.u.below(cands.len())?];
+            return Ok(self.avail[i].v);
+        }
+        self.materialize(ty)
+    }
+
+    fn num_operand(&mut self, t: NumType) -> Result<Value> {
+        self.operand(&ty_of(t))
+    }
+
+    fn wrong_operand(&mut self) -> Result<Value> {
+        let r = self.u.int_in_range(0u8..=9)?;
+        if r < 5 && !self.avail.is_empty() {
+            let i = self.u.below(self.avail.len())?;
+            return Ok(self.avail[i].v);
+        }
+        if r < 8 && self.next_value > 0 {
+            // Defined somewhere in the function, maybe not on every path.
+            return Ok(Value(self.u.int_in_range(0..=self.next_value - 1)?));
+        }
+        Ok(Value(self.next_value + 100 + self.u.int_in_range(0..=50)?))
+    }
+
+    /// Define a value of type `ty` with an instruction.
+    fn materialize(&mut self, ty: &Type) -> Result<Value> {
+        let op = match ty {
+            Type::I32 => Op::Const(Const::I32(self.int_const(32)? as u32 as i32)),
+            Type::I64 => Op::Const(Const::I64(self.int_const(64)? as i64)),
+            Type::F32 => Op::Const(Const::F32(self.float_bits(32)? as u32)),
+            Type::F64 => Op::Const(Const::F64(self.float_bits(64)?)),
+            Type::Buf => {
+                let ptr = self.operand(&Type::I32)?;
+                let len = self.operand(&Type::I32)?;
+                Op::BufMake { ptr, len }
+            }
+            Type::Region => {
+                let len = self.operand(&Type::I32)?;
+                Op::RegionNew { len }
+            }
+            Type::Cap(sig) => {
+                let found: Vec<usize> = (0..self.dom.imports.len())
+                    .filter(|&i| self.dom.imports[i].sig == **sig)
+                    .collect();
+                if found.is_empty() {
+                    return self.wrong_operand();
+                }
+                Op::CapGet {
+                    import: found[self.u.below(found.len())?] as u32,
+                }
+            }
+        };
+        let defs = self.emit(op)?;
+        match defs.first() {
+            Some(v) => Ok(*v),
+            None => self.wrong_operand(),
+        }
+    }
+
+    /// An integer constant: small, address-like, a mask, or anything.
+    fn int_const(&mut self, bits: u32) -> Result<u64> {
+        let initial = self.dom.initial_bytes();
+        let v = match self.u.int_in_range(0u8..=99)? {
+            0..=54 => self.u.int_in_range(0..=16u64)?,
+            55..=69 => self.u.int_in_range(0..=initial + 16)?,
+            70..=79 => max_of(self.u.int_in_range(0..=bits)?),
+            80..=84 => u64::MAX, // -1
+            _ => self.u.arbitrary::<u64>()?,
+        };
+        Ok(v & max_of(bits))
+    }
+
+    fn float_bits(&mut self, bits: u32) -> Result<u64> {
+        let f = match self.u.int_in_range(0u8..=9)? {
+            0..=4 => self.u.int_in_range(-4i32..=16)? as f64,
+            5 => f64::NAN,
+            6 => f64::INFINITY,
+            7 => -0.0,
+            _ => {
+                let raw = self.u.arbitrary::<u64>()?;
+                return Ok(raw & max_of(bits));
+            }
+        };
+        Ok(if bits == 32 {
+            (f as f32).to_bits() as u64
+        } else {
+            f.to_bits()
+        })
+    }
+
+    // --- instructions --------------------------------------------------------------
+
+    /// What the verifier can derive about the single result of `op` (a mirror of
+    /// its rules for the common operations, not necessarily exact).
+    fn derive(&self, op: &Op, bits: u32) -> Option<(u64, u64)> {
+        let r = |v: Value| {
+            self.avail
+                .iter()
+                .rev()
+                .find(|k| k.v == v)
+                .map(|k| k.range())
+                .unwrap_or((0, max_of(bits)))
+        };
+        let konst = |v: Value| {
+            let (lo, hi) = r(v);
+            (lo == hi).then_some(lo)
+        };
+        match op {
+            Op::Const(Const::I32(c)) => Some((*c as u32 as u64, *c as u32 as u64)),
+            Op::Const(Const::I64(c)) => Some((*c as u64, *c as u64)),
+            Op::Icmp { .. } | Op::Fcmp { .. } => Some((0, 1)),
+            Op::Unary {
+                op: UnOp::Clz | UnOp::Ctz | UnOp::Popcnt,
+                ..
+            } => Some((0, bits as u64)),
+            Op::Binary { op, a, b, .. } => {
+                let ((alo, ahi), (blo, bhi)) = (r(*a), r(*b));
+                match op {
+                    BinOp::Band => Some((0, ahi.min(bhi))),
+                    BinOp::Urem => Some((0, ahi.min(bhi.saturating_sub(1)))),
+                    BinOp::Iadd => {
+                        let hi = ahi as u128 + bhi as u128;
+                        (hi <= max_of(bits) as u128).then_some((alo + blo, hi as u64))
+                    }
+                    BinOp::Ushr => konst(*b).map(|k| {
+                        let k = (k % bits as u64) as u32;
+                        (alo >> k, ahi >> k)
+                    }),
+                    _ => None,
+                }
+            }
+            Op::Convert {
+                op: ConvOp::Uextend, a, ..
+            } => Some(r(*a)),
+            Op::Load { access, .. } | Op::RegionLoad { access, .. } if !access.signed && access.bytes < 8 => {
+                Some((0, max_of(access.bytes as u32 * 8).min(max_of(bits))))
+            }
+            Op::MemorySize => Some((self.dom.memory.initial as u64, self.dom.memory.maximum as u64)),
+            Op::Select { a, b, .. } => {
+                let ((alo, ahi), (blo, bhi)) = (r(*a), r(*b));
+                Some((alo.min(blo), ahi.max(bhi)))
+            }
+            _ => None,
+        }
+    }
+
+    /// A fact for the result of `op` of type `ty`: usually what the verifier can
+    /// prove (or weaker), rarely a false one.
+    fn result_fact(&mut self, op: &Op, ty: &Type) -> Result<Option<Fact>> {
+        let Some(bits) = bits_of(ty) else {
+            return Ok(None);
+        };
+        if !self.u.pct(30)? {
+            return Ok(None);
+        }
+        if self.u.rare(100)? {
+            let lo = self.u.int_in_range(0..=16u64)?;
+            let hi = lo.saturating_add(self.u.int_in_range(0..=300u64)?);
+            return Ok(Some(Fact::Range { lo, hi }));
+        }
+        let (lo, hi) = match self.derive(op, bits) {
+            Some(r) => r,
+            None if self.u.pct(30)? => {
+                return Ok(Some(Fact::Range {
+                    lo: 0,
+                    hi: max_of(bits),
+                }))
+            }
+            None => (0, max_of(bits)),
+        };
+        let initial = self.dom.initial_bytes();
+        Ok(match self.u.int_in_range(0u8..=99)? {
+            0..=54 => Some(Fact::Range { lo, hi }),
+            55..=64 => {
+                let lo = lo.saturating_sub(self.u.int_in_range(0..=3)?);
+                let hi = hi.saturating_add(self.u.int_in_range(0..=3)?).min(max_of(bits));
+                Some(Fact::Range { lo, hi })
+            }
+            65..=79 if hi <= initial => {
+                let room = (initial - hi).min(u32::MAX as u64) as u32;
+                let size = room.saturating_sub(self.u.int_in_range(0..=2)?);
+                Some(Fact::InMemory { size })
+            }
+            _ => match op {
+                Op::Binary { op: BinOp::Urem, b, .. } => Some(Fact::Lt(*b)),
+                _ => {
+                    // A bound whose least value is above everything this one may be.
+                    let above: Vec<Value> = self
+                        .avail
+                        .iter()
+                        .filter(|k| bits_of(&k.ty).is_some() && k.range.is_some_and(|(l, _)| l > hi))
+                        .map(|k| k.v)
+                        .collect();
+                    if above.is_empty() {
+                        None
+                    } else {
+                        Some(Fact::Lt(above[self.u.below(above.len())?]))
+                    }
+                }
+            },
+        })
+    }
+
+    fn result_types(&self, op: &Op) -> Vec<Type> {
+        match op {
+            Op::Const(c) => vec![match c {
+                Const::I32(_) => Type::I32,
+                Const::I64(_) => Type::I64,
+                Const::F32(_) => Type::F32,
+                Const::F64(_) => Type::F64,
+            }],
+            Op::Binary { ty, .. } | Op::Unary { ty, .. } => vec![ty_of(*ty)],
+            Op::Icmp { .. } | Op::Fcmp { .. } => vec![Type::I32],
+            Op::Select { ty, .. } => vec![ty.clone()],
+            Op::Convert { to, .. } => vec![ty_of(*to)],
+            Op::Load { access, .. } | Op::RegionLoad { access, .. } => vec![ty_of(access.ty)],
+            Op::Store { .. }
+            | Op::MemoryCopy { .. }
+            | Op::MemoryFill { .. }
+            | Op::RegionStore { .. }
+            | Op::RegionRead { .. }
+            | Op::RegionWrite { .. }
+            | Op::RegionFree { .. } => vec![],
+            Op::MemorySize | Op::MemoryGrow { .. } | Op::BufPtr { .. } | Op::BufLen { .. } | Op::RegionLen { .. } => {
+                vec![Type::I32]
+            }
+            Op::Call { func, .. } => self
+                .dom
+                .funcs
+                .get(*func as usize)
+                .map(|f| f.sig.results.clone())
+                .unwrap_or_default(),
+            Op::CapGet { import } => self
+                .dom
+                .imports
+                .get(*import as usize)
+                .map(|i| vec![Type::Cap(Box::new(i.sig.clone()))])
+                .unwrap_or_default(),
+            Op::BufMake { .. } => vec![Type::Buf],
+            Op::RegionNew { .. } => vec![Type::Region],
+        }
+    }
+
+    /// Append an instruction with fresh results (and maybe facts); returns them.
+    fn emit(&mut self, op: Op) -> Result<Vec<Value>> {
+        let mut tys = self.result_types(&op);
+        if self.u.rare(5)? {
+            // Deliberately the wrong number of results.
+            if tys.is_empty() || self.u.pct(50)? {
+                tys.push(Type::I32);
+            } else {
+                tys.pop();
+            }
+        }
+        let mut results = Vec::new();
+        let mut known = Vec::new();
+        for ty in tys {
+            let value = self.fresh()?;
+            let fact = self.result_fact(&op, &ty)?;
+            let bits = bits_of(&ty);
+            let range = match (fact, bits) {
+                (Some(Fact::Range { lo, hi }), Some(b)) if lo <= hi && hi <= max_of(b) => Some((lo, hi)),
+                (None, Some(b)) => match op {
+                    Op::Const(_) => self.derive(&op, b),
+                    _ => None,
+                },
+                _ => None,
+            };
+            let in_memory = match fact {
+                Some(Fact::InMemory { size }) => Some(size),
+                _ => None,
+            };
+            results.push(Def { value, fact });
+            known.push(Known {
+                v: value,
+                ty,
+                range,
+                in_memory,
+            });
+        }
+        let values = results.iter().map(|d| d.value).collect();
+        self.insts.push(Inst {
+            results,
+            op,
+            span: None,
+        });
+        self.avail.extend(known);
+        Ok(values)
+    }
+
+    /// A memory access shape: valid for its type almost always.
+    fn access(&mut self) -> Result<MemAccess> {
+        let ty = self.u.num_type()?;
+        if self.u.rare(10)? {
+            return Ok(MemAccess {
+                ty,
+                bytes: *self.u.choose(&[0u8, 1, 2, 3, 4, 8, 16])?,
+                signed: self.u.arbitrary()?,
+            });
+        }
+        let widths: &[u8] = match ty {
+            NumType::I32 => &[4, 1, 2],
+            NumType::I64 => &[8, 1, 2, 4],
+            NumType::F32 => &[4],
+            NumType::F64 => &[8],
+        };
+        let bytes = *self.u.choose(widths)?;
+        let full = matches!(
+            (ty, bytes),
+            (NumType::I32 | NumType::F32, 4) | (NumType::I64 | NumType::F64, 8)
+        );
+        let signed = !full && self.u.arbitrary()?;
+        Ok(MemAccess { ty, bytes, signed })
+    }
+
+    /// An address: often a fresh in-range constant so that accesses get proven.
+    fn address(&mut self) -> Result<Value> {
+        let initial = self.dom.initial_bytes();
+        if initial > 0 && self.u.pct(35)? {
+            let c = self.u.int_in_range(0..=initial + 8)?;
+            let v = self.emit(Op::Const(Const::I32(c as u32 as i32)))?;
+            if let Some(v) = v.first() {
+                return Ok(*v);
+            }
+        }
+        if self.u.pct(30)? {
+            // Prefer one the verifier knows something about.
+            let cands: Vec<Value> = self
+                .avail
+                .iter()
+                .filter(|k| k.ty == Type::I32 && (k.range.is_some() || k.in_memory.is_some()))
+                .map(|k| k.v)
+                .collect();
+            if !cands.is_empty() {
+                return Ok(cands[self.u.below(cands.len())?]);
+            }
+        }
+        self.operand(&Type::I32)
+    }
+
+    fn offset(&mut self) -> Result<u32> {
+        Ok(match self.u.int_in_range(0u8..=9)? {
+            0..=6 => self.u.int_in_range(0..=16)?,
+            7..=8 => self.u.int_in_range(0..=70_000)?,
+            _ => self.u.arbitrary()?,
+        })
+    }
+
+    /// With a small probability, a type the operation is not defined on.
+    fn maybe_wrong(&mut self, t: NumType) -> Result<NumType> {
+        if self.u.rare(10)? {
+            self.u.num_type()
+        } else {
+            Ok(t)
+        }
+    }
+
+    fn inst(&mut self) -> Result<()> {
+        let kind = if self.u.pct(40)? {
+            *self.u.choose(&CORE_KINDS)?
+        } else {
+            self.u.arbitrary::<OpKind>()?
+        };
+        let op = match kind {
+            OpKind::Const => {
+                let t = self.u.num_type()?;
+                self.materialize(&ty_of(t))?;
+                return Ok(());
+            }
+            OpKind::IntBinary => {
+                let ty = self.u.int_type()?;
+                let ty = self.maybe_wrong(ty)?;
+                let op = *self.u.choose(&INT_BINOPS)?;
+                let a = self.num_operand(ty)?;
+                let b = self.num_operand(ty)?;
+                Op::Binary { op, ty, a, b }
+            }
+            OpKind::FloatBinary => {
+                let ty = self.u.float_type()?;
+                let ty = self.maybe_wrong(ty)?;
+                let op = *self.u.choose(&FLOAT_BINOPS)?;
+                let a = self.num_operand(ty)?;
+                let b = self.num_operand(ty)?;
+                Op::Binary { op, ty, a, b }
+            }
+            OpKind::IntUnary => {
+                let mut ty = self.u.int_type()?;
+                let op = *self.u.choose(&INT_UNOPS)?;
+                if op == UnOp::Sext32 && !self.u.rare(100)? {
+                    ty = NumType::I64;
+                }
+                let ty = self.maybe_wrong(ty)?;
+                let a = self.num_operand(ty)?;
+                Op::Unary { op, ty, a }
+            }
+            OpKind::FloatUnary => {
+                let ty = self.u.float_type()?;
+                let ty = self.maybe_wrong(ty)?;
+                let op = *self.u.choose(&FLOAT_UNOPS)?;
+                let a = self.num_operand(ty)?;
+                Op::Unary { op, ty, a }
+            }
+            OpKind::Icmp => {
+                let ty = self.u.int_type()?;
+                let ty = self.maybe_wrong(ty)?;
+                let cc = *self.u.choose(&INT_CCS)?;
+                let a = self.num_operand(ty)?;
+                let b = self.num_operand(ty)?;
+                Op::Icmp { cc, ty, a, b }
+            }
+            OpKind::Fcmp => {
+                let ty = self.u.float_type()?;
+                let ty = self.maybe_wrong(ty)?;
+                let cc = *self.u.choose(&FLOAT_CCS)?;
+                let a = self.num_operand(ty)?;
+                let b = self.num_operand(ty)?;
+                Op::Fcmp { cc, ty, a, b }
+            }
+            OpKind::Select => {
+                let caps: Vec<Signature> = self.dom.imports.iter().map(|i| i.sig.clone()).collect();
+                let ty = val_type(self.u, &caps)?;
+                let cond = self.operand(&Type::I32)?;
+                let a = self.operand(&ty)?;
+                let b = self.operand(&ty)?;
+                Op::Select { ty, cond, a, b }
+            }
+            OpKind::Convert => {
+                let (op, from, to) = if self.u.rare(30)? {
+                    (*self.u.choose(&ALL_CONV_OPS)?, self.u.num_type()?, self.u.num_type()?)
+                } else {
+                    *self.u.choose(&conversions())?
+                };
+                let a = self.num_operand(from)?;
+                Op::Convert { op, from, to, a }
+            }
+            OpKind::Load => {
+                let access = self.access()?;
+                let addr = self.address()?;
+                let offset = self.offset()?;
+                Op::Load { access, addr, offset }
+            }
+            OpKind::Store => {
+                let access = self.access()?;
+                let value = self.num_operand(access.ty)?;
+                let addr = self.address()?;
+                let offset = self.offset()?;
+                Op::Store {
+                    access,
+                    value,
+                    addr,
+                    offset,
+                }
+            }
+            OpKind::MemorySize => Op::MemorySize,
+            OpKind::MemoryGrow => Op::MemoryGrow {
+                delta: self.operand(&Type::I32)?,
+            },
+            OpKind::MemoryCopy => {
+                let dst = self.address()?;
+                let src = self.address()?;
+                let len = self.operand(&Type::I32)?;
+                Op::MemoryCopy { dst, src, len }
+            }
+            OpKind::MemoryFill => {
+                let dst = self.address()?;
+                let byte = self.operand(&Type::I32)?;
+                let len = self.operand(&Type::I32)?;
+                Op::MemoryFill { dst, byte, len }
+            }
+            OpKind::Call => {
+                let nf = self.dom.funcs.len();
+                let func = if self.u.rare(30)? { nf } else { self.u.below(nf)? };
+                let params = self
+                    .dom
+                    .funcs
+                    .get(func)
+                    .map(|f| f.sig.params.clone())
+                    .unwrap_or_default();
+                let mut args = Vec::new();
+                for p in &params {
+                    args.push(self.operand(p)?);
+                }
+                self.mangle_args(&mut args)?;
+                Op::Call {
+                    func: func as u32,
+                    args,
+                }
+            }
+            OpKind::CapGet => {
+                let ni = self.dom.imports.len();
+                if ni == 0 && !self.u.pct(10)? {
+                    return Ok(());
+                }
+                let import = if ni == 0 || self.u.rare(30)? {
+                    ni
+                } else {
+                    self.u.below(ni)?
+                };
+                Op::CapGet { import: import as u32 }
+            }
+            OpKind::BufMake => {
+                let ptr = self.address()?;
+                let len = self.operand(&Type::I32)?;
+                Op::BufMake { ptr, len }
+            }
+            OpKind::BufPtr => Op::BufPtr {
+                buf: self.operand(&Type::Buf)?,
+            },
+            OpKind::BufLen => Op::BufLen {
+                buf: self.operand(&Type::Buf)?,
+            },
+            OpKind::RegionNew => Op::RegionNew {
+                len: self.operand(&Type::I32)?,
+            },
+            OpKind::RegionLen => Op::RegionLen {
+                region: self.operand(&Type::Region)?,
+            },
+            OpKind::RegionFree => Op::RegionFree {
+                region: self.operand(&Type::Region)?,
+            },
+            OpKind::RegionLoad => {
+                let access = self.access()?;
+                let region = self.operand(&Type::Region)?;
+                let index = self.operand(&Type::I32)?;
+                Op::RegionLoad { access, region, index }
+            }
+            OpKind::RegionStore => {
+                let access = self.access()?;
+                let value = self.num_operand(access.ty)?;
+                let region = self.operand(&Type::Region)?;
+                let index = self.operand(&Type::I32)?;
+                Op::RegionStore {
+                    access,
+                    value,
+                    region,
+                    index,
+                }
+            }
+            OpKind::RegionRead | OpKind::RegionWrite => {
+                let region = self.operand(&Type::Region)?;
+                let index = self.operand(&Type::I32)?;
+                let addr = self.address()?;
+                let len = self.operand(&Type::I32)?;
+                if matches!(kind, OpKind::RegionRead) {
+                    Op::RegionRead {
+                        region,
+                        index,
+                        addr,
+                        len,
+                    }
+                } else {
+                    Op::RegionWrite {
+                        region,
+                        index,
+                        addr,
+                        len,
+                    }
+                }
+            }
+        };
+        self.emit(op)?;
+        Ok(())
+    }
+
+    /// Rarely, one argument too many or too few.
+    fn mangle_args(&mut self, args: &mut Vec<Value>) -> Result<()> {
+        if self.u.rare(10)? {
+            if args.is_empty() || self.u.pct(50)? {
+                let v = self.operand(&Type::I32)?;
+                args.push(v);
+            } else {
+                args.pop();
+            }
+        }
+        Ok(())
+    }
+
+    // --- terminators ---------------------------------------------------------------
+
+    /// Arguments for the parameters of block `t`, preferring values that satisfy
+    /// the parameter's fact.
+    fn edge(&mut self, t: u32) -> Result<BlockCall> {
+        let params = self.params.get(t as usize).cloned().unwrap_or_default();
+        let initial = self.dom.initial_bytes();
+        let mut args = Vec::new();
+        for p in &params {
+            let fitting: Vec<Value> = match p.fact {
+                Some(Fact::Range { lo, hi }) => self
+                    .avail
+                    .iter()
+                    .filter(|k| k.ty == p.ty && k.range.is_some_and(|(l, h)| lo <= l && h <= hi))
+                    .map(|k| k.v)
+                    .collect(),
+                Some(Fact::InMemory { size }) => self
+                    .avail
+                    .iter()
+                    .filter(|k| {
+                        k.ty == p.ty
+                            && (k.in_memory.is_some_and(|m| m >= size)
+                                || k.range
+                                    .is_some_and(|(_, h)| h as u128 + size as u128 <= initial as u128))
+                    })
+                    .map(|k| k.v)
+                    .collect(),
+                _ => Vec::new(),
+            };
+            let v = match p.fact {
+                Some(_) if !fitting.is_empty() && !self.u.rare(300)? => fitting[self.u.below(fitting.len())?],
+                Some(fact) if !self.u.rare(300)? => self.fitting_const(&p.ty, fact)?,
+                _ => self.operand(&p.ty)?,
+            };
+            args.push(v);
+        }
+        self.mangle_args(&mut args)?;
+        Ok(BlockCall {
+            block: BlockId(t),
+            args,
+        })
+    }
+
+    /// A constant the verifier sees satisfies `fact` (when one exists).
+    fn fitting_const(&mut self, ty: &Type, fact: Fact) -> Result<Value> {
+        let c = match fact {
+            Fact::Range { lo, hi } => self.u.int_in_range(lo..=hi)?,
+            Fact::InMemory { size } => self
+                .u
+                .int_in_range(0..=self.dom.initial_bytes().saturating_sub(size as u64))?,
+            Fact::Lt(_) => 0,
+        };
+        let op = match ty {
+            Type::I32 => Op::Const(Const::I32(c as u32 as i32)),
+            Type::I64 => Op::Const(Const::I64(c as i64)),
+            _ => return self.operand(ty),
+        };
+        match self.emit(op)?.first() {
+            Some(v) => Ok(*v),
+            None => self.operand(ty),
+        }
+    }
+
+    fn terminator(&mut self, b: usize) -> Result<Terminator> {
+        Ok(match self.skels[b].clone() {
+            Skel::Jump(t) => Terminator::Jump(self.edge(t)?),
+            Skel::Brif(t, e) => {
+                let mut icmp = None;
+                let cond = if self.u.pct(55)? {
+                    // A fresh comparison, so the edges can refine a bound.
+                    let ty = self.u.int_type()?;
+                    let cc = if self.u.pct(50)? {
+                        IntCC::Ult
+                    } else {
+                        *self.u.choose(&INT_CCS)?
+                    };
+                    let a = self.num_operand(ty)?;
+                    let bv = self.num_operand(ty)?;
+                    let (a, bv) = if self.u.pct(20)? { (bv, a) } else { (a, bv) };
+                    icmp = Some((cc, a, bv));
+                    let op = Op::Icmp { cc, ty, a, b: bv };
+                    match self.emit(op)?.first() {
+                        Some(v) => *v,
+                        None => self.operand(&Type::I32)?,
+                    }
+                } else {
+                    self.operand(&Type::I32)?
+                };
+                let mut then = self.edge(t)?;
+                // Pass the compared value along, so a bound on it can be proven.
+                if let Some((_, a, _)) = icmp {
+                    let tys: Vec<Type> = self
+                        .params
+                        .get(t as usize)
+                        .map(|ps| ps.iter().map(|p| p.ty.clone()).collect())
+                        .unwrap_or_default();
+                    let a_ty = self.avail.iter().rev().find(|k| k.v == a).map(|k| k.ty.clone());
+                    for (i, ty) in tys.iter().enumerate() {
+                        if Some(ty) == a_ty.as_ref() && i < then.args.len() && self.u.pct(60)? {
+                            then.args[i] = a;
+                        }
+                    }
+                }
+                if let Some((cc, a, bv)) = icmp {
+                    self.brifs.push(BrifRecord {
+                        then: then.clone(),
+                        cc,
+                        a,
+                        b: bv,
+                    });
+                }
+                let else_ = self.edge(e)?;
+                Terminator::Brif { cond, then, else_ }
+            }
+            Skel::BrTable(d, ts) => {
+                let index = self.operand(&Type::I32)?;
+                let default = self.edge(d)?;
+                let mut targets = Vec::new();
+                for t in ts {
+                    targets.push(self.edge(t)?);
+                }
+                Terminator::BrTable {
+                    index,
+                    default,
+                    targets,
+                }
+            }
+            Skel::Return => {
+                let results = self.plan().sig.results.clone();
+                let mut vals = Vec::new();
+                for r in &results {
+                    vals.push(self.operand(r)?);
+                }
+                self.mangle_args(&mut vals)?;
+                Terminator::Return(vals)
+            }
+            Skel::CallCap { import, ok, fail } => {
+                let sig = self.dom.imports.get(import as usize).map(|i| i.sig.clone());
+                let cap = match &sig {
+                    Some(sig) => self.operand(&Type::Cap(Box::new(sig.clone())))?,
+                    None => self.wrong_operand()?,
+                };
+                let mut args = Vec::new();
+                for p in sig.map(|s| s.params).unwrap_or_default() {
+                    args.push(self.operand(&p)?);
+                }
+                self.mangle_args(&mut args)?;
+                Terminator::CallCap {
+                    cap,
+                    args,
+                    ok: BlockId(ok),
+                    fail: BlockId(fail),
+                }
+            }
+            Skel::Trap => Terminator::Trap,
+        })
+    }
+
+    /// Give the parameters that asked for an `lt` fact a bound: the other operand of
+    /// a comparison that decides an edge into the block with this argument, if any;
+    /// else any integer of a dominating block.
+    fn resolve_lt(&mut self, blocks: &mut [Block], doms: &[u32]) -> Result<()> {
+        for p in std::mem::take(&mut self.pending_lt) {
+            // `brif (icmp.ult x, n), blockT(x)` proves `x < n` in blockT.
+            let from_brif = self.brifs.iter().find_map(|r| {
+                let into = r.then.block.0 as usize == p.block;
+                let arg = r.then.args.get(p.param);
+                match r.cc {
+                    IntCC::Ult if into && arg == Some(&r.a) && r.a != r.b => Some(r.b),
+                    IntCC::Ugt if into && arg == Some(&r.b) && r.a != r.b => Some(r.a),
+                    _ => None,
+                }
+            });
+            let bound = match from_brif {
+                Some(b) => Some(b),
+                None if !self.u.pct(20)? => None,
+                None => {
+                    let cands: Vec<Value> = (0..blocks.len())
+                        .filter(|&d| d != p.block && doms[p.block] & (1 << d) != 0)
+                        .flat_map(|d| self.defs[d].iter())
+                        .filter(|k| bits_of(&k.ty).is_some())
+                        .map(|k| k.v)
+                        .collect();
+                    if cands.is_empty() {
+                        None
+                    } else {
+                        Some(cands[self.u.below(cands.len())?])
+                    }
+                }
+            };
+            if let Some(n) = bound {
+                blocks[p.block].params[p.param].fact = Some(Fact::Lt(n));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Dominator sets as bit masks (at most 32 blocks); an unreachable block (or one
+/// reached only through out-of-range targets) dominates only itself.
+fn successors(skels: &[Skel]) -> Vec<Vec<usize>> {
+    let n = skels.len();
+    skels
+        .iter()
+        .map(|s| s.targets().into_iter().map(|t| t as usize).filter(|&t| t < n).collect())
+        .collect()
+}
+
+fn reachable(skels: &[Skel]) -> Vec<bool> {
+    let succ = successors(skels);
+    let mut reachable = vec![false; skels.len()];
+    let mut stack = vec![0];
+    reachable[0] = true;
+    while let Some(b) = stack.pop() {
+        for &s in &succ[b] {
+            if !reachable[s] {
+                reachable[s] = true;
+                stack.push(s);
+            }
+        }
+    }
+    reachable
+}
+
+fn dominators(skels: &[Skel]) -> Vec<u32> {
+    let n = skels.len();
+    let succ = successors(skels);
+    let reachable = reachable(skels);
+    let all: u32 = if n >= 32 { u32::MAX } else { (1 << n) - 1 };
+    let mut dom: Vec<u32> = (0..n)
+        .map(|b| if b == 0 || !reachable[b] { 1 << b } else { all })
+        .collect();
+    loop {
+        let mut changed = false;
+        for b in 1..n {
+            if !reachable[b] {
+                continue;
+            }
+            let mut meet = all;
+            for p in 0..n {
+                if reachable[p] && succ[p].contains(&b) {
+                    meet &= dom[p];
+                }
+            }
+            let new = meet | (1 << b);
+            if new != dom[b] {
+                dom[b] = new;
+                changed = true;
+            }
+        }
+        if !changed {
+            return dom;
+        }
+    }
+}

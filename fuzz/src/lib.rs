@@ -1,0 +1,28 @@
+//! Helpers shared by the fuzz targets: span stripping for round-trip comparisons,
+//! the structured module generator of `verify_structured`, and the checks it runs
+//! on a verified module with the reference interpreter.
+
+pub mod gen;
+pub mod oracle;
+
+use capjit_ir::Module;
+
+/// Clear every source span, so that a module parsed from text compares equal to one
+/// built or parsed elsewhere.
+pub fn strip_spans(m: &mut Module) {
+    for d in &mut m.domains {
+        d.span = None;
+        for i in &mut d.imports {
+            i.span = None;
+        }
+        for f in &mut d.functions {
+            f.span = None;
+            for b in &mut f.blocks {
+                b.term_span = None;
+                for inst in &mut b.insts {
+                    inst.span = None;
+                }
+            }
+        }
+    }
+}
