@@ -278,6 +278,9 @@ impl Runtime {
     /// numbers-only parameters and results, and tracing is off.
     pub fn refresh_caps(&mut self) {
         let tracing = self.trace.is_some();
+        // Generated code writes through these (fuel, activations, trap records), so
+        // they are taken from unique borrows.
+        let ctxs: Vec<*mut DomainCtx> = self.domains.iter_mut().map(|d| &mut *d.ctx as *mut DomainCtx).collect();
         let mut tables = Vec::with_capacity(self.domains.len());
         for (d, state) in self.domains.iter().enumerate() {
             let table: Vec<NativeCap> = state
@@ -296,7 +299,7 @@ impl Runtime {
                             let target = &self.domains[domain];
                             match target.functions.get(func).copied().flatten() {
                                 Some(code) => NativeCap {
-                                    ctx: &*target.ctx as *const DomainCtx as *mut DomainCtx,
+                                    ctx: ctxs[domain],
                                     func: code,
                                     epoch: cap.epoch,
                                     slow: 0,
