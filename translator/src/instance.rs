@@ -96,12 +96,10 @@ impl JitInstance {
                     let marker = 0u8;
                     let top = std::ptr::addr_of!(marker) as u64;
                     let limit = top.saturating_sub(stack_size as u64) + margin;
-                    // SAFETY: this thread has exclusive use of the runtime until it
-                    // ends (the owner is blocked in `join`); the code it calls lives
-                    // in `self.code`, borrowed for the whole scope; and the stack
-                    // spans `stack_size` bytes below `top`, so `limit` leaves
-                    // `margin` bytes above its end for the largest frame and the
-                    // runtime's own frames.
+                    // The owner is blocked in `join`, the code lives in `self.code`
+                    // (borrowed for the scope), and the stack spans `stack_size` bytes
+                    // below `top`, so `limit` keeps `margin` bytes free above its end.
+                    // SAFETY: exclusive runtime, live code, and room on the stack (above).
                     unsafe { capjit_tcb::invoke(rt.0, d, f, args, limit) }
                 });
             match worker {
