@@ -9,7 +9,9 @@
 //!
 //! Module and domains (`domain.rs`):
 //! 1. `check_limits`: counts of domains, functions, imports, blocks and
-//!    instructions are bounded (see `limits.rs`), so verification stays linear.
+//!    instructions are bounded (see `limits.rs`), so verification stays linear;
+//!    `check_type_limits`: every type nests at most 16 capability levels and every
+//!    signature has at most `MAX_ARITY` entries (walked without recursion).
 //! 2. `check_unique_names`: domain names are unique; function and import names are
 //!    unique within their domain.
 //! 3. `check_memory_layout`: initial <= maximum <= 65536 pages; data segments and
