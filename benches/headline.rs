@@ -295,10 +295,10 @@ fn translation(figures: &mut Figures, table: &mut String) {
         rates.push(rate);
         let _ = writeln!(
             table,
-            "{:<36} {:>9.1} {:>11.2} M {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
+            "{:<36} {:>9.1} {:>11.1} K {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
             format!("capjit {name}"),
             ms(total),
-            rate / 1e6,
+            rate / 1e3,
             ms(med(runs, |t| t.verify)),
             ms(med(runs, |t| t.lower)),
             ms(med(runs, |t| t.compile)),
@@ -319,10 +319,10 @@ fn translation(figures: &mut Figures, table: &mut String) {
         cl_rates.push(rate);
         let _ = writeln!(
             table,
-            "{:<36} {:>9.1} {:>11.2} M {:>8} {:>8} {:>8.1} {:>8.1}",
+            "{:<36} {:>9.1} {:>11.1} K {:>8} {:>8} {:>8.1} {:>8.1}",
             format!("Cranelift only, {}", regalloc_name(cfg.regalloc)),
             ms(total),
-            rate / 1e6,
+            rate / 1e3,
             "-",
             "-",
             ms(median(runs.iter().map(|r| r.1).collect())),
@@ -453,7 +453,8 @@ fn kernels(figures: &mut Figures, table: &mut String) {
         "kernel", "n", "native ms", "sp ms", "sp x", "bt ms", "bt x"
     );
     let mut interp_rows = Vec::new();
-    let mut log_sum = 0.0;
+    // Sums of ln(time / native): single_pass, backtracking.
+    let (mut log_sp, mut log_bt) = (0.0, 0.0);
     for k in &KERNELS {
         let m = parse_module(k.src).unwrap_or_else(|e| panic!("{}: {e}", k.name));
         let f = native::by_name(k.name).expect("native reference");
@@ -488,12 +489,9 @@ fn kernels(figures: &mut Figures, table: &mut String) {
             ms(b),
             b / n
         );
-        let (jit, _) = if default == Regalloc::SinglePass {
-            (s, b)
-        } else {
-            (b, s)
-        };
-        log_sum += (jit / n).ln();
+        let jit = if default == Regalloc::SinglePass { s } else { b };
+        log_sp += (s / n).ln();
+        log_bt += (b / n).ln();
         let key = |s: &str| format!("kernel_{}_{s}", k.name);
         figures.set(key("n"), k.n as f64);
         figures.set(key("native_ms"), ms(n));
@@ -523,11 +521,22 @@ fn kernels(figures: &mut Figures, table: &mut String) {
         figures.set(key("ms"), ms(i));
         figures.set(key("vs_native"), i / n);
     }
-    let geo = (log_sum / KERNELS.len() as f64).exp();
+    let (geo_sp, geo_bt) = (
+        (log_sp / KERNELS.len() as f64).exp(),
+        (log_bt / KERNELS.len() as f64).exp(),
+    );
+    let geo = if default == Regalloc::SinglePass {
+        geo_sp
+    } else {
+        geo_bt
+    };
     figures.set("kernel_geomean_vs_native", geo);
+    figures.set("kernel_geomean_vs_native_single_pass", geo_sp);
+    figures.set("kernel_geomean_vs_native_backtracking", geo_bt);
     let _ = writeln!(
         table,
-        "geometric mean, default regalloc: {geo:.2}x native (target <= 3x, without optimisation)\n"
+        "geometric mean: single_pass {geo_sp:.2}x, backtracking {geo_bt:.2}x native \
+         (target <= 3x, without optimisation)\n"
     );
 
     let _ = writeln!(
@@ -551,9 +560,22 @@ fn kernels(figures: &mut Figures, table: &mut String) {
     }
 }
 
+/// The 1-minute load average (Linux), to tell a quiet machine from a busy one.
+fn load_average() -> Option<f64> {
+    let text = std::fs::read_to_string("/proc/loadavg").ok()?;
+    text.split_whitespace().next()?.parse().ok()
+}
+
 fn main() {
     let started = Instant::now();
     let mut figures = Figures::default();
+    if let Some(l) = load_average() {
+        println!(
+            "load average at start: {l:.2} on {} CPUs\n",
+            std::thread::available_parallelism().map_or(0, |n| n.get())
+        );
+        figures.set("load_average_start", l);
+    }
     let mut table = String::new();
     translation(&mut figures, &mut table);
     print!("{table}");
@@ -562,7 +584,12 @@ fn main() {
     print!("{table2}");
     let took = secs(started.elapsed());
     figures.set("bench_seconds", took);
-    println!("\nbench took {took:.1} s");
+    println!();
+    if let Some(l) = load_average() {
+        println!("load average at end: {l:.2}");
+        figures.set("load_average_end", l);
+    }
+    println!("bench took {took:.1} s");
 
     let dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(std::path::PathBuf::from)
