@@ -54,7 +54,7 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             cranelift_verifier: false,
-            regalloc: Regalloc::SinglePass,
+            regalloc: Regalloc::Backtracking,
             keep_clif: false,
             keep_asm: false,
             keep_functions: false,

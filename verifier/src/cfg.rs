@@ -8,16 +8,23 @@ use capjit_ir::{BlockId, Function, Terminator};
 
 const NONE: u32 = u32::MAX;
 
-/// Successor blocks of a terminator, in order (may contain duplicates).
-pub fn successors(term: &Terminator) -> Vec<BlockId> {
+/// Call `f` on each successor block of a terminator, in order (duplicates included).
+pub fn for_each_successor(term: &Terminator, mut f: impl FnMut(BlockId)) {
     match term {
-        Terminator::Jump(c) => vec![c.block],
-        Terminator::Brif { then, else_, .. } => vec![then.block, else_.block],
-        Terminator::BrTable { default, targets, .. } => std::iter::once(default.block)
-            .chain(targets.iter().map(|t| t.block))
-            .collect(),
-        Terminator::Return(_) | Terminator::Trap => Vec::new(),
-        Terminator::CallCap { ok, fail, .. } => vec![*ok, *fail],
+        Terminator::Jump(c) => f(c.block),
+        Terminator::Brif { then, else_, .. } => {
+            f(then.block);
+            f(else_.block);
+        }
+        Terminator::BrTable { default, targets, .. } => {
+            f(default.block);
+            targets.iter().for_each(|t| f(t.block));
+        }
+        Terminator::Return(_) | Terminator::Trap => {}
+        Terminator::CallCap { ok, fail, .. } => {
+            f(*ok);
+            f(*fail);
+        }
     }
 }
 
@@ -34,7 +41,14 @@ impl DomTree {
     /// Build the tree; branch targets must already be known to be in range.
     pub fn new(f: &Function) -> DomTree {
         let n = f.blocks.len();
-        let succs: Vec<Vec<BlockId>> = f.blocks.iter().map(|b| successors(&b.term)).collect();
+        // Successors as one flat list: `succ[start[b]..start[b + 1]]`.
+        let mut start = Vec::with_capacity(n + 1);
+        let mut succ: Vec<u32> = Vec::with_capacity(2 * n);
+        for b in &f.blocks {
+            start.push(succ.len());
+            for_each_successor(&b.term, |t| succ.push(t.0));
+        }
+        start.push(succ.len());
 
         // Iterative DFS from the entry: preorder numbers and DFS-tree parents.
         let mut pre = vec![NONE; n];
@@ -48,31 +62,54 @@ impl DomTree {
             pre[b as usize] = vertex.len() as u32;
             vertex.push(b);
             parent.push(from);
-            for s in succs[b as usize].iter().rev() {
-                if pre[s.0 as usize] == NONE {
-                    stack.push((s.0, pre[b as usize]));
+            for s in succ[start[b as usize]..start[b as usize + 1]].iter().rev() {
+                if pre[*s as usize] == NONE {
+                    stack.push((*s, pre[b as usize]));
                 }
             }
         }
         let count = vertex.len();
 
-        // Predecessors, as preorder numbers, of reachable blocks.
-        let mut preds: Vec<Vec<u32>> = vec![Vec::new(); count];
-        for (b, ss) in succs.iter().enumerate() {
-            if pre[b] == NONE {
-                continue;
+        // Predecessors of reachable blocks, as preorder numbers, flat like `succ`.
+        let mut pred_count = vec![0usize; count + 1];
+        for (b, &p) in pre.iter().enumerate() {
+            if p != NONE {
+                for s in &succ[start[b]..start[b + 1]] {
+                    pred_count[pre[*s as usize] as usize + 1] += 1;
+                }
             }
-            for s in ss {
-                preds[pre[s.0 as usize] as usize].push(pre[b]);
+        }
+        for i in 0..count {
+            pred_count[i + 1] += pred_count[i];
+        }
+        let mut fill = pred_count.clone();
+        let mut preds = vec![0u32; pred_count[count]];
+        for (b, &p) in pre.iter().enumerate() {
+            if p != NONE {
+                for s in &succ[start[b]..start[b + 1]] {
+                    let w = pre[*s as usize] as usize;
+                    preds[fill[w]] = p;
+                    fill[w] += 1;
+                }
             }
         }
 
-        let idom = lengauer_tarjan(&parent, &preds);
+        let idom = lengauer_tarjan(&parent, &preds, &pred_count);
 
-        // Dominator-tree DFS intervals, by block.
-        let mut children: Vec<Vec<u32>> = vec![Vec::new(); count];
+        // Dominator-tree DFS intervals, by block: children in flat lists too.
+        let mut child_count = vec![0usize; count + 1];
         for w in 1..count {
-            children[idom[w] as usize].push(w as u32);
+            child_count[idom[w] as usize + 1] += 1;
+        }
+        for i in 0..count {
+            child_count[i + 1] += child_count[i];
+        }
+        let mut fill = child_count.clone();
+        let mut children = vec![0u32; count.saturating_sub(1)];
+        for w in 1..count {
+            let p = idom[w] as usize;
+            children[fill[p]] = w as u32;
+            fill[p] += 1;
         }
         let mut enter = vec![0; n];
         let mut exit = vec![0; n];
@@ -88,7 +125,7 @@ impl DomTree {
             enter[block] = clock;
             clock += 1;
             stack.push((v, true));
-            for c in &children[v as usize] {
+            for c in &children[child_count[v as usize]..child_count[v as usize + 1]] {
                 stack.push((*c, false));
             }
         }
@@ -105,8 +142,9 @@ impl DomTree {
     }
 }
 
-/// Immediate dominators over preorder numbers (vertex 0 is the root).
-fn lengauer_tarjan(parent: &[u32], preds: &[Vec<u32>]) -> Vec<u32> {
+/// Immediate dominators over preorder numbers (vertex 0 is the root); the
+/// predecessors of `w` are `preds[pred_start[w]..pred_start[w + 1]]`.
+fn lengauer_tarjan(parent: &[u32], preds: &[u32], pred_start: &[usize]) -> Vec<u32> {
     let n = parent.len();
     let mut semi: Vec<u32> = (0..n as u32).collect();
     let mut label: Vec<u32> = (0..n as u32).collect();
@@ -137,7 +175,7 @@ fn lengauer_tarjan(parent: &[u32], preds: &[Vec<u32>]) -> Vec<u32> {
     };
 
     for w in (1..n).rev() {
-        for &v in &preds[w] {
+        for &v in &preds[pred_start[w]..pred_start[w + 1]] {
             let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
             if semi[u as usize] < semi[w] {
                 semi[w] = semi[u as usize];

@@ -7,7 +7,7 @@
 
 use capjit_ir::{BinOp, BlockCall, Domain, Fact, Function, Op, Terminator, Value, PAGE_SIZE};
 
-use crate::cfg::{successors, DomTree};
+use crate::cfg::{for_each_successor, DomTree};
 use crate::domain::Report;
 use crate::error::{ErrorKind, Location, Site};
 use crate::facts::{self, EdgeCondition, Values};
@@ -32,7 +32,21 @@ pub struct Scratch {
 }
 
 /// Which memory accesses of a function were proven in bounds, by block and instruction.
-pub type AccessProofs = Vec<Vec<bool>>;
+/// Flat: block `b`'s instructions are `proven[start[b]..start[b + 1]]`.
+#[derive(Debug, Default)]
+pub struct AccessProofs {
+    start: Vec<u32>,
+    proven: Vec<bool>,
+}
+
+impl AccessProofs {
+    pub fn get(&self, block: usize, inst: usize) -> bool {
+        match (self.start.get(block), self.start.get(block + 1)) {
+            (Some(&from), Some(&to)) if inst < (to - from) as usize => self.proven[from as usize + inst],
+            _ => false,
+        }
+    }
+}
 
 /// Counts for the summary `capjit verify` prints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -96,10 +110,10 @@ pub fn verify_function(
     let errors_before = report.errors.len();
     if f.blocks.is_empty() {
         report.push(loc, ErrorKind::EmptyFunction);
-        return Vec::new();
+        return AccessProofs::default();
     }
     if !check_arity_limits(f, report, &loc) || !check_block_targets(f, report, &loc) {
-        return Vec::new();
+        return AccessProofs::default();
     }
     s.types.clear();
     let mut cx = Cx {
@@ -115,18 +129,25 @@ pub fn verify_function(
     cx.check_reachable();
     cx.define_values();
     cx.check_entry_params();
-    let mut proofs = Vec::with_capacity(f.blocks.len());
+    let mut start = Vec::with_capacity(f.blocks.len() + 1);
+    let mut total = 0u32;
+    for b in &f.blocks {
+        start.push(total);
+        total += b.insts.len() as u32;
+    }
+    start.push(total);
+    let mut proven = vec![false; total as usize];
     for b in 0..f.blocks.len() {
-        let mut block_proofs = vec![false; f.blocks[b].insts.len()];
         if cx.dom.reachable(b) {
-            cx.check_block(b, &mut block_proofs, counts);
+            let range = start[b] as usize..start[b + 1] as usize;
+            cx.check_block(b, &mut proven[range], counts);
         }
         counts.instructions += f.blocks[b].insts.len() as u64 + 1;
-        proofs.push(block_proofs);
     }
+    let mut proofs = AccessProofs { start, proven };
     cx.reset();
     if cx.report.errors.len() > errors_before {
-        proofs.clear();
+        proofs = AccessProofs::default();
     }
     proofs
 }
@@ -157,7 +178,7 @@ fn check_arity_limits(f: &Function, report: &mut Report, loc: &Location) -> bool
 fn check_block_targets(f: &Function, report: &mut Report, loc: &Location) -> bool {
     let mut ok = true;
     for (b, block) in f.blocks.iter().enumerate() {
-        let at = Location {
+        let at = || Location {
             block: Some(b as u32),
             site: Some(Site::Terminator),
             span: block.term_span.or(loc.span),
@@ -165,26 +186,24 @@ fn check_block_targets(f: &Function, report: &mut Report, loc: &Location) -> boo
         };
         if let Terminator::BrTable { targets, .. } = &block.term {
             if targets.len() > MAX_TABLE_TARGETS {
-                report.push(
-                    at.clone(),
-                    ErrorKind::LimitExceeded {
-                        what: "br_table targets",
-                        limit: MAX_TABLE_TARGETS as u64,
-                        found: targets.len() as u64,
-                    },
-                );
+                let kind = ErrorKind::LimitExceeded {
+                    what: "br_table targets",
+                    limit: MAX_TABLE_TARGETS as u64,
+                    found: targets.len() as u64,
+                };
+                report.push(at(), kind);
                 ok = false;
             }
         }
-        for t in successors(&block.term) {
+        for_each_successor(&block.term, |t| {
             if t.0 as usize >= f.blocks.len() {
-                report.push(at.clone(), ErrorKind::UnknownBlock(t.0));
+                report.push(at(), ErrorKind::UnknownBlock(t.0));
                 ok = false;
             } else if t.0 == 0 {
-                report.push(at.clone(), ErrorKind::EntryTargeted);
+                report.push(at(), ErrorKind::EntryTargeted);
                 ok = false;
             }
-        }
+        });
     }
     ok
 }
@@ -312,9 +331,10 @@ impl<'a> Cx<'a> {
     }
 
     fn reset(&mut self) {
-        for v in std::mem::take(&mut self.s.touched) {
-            self.s.def_block[v as usize] = UNDEFINED;
-            self.s.fact[v as usize] = None;
+        let s = &mut *self.s;
+        for v in s.touched.drain(..) {
+            s.def_block[v as usize] = UNDEFINED;
+            s.fact[v as usize] = None;
         }
     }
 
@@ -478,14 +498,8 @@ impl<'a> Cx<'a> {
                 None => self.err(b, site, ErrorKind::UnknownFunction(*func)),
                 Some(callee) => {
                     let sig = &callee.sig;
-                    self.check_args(
-                        args,
-                        &sig.params,
-                        b,
-                        pos,
-                        site,
-                        &format!("arguments of call to `{}`", callee.name),
-                    );
+                    let what = || format!("arguments of call to `{}`", callee.name);
+                    self.check_args(args, sig.params.iter(), b, pos, site, &what);
                 }
             },
             Op::CapGet { import } => {
@@ -544,22 +558,28 @@ impl<'a> Cx<'a> {
     }
 
     /// Arguments against parameter types, count first.
-    fn check_args(&mut self, args: &[Value], params: &[capjit_ir::Type], b: usize, pos: u32, site: Site, what: &str) {
+    /// Arguments against parameter types, count first; `what` names them in errors.
+    fn check_args<'t>(
+        &mut self,
+        args: &[Value],
+        params: impl ExactSizeIterator<Item = &'t capjit_ir::Type>,
+        b: usize,
+        pos: u32,
+        site: Site,
+        what: &dyn Fn() -> String,
+    ) {
         if args.len() != params.len() {
-            self.err(
-                b,
-                site,
-                ErrorKind::ArityMismatch {
-                    what: what.to_string(),
-                    expected: params.len(),
-                    found: args.len(),
-                },
-            );
+            let kind = ErrorKind::ArityMismatch {
+                what: what(),
+                expected: params.len(),
+                found: args.len(),
+            };
+            self.err(b, site, kind);
             return;
         }
         for (k, (a, t)) in args.iter().zip(params).enumerate() {
             let want = self.s.types.id(t);
-            self.use_as(*a, want, b, pos, site, &|| format!("{what}, position {}", k + 1));
+            self.use_as(*a, want, b, pos, site, &|| format!("{}, position {}", what(), k + 1));
         }
     }
 
@@ -644,7 +664,7 @@ impl<'a> Cx<'a> {
             }
             Terminator::Return(vals) => {
                 let results = &self.f.sig.results;
-                self.check_args(vals, results, b, pos, site, "returned values");
+                self.check_args(vals, results.iter(), b, pos, site, &|| "returned values".into());
             }
             Terminator::Trap => {}
             Terminator::CallCap { cap, args, ok, fail } => {
@@ -660,7 +680,9 @@ impl<'a> Cx<'a> {
                     self.err(b, site, kind);
                     return;
                 };
-                self.check_args(args, &sig.params, b, pos, site, "arguments of `call_cap`");
+                self.check_args(args, sig.params.iter(), b, pos, site, &|| {
+                    "arguments of `call_cap`".into()
+                });
                 self.check_foreign_params(b, ok.0 as usize, &sig.results, "the `ok` block of `call_cap`");
                 self.check_foreign_params(
                     b,
@@ -738,9 +760,15 @@ impl<'a> Cx<'a> {
         let pos = f.blocks[b].insts.len() as u32 + 1;
         let target = call.block.0 as usize;
         let params = &f.blocks[target].params;
-        let types: Vec<capjit_ir::Type> = params.iter().map(|p| p.ty.clone()).collect();
-        let what = format!("arguments of the branch to block{target}");
-        self.check_args(&call.args, &types, b, pos, Site::Terminator, &what);
+        let what = || format!("arguments of the branch to block{target}");
+        self.check_args(
+            &call.args,
+            params.iter().map(|p| &p.ty),
+            b,
+            pos,
+            Site::Terminator,
+            &what,
+        );
         if call.args.len() != params.len() {
             return;
         }

@@ -98,7 +98,7 @@ use function::{verify_function, AccessProofs, Scratch};
 pub struct Verified<T> {
     inner: T,
     /// `proofs[domain][function][block][inst]`: that memory access is proven in bounds.
-    proofs: Vec<Vec<AccessProofs>>,
+    proofs: Proofs,
     counts: Counts,
 }
 
@@ -113,10 +113,7 @@ impl Verified<Module> {
         self.proofs
             .get(domain)
             .and_then(|d| d.get(func))
-            .and_then(|f| f.get(block))
-            .and_then(|b| b.get(inst))
-            .copied()
-            .unwrap_or(false)
+            .is_some_and(|f| f.get(block, inst))
     }
 
     /// Instruction and memory-access counts.
@@ -131,6 +128,27 @@ impl Verified<Module> {
 
 /// Check every rule; return the module as `Verified`, or every error found.
 pub fn verify(m: &Module) -> Result<Verified<Module>, Vec<VerifyError>> {
+    let (proofs, counts) = check(m)?;
+    Ok(Verified {
+        inner: m.clone(),
+        proofs,
+        counts,
+    })
+}
+
+/// Like [`verify`], taking the module instead of copying it.
+pub fn verify_owned(m: Module) -> Result<Verified<Module>, Vec<VerifyError>> {
+    let (proofs, counts) = check(&m)?;
+    Ok(Verified {
+        inner: m,
+        proofs,
+        counts,
+    })
+}
+
+type Proofs = Vec<Vec<AccessProofs>>;
+
+fn check(m: &Module) -> Result<(Proofs, Counts), Vec<VerifyError>> {
     let mut report = Report { errors: Vec::new() };
     if !domain::check_limits(m, &mut report) {
         return Err(report.errors);
@@ -154,11 +172,7 @@ pub fn verify(m: &Module) -> Result<Verified<Module>, Vec<VerifyError>> {
         proofs.push(per_func);
     }
     if report.errors.is_empty() {
-        Ok(Verified {
-            inner: m.clone(),
-            proofs,
-            counts,
-        })
+        Ok((proofs, counts))
     } else {
         Err(report.errors)
     }
