@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 fn main() {
+    idc::serve_echo_if_asked();
     let quick = std::env::args().any(|a| a == "--quick");
     let started = Instant::now();
     let figures = idc::measure(quick);

@@ -37,10 +37,9 @@
 //! JIT backend, default `Config` except `limits.fuel = u64::MAX`.
 //!
 //! The echo server: the process re-executes `std::env::current_exe()` with
-//! `CAPJIT_IDC_ECHO` set. Any binary that includes this module (this bench, the
-//! headline bench, the smoke test) must then serve instead of running its `main`
-//! or its tests, without that `main` having to cooperate, so the check runs from
-//! an `.init_array` entry, i.e. before `main` (Linux; capjit is x86-64 Linux only).
+//! `CAPJIT_IDC_ECHO` set; every binary that includes this module (this bench, the
+//! headline bench, the smoke test) calls `serve_echo_if_asked` first, which then
+//! serves and exits instead of going on.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -434,9 +433,9 @@ fn serve(mode: &str) -> std::io::Result<()> {
     }
 }
 
-/// Runs before `main` in every binary that includes this module: when the parent
-/// started this process as an echo server, serve and exit.
-extern "C" fn echo_child() {
+/// Call first thing in every binary (or test) that includes this module: when the
+/// parent started this process as an echo server, serve and exit.
+pub fn serve_echo_if_asked() {
     let Ok(mode) = std::env::var(ECHO_ENV) else {
         return;
     };
@@ -449,15 +448,6 @@ extern "C" fn echo_child() {
     };
     std::process::exit(code);
 }
-
-#[cfg(target_os = "linux")]
-#[used]
-// SAFETY: an `.init_array` entry is a function pointer the C runtime calls once,
-// before `main`, with (argc, argv, envp), which an `extern "C" fn()` may ignore on
-// x86-64. `echo_child` returns at once unless `CAPJIT_IDC_ECHO` is set, and then
-// only uses the environment, stdin/stdout and a socket before exiting.
-#[unsafe(link_section = ".init_array")]
-static ECHO_CHILD: extern "C" fn() = echo_child;
 
 fn echo_command(mode: &str) -> Command {
     let exe = std::env::current_exe().expect("current_exe");
@@ -587,8 +577,10 @@ pub fn measure(quick: bool) -> Vec<(String, f64)> {
     config.limits.fuel = u64::MAX;
     let mut inst = Instance::new(&module, &config, Box::new(std::io::sink())).expect("the IDC bench module verifies");
 
-    let mut pipe = PipeEcho::start();
-    let mut socket = SocketEcho::start();
+    // Quick mode (the smoke test) leaves out the IPC figures: a test binary cannot
+    // serve as its own echo child (the test harness writes to its stdout).
+    let mut pipe = (!quick).then(PipeEcho::start);
+    let mut socket = (!quick).then(SocketEcho::start);
     let sources: Vec<PageBuf> = COPY_SIZES.iter().map(|&(_, n)| PageBuf::new(n, 0x5a)).collect();
     let mut dests: Vec<PageBuf> = COPY_SIZES.iter().map(|&(_, n)| PageBuf::new(n, 0)).collect();
 
@@ -605,8 +597,10 @@ pub fn measure(quick: bool) -> Vec<(String, f64)> {
         push(&mut s.direct, call_loop(&mut inst, "direct_loop", plan.calls));
         push(&mut s.empty, call_loop(&mut inst, "empty_loop", plan.calls));
         push(&mut s.native, native_loop(plan.calls));
-        push(&mut s.pipe, pipe.roundtrip_ns(plan.ipc));
-        push(&mut s.socket, socket.roundtrip_ns(plan.ipc));
+        if let (Some(pipe), Some(socket)) = (pipe.as_mut(), socket.as_mut()) {
+            push(&mut s.pipe, pipe.roundtrip_ns(plan.ipc));
+            push(&mut s.socket, socket.roundtrip_ns(plan.ipc));
+        }
         for (i, &(_, size)) in COPY_SIZES.iter().enumerate() {
             let n = (plan.copy_bytes / size).max(1);
             push(&mut s.idc_copy[i], copy_loop(&mut inst, size, 0, n as i64));
@@ -615,15 +609,16 @@ pub fn measure(quick: bool) -> Vec<(String, f64)> {
         push(&mut s.transfer_1m, transfer_loop(&mut inst, MIB, plan.transfers));
         push(&mut s.transfer_4k, transfer_loop(&mut inst, 4096, plan.transfers));
     }
-    pipe.stop();
-    socket.stop();
+    if let (Some(pipe), Some(socket)) = (pipe, socket) {
+        pipe.stop();
+        socket.stop();
+    }
     let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
     let (idc_min, direct_min, empty_min, native_min) = (min(&s.idc), min(&s.direct), min(&s.empty), min(&s.native));
     let idc = median(s.idc);
     let direct = median(s.direct);
     let native = median(s.native);
-    let pipe_ns = median(s.pipe);
-    let socket_ns = median(s.socket);
+    let ipc = (!s.pipe.is_empty()).then(|| (median(s.pipe), median(s.socket)));
     let transfer = median(s.transfer_1m);
     let mut out: Vec<(String, f64)> = vec![
         ("idc_null_roundtrip_ns".into(), idc),
@@ -632,10 +627,6 @@ pub fn measure(quick: bool) -> Vec<(String, f64)> {
         ("native_call_ns".into(), native),
         ("idc_vs_direct".into(), idc / direct),
         ("idc_vs_native".into(), idc / native),
-        ("pipe_roundtrip_ns".into(), pipe_ns),
-        ("unix_socket_roundtrip_ns".into(), socket_ns),
-        ("ipc_pipe_vs_idc".into(), pipe_ns / idc),
-        ("ipc_socket_vs_idc".into(), socket_ns / idc),
         ("idc_null_roundtrip_min_ns".into(), idc_min),
         ("loop_overhead_min_ns".into(), empty_min),
         ("direct_call_min_ns".into(), direct_min),
@@ -653,6 +644,12 @@ pub fn measure(quick: bool) -> Vec<(String, f64)> {
     out.push(("idc_transfer_1m_ns".into(), transfer));
     out.push(("idc_transfer_4k_ns".into(), median(s.transfer_4k)));
     out.push(("idc_transfer_vs_null".into(), transfer / idc));
+    if let Some((pipe_ns, socket_ns)) = ipc {
+        out.push(("pipe_roundtrip_ns".into(), pipe_ns));
+        out.push(("unix_socket_roundtrip_ns".into(), socket_ns));
+        out.push(("ipc_pipe_vs_idc".into(), pipe_ns / idc));
+        out.push(("ipc_socket_vs_idc".into(), socket_ns / idc));
+    }
     out
 }
 

@@ -98,18 +98,17 @@ impl DomTree {
 
         // Dominator-tree DFS intervals, by block: children in flat lists too.
         let mut child_count = vec![0usize; count + 1];
-        for w in 1..count {
-            child_count[idom[w] as usize + 1] += 1;
+        for &p in idom.iter().skip(1) {
+            child_count[p as usize + 1] += 1;
         }
         for i in 0..count {
             child_count[i + 1] += child_count[i];
         }
         let mut fill = child_count.clone();
         let mut children = vec![0u32; count.saturating_sub(1)];
-        for w in 1..count {
-            let p = idom[w] as usize;
-            children[fill[p]] = w as u32;
-            fill[p] += 1;
+        for (w, &p) in idom.iter().enumerate().skip(1) {
+            children[fill[p as usize]] = w as u32;
+            fill[p as usize] += 1;
         }
         let mut enter = vec![0; n];
         let mut exit = vec![0; n];
