@@ -19,6 +19,8 @@
 
 mod modgen;
 
+#[path = "idc/mod.rs"]
+mod idc;
 #[path = "kernels/native.rs"]
 mod native;
 
@@ -567,6 +569,7 @@ fn load_average() -> Option<f64> {
 }
 
 fn main() {
+    idc::serve_echo_if_asked();
     let started = Instant::now();
     let mut figures = Figures::default();
     if let Some(l) = load_average() {
@@ -582,6 +585,12 @@ fn main() {
     let mut table2 = String::new();
     kernels(&mut figures, &mut table2);
     print!("{table2}");
+    let calls = idc::measure(false);
+    println!("\ninter-domain calls (JIT; median of repetitions, timed inside the IR)\n");
+    print!("{}", idc::table(&calls));
+    for (key, value) in &calls {
+        figures.set(key, *value);
+    }
     let took = secs(started.elapsed());
     figures.set("bench_seconds", took);
     println!();
