@@ -46,7 +46,7 @@ const VICTIM_INBOX: (u32, u32) = (1024, 256);
 /// fixed). While it is open, generated `region.write`s through a handle that may
 /// be dead keep their memory range in bounds, so that the property test goes on
 /// looking for other problems.
-const KNOWN_BUG_REGION_WRITE_ORDER: bool = true;
+const KNOWN_BUG_REGION_WRITE_ORDER: bool = false;
 const DOMAINS: [&str; 5] = ["left", "attacker", "victim", "driver", "right"];
 
 fn cases() -> u32 {
@@ -859,7 +859,6 @@ proptest! {
 /// range first and traps with `out_of_bounds` when the handle is dead and the
 /// range is outside memory as well.
 #[test]
-#[ignore = "bug: interpreter region.write checks the memory range before the handle (out_of_bounds; JIT and docs: region_invalid)"]
 fn region_write_through_a_dead_handle_checks_the_handle_first() {
     let text = "domain a {
   memory 0

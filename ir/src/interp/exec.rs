@@ -454,6 +454,8 @@ impl Machine<'_, '_> {
                 let (h, index, addr, len) = self.region_copy_operands(*region, *index, *addr, *len)?;
                 let d = self.top().domain;
                 let rt = &mut *self.rt;
+                // The handle first, as `region.read` and the runtime do.
+                rt.regions.check(h, d)?;
                 let mem = &rt.domains[d].memory;
                 let src = range_in(mem.len(), addr, 0, len)?;
                 let bytes = rt.regions.bytes_mut(h, d)?;
