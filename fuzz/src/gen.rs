@@ -953,7 +953,8 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                     BinOp::Urem => Some((0, ahi.min(bhi.saturating_sub(1)))),
                     BinOp::Iadd => {
                         let hi = ahi as u128 + bhi as u128;
-                        (hi <= max_of(bits) as u128).then_some((alo + blo, hi as u64))
+                        // Lazily: `alo + blo` may overflow when `hi` does not fit.
+                        (hi <= max_of(bits) as u128).then(|| (alo + blo, hi as u64))
                     }
                     BinOp::Ushr => konst(*b).map(|k| {
                         let k = (k % bits as u64) as u32;
