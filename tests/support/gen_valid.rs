@@ -27,7 +27,7 @@ use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::{
     BinOp, Block, BlockCall, BlockId, BlockParam, Const, ConvOp, DataSegment, Def, Domain, Fact, FloatCC, Function,
     Import, ImportSource, Inbox, Inst, IntCC, MemAccess, Memory, Module, NumType, Op, RegionHandle, Signature,
-    Terminator, TrapCode, Type, UnOp, Val, Value, PAGE_SIZE,
+    Terminator, Type, UnOp, Val, Value, PAGE_SIZE,
 };
 
 // ---- the choice source --------------------------------------------------------
@@ -1770,6 +1770,30 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let then_args = self.args_for(&then_tys);
         let (then_b, _) = self.new_block(&then_tys);
         let (join, _) = self.new_block(&join_tys);
+        if self.c.chance(10) {
+            // Both edges to the join, with different arguments.
+            let a = self.args_for(&join_tys);
+            let b = self.args_for(&join_tys);
+            self.terminate(Terminator::Brif {
+                cond: c,
+                then: Self::call(join, a),
+                else_: Self::call(join, b),
+            });
+            // The unused `then` block still needs a place: reach it from the join.
+            self.switch_to(join);
+            let (after, _) = self.new_block(&[]);
+            self.terminate(Terminator::Brif {
+                cond: c,
+                then: Self::call(then_b, then_args),
+                else_: Self::call(after, vec![]),
+            });
+            let mark = self.pool.len();
+            self.switch_to(then_b);
+            self.terminate(Terminator::Jump(Self::call(after, vec![])));
+            self.pool.truncate(mark);
+            self.switch_to(after);
+            return;
+        }
         let with_else = self.c.chance(70);
         let else_call = if with_else {
             let (else_b, _) = self.new_block(&[]);
@@ -2410,17 +2434,16 @@ pub fn op_at<'m>(m: &'m Module, t: &TrapInfo) -> Option<&'m Op> {
 /// its bug is fixed.
 pub type KnownBug = (&'static str, fn(&Case, &Outcome, &Outcome) -> bool);
 
-pub const KNOWN_BUGS: &[KnownBug] = &[(
-    "region.write checks the memory range before the region's owner in the interpreter",
-    |case, interp, jit| {
-        traps(interp).iter().zip(traps(jit)).any(|(a, b)| {
-            a.code == TrapCode::OutOfBounds
-                && b.code == TrapCode::RegionInvalid
-                && (&a.domain, &a.function, a.block, a.inst) == (&b.domain, &b.function, b.block, b.inst)
-                && matches!(op_at(&case.module, a), Some(Op::RegionWrite { .. }))
-        })
-    },
-)];
+pub const KNOWN_BUGS: &[KnownBug] = &[
+    // Example of an entry (region.write's order of checks, fixed in 6d71b1d):
+    // ("interpreter: region.write checks memory before the owner", |case, interp, jit| {
+    //     traps(interp).iter().zip(traps(jit)).any(|(a, b)| {
+    //         a.code == TrapCode::OutOfBounds
+    //             && b.code == TrapCode::RegionInvalid
+    //             && matches!(op_at(&case.module, a), Some(Op::RegionWrite { .. }))
+    //     })
+    // }),
+];
 
 /// The known bug that explains a mismatch, if any.
 pub fn known_bug(case: &Case, m: &Mismatch) -> Option<&'static str> {
