@@ -40,10 +40,13 @@
 //! `examples/embed.rs` is a complete host with two domains.
 
 pub use capjit_ir as ir;
+pub use capjit_optimizer as optimizer;
 pub use capjit_translator as translator;
 pub use capjit_verifier as verifier;
 pub use engine::{Backend, Config, EngineError, Instance};
+pub use opt::{optimize_and_verify, optimize_and_verify_with};
 
 pub mod diagnostics;
 pub mod engine;
 pub mod load;
+pub mod opt;

@@ -65,6 +65,15 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// Optimise a program (untrusted passes that attach proof facts) and write its text.
+    Opt {
+        /// Program files (`.cir` or `.cirb`), linked together.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Write the optimised text here instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Decode a binary program and print it as text.
     Decode {
         /// A `.cirb` file.
@@ -109,6 +118,10 @@ struct RunArgs {
     /// Grant a file to domains that import `host.file(NAME)`: `--grant NAME=PATH`.
     #[arg(long, value_name = "NAME=PATH")]
     grant: Vec<String>,
+    /// Optimise first; if the optimised module fails verification, warn and run
+    /// the unoptimised one.
+    #[arg(long)]
+    opt: bool,
 }
 
 /// A failure already reported to the user, with the exit code to use.
@@ -123,6 +136,7 @@ fn main() -> ExitCode {
         Command::Fmt { file } => load_one(&file).map(|m| print!("{}", print_module(&m))),
         Command::Encode { file, output } => encode(&file, &output),
         Command::Decode { file, output } => decode(&file, output),
+        Command::Opt { files, output } => opt_cmd(&files, output),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -353,7 +367,11 @@ fn run(args: RunArgs) -> Result<(), Reported> {
     if let Some(depth) = args.max_call_depth {
         limits.max_call_depth = depth;
     }
-    let verified = verify_loaded(&loaded)?;
+    let verified = if args.opt {
+        verify_optimized(&loaded)?
+    } else {
+        verify_loaded(&loaded)?
+    };
     let config = Config {
         backend: if args.interp {
             Backend::Interpreter
@@ -399,5 +417,70 @@ fn run(args: RunArgs) -> Result<(), Reported> {
             Err(Reported(EXIT_TRAP))
         }
         Err(e) => Err(fail(e)),
+    }
+}
+
+/// Optimise, verify the result, and fall back to the (verified) original with a
+/// warning naming the first errors when the optimised module is rejected.
+fn verify_optimized(loaded: &Loaded) -> Result<Verified<Module>, Reported> {
+    match capjit::optimize_and_verify(&loaded.module) {
+        Ok(out) => {
+            for w in out.warnings(5) {
+                eprintln!("{w}");
+            }
+            Ok(out.verified)
+        }
+        // The original itself does not verify: report it as `run` always does.
+        Err(_) => verify_loaded(loaded),
+    }
+}
+
+/// Memory accesses as `P of N proven`.
+fn proven_text((proven, checked): (u64, u64)) -> String {
+    format!("{proven} of {} proven", proven + checked)
+}
+
+fn opt_cmd(files: &[PathBuf], output: Option<PathBuf>) -> Result<(), Reported> {
+    let loaded = load::load_files(files).map_err(report_load_error)?;
+    let original = verify_loaded(&loaded)?;
+    let c = original.counts();
+    let before = (c.accesses_proven, c.accesses_checked);
+    let (module, report) = capjit::optimizer::optimize_report(&loaded.module, &capjit::optimizer::Options::default());
+    let text = print_module(&module);
+    match &output {
+        Some(path) => {
+            std::fs::write(path, &text).map_err(|e| fail(format!("cannot write `{}`: {e}", path.display())))?
+        }
+        None => print!("{text}"),
+    }
+    for f in &report.versioned {
+        eprintln!("note: `{f}` specialised for small values of a parameter");
+    }
+    if report.facts_dropped > 0 {
+        eprintln!(
+            "note: {} fact(s) the verifier did not accept were dropped; first: {}",
+            report.facts_dropped,
+            report.dropped_messages.first().map_or("", String::as_str)
+        );
+    }
+    match verifier::verify(&module) {
+        Ok(v) => {
+            let c = v.counts();
+            eprintln!(
+                "ok: memory accesses {} before, {} after optimisation",
+                proven_text(before),
+                proven_text((c.accesses_proven, c.accesses_checked))
+            );
+            Ok(())
+        }
+        Err(errors) => {
+            for e in errors.iter().take(5) {
+                eprintln!("error: [{}] {}: {}", e.kind.name(), e.location, e.kind);
+            }
+            Err(fail(format!(
+                "the optimised module fails verification with {} error(s) (written anyway)",
+                errors.len()
+            )))
+        }
     }
 }
