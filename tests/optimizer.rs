@@ -1,5 +1,5 @@
 //! The optimiser preserves semantics: every program of `tests/programs/`,
-//! `examples/` and `benches/kernels/` gives the same outcome optimised and not —
+//! `examples/`, `benches/kernels/` and `optimizer/tests/kernels/` gives the same outcome optimised and not —
 //! the entry call's results or trap code, host output, every domain's final
 //! memory, status and fuel (the passes keep every branch's direction, so fuel is
 //! spent exactly as before) — in the interpreter and in the JIT. The optimised
@@ -80,10 +80,15 @@ fn observe(m: &Module, backend: Backend, header: &support::Header) -> Result<Obs
 }
 
 fn corpus() -> Vec<PathBuf> {
-    ["tests/programs", "examples", "benches/kernels"]
-        .iter()
-        .flat_map(|d| support::cir_files(&support::repo_dir(d)))
-        .collect()
+    [
+        "tests/programs",
+        "examples",
+        "benches/kernels",
+        "optimizer/tests/kernels",
+    ]
+    .iter()
+    .flat_map(|d| support::cir_files(&support::repo_dir(d)))
+    .collect()
 }
 
 fn first_difference(a: &Observed, b: &Observed) -> String {
