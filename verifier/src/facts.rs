@@ -273,14 +273,13 @@ fn fits_memory(hi: u64, extra: u64, cx: &dyn Values) -> bool {
     hi as u128 + extra as u128 <= cx.initial_memory_bytes() as u128
 }
 
-/// What a branch condition tells about its operands on one edge.
-pub struct EdgeCondition<'a> {
+/// The `icmp` deciding a `brif`, as seen from one of its edges.
+pub struct EdgeCondition {
     pub cc: IntCC,
     pub a: Value,
     pub b: Value,
     /// Whether this edge is taken when the condition is true.
     pub taken_when_true: bool,
-    pub op: &'a Op,
 }
 
 /// The relation `a R b` that holds on the edge, as (strictly-less, or-equal) facts
@@ -360,8 +359,8 @@ pub fn check_edge_fact(
     defined_before_target: &dyn Fn(Value) -> bool,
 ) -> Result<(), String> {
     let (r, lt) = match cond {
-        Some(c) if matches!(c.op, Op::Icmp { .. }) => refine(cx, arg, c),
-        _ => (range_of(cx, arg), None),
+        Some(c) => refine(cx, arg, c),
+        None => (range_of(cx, arg), None),
     };
     match fact {
         Fact::Range { lo, hi } => {

@@ -635,17 +635,13 @@ impl<'a> Cx<'a> {
             Terminator::Jump(call) => self.check_edge(b, call, None),
             Terminator::Brif { cond, then, else_ } => {
                 self.use_as(*cond, I32, b, pos, site, &|| "the condition of `brif`".into());
-                let cond_op = self.icmp_of(*cond, b, pos);
+                let icmp = self.icmp_of(*cond, b, pos);
                 let edge = |taken_when_true| {
-                    cond_op.map(|op| match op {
-                        Op::Icmp { cc, a, b: rhs, .. } => EdgeCondition {
-                            cc: *cc,
-                            a: *a,
-                            b: *rhs,
-                            taken_when_true,
-                            op,
-                        },
-                        _ => unreachable_condition(op),
+                    icmp.map(|(cc, a, rhs)| EdgeCondition {
+                        cc,
+                        a,
+                        b: rhs,
+                        taken_when_true,
                     })
                 };
                 self.check_edge(b, then, edge(true).as_ref());
@@ -695,15 +691,12 @@ impl<'a> Cx<'a> {
     }
 
     /// The condition's defining `icmp`, when it is one (and available).
-    fn icmp_of(&self, cond: Value, b: usize, pos: u32) -> Option<&'a Op> {
+    fn icmp_of(&self, cond: Value, b: usize, pos: u32) -> Option<(capjit_ir::IntCC, Value, Value)> {
         self.available(cond, b, pos).ok()?;
-        let f: &'a Function = self.f;
-        let (db, dpos) = (self.s.def_block[cond.0 as usize], self.s.def_pos[cond.0 as usize]);
-        if dpos == PARAM_POS {
-            return None;
+        match self.def_op(cond)? {
+            Op::Icmp { cc, a, b, .. } => Some((*cc, *a, *b)),
+            _ => None,
         }
-        let op = &f.blocks[db as usize].insts[dpos as usize - 1].op;
-        matches!(op, Op::Icmp { .. }).then_some(op)
     }
 
     /// A block entered from another domain: parameter types must match, and facts
@@ -794,17 +787,6 @@ impl<'a> Cx<'a> {
                 );
             }
         }
-    }
-}
-
-fn unreachable_condition(op: &Op) -> EdgeCondition<'_> {
-    // `icmp_of` only returns `Icmp` operations; keep a harmless fallback.
-    EdgeCondition {
-        cc: capjit_ir::IntCC::Ne,
-        a: Value(u32::MAX),
-        b: Value(u32::MAX),
-        taken_when_true: true,
-        op,
     }
 }
 
