@@ -421,8 +421,7 @@ pub fn analyze(cx: &DomainCx, f: &Function, defs: &Defs, cfg: &Cfg, assume: &Ass
     }
     let edge_conds: Vec<Option<(IntCC, Value, Value)>> =
         f.blocks.iter().map(|b| brif_condition(f, defs, &b.term)).collect();
-    let mut updates: HashMap<Value, u32> = HashMap::new();
-    let mut round = |st: &mut Ranges, narrowing: bool| -> bool {
+    let round = |st: &mut Ranges, narrowing: bool, updates: &mut HashMap<Value, u32>| -> bool {
         let mut changed = false;
         for &b in &cfg.rpo {
             let block = &f.blocks[b];
@@ -482,8 +481,10 @@ pub fn analyze(cx: &DomainCx, f: &Function, defs: &Defs, cfg: &Cfg, assume: &Ass
         changed
     };
     let mut rounds = 0;
-    let mut widen = |st: &mut Ranges, round: &mut dyn FnMut(&mut Ranges, bool) -> bool| -> bool {
-        while round(st, false) {
+    let mut widen = |st: &mut Ranges| -> bool {
+        // Each widening phase counts its own updates.
+        let mut updates = HashMap::new();
+        while round(st, false, &mut updates) {
             rounds += 1;
             if rounds >= MAX_ROUNDS {
                 return false;
@@ -494,14 +495,14 @@ pub fn analyze(cx: &DomainCx, f: &Function, defs: &Defs, cfg: &Cfg, assume: &Ass
     // Up to a post-fixpoint; narrow (which, where the rules are not monotone, may
     // leave one that is not); and widen again from there, which only grows ranges,
     // so it ends at a post-fixpoint: every fact it writes follows from the others.
-    let mut ok = widen(&mut st, &mut round);
+    let mut ok = widen(&mut st);
     if ok {
         for _ in 0..NARROWING_ROUNDS {
-            if !round(&mut st, true) {
+            if !round(&mut st, true, &mut HashMap::new()) {
                 break;
             }
         }
-        ok = widen(&mut st, &mut round);
+        ok = widen(&mut st);
     }
     if !ok {
         // No fixpoint: know nothing rather than something wrong.

@@ -17,9 +17,11 @@
 //! ```
 //!
 //! The verifier refines `n'` by the `icmp` on the edge, and the bounds pass
-//! proves the copy's accesses from it. `K` is the largest bound (found by binary
-//! search over what the bounds pass proves) that proves as many accesses as the
-//! tightest bound would; the parameter is the one that gains the most.
+//! proves the copy's accesses from it. `K` is chosen from what the bounds pass
+//! proves under `n <= K`: the bounds 16, 64, 256, ... are tried, the most
+//! accesses any of them proves is the goal, and `K` is the largest bound that
+//! still reaches it (binary search after the last bound on the ladder that
+//! does). The parameter is the one that gains the most accesses.
 //!
 //! Semantics and fuel: the new entry only compares and branches forward; each
 //! copy keeps the relative order of its blocks, so every branch inside it keeps its
@@ -84,12 +86,25 @@ pub fn run(cx: &DomainCx, f: &mut Function, base: &Assumptions) -> bool {
             a.entry.insert(p.value, Range { lo: 0, hi: bound });
             proven_with(cx, f, &a)
         };
-        let top = eval(1);
+        // What each bound on a ladder proves (small bounds are not always best:
+        // a loop that cannot run is not always seen as such by the rules).
+        let max = max_of(bits).min(u32::MAX as u64 * 2);
+        let mut ladder = Vec::new();
+        let mut b = MIN_BOUND;
+        while b < max {
+            ladder.push((b, eval(b)));
+            b = b.saturating_mul(4);
+        }
+        let Some(top) = ladder.iter().map(|(_, n)| *n).max() else {
+            continue;
+        };
         if top <= baseline {
             continue;
         }
-        // The largest bound that still proves `top` accesses.
-        let (mut lo, mut hi) = (1u64, max_of(bits).min(u32::MAX as u64 * 2));
+        // The largest bound that still proves `top`: past the last rung that does,
+        // before the next rung.
+        let last = ladder.iter().rposition(|(_, n)| *n == top).unwrap_or(0);
+        let (mut lo, mut hi) = (ladder[last].0, ladder.get(last + 1).map_or(max, |(b, _)| b - 1));
         while lo < hi {
             let mid = lo + (hi - lo).div_ceil(2);
             if eval(mid) >= top {
