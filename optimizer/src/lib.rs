@@ -111,6 +111,13 @@ pub fn optimize_with(m: &Module, opts: &Options) -> Module {
     optimize_report(m, opts).0
 }
 
+/// Largest function (instructions) the bounds rewrites run on.
+const MAX_REWRITE_INSTS: usize = 5000;
+
+fn instructions(f: &Function) -> usize {
+    f.blocks.iter().map(|b| b.insts.len() + 1).sum()
+}
+
 /// Rounds of the scalar passes (each round runs all of them).
 const MAX_SCALAR_ROUNDS: usize = 8;
 
@@ -137,8 +144,12 @@ pub fn optimize_report(m: &Module, opts: &Options) -> (Module, Report) {
                 scalar(&cx, f, opts);
             }
             if opts.bounds {
-                bounds::rewrite(&cx, f, &assume);
-                scalar(&cx, f, opts);
+                // The rewrites search the function for each candidate: only for
+                // functions of a reasonable size. Facts are written for all.
+                if instructions(f) <= MAX_REWRITE_INSTS {
+                    bounds::rewrite(&cx, f, &assume);
+                    scalar(&cx, f, opts);
+                }
                 bounds::attach_facts(&cx, f, &assume);
             }
         }
@@ -171,17 +182,18 @@ fn scalar(cx: &DomainCx, f: &mut Function, opts: &Options) {
     }
 }
 
-/// Branch targets in range and block arguments matching parameter counts: the
-/// passes assume this much (the verifier checks it too; a function that fails it
-/// is left as it is).
+/// Branch targets in range, block arguments matching parameter counts and value
+/// numbers below the verifier's limit: the passes assume this much (the verifier
+/// checks it too; a function that fails it is left as it is).
 fn well_formed(f: &Function) -> bool {
     let n = f.blocks.len();
-    f.blocks.iter().all(|b| {
-        util::successors(&b.term).iter().all(|&s| s < n && s != 0)
-            && util::block_calls(&b.term)
-                .iter()
-                .all(|c| c.args.len() == f.blocks[c.block.0 as usize].params.len())
-    })
+    util::next_value(f) <= capjit_verifier::limits::MAX_VALUE_INDEX
+        && f.blocks.iter().all(|b| {
+            util::successors(&b.term).iter().all(|&s| s < n && s != 0)
+                && util::block_calls(&b.term)
+                    .iter()
+                    .all(|c| c.args.len() == f.blocks[c.block.0 as usize].params.len())
+        })
 }
 
 /// Most verification rounds spent dropping facts.

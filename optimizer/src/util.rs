@@ -376,6 +376,9 @@ pub struct Cfg {
     /// Position of each block in `rpo`; `usize::MAX` when unreachable.
     pub rpo_index: Vec<usize>,
     pub idom: Vec<Option<usize>>,
+    /// Dominator-tree DFS entry and exit times, for O(1) dominance queries.
+    enter: Vec<u32>,
+    exit: Vec<u32>,
 }
 
 impl Cfg {
@@ -454,12 +457,39 @@ impl Cfg {
                 }
             }
         }
+        // Number the dominator tree (iteratively: deep trees are common).
+        let mut children = vec![Vec::new(); n];
+        for &b in rpo.iter().skip(1) {
+            if let Some(p) = idom[b] {
+                children[p].push(b);
+            }
+        }
+        let (mut enter, mut exit) = (vec![u32::MAX; n], vec![0u32; n]);
+        let mut clock = 0u32;
+        if n > 0 {
+            let mut stack = vec![(0usize, false)];
+            while let Some((b, done)) = stack.pop() {
+                if done {
+                    exit[b] = clock;
+                    clock += 1;
+                    continue;
+                }
+                enter[b] = clock;
+                clock += 1;
+                stack.push((b, true));
+                for &c in children[b].iter().rev() {
+                    stack.push((c, false));
+                }
+            }
+        }
         Cfg {
             succs,
             preds,
             rpo,
             rpo_index,
             idom,
+            enter,
+            exit,
         }
     }
 
@@ -472,16 +502,7 @@ impl Cfg {
         if !self.reachable(a) || !self.reachable(b) {
             return false;
         }
-        let mut x = b;
-        loop {
-            if x == a {
-                return true;
-            }
-            match self.idom[x] {
-                Some(p) if p != x => x = p,
-                _ => return false,
-            }
-        }
+        self.enter[a] <= self.enter[b] && self.exit[b] <= self.exit[a]
     }
 
     /// Children of each block in the dominator tree.

@@ -79,13 +79,24 @@ pub fn run(cx: &DomainCx, f: &mut Function, base: &Assumptions) -> bool {
         return false;
     }
     let mut best: Option<(usize, u64, usize)> = None; // (param index, K, gain)
-    for (k, p) in f.blocks[0].params.iter().enumerate().take(MAX_CANDIDATES * 4) {
+    let ints = f.blocks[0]
+        .params
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| util::int_bits(&p.ty).is_some());
+    for (k, p) in ints.take(MAX_CANDIDATES) {
         let Some(bits) = util::int_bits(&p.ty) else { continue };
-        let eval = |bound: u64| {
+        let assuming = |bound: u64| {
             let mut a = base.clone();
             a.entry.insert(p.value, Range { lo: 0, hi: bound });
-            proven_with(cx, f, &a)
+            a
         };
+        // Restructure once, for the smallest bound (the rewrites are valid for any
+        // value of the parameter; a small bound enables the most of them), then
+        // count what each bound proves on that shape: one analysis per bound.
+        let mut shaped = f.clone();
+        bounds::rewrite(cx, &mut shaped, &assuming(MIN_BOUND));
+        let eval = |bound: u64| bounds::proven(cx, &shaped, &assuming(bound)).0;
         // What each bound on a ladder proves (small bounds are not always best:
         // a loop that cannot run is not always seen as such by the rules).
         let max = max_of(bits).min(u32::MAX as u64 * 2);

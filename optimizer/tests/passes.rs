@@ -407,3 +407,37 @@ fn no_pass_means_no_change() {
     let m = parse(&src);
     assert_eq!(optimize_with(&m, &Options::none()), m);
 }
+
+/// Many loops in a row (a deep dominator tree, many rewrites): every loop body's
+/// load is proven in the specialised copy, and the results do not change.
+#[test]
+fn many_loops_in_one_function() {
+    let mut src = String::from(
+        "domain m {\n  memory 1 4\n  export func f(i32) -> i32 {\n  block0(v0: i32):\n    v1 = iconst.i32 0\n    v2 = iconst.i32 1\n    jump block1(v1, v1)\n",
+    );
+    let (mut v, mut b) = (3, 1);
+    let loops = 60;
+    for i in 0..loops {
+        let (iv, acc, c, ld, sum, next, out) = (v, v + 1, v + 2, v + 3, v + 4, v + 5, v + 6);
+        v += 7;
+        src += &format!(
+            "  block{b}(v{iv}: i32, v{acc}: i32):\n    v{c} = icmp.ult.i32 v{iv}, v0\n    brif v{c}, block{}, block{}(v{acc})\n",
+            b + 1,
+            b + 2
+        );
+        src += &format!(
+            "  block{}:\n    v{ld} = load8u.i32 v{iv}+{i}\n    v{sum} = iadd.i32 v{acc}, v{ld}\n    v{next} = iadd.i32 v{iv}, v2\n    jump block{b}(v{next}, v{sum})\n",
+            b + 1
+        );
+        src += &format!("  block{}(v{out}: i32):\n    jump block{}(v1, v{out})\n", b + 2, b + 3);
+        b += 3;
+    }
+    src += &format!(
+        "  block{b}(v{v}: i32, v{}: i32):\n    return v{}\n  }}\n}}\n",
+        v + 1,
+        v + 1
+    );
+    let args: Vec<Vec<Val>> = [0, 5, 300, 70000].iter().map(|n| vec![Val::I32(*n)]).collect();
+    let o = same(&src, &Options::default(), "f", &args);
+    assert_eq!(proven(&o), (loops, loops), "{}", print_module(&o));
+}
