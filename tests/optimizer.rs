@@ -468,3 +468,31 @@ fn correct_facts_the_verifier_cannot_prove_yet() {
         }
     }
 }
+
+/// Hostile input: every attack file that parses goes through the optimiser
+/// without a panic, what verified before still verifies after, and the attacks
+/// that run behave exactly as before.
+#[test]
+fn the_optimiser_survives_the_attack_corpus() {
+    let (mut n, mut runs) = (0, 0);
+    for f in support::cir_files(&support::repo_dir("tests/attacks")) {
+        let Ok(m) = parse_module(&std::fs::read_to_string(&f).unwrap()) else {
+            continue;
+        };
+        let valid = capjit::verifier::verify(&m).is_ok();
+        let out = std::panic::catch_unwind(|| capjit::optimizer::optimize(&m))
+            .unwrap_or_else(|_| panic!("{}: the optimiser panicked", support::short(&f)));
+        if valid {
+            assert!(capjit::verifier::verify(&out).is_ok(), "{}", support::short(&f));
+            // Attacks that run (`trap:` / `expect:`) behave the same optimised.
+            if support::parse_header(&std::fs::read_to_string(&f).unwrap()).is_ok() {
+                if let Err(e) = check_file(&f) {
+                    panic!("{}: {e}", support::short(&f));
+                }
+                runs += 1;
+            }
+        }
+        n += 1;
+    }
+    assert!(n > 100 && runs > 10, "{n} files, {runs} run");
+}
