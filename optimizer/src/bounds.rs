@@ -333,12 +333,6 @@ fn edge_blocks(f: &mut Function, defs: &Defs, cfg: &Cfg, st: &Ranges, wanted: &H
     false
 }
 
-/// How every incoming edge of a loop header passes parameter `k`.
-enum Incoming {
-    /// The same value on every edge from outside the loop.
-    Init(Value),
-}
-
 /// The single value passed to parameter `k` of `h` on edges from `preds` (None if
 /// they differ).
 fn same_arg(f: &Function, h: usize, k: usize, preds: &[usize]) -> Option<Value> {
@@ -442,9 +436,7 @@ fn derived_ivs(cx: &DomainCx, f: &mut Function, defs: &Defs, cfg: &Cfg, st: &Ran
             {
                 continue;
             }
-            let Some(Incoming::Init(a)) = same_arg(f, h, k, &outside).map(Incoming::Init) else {
-                continue;
-            };
+            let Some(a) = same_arg(f, h, k, &outside) else { continue };
             let Some(s) = step_of(k) else { continue };
             // Operands must be available at the top of the header: defined in a
             // block that strictly dominates it, or constants (materialised there).

@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 
 use capjit_ir::interp::arith;
-use capjit_ir::{BinOp, Block, Const, Def, Function, Inst, NumType, Op, Terminator, Val, Value};
+use capjit_ir::{BinOp, Const, Def, Function, Inst, NumType, Op, Terminator, Val, Value};
 
 use crate::util::{block_calls, foreign_param_blocks, remove_params, remove_unreachable_blocks, substitute, Cfg};
 
@@ -286,10 +286,4 @@ fn fold_branches(f: &mut Function) -> bool {
         remove_unreachable_blocks(f);
     }
     changed
-}
-
-/// A block with no instructions that only jumps (used by tests).
-#[allow(dead_code)]
-pub(crate) fn is_trivial(b: &Block) -> bool {
-    b.insts.is_empty() && matches!(b.term, Terminator::Jump(_))
 }

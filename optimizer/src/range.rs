@@ -17,7 +17,7 @@ use std::collections::HashMap;
 
 use capjit_ir::{BinOp, Const, ConvOp, Fact, Function, IntCC, Op, Terminator, UnOp, Value};
 
-use crate::util::{block_calls, Cfg, Defs, DomainCx, Site};
+use crate::util::{block_calls, Cfg, Defs, DomainCx};
 
 /// An inclusive unsigned range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -647,9 +647,4 @@ pub fn count_proven(cx: &DomainCx, f: &Function, st: &Ranges) -> (usize, usize) 
         }
     }
     (proven, total)
-}
-
-/// The definition site of `v`, for callers that only have the analysis.
-pub fn site_of(defs: &Defs, v: Value) -> Option<Site> {
-    defs.site.get(&v).copied()
 }
