@@ -467,7 +467,7 @@ impl<'a> Cx<'a> {
                 addr,
                 offset,
             } => {
-                if !access_ok(*access) {
+                if !access_ok(*access) || access.signed {
                     self.err(b, site, bad(&access.ty));
                 }
                 self.use_as(*value, num(access.ty), b, pos, site, &operand(1));
@@ -529,7 +529,7 @@ impl<'a> Cx<'a> {
                 region,
                 index,
             } => {
-                if !access_ok(*access) {
+                if !access_ok(*access) || access.signed {
                     self.err(b, site, bad(&access.ty));
                 }
                 self.use_as(*value, num(access.ty), b, pos, site, &operand(1));

@@ -36,7 +36,7 @@
 //!     - each operand is defined earlier in the same block or in a block that
 //!       dominates this one (`available`), and has the type the operation needs;
 //!     - the operation is defined for its type (`iadd` on integers, `fadd` on floats,
-//!       legal conversions and memory access widths);
+//!       legal conversions and memory access widths; stores never sign-extend);
 //!     - `call` names a function of the domain, with arguments matching its signature;
 //!     - `cap.get` names an import; a `cap` value therefore only ever comes from an
 //!       import: no operation turns an integer, a load or arithmetic into a `cap`,
