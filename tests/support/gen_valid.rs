@@ -1739,7 +1739,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// Some values to pass along an edge: types for a join block.
     fn join_types(&mut self) -> Vec<Type> {
-        let n = self.c.below(3);
+        // Usually a few; sometimes many (register pressure at the join).
+        let n = if self.c.chance(8) {
+            4 + self.c.below(9)
+        } else {
+            self.c.below(3)
+        };
         (0..n)
             .map(|_| match self.c.weighted(&[90, 5, 5]) {
                 0 => random_num_type(self.c),
