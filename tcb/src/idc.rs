@@ -32,7 +32,8 @@ enum Plan {
     },
 }
 
-fn has_data(types: &[Type]) -> bool {
+/// Whether values of these types must be marshalled (`buf` copied, `region` moved).
+pub(crate) fn has_data(types: &[Type]) -> bool {
     types.iter().any(|t| matches!(t, Type::Buf | Type::Region))
 }
 

@@ -16,6 +16,7 @@ use capjit_verifier::Verified;
 
 use crate::ctx::{DomainCtx, EntryFn, NativeCap, STATUS_DEAD, STATUS_FAULTED, STATUS_RUNNING, TRAP_AT_TERMINATOR};
 use crate::host::HostFunc;
+use crate::idc::has_data;
 use crate::regions::RegionTable;
 use crate::slots;
 
@@ -236,17 +237,11 @@ impl Runtime {
                 active: 0,
                 caps: std::ptr::null(),
             });
-            let slow = NativeCap {
-                ctx: std::ptr::null_mut(),
-                func: std::ptr::null(),
-                epoch: 0,
-                slow: 1,
-            };
             domains.push(DomainState {
                 ctx,
                 memory,
                 max_pages: d.memory.maximum.min(limits.max_memory_pages),
-                native_caps: vec![slow; caps.len()].into_boxed_slice(),
+                native_caps: vec![slow_cap(); caps.len()].into_boxed_slice(),
                 caps,
                 last_trap: None,
                 entries: code.entries.get(i).cloned().unwrap_or_default(),
@@ -289,11 +284,7 @@ impl Runtime {
                 .enumerate()
                 .map(|(i, cap)| {
                     let sig = &self.module.domains[d].imports[i].sig;
-                    let numbers_only = !sig
-                        .params
-                        .iter()
-                        .chain(&sig.results)
-                        .any(|t| matches!(t, capjit_ir::Type::Buf | capjit_ir::Type::Region));
+                    let numbers_only = !has_data(&sig.params) && !has_data(&sig.results);
                     match cap.target {
                         CapTarget::Func { domain, func } if numbers_only && !cap.revoked && !tracing => {
                             let target = &self.domains[domain];

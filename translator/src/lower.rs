@@ -424,16 +424,7 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     /// A 64-bit slot holding the bits of `v` (zero-extended).
     fn word_of(&mut self, v: ir::Value) -> ir::Value {
-        let ty = self.b.func.dfg.value_type(v);
-        match ty {
-            types::I32 => self.b.ins().uextend(types::I64, v),
-            types::F32 => {
-                let i = self.b.ins().bitcast(types::I32, MemFlagsData::new(), v);
-                self.b.ins().uextend(types::I64, i)
-            }
-            types::F64 => self.b.ins().bitcast(types::I64, MemFlagsData::new(), v),
-            _ => v,
-        }
+        word_of(self.b, v)
     }
 
     /// The value of CLIF type `ty` held in the low bits of a 64-bit word.
@@ -967,6 +958,19 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.switch_to_block(caller_trap);
         let code = self.b.ins().ineg(status);
         self.emit_trap(code, site);
+    }
+}
+
+/// A 64-bit slot holding the bits of `v`, zero-extended (see `capjit_tcb::slots`).
+pub fn word_of(b: &mut FunctionBuilder, v: ir::Value) -> ir::Value {
+    match b.func.dfg.value_type(v) {
+        types::I32 => b.ins().uextend(types::I64, v),
+        types::F32 => {
+            let i = b.ins().bitcast(types::I32, MemFlagsData::new(), v);
+            b.ins().uextend(types::I64, i)
+        }
+        types::F64 => b.ins().bitcast(types::I64, MemFlagsData::new(), v),
+        _ => v,
     }
 }
 

@@ -13,7 +13,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Linkage, Module, ModuleError};
 
-use crate::lower::clif_type;
+use crate::lower::{clif_type, word_of};
 
 /// Define the trampoline of function `fi` of domain `di`, which calls `target`.
 pub fn define(
@@ -54,16 +54,7 @@ pub fn define(
         let call = b.ins().call(callee, &call_args);
         let rets = b.inst_results(call).to_vec();
         for (i, r) in rets[1..].iter().enumerate() {
-            let ty = b.func.dfg.value_type(*r);
-            let word = match ty {
-                types::I32 => b.ins().uextend(types::I64, *r),
-                types::F32 => {
-                    let bits = b.ins().bitcast(types::I32, MemFlagsData::new(), *r);
-                    b.ins().uextend(types::I64, bits)
-                }
-                types::F64 => b.ins().bitcast(types::I64, MemFlagsData::new(), *r),
-                _ => *r,
-            };
+            let word = word_of(&mut b, *r);
             b.ins().store(flags, word, results, (8 * i) as i32);
         }
         b.ins().return_(&[rets[0]]);
