@@ -100,6 +100,8 @@ pub fn module(target: usize, seed: u64) -> Module {
                 sig: sig(),
                 span: None,
             }],
+            globals: Vec::new(),
+            table: Vec::new(),
             functions,
             span: None,
         });

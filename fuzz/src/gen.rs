@@ -333,6 +333,8 @@ pub fn module(u: &mut Unstructured) -> Result<Module> {
             inbox: p.inbox,
             data: p.data.clone(),
             imports: p.imports.clone(),
+            globals: Vec::new(),
+            table: Vec::new(),
             functions,
             span: None,
         });
@@ -1054,7 +1056,11 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             | Op::RegionStore { .. }
             | Op::RegionRead { .. }
             | Op::RegionWrite { .. }
-            | Op::RegionFree { .. } => vec![],
+            | Op::RegionFree { .. }
+            | Op::GlobalSet { .. } => vec![],
+            // The generator does not emit globals or tables yet.
+            Op::CallIndirect { sig, .. } => sig.results.clone(),
+            Op::GlobalGet { .. } => vec![],
             Op::MemorySize | Op::MemoryGrow { .. } | Op::BufPtr { .. } | Op::BufLen { .. } | Op::RegionLen { .. } => {
                 vec![Type::I32]
             }

@@ -521,6 +521,8 @@ fn write_const(w: &mut Writer, c: &Const) {
 
 fn write_op(w: &mut Writer, op: &Op) {
     match op {
+        // TODO(issue 8, in progress): encode these three.
+        Op::CallIndirect { .. } | Op::GlobalGet { .. } | Op::GlobalSet { .. } => w.u8(0xff),
         Op::Const(c) => write_const(w, c),
         Op::Binary { op, ty, a, b } => {
             w.u8(op_tag::BINARY);
@@ -990,6 +992,8 @@ fn read_domain(r: &mut Reader) -> Result<Domain> {
             })
         })?,
         imports: r.vec(read_import)?,
+        globals: Vec::new(),
+        table: Vec::new(),
         functions: r.vec(read_function)?,
         span: r.span()?,
     })

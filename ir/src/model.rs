@@ -19,6 +19,11 @@ pub struct Domain {
     pub inbox: Option<Inbox>,
     pub data: Vec<DataSegment>,
     pub imports: Vec<Import>,
+    /// Domain-wide variables, reset with the memory on restart.
+    pub globals: Vec<Global>,
+    /// The function table `call_indirect` indexes: a function of this domain per entry,
+    /// or `None` for an empty slot. Fixed for the domain's lifetime.
+    pub table: Vec<Option<u32>>,
     pub functions: Vec<Function>,
     /// Source location of the `domain` keyword, when parsed from text.
     pub span: Option<Span>,
@@ -46,6 +51,18 @@ pub struct Inbox {
 pub struct DataSegment {
     pub offset: u32,
     pub bytes: Vec<u8>,
+}
+
+/// A domain-wide variable of a numeric type: `global [mut] NAME : T = CONST`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    pub name: String,
+    pub ty: NumType,
+    /// Whether `global.set` may write it.
+    pub mutable: bool,
+    /// Its value when the domain starts or restarts; of type `ty`.
+    pub init: Const,
+    pub span: Option<Span>,
 }
 
 /// A capability the domain needs, bound at link time.
@@ -358,6 +375,23 @@ pub enum Op {
     Call {
         func: u32,
         args: Vec<Value>,
+    },
+    /// Call the function in table entry `index` (i32). Traps with `table_out_of_bounds`
+    /// if there is no such entry, `indirect_call_null` if it is empty, and
+    /// `indirect_call_type` if the function's signature is not `sig`.
+    CallIndirect {
+        sig: Signature,
+        index: Value,
+        args: Vec<Value>,
+    },
+    /// The value of global number `global`.
+    GlobalGet {
+        global: u32,
+    },
+    /// Write global number `global` (which must be mutable); no result.
+    GlobalSet {
+        global: u32,
+        value: Value,
     },
     /// The capability bound to import number `import`.
     CapGet {

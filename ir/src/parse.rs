@@ -388,6 +388,8 @@ impl<'a> Parser<'a> {
             inbox: None,
             data: Vec::new(),
             imports: Vec::new(),
+            globals: Vec::new(),
+            table: Vec::new(),
             functions: Vec::new(),
             span: None,
         };

@@ -134,6 +134,13 @@ fn func_name(d: &Domain, index: u32) -> String {
     }
 }
 
+fn global_name(d: &Domain, index: u32) -> String {
+    match d.globals.get(index as usize) {
+        Some(g) => g.name.clone(),
+        None => format!("<invalid global #{index}>"),
+    }
+}
+
 fn import_name(d: &Domain, index: u32) -> String {
     match d.imports.get(index as usize) {
         Some(i) => i.name.clone(),
@@ -188,6 +195,13 @@ fn print_op(out: &mut String, d: &Domain, op: &Op) -> fmt::Result {
             out.push(')');
             Ok(())
         }
+        Op::CallIndirect { sig, index, args } => {
+            write!(out, "{name} {index}(")?;
+            write_list(out, args)?;
+            write!(out, ") : {sig}")
+        }
+        Op::GlobalGet { global } => write!(out, "{name} {}", global_name(d, *global)),
+        Op::GlobalSet { global, value } => write!(out, "{name} {}, {value}", global_name(d, *global)),
         Op::CapGet { import } => write!(out, "{name} {}", import_name(d, *import)),
         Op::BufMake { ptr, len } => write!(out, "{name} {ptr}, {len}"),
         Op::BufPtr { buf } | Op::BufLen { buf } => write!(out, "{name} {buf}"),

@@ -32,10 +32,16 @@ pub enum TrapCode {
     DomainBusy,
     /// A host function failed (e.g. an ungranted file).
     HostError,
+    /// `call_indirect` with an index past the end of the table.
+    TableOutOfBounds,
+    /// `call_indirect` to an empty table entry.
+    IndirectCallNull,
+    /// `call_indirect` to a function whose signature differs from the call's.
+    IndirectCallType,
 }
 
 impl TrapCode {
-    pub const ALL: [TrapCode; 14] = [
+    pub const ALL: [TrapCode; 17] = [
         TrapCode::Unreachable,
         TrapCode::IntDivideByZero,
         TrapCode::IntOverflow,
@@ -50,6 +56,9 @@ impl TrapCode {
         TrapCode::InboxOverflow,
         TrapCode::DomainBusy,
         TrapCode::HostError,
+        TrapCode::TableOutOfBounds,
+        TrapCode::IndirectCallNull,
+        TrapCode::IndirectCallType,
     ];
 
     /// The code a failure successor receives (never 0).
@@ -69,6 +78,9 @@ impl TrapCode {
             TrapCode::InboxOverflow => 12,
             TrapCode::DomainBusy => 13,
             TrapCode::HostError => 14,
+            TrapCode::TableOutOfBounds => 15,
+            TrapCode::IndirectCallNull => 16,
+            TrapCode::IndirectCallType => 17,
         }
     }
 
@@ -93,6 +105,9 @@ impl TrapCode {
             TrapCode::InboxOverflow => "inbox_overflow",
             TrapCode::DomainBusy => "domain_busy",
             TrapCode::HostError => "host_error",
+            TrapCode::TableOutOfBounds => "table_out_of_bounds",
+            TrapCode::IndirectCallNull => "indirect_call_null",
+            TrapCode::IndirectCallType => "indirect_call_type",
         }
     }
 

@@ -65,6 +65,8 @@ fn one_inst_module(op: Op) -> Module {
             inbox: None,
             data: vec![],
             imports: vec![],
+            globals: Vec::new(),
+            table: Vec::new(),
             functions: vec![Function {
                 name: "f".into(),
                 exported: false,

@@ -154,6 +154,8 @@ fn const_module(consts: &[Const]) -> Module {
             inbox: None,
             data: vec![],
             imports: vec![],
+            globals: Vec::new(),
+            table: Vec::new(),
             functions: vec![Function {
                 name: "f".into(),
                 exported: false,

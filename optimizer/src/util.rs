@@ -19,6 +19,8 @@ pub struct DomainCx {
     pub funcs: Vec<Signature>,
     /// Signatures of the domain's imports, by index.
     pub imports: Vec<Signature>,
+    /// Types of the domain's globals, by index.
+    pub globals: Vec<NumType>,
 }
 
 impl DomainCx {
@@ -27,6 +29,7 @@ impl DomainCx {
             memory: d.memory,
             funcs: d.functions.iter().map(|f| f.sig.clone()).collect(),
             imports: d.imports.iter().map(|i| i.sig.clone()).collect(),
+            globals: d.globals.iter().map(|g| g.ty).collect(),
         }
     }
 
@@ -87,6 +90,13 @@ pub fn result_types(cx: &DomainCx, op: &Op) -> Vec<Type> {
             .get(*func as usize)
             .map(|s| s.results.clone())
             .unwrap_or_default(),
+        Op::CallIndirect { sig, .. } => sig.results.clone(),
+        Op::GlobalGet { global } => cx
+            .globals
+            .get(*global as usize)
+            .map(|t| vec![num_type(*t)])
+            .unwrap_or_default(),
+        Op::GlobalSet { .. } => vec![],
         Op::CapGet { import } => cx
             .imports
             .get(*import as usize)
@@ -108,7 +118,12 @@ pub fn operands(op: &Op) -> Vec<Value> {
 /// Visit every value an operation reads.
 pub fn for_each_operand_mut(op: &mut Op, f: &mut dyn FnMut(&mut Value)) {
     match op {
-        Op::Const(_) | Op::MemorySize | Op::CapGet { .. } => {}
+        Op::Const(_) | Op::MemorySize | Op::CapGet { .. } | Op::GlobalGet { .. } => {}
+        Op::GlobalSet { value, .. } => f(value),
+        Op::CallIndirect { index, args, .. } => {
+            f(index);
+            args.iter_mut().for_each(f)
+        }
         Op::Binary { a, b, .. } | Op::Icmp { a, b, .. } | Op::Fcmp { a, b, .. } => {
             f(a);
             f(b);

@@ -594,6 +594,8 @@ fn generate_with(c: &mut Choices) -> Case {
         inbox: app_inbox,
         data: app_data,
         imports: app_imports,
+        globals: Vec::new(),
+        table: Vec::new(),
         functions,
         span: None,
     });
@@ -609,6 +611,8 @@ fn generate_with(c: &mut Choices) -> Case {
             inbox,
             data,
             imports: svc_imports,
+            globals: Vec::new(),
+            table: Vec::new(),
             functions,
             span: None,
         };

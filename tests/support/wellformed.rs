@@ -234,6 +234,14 @@ impl Func<'_> {
                 .get(*import as usize)
                 .map(|i| vec![Type::Cap(Box::new(i.sig.clone()))])
                 .unwrap_or_default(),
+            Op::CallIndirect { sig, .. } => sig.results.clone(),
+            Op::GlobalGet { global } => self
+                .d
+                .globals
+                .get(*global as usize)
+                .map(|g| vec![num(g.ty)])
+                .unwrap_or_default(),
+            Op::GlobalSet { .. } => vec![],
             Op::BufMake { .. } => vec![Type::Buf],
             Op::BufPtr { .. } | Op::BufLen { .. } | Op::RegionLen { .. } => vec![Type::I32],
             Op::RegionNew { .. } => vec![Type::Region],
@@ -329,6 +337,25 @@ impl Func<'_> {
                 let params = callee.sig.params.clone();
                 self.check_args(bi, pos, doms, args, &params, &format!("call {}", callee.name));
             }
+            Op::CallIndirect { sig, index, args } => {
+                self.expect(bi, pos, doms, *index, &i32t, &name);
+                self.check_args(bi, pos, doms, args, &sig.params, "call_indirect");
+            }
+            Op::GlobalGet { global } => {
+                if self.d.globals.get(*global as usize).is_none() {
+                    self.problem(bi, format!("global.get of global #{global}, which does not exist"));
+                }
+            }
+            Op::GlobalSet { global, value } => match self.d.globals.get(*global as usize) {
+                Some(g) if g.mutable => {
+                    let ty = num(g.ty);
+                    self.expect(bi, pos, doms, *value, &ty, &name)
+                }
+                _ => self.problem(
+                    bi,
+                    format!("global.set of global #{global}, which is not a mutable global"),
+                ),
+            },
             Op::CapGet { import } => {
                 if self.d.imports.get(*import as usize).is_none() {
                     self.problem(bi, format!("cap.get of import #{import}, which does not exist"));

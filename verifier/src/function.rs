@@ -416,6 +416,8 @@ impl<'a> Cx<'a> {
             ty: ty.to_string(),
         };
         match op {
+            // TODO(issue 8, in progress): rules for globals and tables; rejected until then.
+            Op::CallIndirect { .. } | Op::GlobalGet { .. } | Op::GlobalSet { .. } => self.err(b, site, bad(&"any")),
             Op::Const(_) | Op::MemorySize => {}
             Op::Binary { op: bop, ty, a, b: rhs } => {
                 if binop_is_int(*bop) != is_int(*ty) {

@@ -147,6 +147,7 @@ pub fn result_types(d: &Domain, op: &Op, table: &mut TypeTable, out: &mut Vec<Ty
         Op::Select { ty, .. } => out.push(table.id(ty)),
         Op::Convert { to, .. } => out.push(num(*to)),
         Op::Load { access, .. } | Op::RegionLoad { access, .. } => out.push(num(access.ty)),
+        Op::CallIndirect { .. } | Op::GlobalGet { .. } | Op::GlobalSet { .. } => {}
         Op::Store { .. }
         | Op::MemoryCopy { .. }
         | Op::MemoryFill { .. }

@@ -123,6 +123,8 @@ fn simple_domain(name: &str) -> Domain {
         inbox: None,
         data: vec![],
         imports: vec![],
+        globals: Vec::new(),
+        table: Vec::new(),
         functions: vec![],
         span: None,
     }

@@ -1617,6 +1617,8 @@ impl Gen<'_> {
                     },
                 ],
                 imports: vec![],
+                globals: Vec::new(),
+                table: Vec::new(),
                 functions: vec![Function {
                     name: "f".into(),
                     exported: true,

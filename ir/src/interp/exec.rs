@@ -307,6 +307,10 @@ impl Machine<'_, '_> {
     fn eval(&mut self, op: &Op) -> Result<Vec<Val>, Fault> {
         let one = |v: Val| Ok(vec![v]);
         match op {
+            // TODO(issue 8, in progress): globals and tables.
+            Op::CallIndirect { .. } | Op::GlobalGet { .. } | Op::GlobalSet { .. } => {
+                Err(Fault::Invalid("globals and tables are not implemented yet".into()))
+            }
             Op::Const(c) => one(match *c {
                 Const::I32(x) => Val::I32(x),
                 Const::I64(x) => Val::I64(x),

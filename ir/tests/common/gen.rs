@@ -76,6 +76,8 @@ fn arb_domain(spans: bool) -> impl Strategy<Value = Domain> {
                     inbox,
                     data: data.clone(),
                     imports: imports.clone(),
+                    globals: Vec::new(),
+                    table: Vec::new(),
                     functions,
                     span,
                 };
@@ -581,6 +583,9 @@ fn op_kind(op: &Op) -> &'static str {
         Op::MemoryCopy { .. } => "Op::MemoryCopy",
         Op::MemoryFill { .. } => "Op::MemoryFill",
         Op::Call { .. } => "Op::Call",
+        Op::CallIndirect { .. } => "Op::CallIndirect",
+        Op::GlobalGet { .. } => "Op::GlobalGet",
+        Op::GlobalSet { .. } => "Op::GlobalSet",
         Op::CapGet { .. } => "Op::CapGet",
         Op::BufMake { .. } => "Op::BufMake",
         Op::BufPtr { .. } => "Op::BufPtr",
