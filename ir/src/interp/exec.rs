@@ -240,6 +240,16 @@ impl Machine<'_, '_> {
         }
         top.block = target;
         top.ip = 0;
+        let (d, f) = (top.domain, top.func);
+        if let Some(count) = self.rt.block_counts.as_mut() {
+            if let Some(n) = count
+                .get_mut(d)
+                .and_then(|c| c.get_mut(f))
+                .and_then(|c| c.get_mut(target))
+            {
+                *n += 1;
+            }
+        }
         Ok(())
     }
 

@@ -59,6 +59,9 @@ pub struct Runtime {
     pub output: Box<dyn Write>,
     pub started: Instant,
     pub trace: Option<Vec<IdcEvent>>,
+    /// `[domain][function][block]`: entries into each block, while counting
+    /// (`Instance::count_blocks`).
+    pub block_counts: Option<Vec<Vec<Vec<u64>>>>,
     /// Files the host granted, by the name imports use.
     pub files: Vec<(String, std::path::PathBuf)>,
 }
@@ -219,6 +222,7 @@ impl Runtime {
             output,
             started,
             trace: None,
+            block_counts: None,
             files: Vec::new(),
         })
     }

@@ -132,6 +132,58 @@ impl Instance {
         self.rt.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 
+    /// Count every entry into every block from now on (`true`: counts start at
+    /// zero), or stop counting and drop the counts (`false`, the default). A block
+    /// is entered when its function is called and on every branch to it; a call
+    /// returning into the middle of a block is not an entry. Benches multiply the
+    /// counts by per-block instruction counts (dynamic profiles); off, it costs
+    /// one test per block entry.
+    ///
+    /// ```
+    /// use capjit_ir::interp::{Instance, Limits, Val};
+    /// use capjit_ir::parse_module;
+    ///
+    /// let m = parse_module(
+    ///     "domain d {
+    ///        export func count(i32) -> i32 {
+    ///        block0(v0: i32):
+    ///          v1 = iconst.i32 0
+    ///          jump block1(v1)
+    ///        block1(v2: i32):
+    ///          v3 = iconst.i32 1
+    ///          v4 = iadd.i32 v2, v3
+    ///          v5 = icmp.ult.i32 v4, v0
+    ///          brif v5, block1(v4), block2
+    ///        block2:
+    ///          return v4
+    ///        }
+    ///      }",
+    /// )?;
+    /// let mut i = Instance::new(m, Limits::default(), Box::new(std::io::sink()))?;
+    /// assert!(i.block_counts().is_none());
+    /// i.count_blocks(true);
+    /// i.invoke("d", "count", &[Val::I32(5)])?;
+    /// assert_eq!(i.block_counts().unwrap()[0][0], [1, 5, 1]);
+    /// i.count_blocks(false);
+    /// assert!(i.block_counts().is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn count_blocks(&mut self, on: bool) {
+        self.rt.block_counts = on.then(|| {
+            self.module
+                .domains
+                .iter()
+                .map(|d| d.functions.iter().map(|f| vec![0; f.blocks.len()]).collect())
+                .collect()
+        });
+    }
+
+    /// `counts[domain][function][block]`: entries into each block since
+    /// [`count_blocks`](Self::count_blocks)`(true)`; `None` when not counting.
+    pub fn block_counts(&self) -> Option<&[Vec<Vec<u64>>]> {
+        self.rt.block_counts.as_deref()
+    }
+
     /// Fuel left in a domain.
     pub fn fuel(&self, domain: &str) -> Option<u64> {
         let d = self.module.domains.iter().position(|d| d.name == domain)?;
