@@ -40,6 +40,13 @@ pub struct DomainCtx {
     pub active: u32,
     /// This domain's capability table, one `NativeCap` per import.
     pub caps: *const NativeCap,
+    /// This domain's globals, one 8-byte slot each (an `i32` or `f32` in the low
+    /// 32 bits, the high bits zero). Generated code reads and writes slot `i` at
+    /// `globals + 8 * i` for verified global indices only.
+    pub globals: *mut u64,
+    /// This domain's function table for `call_indirect`, `table_len` entries.
+    pub table: *const TableEntry,
+    pub table_len: u32,
 }
 
 pub const STATUS_RUNNING: u32 = 0;
@@ -60,6 +67,22 @@ pub struct NativeCap {
     /// Non-zero: take the runtime's `capjit_call_cap` instead.
     pub slow: u32,
 }
+
+/// A function table entry as `call_indirect` reads it.
+///
+/// Invariant protected: `sig == 0` exactly for an empty entry; otherwise `code` is
+/// the native code of a function of the same domain whose signature the
+/// translator numbered `sig` (equal numbers, identical signatures).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TableEntry {
+    pub code: *const u8,
+    pub sig: u64,
+}
+
+pub const TABLE_ENTRY_SIZE: i64 = std::mem::size_of::<TableEntry>() as i64;
+pub const OFF_ENTRY_CODE: i32 = offset_of!(TableEntry, code) as i32;
+pub const OFF_ENTRY_SIG: i32 = offset_of!(TableEntry, sig) as i32;
 
 pub const NATIVE_CAP_SIZE: i64 = std::mem::size_of::<NativeCap>() as i64;
 pub const OFF_CAP_CTX: i32 = offset_of!(NativeCap, ctx) as i32;
@@ -82,6 +105,9 @@ pub const OFF_STATUS: i32 = offset_of!(DomainCtx, status) as i32;
 pub const OFF_EPOCH: i32 = offset_of!(DomainCtx, epoch) as i32;
 pub const OFF_ACTIVE: i32 = offset_of!(DomainCtx, active) as i32;
 pub const OFF_CAPS: i32 = offset_of!(DomainCtx, caps) as i32;
+pub const OFF_GLOBALS: i32 = offset_of!(DomainCtx, globals) as i32;
+pub const OFF_TABLE: i32 = offset_of!(DomainCtx, table) as i32;
+pub const OFF_TABLE_LEN: i32 = offset_of!(DomainCtx, table_len) as i32;
 
 /// `trap_inst` value meaning "the block's terminator".
 pub const TRAP_AT_TERMINATOR: u32 = u32::MAX;

@@ -4,6 +4,9 @@
 //! Invariants protected:
 //! - each domain's `DomainCtx` describes exactly its own current memory;
 //! - a capability entry only ever names what its import was linked to;
+//! - each domain's globals and function table are its own, of the sizes the
+//!   verified module declares (`ctx.globals`, `ctx.table`), and restarting resets
+//!   the globals to their initial values;
 //! - a faulted or dead domain is never entered; a killed domain's capabilities
 //!   stay revoked (its epoch moved on); restarting frees the domain's regions.
 
@@ -11,10 +14,13 @@ use std::io::Write;
 use std::time::Instant;
 
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
+use capjit_ir::host_fn::{self, HostFn};
 use capjit_ir::{Domain, ImportSource, Module, Signature, TrapCode, Val, PAGE_SIZE};
 use capjit_verifier::Verified;
 
-use crate::ctx::{DomainCtx, EntryFn, NativeCap, STATUS_DEAD, STATUS_FAULTED, STATUS_RUNNING, TRAP_AT_TERMINATOR};
+use crate::ctx::{
+    DomainCtx, EntryFn, NativeCap, TableEntry, STATUS_DEAD, STATUS_FAULTED, STATUS_RUNNING, TRAP_AT_TERMINATOR,
+};
 use crate::host::HostFunc;
 use crate::idc::has_data;
 use crate::regions::RegionTable;
@@ -35,6 +41,8 @@ pub enum CapTarget {
         func: usize,
     },
     Host(HostFunc),
+    /// An embedder-defined host function, by index into `Runtime::host_fns`.
+    Embedder(usize),
     Restart {
         domain: usize,
     },
@@ -64,6 +72,10 @@ pub struct DomainState {
     pub entries: Vec<Option<EntryFn>>,
     /// Native code of exported functions, by function index (for the inline IDC path).
     pub functions: Vec<Option<*const u8>>,
+    /// One slot per global (`ctx.globals` points here; never reallocated).
+    pub globals: Box<[u64]>,
+    /// The function table (`ctx.table` points here; fixed after linking).
+    pub table: Box<[TableEntry]>,
 }
 
 impl DomainState {
@@ -90,6 +102,8 @@ pub struct CodeTable {
     pub entries: Vec<Vec<Option<EntryFn>>>,
     /// The functions themselves, for exported functions.
     pub functions: Vec<Vec<Option<*const u8>>>,
+    /// Each domain's function table, one entry per entry of its `table`.
+    pub tables: Vec<Vec<TableEntry>>,
 }
 
 pub struct Runtime {
@@ -103,6 +117,10 @@ pub struct Runtime {
     pub trace: Option<Vec<IdcEvent>>,
     /// Files the host granted, by the name `host.file(NAME)` imports use.
     pub files: Vec<(String, std::path::PathBuf)>,
+    /// Host functions the embedder defined (`CapTarget::Embedder` indexes them).
+    pub host_fns: Vec<HostFn>,
+    /// The status of the last `HostFailure::Exit`, until the run ends.
+    pub exit: Option<i32>,
 }
 
 fn slow_cap() -> NativeCap {
@@ -143,7 +161,12 @@ fn memory_image(d: &Domain, limits: &Limits) -> Result<Vec<u8>, LinkError> {
     Ok(mem)
 }
 
-fn bind(m: &Module, d: &Domain, import: &capjit_ir::Import) -> Result<CapTarget, LinkError> {
+/// The values a domain's globals start and restart with.
+fn globals_image(d: &Domain) -> Box<[u64]> {
+    d.globals.iter().map(|g| slots::const_slot(g.init)).collect()
+}
+
+fn bind(m: &Module, d: &Domain, import: &capjit_ir::Import, host_fns: &[HostFn]) -> Result<CapTarget, LinkError> {
     let index = |name: &str| m.domains.iter().position(|x| x.name == name);
     match &import.source {
         // Verified: the export exists with the identical signature.
@@ -157,28 +180,35 @@ fn bind(m: &Module, d: &Domain, import: &capjit_ir::Import) -> Result<CapTarget,
             Ok(CapTarget::Func { domain: t, func: f })
         }
         ImportSource::Host { function } => {
-            let h = HostFunc::by_name(function).ok_or_else(|| {
-                link_err(
-                    d,
-                    format!(
-                        "import `{}`: no host function `{function}` (available: {})",
-                        import.name,
-                        HostFunc::names().join(", ")
-                    ),
-                )
-            })?;
-            if h.signature() != import.sig {
+            // Built-in names first, then the embedder's.
+            let (target, sig) = match HostFunc::by_name(function) {
+                Some(h) => (CapTarget::Host(h), h.signature()),
+                None => match host_fn::find(host_fns, function) {
+                    Some((i, f)) => (CapTarget::Embedder(i), f.signature().clone()),
+                    None => {
+                        let mut names = HostFunc::names();
+                        names.extend(host_fns.iter().map(HostFn::name));
+                        return Err(link_err(
+                            d,
+                            format!(
+                                "import `{}`: no host function `{function}` (available: {})",
+                                import.name,
+                                names.join(", ")
+                            ),
+                        ));
+                    }
+                },
+            };
+            if sig != import.sig {
                 return Err(link_err(
                     d,
                     format!(
-                        "import `{}` declares {}, but host function `{function}` has {}",
-                        import.name,
-                        import.sig,
-                        h.signature()
+                        "import `{}` declares {}, but host function `{function}` has {sig}",
+                        import.name, import.sig,
                     ),
                 ));
             }
-            Ok(CapTarget::Host(h))
+            Ok(target)
         }
         ImportSource::Restart { domain } => {
             let t = index(domain).ok_or_else(|| link_err(d, format!("unknown domain `{domain}`")))?;
@@ -201,6 +231,18 @@ impl Runtime {
         limits: Limits,
         output: Box<dyn Write>,
     ) -> Result<Box<Runtime>, LinkError> {
+        Self::with_host_functions(verified, code, limits, output, Vec::new())
+    }
+
+    /// [`Runtime::new`], with host functions the embedder defines, linked to
+    /// imports `= host.NAME` after the built-in ones.
+    pub fn with_host_functions(
+        verified: &Verified<Module>,
+        code: CodeTable,
+        limits: Limits,
+        output: Box<dyn Write>,
+        host_fns: Vec<HostFn>,
+    ) -> Result<Box<Runtime>, LinkError> {
         let m = verified.module().clone();
         let mut depth = Box::new(0u32);
         let depth_ptr: *mut u32 = &mut *depth;
@@ -211,7 +253,7 @@ impl Runtime {
                 .imports
                 .iter()
                 .map(|imp| {
-                    bind(&m, d, imp).map(|target| CapEntry {
+                    bind(&m, d, imp, &host_fns).map(|target| CapEntry {
                         target,
                         epoch: 0,
                         revoked: false,
@@ -236,7 +278,21 @@ impl Runtime {
                 epoch: 0,
                 active: 0,
                 caps: std::ptr::null(),
+                globals: std::ptr::null_mut(),
+                table: std::ptr::null(),
+                table_len: 0,
             });
+            let table: Box<[TableEntry]> = code.tables.get(i).cloned().unwrap_or_default().into();
+            if table.len() != d.table.len() {
+                return Err(link_err(
+                    d,
+                    format!(
+                        "function table of {} entries, but the code has {}",
+                        d.table.len(),
+                        table.len()
+                    ),
+                ));
+            }
             domains.push(DomainState {
                 ctx,
                 memory,
@@ -246,6 +302,8 @@ impl Runtime {
                 last_trap: None,
                 entries: code.entries.get(i).cloned().unwrap_or_default(),
                 functions: code.functions.get(i).cloned().unwrap_or_default(),
+                globals: globals_image(d),
+                table,
             });
         }
         let mut rt = Box::new(Runtime {
@@ -258,11 +316,17 @@ impl Runtime {
             started: Instant::now(),
             trace: None,
             files: Vec::new(),
+            host_fns,
+            exit: None,
         });
         let rt_ptr: *mut Runtime = &mut *rt;
         for d in &mut rt.domains {
             d.ctx.runtime = rt_ptr.cast();
             d.ctx.caps = d.native_caps.as_ptr();
+            d.ctx.globals = d.globals.as_mut_ptr();
+            d.ctx.table = d.table.as_ptr();
+            // Verified: a table has at most `u32::MAX` entries (indices are u32).
+            d.ctx.table_len = u32::try_from(d.table.len()).unwrap_or(u32::MAX);
         }
         rt.refresh_caps();
         Ok(rt)
@@ -360,8 +424,11 @@ impl Runtime {
     pub fn restart(&mut self, d: usize) {
         // The image was laid out at link time, so this cannot fail now.
         let image = memory_image(&self.module.domains[d], &self.limits).unwrap_or_default();
+        let globals = globals_image(&self.module.domains[d]);
         let state = &mut self.domains[d];
         state.memory = image;
+        // In place: `ctx.globals` keeps pointing at the same slots.
+        state.globals.copy_from_slice(&globals);
         state.set_status(DomainStatus::Running);
         state.ctx.fuel = self.limits.fuel;
         state.last_trap = None;
@@ -427,6 +494,7 @@ pub unsafe fn invoke(
             state.ctx.stack_limit = stack_limit;
         }
         *r.depth = 1;
+        r.exit = None;
         r.domains[d].ctx.active += 1;
         let ctx: *mut DomainCtx = &mut *r.domains[d].ctx;
         (entry, ctx, func.sig.results.clone())
@@ -444,7 +512,12 @@ pub unsafe fn invoke(
     r.domains[d].ctx.active -= 1;
     *r.depth = 0;
     if status != 0 {
-        return Err(RunError::Trap(r.fault(d, status)));
+        let info = r.fault(d, status);
+        // A host function's `HostFailure::Exit` ends the run with its status.
+        return Err(match r.exit.take() {
+            Some(n) if info.code == TrapCode::Exit => RunError::Exit(n),
+            _ => RunError::Trap(info),
+        });
     }
     Ok(results_ty
         .iter()

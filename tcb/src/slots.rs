@@ -1,10 +1,10 @@
 //! Values as 64-bit slots: how arguments and results cross between the runtime and
-//! generated code (entry trampolines, `call_cap`).
+//! generated code (entry trampolines, `call_cap`), and how globals are stored.
 //!
 //! Invariant protected: a slot is read back with the same type it was written with,
 //! so a number can never be reinterpreted as a region handle or capability.
 
-use capjit_ir::{Type, Val};
+use capjit_ir::{Const, Type, Val};
 
 use crate::regions;
 
@@ -19,6 +19,16 @@ pub fn to_slot(v: Val) -> u64 {
         Val::Region(h) => regions::pack(h),
         Val::Buf { ptr, len } => ptr as u64 | (len as u64) << 32,
         Val::Cap(i) => i as u64,
+    }
+}
+
+/// The slot of a constant (a global's initial value): its bits, zero-extended.
+pub fn const_slot(c: Const) -> u64 {
+    match c {
+        Const::I32(x) => to_slot(Val::I32(x)),
+        Const::I64(x) => to_slot(Val::I64(x)),
+        Const::F32(b) => to_slot(Val::F32(b)),
+        Const::F64(b) => to_slot(Val::F64(b)),
     }
 }
 

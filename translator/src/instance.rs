@@ -56,6 +56,7 @@ impl JitInstance {
         let table = CodeTable {
             entries: code.entries.clone(),
             functions: code.exported_code.clone(),
+            tables: code.tables.clone(),
         };
         let runtime = Runtime::new(verified, table, limits, output)?;
         Ok(JitInstance {

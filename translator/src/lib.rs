@@ -18,6 +18,7 @@ pub use instance::{InstantiateError, JitInstance};
 use std::time::{Duration, Instant};
 
 use capjit_ir::{Module, Type};
+use capjit_tcb::ctx::TableEntry;
 use capjit_tcb::EntryFn;
 use capjit_verifier::Verified;
 use cranelift_codegen::ir::{types, AbiParam, Signature, UserFuncName};
@@ -89,6 +90,9 @@ pub struct Compiled {
     pub entries: Vec<Vec<Option<EntryFn>>>,
     /// Native code of exported functions (the inline IDC path calls it directly).
     pub exported_code: Vec<Vec<Option<*const u8>>>,
+    /// Each domain's function table for `call_indirect`: code and signature number
+    /// of each entry (see `lower::SigIds`).
+    pub tables: Vec<Vec<TableEntry>>,
     /// An upper bound on the native stack frame of any function, in bytes.
     pub max_frame_bytes: u64,
     pub stats: Stats,
@@ -214,6 +218,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     let mut ctx = Context::new();
     let mut fb_ctx = FunctionBuilderContext::new();
     let mut trampolines: Vec<Vec<Option<FuncId>>> = Vec::new();
+    let sig_ids = lower::SigIds::of_tables(m);
 
     for (di, d) in m.domains.iter().enumerate() {
         let mut domain_tramps = Vec::new();
@@ -229,7 +234,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
             ctx.func.signature = lower::function_signature(&f.sig, call_conv);
             ctx.func.name = UserFuncName::user(di as u32, fi as u32);
             {
-                let refs = declare_refs(&mut jit, &mut ctx.func, &helper_ids, &func_ids[di], f);
+                let refs = declare_refs(&mut jit, &mut ctx.func, &helper_ids, &func_ids[di], f, &sig_ids);
                 let mut b = FunctionBuilder::new(&mut ctx.func, &mut fb_ctx);
                 let proven = |bi: usize, ii: usize| v.access_proven(di, fi, bi, ii);
                 let data_results = f.exported && f.sig.results.iter().any(|t| matches!(t, Type::Buf | Type::Region));
@@ -314,11 +319,35 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
                 .collect()
         })
         .collect();
+    let tables = m
+        .domains
+        .iter()
+        .enumerate()
+        .map(|(di, d)| {
+            d.table
+                .iter()
+                .map(
+                    |entry| match entry.and_then(|fi| d.functions.get(fi as usize).map(|f| (fi, f))) {
+                        Some((fi, f)) => TableEntry {
+                            code: jit.get_finalized_function(func_ids[di][fi as usize]),
+                            sig: sig_ids.id(&f.sig),
+                        },
+                        // Verified: every entry names a function; an empty one stays empty.
+                        None => TableEntry {
+                            code: std::ptr::null(),
+                            sig: 0,
+                        },
+                    },
+                )
+                .collect()
+        })
+        .collect();
     stats.link = started.elapsed();
     Ok(Compiled {
         jit: Some(jit),
         entries,
         exported_code,
+        tables,
         max_frame_bytes: max_frame,
         stats,
         clif,
@@ -328,13 +357,14 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
 }
 
 /// Import the helpers and the functions `f` uses into the CLIF function.
-fn declare_refs(
+fn declare_refs<'s>(
     jit: &mut JITModule,
     func: &mut cranelift_codegen::ir::Function,
     helper_ids: &[FuncId],
     domain_funcs: &[FuncId],
     f: &capjit_ir::Function,
-) -> lower::Refs {
+    sig_ids: &'s lower::SigIds,
+) -> lower::Refs<'s> {
     let mut callees = vec![None; domain_funcs.len()];
     let mut helpers = [None; 11];
     let mut need = |h: lower::Helper, jit: &mut JITModule, func: &mut cranelift_codegen::ir::Function| {
@@ -360,5 +390,9 @@ fn declare_refs(
             need(lower::Helper::IdcFault, jit, func);
         }
     }
-    lower::Refs { helpers, callees }
+    lower::Refs {
+        helpers,
+        callees,
+        sig_ids,
+    }
 }

@@ -9,7 +9,13 @@
 //! - fuel is spent at function entry and on every branch to a block that is not
 //!   after the current one; call depth and the native stack are checked on calls;
 //! - memory is reached only as `ctx.mem_base + zext(addr) + offset`, with the base
-//!   reloaded at every access (so `memory.grow` may move it).
+//!   reloaded at every access (so `memory.grow` may move it);
+//! - globals are reached only as slot `i` of `ctx.globals`, for a verified `i`;
+//! - `call_indirect` enters only the code of a table entry of its own domain, after
+//!   checking the index against `ctx.table_len` and the entry's signature number
+//!   against the call's (`SigIds`), so the callee's native signature is the call's.
+
+use std::collections::HashMap;
 
 use capjit_ir::{
     BinOp, Block as IrBlock, BlockCall as IrBlockCall, Const, ConvOp, Domain, FloatCC as IrFloatCC, Function,
@@ -122,15 +128,44 @@ pub fn helper_of_op(op: &Op) -> Option<Helper> {
     })
 }
 
+/// Numbers for the signatures of functions in function tables, from 1 (0 marks
+/// an empty `TableEntry`). Two signatures get the same number exactly when they
+/// are equal, so `call_indirect` compares one number.
+pub struct SigIds(HashMap<capjit_ir::Signature, u64>);
+
+impl SigIds {
+    /// A number that no table entry carries (no function in a table has that signature).
+    pub const NONE: u64 = u64::MAX;
+
+    pub fn of_tables(m: &capjit_ir::Module) -> SigIds {
+        let mut ids = HashMap::new();
+        for d in &m.domains {
+            for f in d.table.iter().flatten().filter_map(|fi| d.functions.get(*fi as usize)) {
+                let next = ids.len() as u64 + 1;
+                ids.entry(f.sig.clone()).or_insert(next);
+            }
+        }
+        SigIds(ids)
+    }
+
+    /// The number of `sig`, or `NONE` when no table function has it (the numbers
+    /// count distinct signatures, so they never reach `NONE`).
+    pub fn id(&self, sig: &capjit_ir::Signature) -> u64 {
+        self.0.get(sig).copied().unwrap_or(Self::NONE)
+    }
+}
+
 /// Function references a function body needs: helpers and same-domain callees.
-pub struct Refs {
+pub struct Refs<'s> {
     /// By `Helper as usize`; `Some` for every helper this function uses.
     pub helpers: [Option<FuncRef>; 11],
     /// By function index of the domain; `Some` for every function this one calls.
     pub callees: Vec<Option<FuncRef>>,
+    /// The module's signature numbers, for `call_indirect`.
+    pub sig_ids: &'s SigIds,
 }
 
-impl Refs {
+impl Refs<'_> {
     fn get(&self, h: Helper) -> FuncRef {
         // `declare_refs` imports every helper the function's operations need.
         self.helpers[h as usize].expect("helper declared for this function")
@@ -150,7 +185,7 @@ pub struct Lower<'a, 'b> {
     pub f: &'a Function,
     pub func_index: u32,
     pub exported_data_results: bool,
-    pub refs: &'a Refs,
+    pub refs: &'a Refs<'a>,
     /// `proven(block, inst)`: the verifier proved that memory access in bounds.
     pub proven: &'a dyn Fn(usize, usize) -> bool,
     ctx: ir::Value,
@@ -182,7 +217,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         f: &'a Function,
         func_index: u32,
         exported_data_results: bool,
-        refs: &'a Refs,
+        refs: &'a Refs<'a>,
         proven: &'a dyn Fn(usize, usize) -> bool,
     ) -> Self {
         let max_value = f
@@ -281,6 +316,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                     Op::BufMake { .. } | Op::RegionNew { .. } => true,
                     Op::Select { ty, .. } => is_data(ty),
                     Op::Call { func, .. } => self.d.functions[*func as usize].sig.results.get(k).is_some_and(is_data),
+                    Op::CallIndirect { sig, .. } => sig.results.get(k).is_some_and(is_data),
                     _ => false,
                 };
             }
@@ -445,10 +481,20 @@ impl<'a, 'b> Lower<'a, 'b> {
     fn lower_op(&mut self, op: &Op, site: Site, proven: bool) -> Vec<ir::Value> {
         let one = |x: ir::Value| vec![x];
         match op {
-            // TODO(issue 8, in progress): the verifier rejects these until they are lowered.
-            Op::CallIndirect { .. } | Op::GlobalGet { .. } | Op::GlobalSet { .. } => {
-                unreachable!("rejected by the verifier")
+            Op::GlobalGet { global } => {
+                // Verified: the global exists.
+                let ty = num_type(self.d.globals[*global as usize].ty);
+                let (p, offset) = self.global_addr(*global);
+                one(self.b.ins().load(ty, trusted(), p, offset))
             }
+            Op::GlobalSet { global, value } => {
+                // Verified: the global exists, is mutable, and `value` has its type.
+                let x = self.v(*value);
+                let (p, offset) = self.global_addr(*global);
+                self.b.ins().store(trusted(), x, p, offset);
+                vec![]
+            }
+            Op::CallIndirect { sig, index, args } => self.indirect_call(sig, *index, args, site),
             Op::Const(c) => one(match *c {
                 Const::I32(x) => self.b.ins().iconst(types::I32, x as i64),
                 Const::I64(x) => self.b.ins().iconst(types::I64, x),
@@ -714,6 +760,48 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     /// `call`: depth check, the call, status propagation.
     fn direct_call(&mut self, func: usize, args: &[Value], site: Site) -> Vec<ir::Value> {
+        let mut all = vec![self.ctx];
+        all.extend(self.args(args));
+        // Verified: the callee exists; `declare_refs` imported every callee.
+        let callee = self.refs.callees[func].expect("verified: callee declared");
+        self.counted_call(site, |b| b.ins().call(callee, &all))
+    }
+
+    /// `call_indirect`: the table entry must exist, be filled and carry the call's
+    /// signature; then the same as `call` to the entry's code.
+    fn indirect_call(
+        &mut self,
+        sig: &capjit_ir::Signature,
+        index: Value,
+        args: &[Value],
+        site: Site,
+    ) -> Vec<ir::Value> {
+        let idx = self.v(index);
+        let len = self.b.ins().load(types::I32, trusted(), self.ctx, OFF_TABLE_LEN);
+        let out = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
+        self.trap_if(out, TrapCode::TableOutOfBounds, site);
+        let idx = self.b.ins().uextend(types::I64, idx);
+        let offset = self.b.ins().imul_imm_u(idx, TABLE_ENTRY_SIZE);
+        let table = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_TABLE);
+        let entry = self.b.ins().iadd(table, offset);
+        let have = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_SIG);
+        let empty = self.b.ins().icmp_imm_u(IntCC::Equal, have, 0);
+        self.trap_if(empty, TrapCode::IndirectCallNull, site);
+        let want = self.refs.sig_ids.id(sig);
+        let wrong = self.b.ins().icmp_imm_u(IntCC::NotEqual, have, want as i64);
+        self.trap_if(wrong, TrapCode::IndirectCallType, site);
+        let code = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_CODE);
+        let sig_ref = self
+            .b
+            .import_signature(function_signature(sig, self.b.func.signature.call_conv));
+        let mut all = vec![self.ctx];
+        all.extend(self.args(args));
+        self.counted_call(site, |b| b.ins().call_indirect(sig_ref, code, &all))
+    }
+
+    /// A call within the domain (`call`, `call_indirect`): the depth check and
+    /// count around it, and a non-zero status passed up. Returns the callee's results.
+    fn counted_call(&mut self, site: Site, call: impl FnOnce(&mut FunctionBuilder) -> ir::Inst) -> Vec<ir::Value> {
         let depth_ptr = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_DEPTH);
         let depth = self.b.ins().load(types::I32, trusted(), depth_ptr, 0);
         let max = self.b.ins().load(types::I32, trusted(), self.ctx, OFF_MAX_DEPTH);
@@ -721,11 +809,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.trap_if(too_deep, TrapCode::CallDepthExceeded, site);
         let deeper = self.b.ins().iadd_imm_u(depth, 1);
         self.b.ins().store(trusted(), deeper, depth_ptr, 0);
-        let mut all = vec![self.ctx];
-        all.extend(self.args(args));
-        // Verified: the callee exists; `declare_refs` imported every callee.
-        let callee = self.refs.callees[func].expect("verified: callee declared");
-        let call = self.b.ins().call(callee, &all);
+        let call = call(self.b);
         let results = self.b.inst_results(call).to_vec();
         self.b.ins().store(trusted(), depth, depth_ptr, 0);
         // A non-zero status: the callee recorded its trap; pass the status up.
@@ -737,6 +821,15 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.return_status(results[0]);
         self.b.switch_to_block(cont);
         results[1..].to_vec()
+    }
+
+    /// The address of global `global`'s slot.
+    fn global_addr(&mut self, global: u32) -> (ir::Value, i32) {
+        let base = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_GLOBALS);
+        match i32::try_from(8 * global as u64) {
+            Ok(offset) => (base, offset),
+            Err(_) => (self.b.ins().iadd_imm_u(base, 8 * global as i64), 0),
+        }
     }
 
     // ---- control flow --------------------------------------------------------
