@@ -1,0 +1,635 @@
+//! UNTRUSTED. The WebAssembly frontend: translates core Wasm modules into one capjit
+//! IR [`Module`], one **domain** per Wasm module. Its output is verified like any
+//! other IR; nothing here is trusted.
+//!
+//! ```
+//! let wat = br#"(module (func (export "add") (param i32 i32) (result i32)
+//!                 local.get 0 local.get 1 i32.add))"#;
+//! let t = capjit_wasm::translate(&[capjit_wasm::WasmInput { name: "m".into(), bytes: wat }]).unwrap();
+//! assert_eq!(t.exports[0].function, "add");
+//! ```
+//!
+//! # Scope
+//!
+//! WebAssembly 1.0 core, plus multi-value, sign-extension operators, non-trapping
+//! float-to-int conversions, bulk memory (`memory.copy`, `memory.fill`) and mutable
+//! globals. Inputs are validated by wasmparser with exactly these features enabled;
+//! a module that is valid only with another proposal gets an `unsupported: FEATURE`
+//! error naming it (SIMD, threads, GC, exceptions, tail calls, memory64, multiple
+//! memories, reference types, ...). Also unsupported, with their own errors:
+//! imported memories, tables and globals; `memory.init`, `data.drop`, `table.init`,
+//! `elem.drop` and `table.copy` (passive segments); tables larger than
+//! [`MAX_TABLE_ENTRIES`].
+//!
+//! # Mapping
+//!
+//! - Linear memory: the domain's memory (initial and maximum pages). A memory
+//!   without a maximum gets [`DEFAULT_MAX_PAGES`] (4 GiB, the most the verifier
+//!   accepts; the runtime caps it with its own limit). Active data segments become
+//!   the domain's data; a segment outside the initial memory is an
+//!   [`WasmErrorKind::Instantiation`] error.
+//! - Globals: the domain's globals, named `g0`, `g1`, ... (constant initialisers,
+//!   or `global.get` of an earlier global).
+//! - The funcref table: the domain's table, filled from active element segments;
+//!   `call_indirect` becomes `call_indirect` (the runtime checks the index, null
+//!   entries and the signature).
+//! - Functions: defined function `i` (among the defined ones) is IR function `i`.
+//!   An exported function takes its (first) export name, mangled into an
+//!   identifier (see [`names::mangle`]: `i32.add` becomes `i32_x2e_add`); other
+//!   export names of it are small exported wrappers; unexported functions are named
+//!   `f<wasm index>`. [`Translated::exports`] maps every Wasm export name to its
+//!   IR name. Locals and the operand stack become SSA values and block parameters
+//!   (see `func.rs`).
+//! - Imported functions: capjit imports, called with `cap.get` and `call_cap`.
+//!   An import from module `M` where `M` is the name of another input binds to
+//!   `M`'s export of that name (the types must be equal); from
+//!   `wasi_snapshot_preview1` it binds to the host function `wasi_NAME` with the
+//!   Wasm signature. Anything else is a link error. If the callee traps, the caller
+//!   traps too (with `unreachable`: the IR's `trap`), since Wasm code cannot observe
+//!   a failure.
+//! - Start function: an exported wrapper named `_start_init` (or `_start_init_1`,
+//!   ... if an export already has that name) that calls it. Running it is the
+//!   host's job: [`ModuleInfo::start`] names it, and the host should call it once
+//!   per module, in input order, before anything else.
+//!
+//! # The `try:` convention (a capjit extension)
+//!
+//! Wasm cannot observe a trap in another module, but a capjit caller survives its
+//! callee's trap. To use that, import from module `"try:M"` instead of `"M"`, with
+//! one extra `i32` result in front: an import `(import "try:M" "f" (func (param P)
+//! (result i32 R)))` binds to `M`'s export `f` of type `(param P) (result R)`.
+//! The call returns `0` and `f`'s results when `f` returns, or the trap code (a
+//! non-zero i32, see `capjit_ir::TrapCode::code`) and zeros when it traps. The
+//! callee's domain is then faulted, so later calls into it fail too (with
+//! `domain_unavailable`, code 9) until the host restarts it. `try:` also works for
+//! `wasi_snapshot_preview1` (a failing host function).
+//!
+//! # Traps
+//!
+//! Wasm traps map to capjit traps: integer division by zero (`int_divide_by_zero`),
+//! overflow (`int_overflow`), invalid conversion (`bad_conversion` for NaN,
+//! `int_overflow` out of range), out-of-bounds memory (`out_of_bounds`),
+//! `unreachable`, call stack exhaustion (`call_depth_exceeded`), and the three
+//! `call_indirect` traps (`table_out_of_bounds`, `indirect_call_null`,
+//! `indirect_call_type`).
+
+mod error;
+mod func;
+mod module;
+pub mod names;
+
+use std::borrow::Cow;
+
+use capjit_ir::{DataSegment, Domain, Function, Global, Import, ImportSource, Memory, Module, NumType, PAGE_SIZE};
+use wasmparser::{ExternalKind, Validator, WasmFeatures};
+
+pub use error::{WasmError, WasmErrorKind};
+
+use func::{ImportCall, ModuleCtx};
+use module::{ParsedModule, WasmSig};
+use names::{mangle, NameSet};
+
+/// The maximum memory size, in pages, of a Wasm memory that declares none: 65536
+/// pages (4 GiB), the limit of a 32-bit memory and of the verifier.
+pub const DEFAULT_MAX_PAGES: u32 = 65_536;
+
+/// The largest table the frontend translates (entries).
+pub const MAX_TABLE_ENTRIES: u64 = 1 << 20;
+
+/// The import module name of WASI functions.
+pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
+
+/// The prefix of an import module name that asks for the `try:` convention.
+pub const TRY_PREFIX: &str = "try:";
+
+// The verifier's limits (verifier/src/limits.rs), checked here so that a function
+// beyond them gets a clear error; tests/limits.rs keeps them in step.
+pub(crate) const MAX_VALUES: usize = 1 << 22;
+pub(crate) const MAX_BLOCK_PARAMS: usize = 1_000;
+pub(crate) const MAX_BLOCKS: usize = 1_000_000;
+
+/// One Wasm module to translate.
+pub struct WasmInput<'a> {
+    /// The module's name: other inputs import from it by this name, and its domain
+    /// is named after it (mangled into an identifier).
+    pub name: String,
+    /// A binary module (starting with `\0asm`), or the text format.
+    pub bytes: &'a [u8],
+}
+
+/// The result of [`translate`].
+#[derive(Clone, Debug)]
+pub struct Translated {
+    /// One domain per input, in input order.
+    pub module: Module,
+    /// Every function export of every input, in input and export order.
+    pub exports: Vec<ExportName>,
+    /// What became of each input, in input order.
+    pub modules: Vec<ModuleInfo>,
+}
+
+impl Translated {
+    /// The IR function name of a Wasm export of the input named `module`.
+    pub fn export(&self, module: &str, wasm_name: &str) -> Option<&ExportName> {
+        let domain = &self.modules.iter().find(|m| m.name == module)?.domain;
+        self.exports
+            .iter()
+            .find(|e| &e.domain == domain && e.wasm_name == wasm_name)
+    }
+
+    /// The start functions to run, in order: (domain, function).
+    pub fn start_functions(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.modules
+            .iter()
+            .filter_map(|m| m.start.as_deref().map(|f| (m.domain.as_str(), f)))
+    }
+}
+
+/// A Wasm function export and the IR function it became.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExportName {
+    /// The domain (IR name of the exporting module).
+    pub domain: String,
+    /// The export's name in the Wasm module.
+    pub wasm_name: String,
+    /// The exported IR function's name.
+    pub function: String,
+}
+
+/// One input's domain and start function.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleInfo {
+    /// The input's name ([`WasmInput::name`]).
+    pub name: String,
+    /// Its domain's name.
+    pub domain: String,
+    /// The exported IR function that runs the Wasm start function, if any.
+    pub start: Option<String>,
+}
+
+/// The wasmparser features the frontend accepts.
+pub fn features() -> WasmFeatures {
+    WasmFeatures::WASM1
+        | WasmFeatures::MULTI_VALUE
+        | WasmFeatures::SIGN_EXTENSION
+        | WasmFeatures::SATURATING_FLOAT_TO_INT
+        | WasmFeatures::BULK_MEMORY
+}
+
+/// Proposals outside the scope, tried one at a time to name what a module needs.
+fn extensions() -> [(&'static str, WasmFeatures); 12] {
+    [
+        ("SIMD", WasmFeatures::SIMD),
+        ("relaxed SIMD", WasmFeatures::SIMD.union(WasmFeatures::RELAXED_SIMD)),
+        ("threads", WasmFeatures::THREADS),
+        ("tail calls", WasmFeatures::TAIL_CALL),
+        ("reference types", WasmFeatures::REFERENCE_TYPES),
+        ("multiple memories", WasmFeatures::MULTI_MEMORY),
+        ("memory64", WasmFeatures::MEMORY64),
+        (
+            "exceptions",
+            WasmFeatures::EXCEPTIONS.union(WasmFeatures::REFERENCE_TYPES),
+        ),
+        ("extended constant expressions", WasmFeatures::EXTENDED_CONST),
+        (
+            "function references",
+            WasmFeatures::FUNCTION_REFERENCES.union(WasmFeatures::REFERENCE_TYPES),
+        ),
+        (
+            "GC",
+            WasmFeatures::GC
+                .union(WasmFeatures::FUNCTION_REFERENCES)
+                .union(WasmFeatures::REFERENCE_TYPES),
+        ),
+        ("wide arithmetic", WasmFeatures::WIDE_ARITHMETIC),
+    ]
+}
+
+/// A module's bytes as a binary: binaries as they are, text through `wat`.
+fn binary_of<'b>(name: &str, bytes: &'b [u8]) -> Result<Cow<'b, [u8]>, WasmError> {
+    if bytes.starts_with(b"\0asm") {
+        return Ok(Cow::Borrowed(bytes));
+    }
+    wat::parse_bytes(bytes).map_err(|e| WasmError::new(name, None, WasmErrorKind::Syntax, e.to_string()))
+}
+
+/// The text format or a binary, as a Wasm binary.
+pub fn to_wasm_binary(bytes: &[u8]) -> Result<Vec<u8>, WasmError> {
+    Ok(binary_of("<input>", bytes)?.into_owned())
+}
+
+/// Validate with the supported features; name the unsupported proposal a module
+/// needs when it is valid with one more.
+pub fn validate(name: &str, bytes: &[u8]) -> Result<(), WasmError> {
+    let err = match Validator::new_with_features(features()).validate_all(bytes) {
+        Ok(_) => return Ok(()),
+        Err(e) => e,
+    };
+    let offset = Some(err.offset() as u64);
+    let valid_with = |extra: WasmFeatures| Validator::new_with_features(extra).validate_all(bytes).is_ok();
+    for (feature, flags) in extensions() {
+        if valid_with(features() | flags) {
+            return Err(WasmError::unsupported(name, offset, feature));
+        }
+    }
+    if valid_with(WasmFeatures::all()) {
+        return Err(WasmError::unsupported(
+            name,
+            offset,
+            format!(
+                "a WebAssembly proposal outside the frontend's scope ({})",
+                err.message()
+            ),
+        ));
+    }
+    Err(WasmError::new(
+        name,
+        offset,
+        WasmErrorKind::Invalid,
+        err.message().to_string(),
+    ))
+}
+
+/// Extra IR functions a module needs besides its defined functions.
+enum ExtraKind {
+    /// Calls imported function `k`.
+    ImportWrapper(usize),
+    /// Calls IR function `target` (a second export name, the start function).
+    Alias { target: u32, sig: WasmSig },
+}
+
+struct Extra {
+    name: String,
+    exported: bool,
+    kind: ExtraKind,
+}
+
+/// The IR functions of one module, before their bodies exist.
+struct Plan {
+    domain: String,
+    funcs: NameSet,
+    /// Names of the defined functions (set for exported ones first).
+    names: Vec<Option<String>>,
+    exported: Vec<bool>,
+    extras: Vec<Extra>,
+    /// IR function of each imported function's wrapper, once made.
+    wrappers: Vec<Option<u32>>,
+    /// (Wasm export name, IR function name, Wasm signature) of function exports.
+    exports: Vec<(String, String, WasmSig)>,
+    start: Option<String>,
+}
+
+impl Plan {
+    /// The IR function index for Wasm function `idx` (making an import wrapper
+    /// for an imported one).
+    fn ir_function(&mut self, m: &ParsedModule, idx: u32) -> u32 {
+        let nimp = m.num_imported_funcs();
+        if idx >= nimp {
+            return idx - nimp;
+        }
+        let k = idx as usize;
+        if let Some(w) = self.wrappers[k] {
+            return w;
+        }
+        let name = self
+            .funcs
+            .claim(&format!("import_{}", mangle(&m.func_imports[k].field)));
+        let w = (m.funcs.len() + self.extras.len()) as u32;
+        self.extras.push(Extra {
+            name,
+            exported: false,
+            kind: ExtraKind::ImportWrapper(k),
+        });
+        self.wrappers[k] = Some(w);
+        w
+    }
+}
+
+fn plan_module(m: &ParsedModule, domain: String) -> Result<Plan, WasmError> {
+    let mut p = Plan {
+        domain,
+        funcs: NameSet::default(),
+        names: vec![None; m.funcs.len()],
+        exported: vec![false; m.funcs.len()],
+        extras: Vec::new(),
+        wrappers: vec![None; m.func_imports.len()],
+        exports: Vec::new(),
+        start: None,
+    };
+    let nimp = m.num_imported_funcs();
+    for e in &m.exports {
+        if !matches!(e.kind, ExternalKind::Func | ExternalKind::FuncExact) {
+            continue; // memories, tables and globals are not exported to other domains
+        }
+        let sig = m.func_sig(e.index, None)?.clone();
+        let name = p.funcs.claim(&mangle(&e.name));
+        let first = if e.index >= nimp {
+            let def = (e.index - nimp) as usize;
+            if p.names[def].is_none() {
+                p.names[def] = Some(name.clone());
+                p.exported[def] = true;
+                true
+            } else {
+                false
+            }
+        } else if p.wrappers[e.index as usize].is_none() {
+            p.wrappers[e.index as usize] = Some((m.funcs.len() + p.extras.len()) as u32);
+            p.extras.push(Extra {
+                name: name.clone(),
+                exported: true,
+                kind: ExtraKind::ImportWrapper(e.index as usize),
+            });
+            true
+        } else {
+            false
+        };
+        if !first {
+            let target = p.ir_function(m, e.index);
+            p.extras.push(Extra {
+                name: name.clone(),
+                exported: true,
+                kind: ExtraKind::Alias {
+                    target,
+                    sig: sig.clone(),
+                },
+            });
+        }
+        p.exports.push((e.name.clone(), name, sig));
+    }
+    if let Some(s) = m.start {
+        let sig = m.func_sig(s, None)?.clone();
+        let target = p.ir_function(m, s);
+        let name = p.funcs.claim("_start_init");
+        p.extras.push(Extra {
+            name: name.clone(),
+            exported: true,
+            kind: ExtraKind::Alias { target, sig },
+        });
+        p.start = Some(name);
+    }
+    for (def, slot) in p.names.iter_mut().enumerate() {
+        if slot.is_none() {
+            *slot = Some(p.funcs.claim(&format!("f{}", nimp as usize + def)));
+        }
+    }
+    Ok(p)
+}
+
+/// Bind module `mi`'s imported functions: capjit imports and how to call them.
+fn resolve_imports(
+    mi: usize,
+    parsed: &[ParsedModule],
+    plans: &[Plan],
+) -> Result<(Vec<Import>, Vec<ImportCall>), WasmError> {
+    let m = &parsed[mi];
+    let mut names = NameSet::default();
+    let mut imports = Vec::new();
+    let mut calls = Vec::new();
+    for imp in &m.func_imports {
+        let at = Some(imp.offset);
+        let link = |msg: String| WasmError::new(&m.name, at, WasmErrorKind::Link, msg);
+        let sig = m.sig(imp.ty, at)?;
+        let (try_, source) = match imp.module.strip_prefix(TRY_PREFIX) {
+            Some(rest) => (true, rest),
+            None => (false, imp.module.as_str()),
+        };
+        let what = format!("import `{}`.`{}`", imp.module, imp.field);
+        let callee_results = if try_ {
+            if sig.results.first() != Some(&NumType::I32) {
+                return Err(link(format!(
+                    "{what}: a `{TRY_PREFIX}` import must return an i32 status first, its type is {sig}"
+                )));
+            }
+            sig.results[1..].to_vec()
+        } else {
+            sig.results.clone()
+        };
+        let callee = WasmSig {
+            params: sig.params.clone(),
+            results: callee_results.clone(),
+        };
+        let src = if source == WASI_MODULE {
+            ImportSource::Host {
+                function: format!("wasi_{}", mangle(&imp.field)),
+            }
+        } else {
+            let Some(j) = parsed.iter().position(|p| p.name == source) else {
+                return Err(link(format!(
+                    "{what}: no module named `{source}` among the inputs (nor WASI)"
+                )));
+            };
+            let Some((_, function, found)) = plans[j].exports.iter().find(|(n, _, _)| *n == imp.field) else {
+                return Err(link(format!(
+                    "{what}: module `{source}` exports no function `{}`",
+                    imp.field
+                )));
+            };
+            if *found != callee {
+                return Err(link(format!(
+                    "{what}: incompatible import type: expected {callee}, `{source}`.`{}` is {found}",
+                    imp.field
+                )));
+            }
+            ImportSource::Export {
+                domain: plans[j].domain.clone(),
+                function: function.clone(),
+            }
+        };
+        let ir_import = imports.len() as u32;
+        imports.push(Import {
+            name: names.claim(&mangle(&imp.field)),
+            source: src,
+            sig: callee.to_ir(),
+            span: None,
+        });
+        calls.push(ImportCall {
+            ir_import,
+            try_,
+            callee_results,
+        });
+    }
+    Ok((imports, calls))
+}
+
+fn build_domain(
+    m: &ParsedModule,
+    plan: &mut Plan,
+    imports: Vec<Import>,
+    calls: &[ImportCall],
+) -> Result<Domain, WasmError> {
+    let name = m.name.as_str();
+    let memory = match m.memory {
+        Some(mem) => Memory {
+            initial: u32::try_from(mem.initial).map_err(|_| WasmError::unsupported(name, None, "memory64"))?,
+            maximum: match mem.maximum {
+                Some(max) => u32::try_from(max).map_err(|_| WasmError::unsupported(name, None, "memory64"))?,
+                None => DEFAULT_MAX_PAGES.max(mem.initial as u32),
+            },
+        },
+        None => Memory::default(),
+    };
+    let size = memory.initial as u64 * PAGE_SIZE;
+    let mut data = Vec::new();
+    for seg in &m.data {
+        let end = seg.offset as u64 + seg.bytes.len() as u64;
+        if end > size {
+            return Err(WasmError::new(
+                name,
+                Some(seg.at),
+                WasmErrorKind::Instantiation,
+                format!(
+                    "data segment [{}, {end}) lies outside the initial memory of {size} bytes (out of bounds memory access)",
+                    seg.offset
+                ),
+            ));
+        }
+        if !seg.bytes.is_empty() {
+            data.push(DataSegment {
+                offset: seg.offset,
+                bytes: seg.bytes.to_vec(),
+            });
+        }
+    }
+    let globals: Vec<Global> = m
+        .globals
+        .iter()
+        .enumerate()
+        .map(|(i, g)| Global {
+            name: format!("g{i}"),
+            ty: g.ty,
+            mutable: g.mutable,
+            init: g.init,
+            span: None,
+        })
+        .collect();
+    let global_types: Vec<NumType> = m.globals.iter().map(|g| g.ty).collect();
+
+    let mut table = Vec::new();
+    if let Some(n) = m.table {
+        if n > MAX_TABLE_ENTRIES {
+            return Err(WasmError::unsupported(
+                name,
+                None,
+                format!("a table of {n} entries (at most {MAX_TABLE_ENTRIES})"),
+            ));
+        }
+        table = vec![None; n as usize];
+    }
+    for seg in &m.elems {
+        let end = seg.offset as u64 + seg.items.len() as u64;
+        if end > table.len() as u64 {
+            return Err(WasmError::new(
+                name,
+                Some(seg.at),
+                WasmErrorKind::Instantiation,
+                format!(
+                    "element segment [{}, {end}) lies outside the table of {} entries (out of bounds table access)",
+                    seg.offset,
+                    table.len()
+                ),
+            ));
+        }
+        for (i, item) in seg.items.iter().enumerate() {
+            table[seg.offset as usize + i] = match item {
+                Some(f) => Some(plan.ir_function(m, *f)),
+                None => None,
+            };
+        }
+    }
+
+    let ctx = ModuleCtx {
+        m,
+        imports: calls,
+        globals: &global_types,
+    };
+    let mut functions: Vec<Function> = Vec::with_capacity(m.funcs.len() + plan.extras.len());
+    for (def, body) in m.bodies.iter().enumerate() {
+        let fname = plan.names[def].clone().unwrap_or_else(|| format!("f{def}"));
+        functions.push(func::translate_function(&ctx, def, body, fname, plan.exported[def])?);
+    }
+    for extra in &plan.extras {
+        let f = match &extra.kind {
+            ExtraKind::ImportWrapper(k) => func::import_wrapper(&ctx, *k, extra.name.clone(), extra.exported)?,
+            ExtraKind::Alias { target, sig } => func::alias(sig, *target, extra.name.clone(), extra.exported),
+        };
+        functions.push(f);
+    }
+    Ok(Domain {
+        name: plan.domain.clone(),
+        memory,
+        inbox: None,
+        data,
+        imports,
+        globals,
+        table,
+        functions,
+        span: None,
+    })
+}
+
+/// Translate Wasm modules (binary or text) into one IR module, one domain per
+/// input, linking imports to other inputs' exports by name.
+pub fn translate(inputs: &[WasmInput]) -> Result<Translated, WasmError> {
+    for (i, a) in inputs.iter().enumerate() {
+        if inputs[..i].iter().any(|b| b.name == a.name) {
+            return Err(WasmError::new(
+                &a.name,
+                None,
+                WasmErrorKind::Link,
+                "two inputs have this name",
+            ));
+        }
+    }
+    let binaries = inputs
+        .iter()
+        .map(|i| binary_of(&i.name, i.bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (input, bytes) in inputs.iter().zip(&binaries) {
+        validate(&input.name, bytes)?;
+    }
+    let parsed = inputs
+        .iter()
+        .zip(&binaries)
+        .map(|(input, bytes)| module::parse(&input.name, bytes))
+        .collect::<Result<Vec<_>, _>>()?;
+
+    let mut domains = NameSet::default();
+    let mut plans = Vec::with_capacity(parsed.len());
+    for m in &parsed {
+        let domain = domains.claim(&mangle(&m.name));
+        plans.push(plan_module(m, domain)?);
+    }
+    let mut resolved = Vec::with_capacity(parsed.len());
+    for mi in 0..parsed.len() {
+        resolved.push(resolve_imports(mi, &parsed, &plans)?);
+    }
+
+    let mut module = Module::default();
+    for ((m, plan), (imports, calls)) in parsed.iter().zip(plans.iter_mut()).zip(resolved) {
+        module.domains.push(build_domain(m, plan, imports, &calls)?);
+    }
+    let exports = plans
+        .iter()
+        .flat_map(|p| {
+            p.exports.iter().map(|(wasm_name, function, _)| ExportName {
+                domain: p.domain.clone(),
+                wasm_name: wasm_name.clone(),
+                function: function.clone(),
+            })
+        })
+        .collect();
+    let modules = parsed
+        .iter()
+        .zip(&plans)
+        .map(|(m, p)| ModuleInfo {
+            name: m.name.clone(),
+            domain: p.domain.clone(),
+            start: p.start.clone(),
+        })
+        .collect();
+    Ok(Translated {
+        module,
+        exports,
+        modules,
+    })
+}

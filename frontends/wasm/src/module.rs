@@ -1,0 +1,433 @@
+//! Reading a validated Wasm module into plain tables: types, imports, functions,
+//! table, memory, globals, exports, start, element and data segments, bodies.
+//! Everything outside the frontend's scope that validation let through (imported
+//! memories, tables and globals, ...) is reported here as `unsupported`.
+
+use capjit_ir::{Const, NumType, Signature, Type};
+use wasmparser::{
+    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FunctionBody, MemoryType, Operator, Parser, Payload,
+    TableInit, TypeRef, ValType,
+};
+
+use crate::error::{WasmError, WasmErrorKind};
+
+/// A Wasm function type with numeric types only.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WasmSig {
+    pub params: Vec<NumType>,
+    pub results: Vec<NumType>,
+}
+
+impl WasmSig {
+    pub fn to_ir(&self) -> Signature {
+        Signature {
+            params: self.params.iter().map(|t| num_to_type(*t)).collect(),
+            results: self.results.iter().map(|t| num_to_type(*t)).collect(),
+        }
+    }
+}
+
+impl std::fmt::Display for WasmSig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |ts: &[NumType]| ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+        write!(f, "({}) -> ({})", list(&self.params), list(&self.results))
+    }
+}
+
+pub fn num_to_type(t: NumType) -> Type {
+    match t {
+        NumType::I32 => Type::I32,
+        NumType::I64 => Type::I64,
+        NumType::F32 => Type::F32,
+        NumType::F64 => Type::F64,
+    }
+}
+
+/// The IR type of a Wasm value type, or the unsupported feature's name.
+pub fn val_type(t: ValType) -> Result<NumType, String> {
+    match t {
+        ValType::I32 => Ok(NumType::I32),
+        ValType::I64 => Ok(NumType::I64),
+        ValType::F32 => Ok(NumType::F32),
+        ValType::F64 => Ok(NumType::F64),
+        ValType::V128 => Err("SIMD (v128 values)".into()),
+        ValType::Ref(r) => Err(format!("reference types ({r} values)")),
+    }
+}
+
+/// An imported function.
+#[derive(Clone, Debug)]
+pub struct FuncImport {
+    pub module: String,
+    pub field: String,
+    pub ty: u32,
+    pub offset: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct GlobalDef {
+    pub ty: NumType,
+    pub mutable: bool,
+    pub init: Const,
+}
+
+#[derive(Clone, Debug)]
+pub struct Export {
+    pub name: String,
+    pub kind: ExternalKind,
+    pub index: u32,
+}
+
+/// An active element segment: function indices (`None` for `ref.null`) placed at
+/// a constant offset of table 0.
+#[derive(Clone, Debug)]
+pub struct ElemSegment {
+    pub offset: u32,
+    pub items: Vec<Option<u32>>,
+    pub at: u64,
+}
+
+/// An active data segment of memory 0 at a constant offset.
+#[derive(Clone, Debug)]
+pub struct DataSeg<'a> {
+    pub offset: u32,
+    pub bytes: &'a [u8],
+    pub at: u64,
+}
+
+/// What the frontend needs of one module.
+pub struct ParsedModule<'a> {
+    pub name: String,
+    /// Function types by type index; `Err` names what makes a type unsupported.
+    pub types: Vec<Result<WasmSig, String>>,
+    pub func_imports: Vec<FuncImport>,
+    /// Type index of each defined function.
+    pub funcs: Vec<u32>,
+    /// Initial size of the funcref table, if the module has one.
+    pub table: Option<u64>,
+    pub memory: Option<MemoryType>,
+    pub globals: Vec<GlobalDef>,
+    pub exports: Vec<Export>,
+    pub start: Option<u32>,
+    pub elems: Vec<ElemSegment>,
+    pub data: Vec<DataSeg<'a>>,
+    pub bodies: Vec<FunctionBody<'a>>,
+}
+
+impl ParsedModule<'_> {
+    pub fn num_imported_funcs(&self) -> u32 {
+        self.func_imports.len() as u32
+    }
+
+    /// The type index of function `idx` of the function index space.
+    pub fn func_type_index(&self, idx: u32) -> Option<u32> {
+        let nimp = self.num_imported_funcs();
+        if idx < nimp {
+            Some(self.func_imports[idx as usize].ty)
+        } else {
+            self.funcs.get((idx - nimp) as usize).copied()
+        }
+    }
+
+    /// The signature of type `ty`, or an `unsupported` error.
+    pub fn sig(&self, ty: u32, offset: Option<u64>) -> Result<&WasmSig, WasmError> {
+        match self.types.get(ty as usize) {
+            Some(Ok(sig)) => Ok(sig),
+            Some(Err(what)) => Err(WasmError::unsupported(&self.name, offset, what)),
+            None => Err(WasmError::new(
+                &self.name,
+                offset,
+                WasmErrorKind::Invalid,
+                format!("type index {ty} out of range"),
+            )),
+        }
+    }
+
+    pub fn func_sig(&self, idx: u32, offset: Option<u64>) -> Result<&WasmSig, WasmError> {
+        match self.func_type_index(idx) {
+            Some(ty) => self.sig(ty, offset),
+            None => Err(WasmError::new(
+                &self.name,
+                offset,
+                WasmErrorKind::Invalid,
+                format!("function index {idx} out of range"),
+            )),
+        }
+    }
+}
+
+/// Read the sections of a module that passed validation.
+pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmError> {
+    let rd = |e: wasmparser::BinaryReaderError| WasmError::from_reader(name, &e);
+    let unsupported = |at: u64, what: String| WasmError::unsupported(name, Some(at), what);
+    let mut m = ParsedModule {
+        name: name.to_string(),
+        types: Vec::new(),
+        func_imports: Vec::new(),
+        funcs: Vec::new(),
+        table: None,
+        memory: None,
+        globals: Vec::new(),
+        exports: Vec::new(),
+        start: None,
+        elems: Vec::new(),
+        data: Vec::new(),
+        bodies: Vec::new(),
+    };
+    for payload in Parser::new(0).parse_all(bytes) {
+        match payload.map_err(rd)? {
+            Payload::Version { encoding, range, .. } => {
+                if encoding != wasmparser::Encoding::Module {
+                    return Err(unsupported(range.start, "components (only core modules)".into()));
+                }
+            }
+            Payload::TypeSection(reader) => {
+                for group in reader {
+                    for sub in group.map_err(rd)?.into_types() {
+                        let ty = match sub.composite_type.inner {
+                            wasmparser::CompositeInnerType::Func(f) => func_sig(&f),
+                            _ => Err("GC (struct, array or continuation types)".to_string()),
+                        };
+                        m.types.push(ty);
+                    }
+                }
+            }
+            Payload::ImportSection(reader) => {
+                for imp in reader.into_imports_with_offsets() {
+                    let (at, imp) = imp.map_err(rd)?;
+                    let what = match imp.ty {
+                        TypeRef::Func(ty) | TypeRef::FuncExact(ty) => {
+                            m.func_imports.push(FuncImport {
+                                module: imp.module.to_string(),
+                                field: imp.name.to_string(),
+                                ty,
+                                offset: at as u64,
+                            });
+                            continue;
+                        }
+                        TypeRef::Table(_) => "imported table",
+                        TypeRef::Memory(_) => "imported memory",
+                        TypeRef::Global(_) => "imported global",
+                        TypeRef::Tag(_) => "imported exception tag",
+                    };
+                    return Err(unsupported(
+                        at as u64,
+                        format!("{what} (`{}`.`{}`)", imp.module, imp.name),
+                    ));
+                }
+            }
+            Payload::FunctionSection(reader) => {
+                for ty in reader {
+                    m.funcs.push(ty.map_err(rd)?);
+                }
+            }
+            Payload::TableSection(reader) => {
+                let at = reader.range().start;
+                for table in reader {
+                    let table = table.map_err(rd)?;
+                    if m.table.is_some() {
+                        return Err(unsupported(at, "multiple tables".into()));
+                    }
+                    if !table.ty.element_type.is_func_ref() || table.ty.table64 {
+                        return Err(unsupported(at, format!("tables of {}", table.ty.element_type)));
+                    }
+                    if let TableInit::Expr(_) = table.init {
+                        return Err(unsupported(at, "table initialiser expressions".into()));
+                    }
+                    m.table = Some(table.ty.initial);
+                }
+            }
+            Payload::MemorySection(reader) => {
+                let at = reader.range().start;
+                for mem in reader {
+                    let mem = mem.map_err(rd)?;
+                    if m.memory.is_some() {
+                        return Err(unsupported(at, "multiple memories".into()));
+                    }
+                    if mem.memory64 {
+                        return Err(unsupported(at, "memory64".into()));
+                    }
+                    if mem.shared {
+                        return Err(unsupported(at, "threads (shared memory)".into()));
+                    }
+                    if mem.page_size_log2.is_some_and(|p| p != 16) {
+                        return Err(unsupported(at, "custom page sizes".into()));
+                    }
+                    m.memory = Some(mem);
+                }
+            }
+            Payload::TagSection(reader) => {
+                return Err(unsupported(reader.range().start, "exceptions (tags)".into()));
+            }
+            Payload::GlobalSection(reader) => {
+                for g in reader.into_iter_with_offsets() {
+                    let (at, g) = g.map_err(rd)?;
+                    let ty = val_type(g.ty.content_type).map_err(|w| unsupported(at as u64, w))?;
+                    let init = const_expr(&m, &g.init_expr, at as u64)?;
+                    let init = match init {
+                        ConstVal::Num(c) => c,
+                        ConstVal::Func(_) => {
+                            return Err(unsupported(at as u64, "reference types (funcref globals)".into()));
+                        }
+                    };
+                    m.globals.push(GlobalDef {
+                        ty,
+                        mutable: g.ty.mutable,
+                        init,
+                    });
+                }
+            }
+            Payload::ExportSection(reader) => {
+                for e in reader {
+                    let e = e.map_err(rd)?;
+                    m.exports.push(Export {
+                        name: e.name.to_string(),
+                        kind: e.kind,
+                        index: e.index,
+                    });
+                }
+            }
+            Payload::StartSection { func, .. } => m.start = Some(func),
+            Payload::ElementSection(reader) => {
+                for elem in reader {
+                    let elem = elem.map_err(rd)?;
+                    let at = elem.range.start;
+                    let offset_expr = match elem.kind {
+                        ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => {
+                            if table_index.unwrap_or(0) != 0 {
+                                return Err(unsupported(at, "multiple tables".into()));
+                            }
+                            offset_expr
+                        }
+                        // Only table.init and ref.func use these; both are unsupported
+                        // operators, reported where they are used.
+                        ElementKind::Passive | ElementKind::Declared => continue,
+                    };
+                    let offset = const_offset(&m, &offset_expr, at)?;
+                    let mut items = Vec::new();
+                    match elem.items {
+                        ElementItems::Functions(funcs) => {
+                            for f in funcs {
+                                items.push(Some(f.map_err(rd)?));
+                            }
+                        }
+                        ElementItems::Expressions(_, exprs) => {
+                            for e in exprs {
+                                let e = e.map_err(rd)?;
+                                match const_expr(&m, &e, at)? {
+                                    ConstVal::Func(f) => items.push(f),
+                                    ConstVal::Num(_) => {
+                                        return Err(unsupported(at, "element expression of a numeric type".into()));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    m.elems.push(ElemSegment { offset, items, at });
+                }
+            }
+            Payload::DataSection(reader) => {
+                for data in reader {
+                    let data = data.map_err(rd)?;
+                    let at = data.range.start;
+                    match data.kind {
+                        DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => {
+                            if memory_index != 0 {
+                                return Err(unsupported(at, "multiple memories".into()));
+                            }
+                            let offset = const_offset(&m, &offset_expr, at)?;
+                            m.data.push(DataSeg {
+                                offset,
+                                bytes: data.data,
+                                at,
+                            });
+                        }
+                        // Only memory.init uses it, an unsupported operator.
+                        DataKind::Passive => {}
+                    }
+                }
+            }
+            Payload::CodeSectionEntry(body) => m.bodies.push(body),
+            _ => {}
+        }
+    }
+    Ok(m)
+}
+
+fn func_sig(f: &wasmparser::FuncType) -> Result<WasmSig, String> {
+    Ok(WasmSig {
+        params: f.params().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?,
+        results: f.results().iter().map(|t| val_type(*t)).collect::<Result<_, _>>()?,
+    })
+}
+
+/// The value of a constant expression.
+pub enum ConstVal {
+    Num(Const),
+    /// `ref.func F` (`Some`) or `ref.null func` (`None`).
+    Func(Option<u32>),
+}
+
+/// Evaluate a constant expression: one constant, `global.get` of an immutable
+/// global defined earlier, `ref.func` or `ref.null`.
+fn const_expr(m: &ParsedModule, e: &ConstExpr, at: u64) -> Result<ConstVal, WasmError> {
+    let name = m.name.as_str();
+    let mut ops = e.get_operators_reader();
+    let mut value = None;
+    loop {
+        let (op, off) = ops.read_with_offset().map_err(|e| WasmError::from_reader(name, &e))?;
+        let v = match op {
+            Operator::End => break,
+            Operator::I32Const { value } => ConstVal::Num(Const::I32(value)),
+            Operator::I64Const { value } => ConstVal::Num(Const::I64(value)),
+            Operator::F32Const { value } => ConstVal::Num(Const::F32(value.bits())),
+            Operator::F64Const { value } => ConstVal::Num(Const::F64(value.bits())),
+            Operator::RefNull { .. } => ConstVal::Func(None),
+            Operator::RefFunc { function_index } => ConstVal::Func(Some(function_index)),
+            Operator::GlobalGet { global_index } => match m.globals.get(global_index as usize) {
+                Some(g) => ConstVal::Num(g.init),
+                None => {
+                    return Err(WasmError::unsupported(
+                        name,
+                        Some(off as u64),
+                        "global.get of an imported global in a constant expression",
+                    ))
+                }
+            },
+            _ => {
+                return Err(WasmError::unsupported(
+                    name,
+                    Some(off as u64),
+                    "extended constant expressions",
+                ))
+            }
+        };
+        if value.replace(v).is_some() {
+            return Err(WasmError::unsupported(
+                name,
+                Some(off as u64),
+                "extended constant expressions",
+            ));
+        }
+    }
+    value.ok_or_else(|| WasmError::new(name, Some(at), WasmErrorKind::Invalid, "empty constant expression"))
+}
+
+/// A segment offset: an i32 constant expression, read as unsigned.
+fn const_offset(m: &ParsedModule, e: &ConstExpr, at: u64) -> Result<u32, WasmError> {
+    match const_expr(m, e, at)? {
+        ConstVal::Num(Const::I32(v)) => Ok(v as u32),
+        _ => Err(WasmError::new(
+            &m.name,
+            Some(at),
+            WasmErrorKind::Invalid,
+            "segment offset is not an i32",
+        )),
+    }
+}
