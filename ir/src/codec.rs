@@ -11,7 +11,7 @@
 //! LEB128; float constants are their IEEE bits as unsigned LEB128):
 //!
 //! ```text
-//! file        = "\0cir"  version:u32-little-endian (= 1)  section*
+//! file        = "\0cir"  version:u32-little-endian (= 2)  section*
 //! section     = tag:u8  length:u32  payload:[u8; length]   tags strictly increasing
 //!   tag 1     = domains: vec(domain)                       required
 //! vec(T)      = count:u32  T{count}
@@ -19,8 +19,11 @@
 //! flag        = 0x00 | 0x01          option(T) = flag T?      span = option(start:u32 end:u32)
 //! domain      = name:string  initial:u32 maximum:u32  inbox:option(offset:u32 size:u32)
 //!               data:vec(offset:u32 bytes:vec(u8))  imports:vec(import)
+//!               globals:vec(global)  table:vec(option(function:u32))
 //!               functions:vec(function)  span
 //! import      = name:string  source  sig  span
+//! global      = name:string  type:u8 (numeric)  mutable:flag  init:const  span
+//! const       = 0 i32 | 1 i64 | 2 f32 | 3 f64    (the tag, then the value as in `op`)
 //! source      = 0 domain:string function:string | 1 function:string | 2 domain:string
 //! sig         = params:vec(type)  results:vec(type)
 //! type        = 0 i32 | 1 i64 | 2 f32 | 3 f64 | 4 sig (cap) | 5 region | 6 buf
@@ -28,7 +31,8 @@
 //! block       = params:vec(value type fact)  insts:vec(inst)  term  span
 //! fact        = 0 (none) | 1 lo:u64 hi:u64 | 2 value (lt) | 3 size:u32 (in memory)
 //! inst        = results:vec(value fact)  op  span
-//! op          = tag:u8 operands     (see `op_tag`; sub-operators and types are one byte each)
+//! op          = tag:u8 operands     (see `op_tag`; sub-operators and types are one byte each;
+//!                                    `call_indirect` is sig index:value args:vec(value))
 //! access      = type:u8  bytes:u8  signed:flag
 //! term        = tag:u8 operands     (see `term_tag`)
 //! block_call  = block:u32  args:vec(value)
@@ -39,8 +43,9 @@ use thiserror::Error;
 
 /// The first four bytes of every encoded module.
 pub const MAGIC: [u8; 4] = *b"\0cir";
-/// The format version this build writes and reads.
-pub const VERSION: u32 = 1;
+/// The format version this build writes and reads. Version 2 added globals and the
+/// function table to each domain (and three opcodes); version 1 files are refused.
+pub const VERSION: u32 = 2;
 /// The deepest `Type::Cap` nesting `decode` accepts (a cap whose signature holds a cap ...).
 pub const MAX_TYPE_DEPTH: usize = 16;
 
@@ -229,6 +234,9 @@ mod op_tag {
     pub const MEMORY_FILL: u8 = 0x25;
     pub const CALL: u8 = 0x30;
     pub const CAP_GET: u8 = 0x31;
+    pub const CALL_INDIRECT: u8 = 0x32;
+    pub const GLOBAL_GET: u8 = 0x33;
+    pub const GLOBAL_SET: u8 = 0x34;
     pub const BUF_MAKE: u8 = 0x40;
     pub const BUF_PTR: u8 = 0x41;
     pub const BUF_LEN: u8 = 0x42;
@@ -392,6 +400,14 @@ fn write_domain(w: &mut Writer, d: &Domain) {
         w.bytes(&seg.bytes);
     });
     w.vec(&d.imports, write_import);
+    w.vec(&d.globals, |w, g| {
+        w.str(&g.name);
+        w.tagged(g.ty);
+        w.flag(g.mutable);
+        write_const(w, &g.init);
+        w.span(&g.span);
+    });
+    w.vec(&d.table, |w, entry| w.option(entry, |w, f| w.u32(*f)));
     w.vec(&d.functions, write_function);
     w.span(&d.span);
 }
@@ -521,8 +537,6 @@ fn write_const(w: &mut Writer, c: &Const) {
 
 fn write_op(w: &mut Writer, op: &Op) {
     match op {
-        // TODO(issue 8, in progress): encode these three.
-        Op::CallIndirect { .. } | Op::GlobalGet { .. } | Op::GlobalSet { .. } => w.u8(0xff),
         Op::Const(c) => write_const(w, c),
         Op::Binary { op, ty, a, b } => {
             w.u8(op_tag::BINARY);
@@ -594,6 +608,21 @@ fn write_op(w: &mut Writer, op: &Op) {
             w.u8(op_tag::CALL);
             w.u32(*func);
             w.values(args);
+        }
+        Op::CallIndirect { sig, index, args } => {
+            w.u8(op_tag::CALL_INDIRECT);
+            write_signature(w, sig);
+            w.value(*index);
+            w.values(args);
+        }
+        Op::GlobalGet { global } => {
+            w.u8(op_tag::GLOBAL_GET);
+            w.u32(*global);
+        }
+        Op::GlobalSet { global, value } => {
+            w.u8(op_tag::GLOBAL_SET);
+            w.u32(*global);
+            w.value(*value);
         }
         Op::CapGet { import } => {
             w.u8(op_tag::CAP_GET);
@@ -992,8 +1021,16 @@ fn read_domain(r: &mut Reader) -> Result<Domain> {
             })
         })?,
         imports: r.vec(read_import)?,
-        globals: Vec::new(),
-        table: Vec::new(),
+        globals: r.vec(|r| {
+            Ok(Global {
+                name: r.string()?,
+                ty: r.tagged()?,
+                mutable: r.flag()?,
+                init: read_const(r)?,
+                span: r.span()?,
+            })
+        })?,
+        table: r.vec(|r| r.option(Reader::u32))?,
         functions: r.vec(read_function)?,
         span: r.span()?,
     })
@@ -1113,13 +1150,30 @@ fn read_access(r: &mut Reader) -> Result<MemAccess> {
     })
 }
 
+/// A constant after its tag byte, or `None` when `tag` is not a constant's.
+fn read_const_after(r: &mut Reader, tag: u8) -> Result<Option<Const>> {
+    Ok(Some(match tag {
+        op_tag::CONST_I32 => Const::I32(r.i32()?),
+        op_tag::CONST_I64 => Const::I64(r.i64()?),
+        op_tag::CONST_F32 => Const::F32(r.u32()?),
+        op_tag::CONST_F64 => Const::F64(r.u64()?),
+        _ => return Ok(None),
+    }))
+}
+
+fn read_const(r: &mut Reader) -> Result<Const> {
+    let offset = r.pos;
+    let tag = r.u8()?;
+    read_const_after(r, tag)?.ok_or(unknown_tag(offset, "constant", tag))
+}
+
 fn read_op(r: &mut Reader) -> Result<Op> {
     let offset = r.pos;
-    Ok(match r.u8()? {
-        op_tag::CONST_I32 => Op::Const(Const::I32(r.i32()?)),
-        op_tag::CONST_I64 => Op::Const(Const::I64(r.i64()?)),
-        op_tag::CONST_F32 => Op::Const(Const::F32(r.u32()?)),
-        op_tag::CONST_F64 => Op::Const(Const::F64(r.u64()?)),
+    let tag = r.u8()?;
+    if let Some(c) = read_const_after(r, tag)? {
+        return Ok(Op::Const(c));
+    }
+    Ok(match tag {
         op_tag::BINARY => Op::Binary {
             op: r.tagged()?,
             ty: r.tagged()?,
@@ -1181,6 +1235,16 @@ fn read_op(r: &mut Reader) -> Result<Op> {
         op_tag::CALL => Op::Call {
             func: r.u32()?,
             args: r.values()?,
+        },
+        op_tag::CALL_INDIRECT => Op::CallIndirect {
+            sig: read_signature(r, 0)?,
+            index: r.value()?,
+            args: r.values()?,
+        },
+        op_tag::GLOBAL_GET => Op::GlobalGet { global: r.u32()? },
+        op_tag::GLOBAL_SET => Op::GlobalSet {
+            global: r.u32()?,
+            value: r.value()?,
         },
         op_tag::CAP_GET => Op::CapGet { import: r.u32()? },
         op_tag::BUF_MAKE => Op::BufMake {

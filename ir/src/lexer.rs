@@ -141,7 +141,8 @@ impl<'a> Lexer<'a> {
             self.pos = start + 2;
             return Ok((Tok::Arrow, Self::span(start, start + 2)));
         }
-        if b"(){}[]<>,:=!+".contains(&c) {
+        // A lone `-` (not a number, not `->`) marks an empty table entry.
+        if b"(){}[]<>,:=!+-".contains(&c) {
             self.pos = start + 1;
             return Ok((Tok::Punct(c as char), Self::span(start, start + 1)));
         }

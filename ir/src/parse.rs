@@ -394,6 +394,7 @@ impl<'a> Parser<'a> {
             span: None,
         };
         let mut seen_memory = false;
+        let mut table: Option<Vec<(Option<&'a str>, Span)>> = None;
         let mut pending = Vec::new();
         loop {
             match self.tok {
@@ -437,6 +438,23 @@ impl<'a> Parser<'a> {
                     }
                     d.imports.push(imp);
                 }
+                Tok::Word("global") => {
+                    let g = self.global()?;
+                    if d.globals.iter().any(|x| x.name == g.name) {
+                        return Err(ParseError::new(
+                            format!("global {} is declared twice", quoted(&g.name)),
+                            g.span.unwrap_or(self.span),
+                        ));
+                    }
+                    d.globals.push(g);
+                }
+                Tok::Word("table") => {
+                    if table.is_some() {
+                        return self.err("duplicate `table` declaration");
+                    }
+                    self.bump()?;
+                    table = Some(self.table_entries()?);
+                }
                 Tok::Word("export") | Tok::Word("func") => {
                     let func = self.function(d.functions.len(), &mut pending)?;
                     if d.functions.iter().any(|f| f.name == func.name) {
@@ -447,7 +465,10 @@ impl<'a> Parser<'a> {
                     }
                     d.functions.push(func);
                 }
-                _ => return self.expected("`memory`, `inbox`, `data`, `import`, `func`, `export` or `}`"),
+                _ => {
+                    return self
+                        .expected("`memory`, `inbox`, `data`, `import`, `global`, `table`, `func`, `export` or `}`")
+                }
             }
         }
         self.bump()?;
@@ -456,6 +477,7 @@ impl<'a> Parser<'a> {
             end: self.prev_end,
         });
         resolve_calls(&mut d, pending)?;
+        d.table = resolve_table(&d, table.unwrap_or_default())?;
         Ok(d)
     }
 
@@ -554,6 +576,69 @@ impl<'a> Parser<'a> {
                 end: self.prev_end,
             }),
         })
+    }
+
+    /// `global [mut] NAME : T = CONST`.
+    fn global(&mut self) -> PResult<Global> {
+        let start = self.span;
+        self.expect_word("global")?;
+        let mutable = self.is_word("mut");
+        if mutable {
+            self.bump()?;
+        }
+        let name = self.ident("a global name")?;
+        self.expect_punct(':')?;
+        let (w, ty_span) = self.word("a global type (`i32`, `i64`, `f32`, `f64`)")?;
+        let Some(ty) = num_type(w) else {
+            return Err(ParseError::new(
+                format!("a global's type is `i32`, `i64`, `f32` or `f64`, found {}", quoted(w)),
+                ty_span,
+            ));
+        };
+        self.expect_punct('=')?;
+        let init = self.constant(ty)?;
+        Ok(Global {
+            name,
+            ty,
+            mutable,
+            init,
+            span: Some(Span {
+                start: start.start,
+                end: self.prev_end,
+            }),
+        })
+    }
+
+    /// A constant of type `ty`, written as for `iconst` / `fconst`.
+    fn constant(&mut self, ty: NumType) -> PResult<Const> {
+        Ok(match ty {
+            NumType::I32 => Const::I32(self.int_in("an i32", i32::MIN as i128, u32::MAX as i128)? as u32 as i32),
+            NumType::I64 => Const::I64(self.int_in("an i64", i64::MIN as i128, u64::MAX as i128)? as u64 as i64),
+            NumType::F32 => Const::F32(self.float_bits(false)? as u32),
+            NumType::F64 => Const::F64(self.float_bits(true)?),
+        })
+    }
+
+    /// `[NAME | -, ...]` after `table`: function names (resolved later) or `-` for an empty entry.
+    fn table_entries(&mut self) -> PResult<Vec<(Option<&'a str>, Span)>> {
+        self.expect_punct('[')?;
+        let mut entries = Vec::new();
+        if self.eat_punct(']')? {
+            return Ok(entries);
+        }
+        loop {
+            if self.tok == Tok::Punct('-') {
+                entries.push((None, self.span));
+                self.bump()?;
+            } else {
+                let (w, span) = self.word("a function name or `-` (an empty entry)")?;
+                entries.push((Some(w), span));
+            }
+            if self.eat_punct(']')? {
+                return Ok(entries);
+            }
+            self.expect_punct(',')?;
+        }
     }
 
     // ---- types ---------------------------------------------------------
@@ -815,17 +900,11 @@ impl<'a> Parser<'a> {
         let s2 = parts.next();
         let op = match (head, s1) {
             ("iconst", _) => match self.suffix_num_type(s1, span)? {
-                NumType::I32 => Op::Const(Const::I32(
-                    self.int_in("an i32", i32::MIN as i128, u32::MAX as i128)? as u32 as i32,
-                )),
-                NumType::I64 => Op::Const(Const::I64(
-                    self.int_in("an i64", i64::MIN as i128, u64::MAX as i128)? as u64 as i64,
-                )),
+                ty @ (NumType::I32 | NumType::I64) => Op::Const(self.constant(ty)?),
                 _ => return Err(ParseError::new("`iconst` needs `.i32` or `.i64`", span)),
             },
             ("fconst", _) => match self.suffix_num_type(s1, span)? {
-                NumType::F32 => Op::Const(Const::F32(self.float_bits(false)? as u32)),
-                NumType::F64 => Op::Const(Const::F64(self.float_bits(true)?)),
+                ty @ (NumType::F32 | NumType::F64) => Op::Const(self.constant(ty)?),
                 _ => return Err(ParseError::new("`fconst` needs `.f32` or `.f64`", span)),
             },
             ("icmp", Some(cc)) => {
@@ -881,6 +960,32 @@ impl<'a> Parser<'a> {
                     span: name_span,
                 });
                 Op::Call { func: u32::MAX, args }
+            }
+            ("call_indirect", None) => {
+                let index = self.value()?;
+                let args = self.paren_values()?;
+                self.expect_punct(':')?;
+                let sig = self.signature(0)?;
+                Op::CallIndirect { sig, index, args }
+            }
+            ("global", Some(kind @ ("get" | "set"))) if s2.is_none() => {
+                let (name, name_span) = self.word("a global name")?;
+                pending.push(PendingCall {
+                    func,
+                    block,
+                    inst,
+                    name: name.to_string(),
+                    span: name_span,
+                });
+                if kind == "get" {
+                    Op::GlobalGet { global: u32::MAX }
+                } else {
+                    let value = self.comma_value()?;
+                    Op::GlobalSet {
+                        global: u32::MAX,
+                        value,
+                    }
+                }
             }
             ("cap", Some("get")) if s2.is_none() => {
                 let (name, name_span) = self.word("an import name")?;
@@ -1211,33 +1316,62 @@ fn resolve_calls(d: &mut Domain, pending: Vec<PendingCall>) -> PResult<()> {
     for (i, imp) in d.imports.iter().enumerate() {
         imports.entry(imp.name.as_str()).or_insert(i as u32);
     }
+    let mut globals: HashMap<&str, u32> = HashMap::new();
+    for (i, g) in d.globals.iter().enumerate() {
+        globals.entry(g.name.as_str()).or_insert(i as u32);
+    }
     let mut fixes = Vec::with_capacity(pending.len());
     for p in &pending {
         let op = &d.functions[p.func].blocks[p.block].insts[p.inst].op;
-        let index = match op {
-            Op::Call { .. } => funcs.get(p.name.as_str()).copied().ok_or_else(|| {
-                ParseError::new(
-                    format!("no function named {} in domain {}", quoted(&p.name), quoted(&d.name)),
-                    p.span,
-                )
-            })?,
-            _ => imports.get(p.name.as_str()).copied().ok_or_else(|| {
-                ParseError::new(
-                    format!("no import named {} in domain {}", quoted(&p.name), quoted(&d.name)),
-                    p.span,
-                )
-            })?,
+        let (names, what) = match op {
+            Op::Call { .. } => (&funcs, "function"),
+            Op::GlobalGet { .. } | Op::GlobalSet { .. } => (&globals, "global"),
+            _ => (&imports, "import"),
         };
+        let index = names.get(p.name.as_str()).copied().ok_or_else(|| {
+            ParseError::new(
+                format!("no {what} named {} in domain {}", quoted(&p.name), quoted(&d.name)),
+                p.span,
+            )
+        })?;
         fixes.push(index);
     }
     for (p, index) in pending.iter().zip(fixes) {
         match &mut d.functions[p.func].blocks[p.block].insts[p.inst].op {
             Op::Call { func, .. } => *func = index,
             Op::CapGet { import } => *import = index,
+            Op::GlobalGet { global } | Op::GlobalSet { global, .. } => *global = index,
             _ => {}
         }
     }
     Ok(())
+}
+
+/// The function indices of `table [...]`, now that the domain's functions are known.
+fn resolve_table(d: &Domain, entries: Vec<(Option<&str>, Span)>) -> PResult<Vec<Option<u32>>> {
+    let mut funcs: HashMap<&str, u32> = HashMap::new();
+    for (i, f) in d.functions.iter().enumerate() {
+        funcs.entry(f.name.as_str()).or_insert(i as u32);
+    }
+    let mut table = Vec::with_capacity(entries.len());
+    for (i, (name, span)) in entries.into_iter().enumerate() {
+        let Some(name) = name else {
+            table.push(None);
+            continue;
+        };
+        let f = funcs.get(name).copied().ok_or_else(|| {
+            ParseError::new(
+                format!(
+                    "no function named {} in domain {} (table entry {i})",
+                    quoted(name),
+                    quoted(&d.name)
+                ),
+                span,
+            )
+        })?;
+        table.push(Some(f));
+    }
+    Ok(table)
 }
 
 fn print_num(ty: NumType) -> &'static str {

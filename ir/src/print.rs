@@ -1,7 +1,8 @@
 //! Printer for the `.cir` text format: the canonical text of a module.
 //!
 //! `parse_module(&print_module(m)) == m` for every module whose names are
-//! identifiers, whose call/import indices are in range, and whose spans are unset.
+//! identifiers, whose call, import, global and table indices are in range, whose
+//! globals' constants have the global's type, and whose spans are unset.
 
 use std::fmt::{self, Write};
 
@@ -44,6 +45,23 @@ fn print_domain(out: &mut String, d: &Domain) -> fmt::Result {
             ImportSource::File { name } => format!("host.file({name})"),
         };
         writeln!(out, "  import {} = {source} : {}", imp.name, imp.sig)?;
+    }
+    for g in &d.globals {
+        let mutable = if g.mutable { "mut " } else { "" };
+        writeln!(out, "  global {mutable}{} : {} = {}", g.name, g.ty, const_text(&g.init))?;
+    }
+    if !d.table.is_empty() {
+        out.push_str("  table [");
+        for (i, entry) in d.table.iter().enumerate() {
+            if i > 0 {
+                out.push_str(", ");
+            }
+            match entry {
+                Some(f) => out.push_str(&func_name(d, *f)),
+                None => out.push('-'),
+            }
+        }
+        out.push_str("]\n");
     }
     for f in &d.functions {
         out.push('\n');
@@ -167,15 +185,20 @@ fn float_text(bits: u64, double: bool) -> String {
     }
 }
 
+/// A constant's literal, as `iconst` / `fconst` and `global` write it.
+fn const_text(c: &Const) -> String {
+    match *c {
+        Const::I32(v) => v.to_string(),
+        Const::I64(v) => v.to_string(),
+        Const::F32(b) => float_text(b as u64, false),
+        Const::F64(b) => float_text(b, true),
+    }
+}
+
 fn print_op(out: &mut String, d: &Domain, op: &Op) -> fmt::Result {
     let name = opcode_text(op);
     match op {
-        Op::Const(c) => match *c {
-            Const::I32(v) => write!(out, "{name} {v}"),
-            Const::I64(v) => write!(out, "{name} {v}"),
-            Const::F32(b) => write!(out, "{name} {}", float_text(b as u64, false)),
-            Const::F64(b) => write!(out, "{name} {}", float_text(b, true)),
-        },
+        Op::Const(c) => write!(out, "{name} {}", const_text(c)),
         Op::Binary { a, b, .. } | Op::Icmp { a, b, .. } | Op::Fcmp { a, b, .. } => {
             write!(out, "{name} {a}, {b}")
         }

@@ -19,6 +19,9 @@ fn strip_spans(m: &mut Module) {
         for i in &mut d.imports {
             i.span = None;
         }
+        for g in &mut d.globals {
+            g.span = None;
+        }
         for f in &mut d.functions {
             f.span = None;
             for b in &mut f.blocks {
@@ -191,6 +194,11 @@ proptest! {
         for d in &parsed.domains {
             let dt = spanned(&text, d.span)?;
             prop_assert!(dt.starts_with("domain ") && dt.ends_with('}'), "{:?}", dt);
+            for g in &d.globals {
+                let gt = spanned(&text, g.span)?;
+                let head = format!("global {}{} : {} = ", if g.mutable { "mut " } else { "" }, g.name, g.ty);
+                prop_assert!(gt.starts_with(&head) && !gt.ends_with(' '), "{:?}", gt);
+            }
             for imp in &d.imports {
                 let it = spanned(&text, imp.span)?;
                 prop_assert!(it.starts_with(&format!("import {} = ", imp.name)), "{:?}", it);
@@ -305,6 +313,185 @@ fn float_literal_spellings() {
     assert_eq!(consts[3], Const::F32(f32::INFINITY.to_bits()));
 }
 
+/// Globals, the table and their instructions, in the syntax `docs/ir.md` gives.
+const GLOBALS_SRC: &str = "domain d {
+  memory 1
+  table [f, g, -, f]
+  func f(i32) -> i32 {
+  block0(v0: i32):
+    v1 = global.get counter
+    global.set g, v1
+    v2, v3 = call_indirect v0(v0, v1) : (i32, f32) -> (i32, i64)
+    return v2
+  }
+  global counter : f32 = 1.5
+  global mut g : f32 = 0x7fc00001
+  global mut n : i64 = -9223372036854775808
+  func g() {
+  block0:
+    return
+  }
+}
+";
+
+#[test]
+fn globals_and_table_parse_and_print() {
+    let m = parse_plain(GLOBALS_SRC).unwrap();
+    let d = &m.domains[0];
+    let names: Vec<(&str, NumType, bool, Const)> = d
+        .globals
+        .iter()
+        .map(|g| (g.name.as_str(), g.ty, g.mutable, g.init))
+        .collect();
+    assert_eq!(
+        names,
+        [
+            ("counter", NumType::F32, false, Const::F32(1.5f32.to_bits())),
+            ("g", NumType::F32, true, Const::F32(0x7fc0_0001)),
+            ("n", NumType::I64, true, Const::I64(i64::MIN)),
+        ]
+    );
+    // `table` names `g`, defined after it; `-` is an empty entry.
+    assert_eq!(d.table, [Some(0), Some(1), None, Some(0)]);
+    let ops: Vec<&Op> = d.functions[0].blocks[0].insts.iter().map(|i| &i.op).collect();
+    assert_eq!(ops[0], &Op::GlobalGet { global: 0 });
+    assert_eq!(
+        ops[1],
+        &Op::GlobalSet {
+            global: 1,
+            value: Value(1)
+        }
+    );
+    assert_eq!(
+        ops[2],
+        &Op::CallIndirect {
+            sig: Signature {
+                params: vec![Type::I32, Type::F32],
+                results: vec![Type::I32, Type::I64],
+            },
+            index: Value(0),
+            args: vec![Value(0), Value(1)],
+        }
+    );
+    let text = print_module(&m);
+    assert!(text.contains("  global counter : f32 = 1.5\n"), "{text}");
+    assert!(text.contains("  global mut g : f32 = 0x7fc00001\n"), "{text}");
+    assert!(text.contains("  table [f, g, -, f]\n"), "{text}");
+    assert!(
+        text.contains("    v1 = global.get counter\n    global.set g, v1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("v2, v3 = call_indirect v0(v0, v1) : (i32, f32) -> (i32, i64)"),
+        "{text}"
+    );
+    assert_eq!(parse_plain(&text), Ok(m));
+    // An empty table is no table; `table []` says the same.
+    let m = parse_plain("domain d {\n  table []\n}\n").unwrap();
+    assert!(m.domains[0].table.is_empty());
+    assert_eq!(print_module(&m), "domain d {\n  memory 0\n}\n");
+}
+
+#[test]
+fn globals_and_table_errors_are_located() {
+    let dom = |items: &str| format!("domain d {{\n{items}\n}}\n");
+    let with_fn =
+        |body: &str| format!("domain d {{\n  global mut g : i32 = 0\n  func f() {{\n  block0:\n{body}\n  }}\n}}\n");
+    assert_err(
+        &with_fn("    v0 = global.get h\n    trap"),
+        5,
+        21,
+        &["no global named `h` in domain `d`"],
+    );
+    assert_err(
+        &with_fn("    global.set nope, v0\n    trap"),
+        5,
+        16,
+        &["no global named `nope`"],
+    );
+    assert_err(
+        &with_fn("    global.set g v0\n    trap"),
+        5,
+        18,
+        &["expected `,`", "found `v0`"],
+    );
+    assert_err(
+        &with_fn("    v1 = call_indirect v0(v0) (i32)\n    trap"),
+        5,
+        31,
+        &["expected `:`", "found `(`"],
+    );
+    assert_err(
+        &with_fn("    v1 = call_indirect(v0)\n    trap"),
+        5,
+        23,
+        &["expected a value", "found `(`"],
+    );
+    assert_err(
+        &dom("  table [f, nope]\n  func f() { block0: return }"),
+        2,
+        13,
+        &["no function named `nope` in domain `d` (table entry 1)"],
+    );
+    assert_err(
+        &dom("  table [f]\n  table [f]\n  func f() { block0: return }"),
+        3,
+        3,
+        &["duplicate `table` declaration"],
+    );
+    assert_err(
+        &dom("  table [, f]"),
+        2,
+        10,
+        &["expected a function name or `-`", "found `,`"],
+    );
+    assert_err(
+        &dom("  table [-f]"),
+        2,
+        10,
+        &["expected a function name or `-`", "found number `-f`"],
+    );
+    assert_err(&dom("  table [-"), 3, 1, &["expected `,`", "found `}`"]);
+    assert_err(
+        &dom("  global g : i32 = 1.5"),
+        2,
+        20,
+        &["expected an i32", "found malformed number `1.5`"],
+    );
+    assert_err(
+        &dom("  global g : i32 = 4294967296"),
+        2,
+        20,
+        &["an i32 `4294967296` is out of range"],
+    );
+    assert_err(
+        &dom("  global g : f64 = pi"),
+        2,
+        20,
+        &["expected a float literal", "found `pi`"],
+    );
+    assert_err(&dom("  global g : i64 = 1.0e3"), 2, 20, &["expected an i64"]);
+    assert_err(
+        &dom("  global g : region = 0"),
+        2,
+        14,
+        &["a global's type is `i32`, `i64`, `f32` or `f64`", "found `region`"],
+    );
+    assert_err(&dom("  global g : i32 0"), 2, 18, &["expected `=`", "found number `0`"]);
+    assert_err(
+        &dom("  global mut : i32 = 0"),
+        2,
+        14,
+        &["expected a global name", "found `:`"],
+    );
+    assert_err(
+        &dom("  global g : i32 = 0\n  global g : i64 = 0"),
+        3,
+        3,
+        &["global `g` is declared twice"],
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Hostile input: properties
 // ---------------------------------------------------------------------------------------
@@ -355,6 +542,13 @@ const TOKENS: &[&str] = &[
     "select.cap",
     "call",
     "cap.get",
+    "global",
+    "mut",
+    "table",
+    "-",
+    "global.get",
+    "global.set",
+    "call_indirect",
     "jump",
     "brif",
     "br_table",

@@ -7,10 +7,11 @@
 
 use std::collections::HashMap;
 
-use capjit_ir::{Domain, ImportSource, Module, Signature, Type, PAGE_SIZE};
+use capjit_ir::{Domain, ImportSource, Module, Op, Signature, Type, PAGE_SIZE};
 
 use crate::error::{ErrorKind, Location, VerifyError};
 use crate::limits::*;
+use crate::types::const_type;
 
 /// Collects errors; each check reports and carries on.
 pub struct Report {
@@ -56,13 +57,12 @@ fn types_of(m: &Module) -> impl Iterator<Item = (&Domain, Option<&capjit_ir::Fun
         let funcs = d.functions.iter().flat_map(move |f| {
             let sig = f.sig.params.iter().chain(&f.sig.results);
             let params = f.blocks.iter().flat_map(|b| b.params.iter().map(|p| &p.ty));
-            let selects = f.blocks.iter().flat_map(|b| {
-                b.insts.iter().filter_map(|i| match &i.op {
-                    capjit_ir::Op::Select { ty, .. } => Some(ty),
-                    _ => None,
-                })
+            let in_ops = f.blocks.iter().flat_map(|b| &b.insts).flat_map(|i| match &i.op {
+                Op::Select { ty, .. } => std::slice::from_ref(ty).iter().chain(&[]),
+                Op::CallIndirect { sig, .. } => sig.params.iter().chain(&sig.results),
+                _ => [].iter().chain(&[]),
             });
-            sig.chain(params).chain(selects).map(move |t| (d, Some(f), t))
+            sig.chain(params).chain(in_ops).map(move |t| (d, Some(f), t))
         });
         imports.chain(funcs)
     })
@@ -142,6 +142,8 @@ pub fn check_limits(m: &Module, report: &mut Report) -> bool {
     for d in &m.domains {
         ok &= limit(report, at_domain(d), "functions", d.functions.len(), MAX_FUNCTIONS);
         ok &= limit(report, at_domain(d), "imports", d.imports.len(), MAX_IMPORTS);
+        ok &= limit(report, at_domain(d), "globals", d.globals.len(), MAX_GLOBALS);
+        ok &= limit(report, at_domain(d), "table entries", d.table.len(), MAX_TABLE_ENTRIES);
         for f in &d.functions {
             let loc = Location {
                 function: Some(f.name.clone()),
@@ -183,6 +185,31 @@ pub fn check_unique_names(m: &Module, report: &mut Report) {
         let loc = at_domain(d);
         check_unique(report, &loc, "function", d.functions.iter().map(|f| f.name.as_str()));
         check_unique(report, &loc, "import", d.imports.iter().map(|i| i.name.as_str()));
+        check_unique(report, &loc, "global", d.globals.iter().map(|g| g.name.as_str()));
+    }
+}
+
+/// Each global starts with a constant of its type; each table entry is empty or
+/// names a function of the domain.
+pub fn check_globals_and_table(d: &Domain, report: &mut Report) {
+    for g in d.globals.iter().filter(|g| const_type(&g.init) != g.ty) {
+        let kind = ErrorKind::TypeMismatch {
+            what: format!("the initial value of global `{}`", g.name),
+            expected: g.ty.to_string(),
+            found: const_type(&g.init).to_string(),
+        };
+        report.push(
+            Location {
+                span: g.span,
+                ..at_domain(d)
+            },
+            kind,
+        );
+    }
+    for (entry, &func) in d.table.iter().enumerate() {
+        if let Some(func) = func.filter(|f| *f as usize >= d.functions.len()) {
+            report.push(at_domain(d), ErrorKind::BadTableEntry { entry, func });
+        }
     }
 }
 

@@ -96,6 +96,12 @@ pub enum ErrorKind {
     UnknownFunction(u32),
     #[error("import #{0} does not exist in this domain")]
     UnknownImport(u32),
+    #[error("global #{0} does not exist in this domain")]
+    UnknownGlobal(u32),
+    #[error("global `{0}` is immutable: only a `global mut` can be set")]
+    ImmutableGlobal(String),
+    #[error("table entry {entry} names function #{func}, which does not exist in this domain")]
+    BadTableEntry { entry: usize, func: u32 },
     #[error("fact {fact} on {value}, which is {ty}: facts apply to integers only")]
     FactOnWrongType { fact: Fact, value: Value, ty: String },
     #[error("fact {fact} on {value} is malformed: {why}")]
@@ -127,6 +133,9 @@ impl ErrorKind {
             ErrorKind::BadOpType { .. } => "bad_op_type",
             ErrorKind::UnknownFunction(_) => "unknown_function",
             ErrorKind::UnknownImport(_) => "unknown_import",
+            ErrorKind::UnknownGlobal(_) => "unknown_global",
+            ErrorKind::ImmutableGlobal(_) => "immutable_global",
+            ErrorKind::BadTableEntry { .. } => "bad_table_entry",
             ErrorKind::FactOnWrongType { .. } => "fact_on_wrong_type",
             ErrorKind::FactMalformed { .. } => "fact_malformed",
             ErrorKind::FactNotProven { .. } => "fact_not_proven",

@@ -5,7 +5,7 @@
 //! Invariant protected: a verified function can be translated instruction by
 //! instruction with every value already defined and of the type its use expects.
 
-use capjit_ir::{BinOp, BlockCall, Domain, Fact, Function, Op, Terminator, Value, PAGE_SIZE};
+use capjit_ir::{BinOp, BlockCall, Domain, Fact, Function, Op, Terminator, Type, Value, PAGE_SIZE};
 
 use crate::cfg::{for_each_successor, DomTree};
 use crate::domain::Report;
@@ -153,10 +153,15 @@ pub fn verify_function(
 }
 
 fn check_arity_limits(f: &Function, report: &mut Report, loc: &Location) -> bool {
+    let indirect = f.blocks.iter().flat_map(|b| &b.insts).filter_map(|i| match &i.op {
+        Op::CallIndirect { sig, .. } => Some(sig.params.len().max(sig.results.len())),
+        _ => None,
+    });
     let widest = f
         .blocks
         .iter()
         .map(|b| b.params.len())
+        .chain(indirect)
         .chain([f.sig.params.len(), f.sig.results.len()])
         .max()
         .unwrap_or(0);
@@ -285,6 +290,7 @@ impl<'a> Cx<'a> {
                 let resolvable = match &inst.op {
                     Op::Call { func, .. } => (*func as usize) < self.d.functions.len(),
                     Op::CapGet { import } => (*import as usize) < self.d.imports.len(),
+                    Op::GlobalGet { global } => (*global as usize) < self.d.globals.len(),
                     _ => true,
                 };
                 if resolvable && results.len() != inst.results.len() {
@@ -416,8 +422,6 @@ impl<'a> Cx<'a> {
             ty: ty.to_string(),
         };
         match op {
-            // TODO(issue 8, in progress): rules for globals and tables; rejected until then.
-            Op::CallIndirect { .. } | Op::GlobalGet { .. } | Op::GlobalSet { .. } => self.err(b, site, bad(&"any")),
             Op::Const(_) | Op::MemorySize => {}
             Op::Binary { op: bop, ty, a, b: rhs } => {
                 if binop_is_int(*bop) != is_int(*ty) {
@@ -502,6 +506,30 @@ impl<'a> Cx<'a> {
                     let sig = &callee.sig;
                     let what = || format!("arguments of call to `{}`", callee.name);
                     self.check_args(args, sig.params.iter(), b, pos, site, &what);
+                }
+            },
+            Op::CallIndirect { sig, index, args } => {
+                self.use_as(*index, I32, b, pos, site, &operand(1));
+                let numeric = |t: &&Type| matches!(t, Type::I32 | Type::I64 | Type::F32 | Type::F64);
+                if let Some(t) = sig.params.iter().chain(&sig.results).find(|t| !numeric(t)) {
+                    let kind = bad(&format!("{t} in its signature (only i32, i64, f32 and f64)"));
+                    self.err(b, site, kind);
+                }
+                let what = || "arguments of `call_indirect`".to_string();
+                self.check_args(args, sig.params.iter(), b, pos, site, &what);
+            }
+            Op::GlobalGet { global } => {
+                if *global as usize >= self.d.globals.len() {
+                    self.err(b, site, ErrorKind::UnknownGlobal(*global));
+                }
+            }
+            Op::GlobalSet { global, value } => match self.d.globals.get(*global as usize) {
+                None => self.err(b, site, ErrorKind::UnknownGlobal(*global)),
+                Some(g) => {
+                    if !g.mutable {
+                        self.err(b, site, ErrorKind::ImmutableGlobal(g.name.clone()));
+                    }
+                    self.use_as(*value, num(g.ty), b, pos, site, &operand(1));
                 }
             },
             Op::CapGet { import } => {

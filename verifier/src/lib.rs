@@ -8,21 +8,24 @@
 //! # Rules, in the order they are checked
 //!
 //! Module and domains (`domain.rs`):
-//! 1. `check_limits`: counts of domains, functions, imports, blocks and
-//!    instructions are bounded (see `limits.rs`), so verification stays linear;
-//!    `check_type_limits`: every type nests at most 16 capability levels and every
-//!    signature has at most `MAX_ARITY` entries (walked without recursion).
-//! 2. `check_unique_names`: domain names are unique; function and import names are
-//!    unique within their domain.
+//! 1. `check_limits`: counts of domains, functions, imports, globals, table
+//!    entries, blocks and instructions are bounded (see `limits.rs`), so
+//!    verification stays linear; `check_type_limits`: every type (those in
+//!    `call_indirect` signatures included) nests at most 16 capability levels and
+//!    every signature has at most `MAX_ARITY` entries (walked without recursion).
+//! 2. `check_unique_names`: domain names are unique; function, import and global
+//!    names are unique within their domain.
 //! 3. `check_memory_layout`: initial <= maximum <= 65536 pages; data segments and
-//!    the inbox lie inside the initial memory.
+//!    the inbox lie inside the initial memory; `check_globals_and_table`: each
+//!    global's initial constant has the global's type, and each table entry is
+//!    empty or names a function of the domain.
 //! 4. `check_cap_not_crossing`: exported and imported signatures carry no `cap`.
 //! 5. `check_links`: an import of `D.F` names an exported function `F` of domain `D`
 //!    with the identical signature; `host.restart(D)` names a domain and is `()`.
 //!
 //! Functions (`function.rs`), each:
-//! 6. the function has at least one block; signatures and block parameters have at
-//!    most `MAX_ARITY` entries;
+//! 6. the function has at least one block; signatures (`call_indirect`'s included)
+//!    and block parameters have at most `MAX_ARITY` entries;
 //! 7. `check_block_targets`: every branch target exists and is not the entry block;
 //!    `br_table` has at most `MAX_TABLE_TARGETS` targets;
 //! 8. `check_reachable`: every block is reachable from the entry (dominators are
@@ -38,6 +41,12 @@
 //!     - the operation is defined for its type (`iadd` on integers, `fadd` on floats,
 //!       legal conversions and memory access widths; stores never sign-extend);
 //!     - `call` names a function of the domain, with arguments matching its signature;
+//!     - `global.get` names a global of the domain and gives its type; `global.set`
+//!       names a mutable one and writes a value of its type;
+//!     - `call_indirect` takes an `i32` index and a signature of numbers only
+//!       (`i32`, `i64`, `f32`, `f64`), arguments matching its parameters, and gives
+//!       its results; which function runs, and that its signature is the call's,
+//!       is checked at run time;
 //!     - `cap.get` names an import; a `cap` value therefore only ever comes from an
 //!       import: no operation turns an integer, a load or arithmetic into a `cap`,
 //!       and `store` only takes numbers, so a `cap` is never written to memory;
@@ -69,6 +78,9 @@
 //!   `call_cap`.
 //! - Host imports (`host.NAME`): bound and signature-checked by the runtime at link.
 //! - Division by zero, overflow, conversions, fuel and call depth: trapping checks.
+//! - `call_indirect`: the index lies in the table, the entry is not empty, and the
+//!   function's signature equals the call's (`table_out_of_bounds`,
+//!   `indirect_call_null`, `indirect_call_type`).
 //!
 //! # Not checked yet
 //! - Facts relating a value to the *current* memory size (beyond the initial size):
@@ -157,6 +169,7 @@ fn check(m: &Module) -> Result<(Proofs, Counts), Vec<VerifyError>> {
     let exports = domain::ExportIndex::new(m);
     for d in &m.domains {
         domain::check_memory_layout(d, &mut report);
+        domain::check_globals_and_table(d, &mut report);
         domain::check_cap_not_crossing(d, &mut report);
         domain::check_links(&exports, d, &mut report);
     }

@@ -7,6 +7,10 @@ pub const MAX_DOMAINS: usize = 10_000;
 pub const MAX_FUNCTIONS: usize = 100_000;
 /// Imports of a domain.
 pub const MAX_IMPORTS: usize = 100_000;
+/// Globals of a domain.
+pub const MAX_GLOBALS: usize = 65_536;
+/// Entries of a domain's function table.
+pub const MAX_TABLE_ENTRIES: usize = 1 << 20;
 /// Blocks in a function.
 pub const MAX_BLOCKS: usize = 1_000_000;
 /// Instructions (terminators included) in a whole module.

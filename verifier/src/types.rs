@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use capjit_ir::{ConvOp, Domain, MemAccess, NumType, Op, Signature, Type, UnOp};
+use capjit_ir::{Const, ConvOp, Domain, MemAccess, NumType, Op, Signature, Type, UnOp};
 
 pub type TypeId = u32;
 pub const I32: TypeId = 0;
@@ -94,6 +94,16 @@ pub fn int_bits(t: TypeId) -> Option<u32> {
     }
 }
 
+/// The type of a constant.
+pub fn const_type(c: &Const) -> NumType {
+    match c {
+        Const::I32(_) => NumType::I32,
+        Const::I64(_) => NumType::I64,
+        Const::F32(_) => NumType::F32,
+        Const::F64(_) => NumType::F64,
+    }
+}
+
 /// Whether a memory access shape is well-formed: 1, 2, 4 or 8 bytes, no wider
 /// than its type, narrow only for integers, sign-extension only when narrow.
 pub fn access_ok(a: MemAccess) -> bool {
@@ -131,24 +141,21 @@ pub fn unary_ok(op: UnOp, ty: NumType) -> bool {
     }
 }
 
-/// Result types of an operation. Out-of-range function or import indices give no
-/// results here; the use pass reports them.
+/// Result types of an operation. Out-of-range function, import or global indices
+/// give no results here; the use pass reports them.
 pub fn result_types(d: &Domain, op: &Op, table: &mut TypeTable, out: &mut Vec<TypeId>) {
     out.clear();
     match op {
-        Op::Const(c) => out.push(match c {
-            capjit_ir::Const::I32(_) => I32,
-            capjit_ir::Const::I64(_) => I64,
-            capjit_ir::Const::F32(_) => F32,
-            capjit_ir::Const::F64(_) => F64,
-        }),
+        Op::Const(c) => out.push(num(const_type(c))),
         Op::Binary { ty, .. } | Op::Unary { ty, .. } => out.push(num(*ty)),
         Op::Icmp { .. } | Op::Fcmp { .. } => out.push(I32),
         Op::Select { ty, .. } => out.push(table.id(ty)),
         Op::Convert { to, .. } => out.push(num(*to)),
         Op::Load { access, .. } | Op::RegionLoad { access, .. } => out.push(num(access.ty)),
-        Op::CallIndirect { .. } | Op::GlobalGet { .. } | Op::GlobalSet { .. } => {}
-        Op::Store { .. }
+        Op::CallIndirect { sig, .. } => out.extend(sig.results.iter().map(|t| table.id(t))),
+        Op::GlobalGet { global } => out.extend(d.globals.get(*global as usize).map(|g| num(g.ty))),
+        Op::GlobalSet { .. }
+        | Op::Store { .. }
         | Op::MemoryCopy { .. }
         | Op::MemoryFill { .. }
         | Op::RegionStore { .. }

@@ -1698,6 +1698,200 @@ fn counts() {
     assert!(!v.access_proven(9, 0, 0, 0));
 }
 
+// ---- globals and the function table (rules 1, 2, 3b, 6, 9, 11) --------------------------------
+
+/// `d` with globals `g` (mutable i64) and `k` (immutable f32), the table
+/// `[f, h, -]`, and `f(i32) -> i64` whose `block0` is `body`.
+fn globals_src(body: &str) -> String {
+    format!(
+        "domain d {{
+  memory 1
+  global mut g : i64 = 7
+  global k : f32 = 1.5
+  table [f, h, -]
+  export func f(i32) -> i64 {{
+  block0(v0: i32):
+{body}
+  }}
+  func h(i32) -> i64 {{ block0(v0: i32): v1 = uextend.i64.i32 v0 return v1 }}
+}}"
+    )
+}
+
+const GLOBALS_OK: &str = "    v1 = global.get g
+    global.set g, v1
+    v2 = global.get k
+    v3 = call_indirect v0(v0) : (i32) -> i64
+    return v3";
+
+#[test]
+fn globals_and_table_in_the_domain() {
+    let m = parse(&globals_src(GLOBALS_OK));
+    accept_module(&m);
+
+    let mut dup = m.clone();
+    dup.domains[0].globals[1].name = "g".into();
+    let k = only(&reject_module(&dup), "duplicate_name", dom("d"));
+    says(&k, "global `g` is defined more than once");
+
+    let mut init = m.clone();
+    init.domains[0].globals[0].init = Const::F64(0);
+    let k = only(&reject_module(&init), "type_mismatch", dom("d"));
+    says(
+        &k,
+        "type mismatch in the initial value of global `g`: expected i64, found f64",
+    );
+
+    let mut entry = m.clone();
+    entry.domains[0].table[2] = Some(2);
+    let k = only(&reject_module(&entry), "bad_table_entry", dom("d"));
+    says(
+        &k,
+        "table entry 2 names function #2, which does not exist in this domain",
+    );
+    entry.domains[0].table[0] = Some(u32::MAX);
+    assert_eq!(reject_module(&entry).len(), 2);
+}
+
+#[test]
+fn limits_on_globals_and_table_entries() {
+    let global = |i: usize| Global {
+        name: format!("g{i}"),
+        ty: NumType::I32,
+        mutable: false,
+        init: Const::I32(0),
+        span: None,
+    };
+    let mut d = simple_domain("d");
+    d.functions = vec![unit_fn("f")];
+    d.globals = (0..MAX_GLOBALS).map(global).collect();
+    d.table = vec![Some(0); MAX_TABLE_ENTRIES];
+    let mut m = Module { domains: vec![d] };
+    accept_module(&m);
+    m.domains[0].globals.push(global(MAX_GLOBALS));
+    let k = only(&reject_module(&m), "limit_exceeded", dom("d"));
+    says(&k, "too many globals: 65537, the limit is 65536");
+    m.domains[0].globals.pop();
+    m.domains[0].table.push(None);
+    let k = only(&reject_module(&m), "limit_exceeded", dom("d"));
+    says(&k, "too many table entries: 1048577, the limit is 1048576");
+}
+
+#[test]
+fn global_get_and_set() {
+    // The index must exist; the result has the global's type.
+    let m = parse(&globals_src(GLOBALS_OK));
+    let mut unknown = m.clone();
+    f_mut(&mut unknown).blocks[0].insts[2].op = Op::GlobalGet { global: 2 };
+    let k = only(&reject_module(&unknown), "unknown_global", inst(0, 2));
+    says(&k, "global #2 does not exist in this domain");
+    let mut unknown = m.clone();
+    f_mut(&mut unknown).blocks[0].insts[1].op = Op::GlobalSet {
+        global: u32::MAX,
+        value: Value(1),
+    };
+    let k = only(&reject_module(&unknown), "unknown_global", inst(0, 1));
+    says(&k, "global #4294967295");
+    let errs = reject(&globals_src("    v1 = global.get k\n    return v1"));
+    let k = only(&errs, "type_mismatch", term(0));
+    says(&k, "expected i64, found f32");
+    let errs = reject(&globals_src("    v1, v2 = global.get g\n    return v1"));
+    only(&errs, "arity_mismatch", inst(0, 0));
+    // A global's value is not known: a fact on it must be trivial.
+    let errs = reject(&globals_src("    v1 !range(0, 7) = global.get g\n    return v1"));
+    only(&errs, "fact_not_proven", inst(0, 0));
+
+    // Only a mutable global is set, and with a value of its type.
+    let errs = reject(&globals_src(
+        "    v1 = fconst.f32 2.0\n    global.set k, v1\n    v2 = iconst.i64 0\n    return v2",
+    ));
+    let k = only(&errs, "immutable_global", inst(0, 1));
+    says(&k, "global `k` is immutable");
+    let errs = reject(&globals_src(
+        "    global.set g, v0\n    v1 = iconst.i64 0\n    return v1",
+    ));
+    let k = only(&errs, "type_mismatch", inst(0, 0));
+    says(&k, "operand 1 of `global.set` (v0): expected i64, found i32");
+    let errs = reject(&globals_src(
+        "    global.set g, v9\n    v1 = iconst.i64 0\n    return v1",
+    ));
+    only(&errs, "undefined_value", inst(0, 0));
+    let errs = reject(&globals_src("    v1 = global.set g, v0\n    return v1"));
+    has(&errs, "arity_mismatch", inst(0, 0));
+}
+
+#[test]
+fn call_indirect_shapes() {
+    let errs = reject(&globals_src(
+        "    v1 = iconst.i64 0\n    v2 = call_indirect v1(v0) : (i32) -> i64\n    return v2",
+    ));
+    let k = only(&errs, "type_mismatch", inst(0, 1));
+    says(&k, "operand 1 of `call_indirect` (v1): expected i32, found i64");
+    let errs = reject(&globals_src(
+        "    v1 = call_indirect v0(v0, v0) : (i32) -> i64\n    return v1",
+    ));
+    let k = only(&errs, "arity_mismatch", inst(0, 0));
+    says(&k, "wrong number of arguments of `call_indirect`: expected 1, found 2");
+    let errs = reject(&globals_src(
+        "    v1 = iconst.i64 0\n    v2 = call_indirect v0(v1) : (i32) -> i64\n    return v2",
+    ));
+    let k = only(&errs, "type_mismatch", inst(0, 1));
+    says(&k, "arguments of `call_indirect`, position 1");
+    // The results are the signature's, whatever the table holds.
+    let errs = reject(&globals_src(
+        "    v1 = call_indirect v0(v0) : (i32) -> i32\n    return v1",
+    ));
+    only(&errs, "type_mismatch", term(0));
+    let errs = reject(&globals_src(
+        "    v1, v2 = call_indirect v0(v0) : (i32) -> i64\n    return v1",
+    ));
+    only(&errs, "arity_mismatch", inst(0, 0));
+    accept(&globals_src(
+        "    v1, v2 = call_indirect v0(v0) : (i32) -> (i64, f64)\n    call_indirect v0() : ()\n    return v1",
+    ));
+
+    // Only numbers cross an indirect call: no capability, region or buffer.
+    for (sig, arg) in [
+        ("(region) -> i64", "    v9 = region.new v0\n"),
+        ("(buf) -> i64", "    v9 = buf.make v0, v0\n"),
+        ("(i32) -> cap<()>", ""),
+        ("(i32) -> (i64, region)", ""),
+    ] {
+        let arg_v = if arg.is_empty() { "v0" } else { "v9" };
+        let src = globals_src(&format!(
+            "{arg}    v1 = call_indirect v0({arg_v}) : {sig}\n    v2 = iconst.i64 0\n    return v2"
+        ));
+        let errs = match verify(&parse(&src)) {
+            Ok(_) => panic!("accepted call_indirect with {sig}"),
+            Err(errs) => errs,
+        };
+        let at = inst(0, if arg.is_empty() { 0 } else { 1 });
+        let kind = errs
+            .iter()
+            .find(|e| e.kind.name() == "bad_op_type")
+            .unwrap_or_else(|| panic!("{sig}: {errs:#?}"));
+        check_at(kind, "bad_op_type", at);
+        says(&kind.kind, "`call_indirect` is not defined for ");
+        says(&kind.kind, "in its signature (only i32, i64, f32 and f64)");
+    }
+
+    // Its signature is bounded like every other, before anything else looks at it.
+    let mut m = parse(&globals_src(GLOBALS_OK));
+    let Op::CallIndirect { sig, .. } = &mut f_mut(&mut m).blocks[0].insts[3].op else {
+        panic!("not call_indirect")
+    };
+    sig.results = vec![Type::I64; MAX_ARITY + 1];
+    let k = only(&reject_module(&m), "limit_exceeded", func("d", "f"));
+    says(&k, "too many parameters or results: 1001");
+    let mut m = parse(&globals_src(GLOBALS_OK));
+    let Op::CallIndirect { sig, .. } = &mut f_mut(&mut m).blocks[0].insts[3].op else {
+        panic!("not call_indirect")
+    };
+    sig.params = vec![nested_cap(MAX_TYPE_DEPTH + 1)];
+    let k = only(&reject_module(&m), "limit_exceeded", func("d", "f"));
+    says(&k, "levels of nested capability types");
+}
+
 // ---- regressions -----------------------------------------------------------------------------------
 
 /// `mem(n)` through an `iadd`: `m >= size + range_of(add).hi` was computed in u64, so

@@ -290,18 +290,39 @@ impl Machine<'_, '_> {
     }
 
     fn exec_inst(&mut self, inst: &Inst) -> Step {
-        if let Op::Call { func, args } = &inst.op {
+        let d = self.top().domain;
+        let callee = match &inst.op {
+            Op::Call { func, args } => Some((*func as usize, args)),
+            Op::CallIndirect { sig, index, args } => Some((self.table_entry(d, sig, *index)?, args)),
+            _ => None,
+        };
+        if let Some((func, args)) = callee {
             let args = self.get_all(args)?;
             if self.frames.len() >= self.rt.limits.max_call_depth as usize {
                 return Err(Fault::Trap(TrapCode::CallDepthExceeded));
             }
-            let d = self.top().domain;
-            return self.enter_function(d, *func as usize, args, Kind::Direct);
+            return self.enter_function(d, func, args, Kind::Direct);
         }
         let vals = self.eval(&inst.op)?;
         self.define(&inst.results, vals)?;
         self.top_mut().ip += 1;
         Ok(Control::Continue)
+    }
+
+    /// The function `call_indirect` reaches through table entry `index` of domain `d`,
+    /// checked in this order: the entry exists, is not empty, has signature `sig`.
+    fn table_entry(&self, d: usize, sig: &Signature, index: Value) -> Result<usize, Fault> {
+        let index = i32_of(self.get(index)?)? as u32 as usize;
+        let dom = &self.m.domains[d];
+        let entry = dom.table.get(index).ok_or(TrapCode::TableOutOfBounds)?;
+        let func = entry.ok_or(TrapCode::IndirectCallNull)? as usize;
+        match dom.functions.get(func) {
+            Some(f) if f.sig == *sig => Ok(func),
+            Some(_) => Err(Fault::Trap(TrapCode::IndirectCallType)),
+            None => invalid(format!(
+                "table entry {index} names function #{func}, which does not exist"
+            )),
+        }
     }
 
     fn memory(&self) -> &Vec<u8> {
@@ -317,9 +338,25 @@ impl Machine<'_, '_> {
     fn eval(&mut self, op: &Op) -> Result<Vec<Val>, Fault> {
         let one = |v: Val| Ok(vec![v]);
         match op {
-            // TODO(issue 8, in progress): globals and tables.
-            Op::CallIndirect { .. } | Op::GlobalGet { .. } | Op::GlobalSet { .. } => {
-                Err(Fault::Invalid("globals and tables are not implemented yet".into()))
+            Op::GlobalGet { global } => match self.rt.domains[self.top().domain].globals.get(*global as usize) {
+                Some(v) => one(*v),
+                None => invalid(format!("global #{global} does not exist")),
+            },
+            Op::GlobalSet { global, value } => {
+                let v = self.get(*value)?;
+                let d = self.top().domain;
+                match (
+                    self.m.domains[d].globals.get(*global as usize),
+                    self.rt.domains[d].globals.get_mut(*global as usize),
+                ) {
+                    (Some(g), Some(slot)) if g.mutable && v.has_num_type(g.ty) => {
+                        *slot = v;
+                        Ok(vec![])
+                    }
+                    _ => invalid(format!(
+                        "global.set of {v} to global #{global}, which is not a mutable global of that type"
+                    )),
+                }
             }
             Op::Const(c) => one(match *c {
                 Const::I32(x) => Val::I32(x),
@@ -387,7 +424,7 @@ impl Machine<'_, '_> {
                 self.memory_mut()[r].fill(byte);
                 Ok(vec![])
             }
-            Op::Call { .. } => invalid("call handled by exec_inst"),
+            Op::Call { .. } | Op::CallIndirect { .. } => invalid("calls are handled by exec_inst"),
             Op::CapGet { import } => {
                 let d = self.top().domain;
                 if *import as usize >= self.rt.domains[d].caps.len() {

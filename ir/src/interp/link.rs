@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::time::Instant;
 
-use crate::model::{Domain, ImportSource, Module, Signature};
+use crate::model::{Const, Domain, ImportSource, Module, Signature};
+use crate::value::Val;
 
 use super::host::HostFunc;
 use super::regions::RegionTable;
@@ -48,6 +49,8 @@ pub struct DomainState {
     pub status: DomainStatus,
     pub fuel: u64,
     pub caps: Vec<CapEntry>,
+    /// Current values of the domain's globals, by index.
+    pub globals: Vec<Val>,
     pub epoch: u32,
     pub last_trap: Option<TrapInfo>,
 }
@@ -125,6 +128,26 @@ fn memory_image(d: &Domain, limits: &Limits) -> Result<Vec<u8>, LinkError> {
     Ok(mem)
 }
 
+/// The globals a domain starts (and restarts) with.
+fn initial_globals(d: &Domain) -> Result<Vec<Val>, LinkError> {
+    d.globals
+        .iter()
+        .map(|g| {
+            let v = match g.init {
+                Const::I32(x) => Val::I32(x),
+                Const::I64(x) => Val::I64(x),
+                Const::F32(b) => Val::F32(b),
+                Const::F64(b) => Val::F64(b),
+            };
+            if v.has_num_type(g.ty) {
+                Ok(v)
+            } else {
+                Err(err(d, format!("global `{}` of type {} starts as {v}", g.name, g.ty)))
+            }
+        })
+        .collect()
+}
+
 fn bind_import(m: &Module, d: &Domain, imp: &crate::model::Import) -> Result<CapTarget, LinkError> {
     let expect = |have: &Signature, what: &str| -> Result<(), LinkError> {
         if have == &imp.sig {
@@ -194,6 +217,7 @@ impl Runtime {
                 return Err(err(d, "a domain with this name is already defined".to_string()));
             }
             let memory = memory_image(d, &limits)?;
+            let globals = initial_globals(d)?;
             let caps = d
                 .imports
                 .iter()
@@ -211,6 +235,7 @@ impl Runtime {
                 status: DomainStatus::Running,
                 fuel: limits.fuel,
                 caps,
+                globals,
                 epoch: 0,
                 last_trap: None,
             });
@@ -227,13 +252,15 @@ impl Runtime {
         })
     }
 
-    /// Back to the initial image; capabilities into the domain keep working
-    /// unless it was killed.
+    /// Back to the initial image (memory and globals); capabilities into the domain
+    /// keep working unless it was killed.
     pub fn restart(&mut self, m: &Module, d: usize) {
         // The image was laid out successfully at link time, so this cannot fail.
         let image = memory_image(&m.domains[d], &self.limits).unwrap_or_default();
+        let globals = initial_globals(&m.domains[d]).unwrap_or_default();
         let state = &mut self.domains[d];
         state.memory = image;
+        state.globals = globals;
         state.status = DomainStatus::Running;
         state.fuel = self.limits.fuel;
         state.last_trap = None;

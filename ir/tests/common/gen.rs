@@ -2,8 +2,9 @@
 //! of the binary codec and of the text format.
 //!
 //! The modules are not valid programs (types and values are unrelated), but they are
-//! printable as text: names are unique identifiers that are not keywords, `call` and
-//! `cap.get` indices and branch targets are in range, every function has a block,
+//! printable as text: names are unique identifiers that are not keywords, `call`,
+//! `cap.get`, `global.get`/`global.set` and table indices and branch targets are in
+//! range, a global's constant has the global's type, every function has a block,
 //! `Fact::Range` has `lo <= hi`, memory `initial <= maximum`, memory accesses are
 //! 1/2/4/8 bytes wide within an integer type and full width for a float type,
 //! `signed` only on narrow integer loads, and
@@ -27,7 +28,7 @@ pub const MAX_CAP_DEPTH: u32 = 2;
 /// Words a name must not be: keywords, types, and the host's `restart`.
 const RESERVED: &[&str] = &[
     "host", "domain", "func", "export", "import", "memory", "inbox", "data", "restart", "file", "i32", "i64", "f32",
-    "f64", "cap", "region", "buf",
+    "f64", "cap", "region", "buf", "global", "mut", "table",
 ];
 
 /// Arbitrary modules without spans, printable as text.
@@ -49,6 +50,7 @@ struct Scope {
     spans: bool,
     functions: u32,
     imports: u32,
+    globals: u32,
     blocks: u32,
 }
 
@@ -59,33 +61,62 @@ fn arb_domain(spans: bool) -> impl Strategy<Value = Domain> {
         option::of(arb_inbox()),
         vec(arb_data_segment(), 0..3),
         vec(arb_import(spans), 0..3),
+        vec(arb_global(spans), 0..3),
         0..4usize,
         arb_span(spans),
     )
-        .prop_flat_map(move |(name, memory, inbox, data, imports, functions, span)| {
+        .prop_flat_map(move |(name, memory, inbox, data, imports, globals, functions, span)| {
             let scope = Scope {
                 spans,
                 functions: functions as u32,
                 imports: imports.len() as u32,
+                globals: globals.len() as u32,
                 blocks: 0,
             };
-            vec(arb_function(scope), functions).prop_map(move |functions| {
+            let entry = if functions == 0 {
+                Just(None).boxed()
+            } else {
+                option::of(0..functions as u32).boxed()
+            };
+            (vec(arb_function(scope), functions), vec(entry, 0..4)).prop_map(move |(functions, table)| {
                 let mut domain = Domain {
                     name: name.clone(),
                     memory,
                     inbox,
                     data: data.clone(),
                     imports: imports.clone(),
-                    globals: Vec::new(),
-                    table: Vec::new(),
+                    globals: globals.clone(),
+                    table,
                     functions,
                     span,
                 };
                 make_unique(domain.imports.iter_mut().map(|i| &mut i.name));
+                make_unique(domain.globals.iter_mut().map(|g| &mut g.name));
                 make_unique(domain.functions.iter_mut().map(|f| &mut f.name));
                 domain
             })
         })
+}
+
+/// A global whose initial constant has its type (any bits, NaN payloads included).
+fn arb_global(spans: bool) -> impl Strategy<Value = Global> {
+    (arb_name(), arb_num_type(), any::<bool>(), any::<u64>(), arb_span(spans)).prop_map(
+        |(name, ty, mutable, bits, span)| {
+            let init = match ty {
+                NumType::I32 => Const::I32(bits as i32),
+                NumType::I64 => Const::I64(bits as i64),
+                NumType::F32 => Const::F32(bits as u32),
+                NumType::F64 => Const::F64(bits),
+            };
+            Global {
+                name,
+                ty,
+                mutable,
+                init,
+                span,
+            }
+        },
+    )
 }
 
 /// An identifier `[A-Za-z_][A-Za-z0-9_]*` that is not reserved, `vN` or `blockN`.
@@ -390,7 +421,18 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
             })
             .boxed(),
         v().prop_map(|region| Op::RegionFree { region }).boxed(),
+        (arb_signature(MAX_CAP_DEPTH), v(), vec(v(), 0..3))
+            .prop_map(|(sig, index, args)| Op::CallIndirect { sig, index, args })
+            .boxed(),
     ];
+    if scope.globals > 0 {
+        ops.push((0..scope.globals).prop_map(|global| Op::GlobalGet { global }).boxed());
+        ops.push(
+            (0..scope.globals, v())
+                .prop_map(|(global, value)| Op::GlobalSet { global, value })
+                .boxed(),
+        );
+    }
     if scope.functions > 0 {
         ops.push(
             (0..scope.functions, vec(v(), 0..3))
@@ -473,6 +515,9 @@ pub const ALL_KINDS: &[&str] = &[
     "Op::MemoryCopy",
     "Op::MemoryFill",
     "Op::Call",
+    "Op::CallIndirect",
+    "Op::GlobalGet",
+    "Op::GlobalSet",
     "Op::CapGet",
     "Op::BufMake",
     "Op::BufPtr",
@@ -490,6 +535,13 @@ pub const ALL_KINDS: &[&str] = &[
     "Terminator::Return",
     "Terminator::CallCap",
     "Terminator::Trap",
+    "Global::I32",
+    "Global::I64",
+    "Global::F32",
+    "Global::F64",
+    "Global::mut",
+    "Table::function",
+    "Table::empty",
 ];
 
 /// The names of the enum variants (of `ALL_KINDS`) that occur in `m`.
@@ -499,6 +551,24 @@ pub fn kinds_in(m: &Module) -> BTreeSet<&'static str> {
         for i in &d.imports {
             kinds.insert(import_source_kind(&i.source));
             signature_kinds(&i.sig, &mut kinds);
+        }
+        for g in &d.globals {
+            kinds.insert(match g.ty {
+                NumType::I32 => "Global::I32",
+                NumType::I64 => "Global::I64",
+                NumType::F32 => "Global::F32",
+                NumType::F64 => "Global::F64",
+            });
+            if g.mutable {
+                kinds.insert("Global::mut");
+            }
+        }
+        for entry in &d.table {
+            kinds.insert(if entry.is_some() {
+                "Table::function"
+            } else {
+                "Table::empty"
+            });
         }
         for f in &d.functions {
             signature_kinds(&f.sig, &mut kinds);
@@ -518,8 +588,10 @@ fn block_kinds(b: &Block, kinds: &mut BTreeSet<&'static str>) {
     for inst in &b.insts {
         kinds.extend(inst.results.iter().filter_map(|d| d.fact.as_ref().map(fact_kind)));
         kinds.insert(op_kind(&inst.op));
-        if let Op::Select { ty, .. } = &inst.op {
-            type_kinds(ty, kinds);
+        match &inst.op {
+            Op::Select { ty, .. } => type_kinds(ty, kinds),
+            Op::CallIndirect { sig, .. } => signature_kinds(sig, kinds),
+            _ => {}
         }
     }
     kinds.insert(terminator_kind(&b.term));
