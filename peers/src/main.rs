@@ -1,0 +1,927 @@
+//! capjit side by side with Wasmtime on the same `.wasm` kernels, in one run.
+//!
+//! `cargo run --release --manifest-path peers/Cargo.toml` (see `peers/README.md`).
+//! Prints three tables and writes one flat JSON object of numbers to
+//! `<repo>/target/peers.json`:
+//!
+//! 1. **Compile time** of each kernel's `.wasm` bytes. capjit: Wasm frontend
+//!    (`capjit_wasm::translate`) + verifier + translator (lower, Cranelift
+//!    compile, link), each part reported; also the optimiser's pipeline
+//!    (`optimize_and_verify`) in place of the plain verifier. Wasmtime:
+//!    `Module::new` with Cranelift (default `Config`) and with Winch.
+//! 2. **Run time** of each kernel's `run(n)` on an input that takes tens to
+//!    hundreds of milliseconds: native Rust (the references of
+//!    `benches/kernels/native.rs`), capjit's JIT (default config, with and without
+//!    the optimiser), Wasmtime Cranelift (default, and without signals-based traps,
+//!    i.e. with explicit bounds checks like capjit), Winch.
+//! 3. **Call cost**: a Wasm loop calling an imported `id(i64) -> i64` N times.
+//!    Wasmtime: a `Func::wrap` host function, and the export of a second Wasm
+//!    instance. capjit: the export of a second Wasm module, which the frontend
+//!    puts in another domain, so every call is an inter-domain call (IDC). The
+//!    same loop with a direct call and with no call gives the baselines.
+//!
+//! Every engine's result is checked against the native reference before timing,
+//! and again on every timed call; any mismatch stops the run with exit code 1.
+//! Timed configurations alternate within each round (after a warm-up), and the
+//! median over the rounds is reported.
+
+#[path = "../../benches/kernels/native.rs"]
+mod native;
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use capjit::ir::exec::Limits;
+use capjit::ir::{Module as IrModule, Val};
+use capjit::translator;
+use capjit::{Backend, Instance};
+use capjit_wasm::WasmInput;
+
+// ---- configuration -------------------------------------------------------------
+
+/// One kernel: its `.wat` source, the argument timed, and a small argument checked first.
+struct Kernel {
+    name: &'static str,
+    wat: &'static str,
+    /// `run` takes an i64 (fib) or an i32 (the others).
+    arg_i64: bool,
+    n: i64,
+    check_n: i64,
+}
+
+const KERNELS: [Kernel; 5] = [
+    Kernel {
+        name: "fib",
+        wat: include_str!("../kernels/fib.wat"),
+        arg_i64: true,
+        n: 34,
+        check_n: 20,
+    },
+    Kernel {
+        name: "sieve",
+        wat: include_str!("../kernels/sieve.wat"),
+        arg_i64: false,
+        n: 8_000_000,
+        check_n: 1000,
+    },
+    Kernel {
+        name: "matmul",
+        wat: include_str!("../kernels/matmul.wat"),
+        arg_i64: false,
+        n: 256,
+        check_n: 7,
+    },
+    Kernel {
+        name: "crc32",
+        wat: include_str!("../kernels/crc32.wat"),
+        arg_i64: false,
+        n: 8 << 20,
+        check_n: 1000,
+    },
+    Kernel {
+        name: "quicksort",
+        wat: include_str!("../kernels/quicksort.wat"),
+        arg_i64: false,
+        n: 500_000,
+        check_n: 1000,
+    },
+];
+
+const CALL_APP_WAT: &str = include_str!("../kernels/hostcall_app.wat");
+const CALL_CALLEE_WAT: &str = include_str!("../kernels/hostcall_callee.wat");
+
+/// Rounds of each measurement (after one untimed warm-up round), and the call count of
+/// the call-cost loops. `--quick` shrinks everything for a smoke run.
+struct Plan {
+    quick: bool,
+    compile_rounds: usize,
+    run_rounds: usize,
+    call_rounds: usize,
+    calls: i64,
+    /// Kernel sizes are divided by this in quick mode (fib: minus a few).
+    shrink: i64,
+}
+
+impl Plan {
+    fn from_args() -> Plan {
+        let quick = std::env::args().any(|a| a == "--quick");
+        if quick {
+            Plan {
+                quick,
+                compile_rounds: 3,
+                run_rounds: 3,
+                call_rounds: 3,
+                calls: 200_000,
+                shrink: 64,
+            }
+        } else {
+            Plan {
+                quick,
+                compile_rounds: 11,
+                run_rounds: 7,
+                call_rounds: 9,
+                calls: 10_000_000,
+                shrink: 1,
+            }
+        }
+    }
+
+    fn size(&self, k: &Kernel) -> i64 {
+        match (self.quick, k.name) {
+            (false, _) => k.n,
+            (true, "fib") => k.n - 8,
+            (true, "matmul") => k.n / 4,
+            (true, _) => k.n / self.shrink,
+        }
+    }
+}
+
+// ---- small helpers -------------------------------------------------------------
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+fn ms(s: f64) -> f64 {
+    s * 1e3
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    assert!(!v.is_empty());
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    }
+}
+
+fn geomean(v: &[f64]) -> f64 {
+    (v.iter().map(|x| x.ln()).sum::<f64>() / v.len() as f64).exp()
+}
+
+/// Stop the run: a result differs between engines, or something that must work did not.
+fn fail(msg: impl std::fmt::Display) -> ! {
+    eprintln!("peers: FAILED: {msg}");
+    std::process::exit(1);
+}
+
+fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// `target/` of the repository (the root workspace's, not peers' own).
+fn repo_target_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..").join("target")
+}
+
+/// The flat JSON object written to `target/peers.json`: keys in insertion order.
+#[derive(Default)]
+struct Figures(Vec<(String, f64)>);
+
+impl Figures {
+    fn set(&mut self, key: impl Into<String>, v: f64) {
+        let key = key.into();
+        if let Some(e) = self.0.iter_mut().find(|(k, _)| *k == key) {
+            e.1 = v;
+        } else {
+            self.0.push((key, v));
+        }
+    }
+
+    fn json(&self) -> String {
+        let mut s = String::from("{\n");
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            let sep = if i + 1 == self.0.len() { "" } else { "," };
+            let v = if v.is_finite() { format!("{v}") } else { "null".into() };
+            let _ = writeln!(s, "  \"{k}\": {v}{sep}");
+        }
+        s.push_str("}\n");
+        s
+    }
+}
+
+/// Prints a line to stdout and keeps it for the summary.
+struct Out(String);
+
+impl Out {
+    fn line(&mut self, s: impl AsRef<str>) {
+        println!("{}", s.as_ref());
+        self.0.push_str(s.as_ref());
+        self.0.push('\n');
+    }
+}
+
+// ---- capjit --------------------------------------------------------------------
+
+/// Wasm bytes of each input to capjit IR, with the name of each export's function.
+struct CapjitModule {
+    module: IrModule,
+    exports: Vec<capjit_wasm::ExportName>,
+}
+
+impl CapjitModule {
+    /// `(domain, function)` of the Wasm export `wasm_name` of input `input`.
+    fn export(&self, input: &str, wasm_name: &str) -> (String, String) {
+        self.exports
+            .iter()
+            .find(|e| e.domain == input && e.wasm_name == wasm_name)
+            .map(|e| (e.domain.clone(), e.function.clone()))
+            .unwrap_or_else(|| fail(format!("capjit: no export `{wasm_name}` in domain `{input}`")))
+    }
+}
+
+fn capjit_frontend(inputs: &[(&str, &[u8])]) -> Result<CapjitModule, String> {
+    let inputs: Vec<WasmInput> = inputs
+        .iter()
+        .map(|(name, bytes)| WasmInput {
+            name: name.to_string(),
+            bytes,
+        })
+        .collect();
+    let t = capjit_wasm::translate(&inputs).map_err(|e| format!("{e}"))?;
+    Ok(CapjitModule {
+        module: t.module,
+        exports: t.exports,
+    })
+}
+
+/// Seconds of each part of one capjit compile of `bytes`.
+#[derive(Clone, Copy, Default)]
+struct CapjitCompile {
+    frontend: f64,
+    verify: f64,
+    lower: f64,
+    compile: f64,
+    link: f64,
+    total: f64,
+    /// The optimiser's pipeline instead of `verify`: optimise, verify the
+    /// original and the result (`capjit::optimize_and_verify`).
+    optimize_and_verify: f64,
+    /// frontend + optimize_and_verify + translate of the optimised module.
+    total_opt: f64,
+}
+
+fn capjit_compile_once(name: &str, bytes: &[u8], cfg: &translator::Config) -> CapjitCompile {
+    let started = Instant::now();
+    let m = capjit_frontend(&[(name, bytes)]).unwrap_or_else(|e| fail(e));
+    let frontend_done = Instant::now();
+    let verified =
+        capjit::verifier::verify(&m.module).unwrap_or_else(|e| fail(format!("capjit: {name} does not verify: {e:?}")));
+    let verified_at = Instant::now();
+    let compiled = translator::translate(&verified, cfg).unwrap_or_else(|e| fail(format!("capjit: {name}: {e}")));
+    let total = secs(started.elapsed());
+    let mut c = CapjitCompile {
+        frontend: secs(frontend_done - started),
+        verify: secs(verified_at - frontend_done),
+        lower: secs(compiled.stats.lower),
+        compile: secs(compiled.stats.compile),
+        link: secs(compiled.stats.link),
+        total,
+        ..CapjitCompile::default()
+    };
+    drop(black_box(compiled));
+    drop(verified);
+
+    // The same with the optimiser. The frontend time is the one measured above.
+    let started = Instant::now();
+    let out = capjit::optimize_and_verify(&m.module).unwrap_or_else(|e| fail(format!("capjit: {name}: {e:?}")));
+    let optimized_at = Instant::now();
+    let compiled = translator::translate(&out.verified, cfg).unwrap_or_else(|e| fail(format!("capjit: {name}: {e}")));
+    let translated = secs(started.elapsed());
+    c.optimize_and_verify = secs(optimized_at - started);
+    c.total_opt = c.frontend + translated;
+    drop(black_box(compiled));
+    c
+}
+
+fn capjit_config() -> capjit::Config {
+    capjit::Config {
+        backend: Backend::Jit,
+        limits: Limits {
+            fuel: u64::MAX,
+            ..Limits::default()
+        },
+        ..capjit::Config::default()
+    }
+}
+
+/// A capjit instance of a translated module, plain or through the optimiser.
+fn capjit_instance(m: &CapjitModule, optimize: bool) -> Instance {
+    let cfg = capjit_config();
+    let r = if optimize {
+        let out = capjit::optimize_and_verify(&m.module).unwrap_or_else(|e| fail(format!("capjit: {e:?}")));
+        if let Some(f) = &out.fallback {
+            eprintln!("peers: note: the optimiser's output was not used: {f:?}");
+        }
+        Instance::from_verified(out.verified, &cfg, Box::new(std::io::sink()))
+    } else {
+        Instance::new(&m.module, &cfg, Box::new(std::io::sink()))
+    };
+    r.unwrap_or_else(|e| fail(format!("capjit: instantiate: {e}")))
+}
+
+fn capjit_call(inst: &mut Instance, (domain, func): &(String, String), arg: Val) -> i64 {
+    match inst.invoke(domain, func, &[arg]).as_deref() {
+        Ok([Val::I64(r)]) => *r,
+        other => fail(format!("capjit: {domain}.{func}: {other:?}")),
+    }
+}
+
+// ---- Wasmtime ------------------------------------------------------------------
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Wt {
+    /// `Config::default()`: Cranelift, signals-based traps (guard pages, no bounds checks).
+    Cranelift,
+    /// Cranelift with `signals_based_traps(false)`: explicit bounds checks, like capjit.
+    CraneliftNoSignals,
+    /// `Strategy::Winch`, Wasmtime's baseline compiler.
+    Winch,
+}
+
+impl Wt {
+    fn engine(self) -> wasmtime::Engine {
+        let mut c = wasmtime::Config::new();
+        match self {
+            Wt::Cranelift => {}
+            Wt::CraneliftNoSignals => {
+                c.signals_based_traps(false);
+            }
+            Wt::Winch => {
+                c.strategy(wasmtime::Strategy::Winch);
+            }
+        }
+        wasmtime::Engine::new(&c).unwrap_or_else(|e| fail(format!("wasmtime engine: {e:#}")))
+    }
+}
+
+/// An instantiated kernel whose `run` is called with an i64 or an i32.
+enum WtRun {
+    I64(wasmtime::TypedFunc<i64, i64>),
+    I32(wasmtime::TypedFunc<i32, i64>),
+}
+
+struct WtKernel {
+    store: wasmtime::Store<()>,
+    run: WtRun,
+}
+
+impl WtKernel {
+    fn new(engine: &wasmtime::Engine, module: &wasmtime::Module) -> WtKernel {
+        let mut store = wasmtime::Store::new(engine, ());
+        let instance = wasmtime::Instance::new(&mut store, module, &[])
+            .unwrap_or_else(|e| fail(format!("wasmtime: instantiate: {e:#}")));
+        let run = match instance.get_typed_func::<i64, i64>(&mut store, "run") {
+            Ok(f) => WtRun::I64(f),
+            Err(_) => WtRun::I32(
+                instance
+                    .get_typed_func::<i32, i64>(&mut store, "run")
+                    .unwrap_or_else(|e| fail(format!("wasmtime: run: {e:#}"))),
+            ),
+        };
+        WtKernel { store, run }
+    }
+
+    fn call(&mut self, n: i64) -> i64 {
+        let r = match &self.run {
+            WtRun::I64(f) => f.call(&mut self.store, n),
+            WtRun::I32(f) => f.call(&mut self.store, n as i32),
+        };
+        r.unwrap_or_else(|e| fail(format!("wasmtime: run({n}): {e:#}")))
+    }
+}
+
+// ---- compile time --------------------------------------------------------------
+
+struct CompileRow {
+    capjit: Option<CapjitCompile>,
+    wasmtime: f64,
+    nosig: f64,
+    winch: f64,
+}
+
+fn measure_compile(
+    plan: &Plan,
+    name: &str,
+    bytes: &[u8],
+    capjit_ok: bool,
+    engines: &[(Wt, wasmtime::Engine)],
+) -> CompileRow {
+    let cfg = translator::Config::default();
+    let wt_once = |engine: &wasmtime::Engine| {
+        let started = Instant::now();
+        let m = wasmtime::Module::new(engine, bytes).unwrap_or_else(|e| fail(format!("wasmtime: {name}: {e:#}")));
+        let t = secs(started.elapsed());
+        drop(black_box(m));
+        t
+    };
+    let mut capjit_runs = Vec::new();
+    let mut wt_runs: Vec<Vec<f64>> = vec![Vec::new(); engines.len()];
+    for round in 0..=plan.compile_rounds {
+        let c = capjit_ok.then(|| capjit_compile_once(name, bytes, &cfg));
+        let w: Vec<f64> = engines.iter().map(|(_, e)| wt_once(e)).collect();
+        if round == 0 {
+            continue; // warm-up
+        }
+        if let Some(c) = c {
+            capjit_runs.push(c);
+        }
+        for (runs, t) in wt_runs.iter_mut().zip(w) {
+            runs.push(t);
+        }
+    }
+    let med = |f: fn(&CapjitCompile) -> f64| median(capjit_runs.iter().map(f).collect());
+    let wt = |which: Wt| {
+        let i = engines.iter().position(|(w, _)| *w == which).expect("engine");
+        median(wt_runs[i].clone())
+    };
+    CompileRow {
+        capjit: capjit_ok.then(|| CapjitCompile {
+            frontend: med(|c| c.frontend),
+            verify: med(|c| c.verify),
+            lower: med(|c| c.lower),
+            compile: med(|c| c.compile),
+            link: med(|c| c.link),
+            total: med(|c| c.total),
+            optimize_and_verify: med(|c| c.optimize_and_verify),
+            total_opt: med(|c| c.total_opt),
+        }),
+        wasmtime: wt(Wt::Cranelift),
+        nosig: wt(Wt::CraneliftNoSignals),
+        winch: wt(Wt::Winch),
+    }
+}
+
+// ---- main ----------------------------------------------------------------------
+
+fn main() {
+    let plan = Plan::from_args();
+    let started = Instant::now();
+    let mut figures = Figures::default();
+    let mut out = Out(String::new());
+    let load_start = load_average();
+    out.line(format!(
+        "capjit vs Wasmtime {} ({}), {} CPUs, load average at start: {}",
+        WASMTIME_VERSION,
+        if plan.quick { "quick mode" } else { "full run" },
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_start.map_or("?".into(), |l| format!("{l:.2}")),
+    ));
+    if let Some(l) = load_start {
+        figures.set("load_average_start", l);
+    }
+
+    let engines: Vec<(Wt, wasmtime::Engine)> = [Wt::Cranelift, Wt::CraneliftNoSignals, Wt::Winch]
+        .into_iter()
+        .map(|w| (w, w.engine()))
+        .collect();
+    let engine = |which: Wt| &engines.iter().find(|(w, _)| *w == which).expect("engine").1;
+
+    // Every kernel to Wasm bytes once (the text parse is timed on neither side),
+    // and to capjit IR: a kernel the frontend cannot take yet is reported and
+    // measured in Wasmtime only.
+    struct Prepared<'k> {
+        k: &'k Kernel,
+        bytes: Vec<u8>,
+        capjit: Result<CapjitModule, String>,
+    }
+    let prepared: Vec<Prepared> = KERNELS
+        .iter()
+        .map(|k| {
+            let bytes = wat::parse_str(k.wat).unwrap_or_else(|e| fail(format!("{}.wat: {e}", k.name)));
+            let capjit = capjit_frontend(&[(k.name, &bytes)]);
+            if let Err(e) = &capjit {
+                out.line(format!("capjit cannot take {}.wasm yet: {e}", k.name));
+            }
+            Prepared { k, bytes, capjit }
+        })
+        .collect();
+
+    // ---- run time: correctness first, then timing ----
+    let mut run_table = String::new();
+    let _ = writeln!(
+        run_table,
+        "run time of run(n), median of {} alternating rounds after a warm-up (ms; x = time / Wasmtime Cranelift default)",
+        plan.run_rounds
+    );
+    let _ = writeln!(
+        run_table,
+        "{:<10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7}",
+        "kernel",
+        "n",
+        "native",
+        "wasmtime",
+        "wt-nosig",
+        "winch",
+        "capjit",
+        "cj+opt",
+        "nosig x",
+        "winch x",
+        "capjit x",
+        "cj+opt x"
+    );
+    let mut capjit_ratios = Vec::new();
+    let mut capjit_opt_ratios = Vec::new();
+    let mut winch_ratios = Vec::new();
+    let mut nosig_ratios = Vec::new();
+    let mut native_ratios = Vec::new();
+    for p in &prepared {
+        let k = p.k;
+        let n = plan.size(k);
+        let arg = |n: i64| if k.arg_i64 { Val::I64(n) } else { Val::I32(n as i32) };
+        let reference = native::by_name(k.name).unwrap_or_else(|| fail(format!("no native {}", k.name)));
+        let mut wt: Vec<(Wt, WtKernel)> = engines
+            .iter()
+            .map(|(w, e)| {
+                let m =
+                    wasmtime::Module::new(e, &p.bytes).unwrap_or_else(|e| fail(format!("wasmtime: {}: {e:#}", k.name)));
+                (*w, WtKernel::new(e, &m))
+            })
+            .collect();
+        let mut cj = p.capjit.as_ref().ok().map(|m| {
+            let run = m.export(k.name, "run");
+            (capjit_instance(m, false), capjit_instance(m, true), run)
+        });
+        // Every engine agrees with the native reference, on a small input and on n.
+        for size in [k.check_n, n] {
+            let want = reference(size);
+            for (w, inst) in wt.iter_mut() {
+                let got = inst.call(size);
+                if got != want {
+                    fail(format!(
+                        "{}({size}): Wasmtime {} returned {got}, native {want}",
+                        k.name,
+                        w.label()
+                    ));
+                }
+            }
+            if let Some((plain, opt, run)) = cj.as_mut() {
+                for (label, inst) in [("capjit", plain), ("capjit+opt", opt)] {
+                    let got = capjit_call(inst, run, arg(size));
+                    if got != want {
+                        fail(format!("{}({size}): {label} returned {got}, native {want}", k.name));
+                    }
+                }
+            }
+        }
+        let want = reference(n);
+        let timed = |f: &mut dyn FnMut() -> i64, who: &str| {
+            let t = Instant::now();
+            let got = f();
+            let s = secs(t.elapsed());
+            if got != want {
+                fail(format!(
+                    "{}({n}): {who} returned {got} while timed, native {want}",
+                    k.name
+                ));
+            }
+            s
+        };
+        let mut t_native = Vec::new();
+        let mut t_wt: Vec<Vec<f64>> = vec![Vec::new(); wt.len()];
+        let mut t_cj = Vec::new();
+        let mut t_cjo = Vec::new();
+        for _ in 0..plan.run_rounds {
+            t_native.push(timed(&mut || reference(black_box(n)), "native"));
+            for (i, (w, inst)) in wt.iter_mut().enumerate() {
+                t_wt[i].push(timed(&mut || inst.call(n), w.label()));
+            }
+            if let Some((plain, opt, run)) = cj.as_mut() {
+                t_cj.push(timed(&mut || capjit_call(plain, run, arg(n)), "capjit"));
+                t_cjo.push(timed(&mut || capjit_call(opt, run, arg(n)), "capjit+opt"));
+            }
+        }
+        let native_s = median(t_native);
+        let wt_s = |which: Wt| median(t_wt[wt.iter().position(|(w, _)| *w == which).expect("engine")].clone());
+        let (base, nosig, winch) = (wt_s(Wt::Cranelift), wt_s(Wt::CraneliftNoSignals), wt_s(Wt::Winch));
+        let key = |s: &str| format!("run_{}_{s}", k.name);
+        figures.set(key("n"), n as f64);
+        figures.set(key("native_ms"), ms(native_s));
+        figures.set(key("wasmtime_ms"), ms(base));
+        figures.set(key("wasmtime_nosignals_ms"), ms(nosig));
+        figures.set(key("winch_ms"), ms(winch));
+        figures.set(key("wasmtime_vs_native"), base / native_s);
+        figures.set(key("wasmtime_nosignals_vs_wasmtime"), nosig / base);
+        figures.set(key("winch_vs_wasmtime"), winch / base);
+        native_ratios.push(base / native_s);
+        nosig_ratios.push(nosig / base);
+        winch_ratios.push(winch / base);
+        let (cj_cols, cjx_cols) = if cj.is_some() {
+            let (c, co) = (median(t_cj), median(t_cjo));
+            figures.set(key("capjit_ms"), ms(c));
+            figures.set(key("capjit_opt_ms"), ms(co));
+            figures.set(key("capjit_vs_wasmtime"), c / base);
+            figures.set(key("capjit_opt_vs_wasmtime"), co / base);
+            figures.set(key("capjit_vs_wasmtime_nosignals"), c / nosig);
+            figures.set(key("capjit_vs_winch"), c / winch);
+            capjit_ratios.push(c / base);
+            capjit_opt_ratios.push(co / base);
+            (
+                format!("{:>9.1} {:>9.1}", ms(c), ms(co)),
+                format!("{:>7.2} {:>7.2}", c / base, co / base),
+            )
+        } else {
+            (format!("{:>9} {:>9}", "-", "-"), format!("{:>7} {:>7}", "-", "-"))
+        };
+        let _ = writeln!(
+            run_table,
+            "{:<10} {:>8} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {cj_cols} {:>7.2} {:>7.2} {cjx_cols}",
+            k.name,
+            n,
+            ms(native_s),
+            ms(base),
+            ms(nosig),
+            ms(winch),
+            nosig / base,
+            winch / base,
+        );
+    }
+    let _ = writeln!(
+        run_table,
+        "geometric mean vs Wasmtime Cranelift: wt-nosig {:.2}x, winch {:.2}x, capjit {}, capjit+opt {}; Wasmtime vs native {:.2}x",
+        geomean(&nosig_ratios),
+        geomean(&winch_ratios),
+        if capjit_ratios.is_empty() { "-".into() } else { format!("{:.2}x", geomean(&capjit_ratios)) },
+        if capjit_opt_ratios.is_empty() { "-".into() } else { format!("{:.2}x", geomean(&capjit_opt_ratios)) },
+        geomean(&native_ratios),
+    );
+    figures.set("run_geomean_wasmtime_vs_native", geomean(&native_ratios));
+    figures.set("run_geomean_wasmtime_nosignals_vs_wasmtime", geomean(&nosig_ratios));
+    figures.set("run_geomean_winch_vs_wasmtime", geomean(&winch_ratios));
+    if !capjit_ratios.is_empty() {
+        figures.set("run_geomean_capjit_vs_wasmtime", geomean(&capjit_ratios));
+        figures.set("run_geomean_capjit_opt_vs_wasmtime", geomean(&capjit_opt_ratios));
+    }
+
+    // ---- compile time ----
+    let mut compile_table = String::new();
+    let _ = writeln!(
+        compile_table,
+        "compile time of each kernel's .wasm, median of {} alternating rounds after a warm-up (ms; x = capjit total / Wasmtime Cranelift)",
+        plan.compile_rounds
+    );
+    let _ = writeln!(
+        compile_table,
+        "{:<10} {:>6} {:>8} {:>7} {:>7} {:>8} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7}",
+        "kernel",
+        "bytes",
+        "frontend",
+        "verify",
+        "lower",
+        "compile",
+        "link",
+        "capjit",
+        "opt+vfy",
+        "cj+opt",
+        "wasmtime",
+        "wt-nosig",
+        "winch",
+        "x"
+    );
+    let mut compile_ratios = Vec::new();
+    let mut winch_compile_ratios = Vec::new();
+    for p in &prepared {
+        let k = p.k;
+        let row = measure_compile(&plan, k.name, &p.bytes, p.capjit.is_ok(), &engines);
+        let key = |s: &str| format!("compile_{}_{s}", k.name);
+        figures.set(key("wasm_bytes"), p.bytes.len() as f64);
+        figures.set(key("wasmtime_ms"), ms(row.wasmtime));
+        figures.set(key("wasmtime_nosignals_ms"), ms(row.nosig));
+        figures.set(key("winch_ms"), ms(row.winch));
+        winch_compile_ratios.push(row.winch / row.wasmtime);
+        let capjit_cols = match &row.capjit {
+            Some(c) => {
+                figures.set(key("capjit_frontend_ms"), ms(c.frontend));
+                figures.set(key("capjit_verify_ms"), ms(c.verify));
+                figures.set(key("capjit_lower_ms"), ms(c.lower));
+                figures.set(key("capjit_compile_ms"), ms(c.compile));
+                figures.set(key("capjit_link_ms"), ms(c.link));
+                figures.set(key("capjit_ms"), ms(c.total));
+                figures.set(key("capjit_optimize_and_verify_ms"), ms(c.optimize_and_verify));
+                figures.set(key("capjit_opt_ms"), ms(c.total_opt));
+                figures.set(key("capjit_vs_wasmtime"), c.total / row.wasmtime);
+                figures.set(key("capjit_vs_winch"), c.total / row.winch);
+                compile_ratios.push(c.total / row.wasmtime);
+                format!(
+                    "{:>8.3} {:>7.3} {:>7.3} {:>8.3} {:>7.3} {:>8.3} {:>8.3} {:>8.3}",
+                    ms(c.frontend),
+                    ms(c.verify),
+                    ms(c.lower),
+                    ms(c.compile),
+                    ms(c.link),
+                    ms(c.total),
+                    ms(c.optimize_and_verify),
+                    ms(c.total_opt)
+                )
+            }
+            None => format!(
+                "{:>8} {:>7} {:>7} {:>8} {:>7} {:>8} {:>8} {:>8}",
+                "-", "-", "-", "-", "-", "-", "-", "-"
+            ),
+        };
+        let x = row
+            .capjit
+            .as_ref()
+            .map_or("-".into(), |c| format!("{:.2}", c.total / row.wasmtime));
+        let _ = writeln!(
+            compile_table,
+            "{:<10} {:>6} {capjit_cols} {:>9.3} {:>8.3} {:>8.3} {:>7}",
+            k.name,
+            p.bytes.len(),
+            ms(row.wasmtime),
+            ms(row.nosig),
+            ms(row.winch),
+            x
+        );
+    }
+    let _ = writeln!(
+        compile_table,
+        "geometric mean: capjit / Wasmtime Cranelift {}, Winch / Wasmtime Cranelift {:.2}",
+        if compile_ratios.is_empty() {
+            "-".into()
+        } else {
+            format!("{:.2}", geomean(&compile_ratios))
+        },
+        geomean(&winch_compile_ratios)
+    );
+    if !compile_ratios.is_empty() {
+        figures.set("compile_geomean_capjit_vs_wasmtime", geomean(&compile_ratios));
+    }
+    figures.set("compile_geomean_winch_vs_wasmtime", geomean(&winch_compile_ratios));
+
+    // ---- call cost ----
+    let call_table = measure_calls(&plan, engine(Wt::Cranelift), &mut figures);
+
+    out.line("");
+    for line in compile_table
+        .lines()
+        .chain([""])
+        .chain(run_table.lines())
+        .chain([""])
+        .chain(call_table.lines())
+    {
+        out.line(line);
+    }
+    let load_end = load_average();
+    if let Some(l) = load_end {
+        figures.set("load_average_end", l);
+    }
+    out.line("");
+    out.line(format!(
+        "load average at end: {}; took {:.1} s",
+        load_end.map_or("?".into(), |l| format!("{l:.2}")),
+        secs(started.elapsed())
+    ));
+
+    let dir = repo_target_dir();
+    let path = dir.join("peers.json");
+    if let Err(e) = std::fs::create_dir_all(&dir).and_then(|()| std::fs::write(&path, figures.json())) {
+        fail(format!("cannot write {}: {e}", path.display()));
+    }
+    println!("wrote {}", path.canonicalize().unwrap_or(path).display());
+}
+
+const WASMTIME_VERSION: &str = "48.0.0";
+
+impl Wt {
+    fn label(self) -> &'static str {
+        match self {
+            Wt::Cranelift => "Cranelift",
+            Wt::CraneliftNoSignals => "Cranelift without signals",
+            Wt::Winch => "Winch",
+        }
+    }
+}
+
+// ---- call cost -----------------------------------------------------------------
+
+/// ns per iteration of the three loops of `hostcall_app.wat` in each setting.
+fn measure_calls(plan: &Plan, engine: &wasmtime::Engine, figures: &mut Figures) -> String {
+    let app = wat::parse_str(CALL_APP_WAT).unwrap_or_else(|e| fail(format!("hostcall_app.wat: {e}")));
+    let callee = wat::parse_str(CALL_CALLEE_WAT).unwrap_or_else(|e| fail(format!("hostcall_callee.wat: {e}")));
+    let n = plan.calls;
+    let want = n * (n - 1) / 2;
+    let loops = ["import_loop", "direct_loop", "empty_loop"];
+    let mut table = String::new();
+
+    // Wasmtime: the import bound to a host function, or to another instance's export.
+    let app_module = wasmtime::Module::new(engine, &app).unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+    let callee_module = wasmtime::Module::new(engine, &callee).unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+    let mut host_store = wasmtime::Store::new(engine, ());
+    let host_id = wasmtime::Func::wrap(&mut host_store, |x: i64| -> i64 { x });
+    let host_app = wasmtime::Instance::new(&mut host_store, &app_module, &[host_id.into()])
+        .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+    let mut wasm_store = wasmtime::Store::new(engine, ());
+    let callee_inst = wasmtime::Instance::new(&mut wasm_store, &callee_module, &[])
+        .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+    let wasm_id = callee_inst
+        .get_func(&mut wasm_store, "id")
+        .unwrap_or_else(|| fail("wasmtime: callee has no id"));
+    let wasm_app = wasmtime::Instance::new(&mut wasm_store, &app_module, &[wasm_id.into()])
+        .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+    let typed = |store: &mut wasmtime::Store<()>, inst: &wasmtime::Instance, name: &str| {
+        inst.get_typed_func::<i64, i64>(store, name)
+            .unwrap_or_else(|e| fail(format!("wasmtime: {name}: {e:#}")))
+    };
+    let host_loops: Vec<_> = loops.iter().map(|l| typed(&mut host_store, &host_app, l)).collect();
+    let wasm_import = typed(&mut wasm_store, &wasm_app, "import_loop");
+
+    // capjit: two inputs, two domains; the import is an IDC.
+    let capjit = capjit_frontend(&[("callee", &callee), ("app", &app)]);
+    let mut cj = match &capjit {
+        Ok(m) => {
+            let names: Vec<(String, String)> = loops.iter().map(|l| m.export("app", l)).collect();
+            Some((capjit_instance(m, false), names))
+        }
+        Err(e) => {
+            let _ = writeln!(table, "capjit cannot take the call loops yet: {e}");
+            None
+        }
+    };
+
+    // Rows: label, then a closure running one loop of n iterations.
+    let mut t: Vec<Vec<f64>> = vec![Vec::new(); 7];
+    for round in 0..=plan.call_rounds {
+        let mut samples = Vec::new();
+        for (i, f) in host_loops.iter().enumerate() {
+            let s = Instant::now();
+            let got = f
+                .call(&mut host_store, n)
+                .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+            samples.push((i, secs(s.elapsed()), got, "wasmtime"));
+        }
+        let s = Instant::now();
+        let got = wasm_import
+            .call(&mut wasm_store, n)
+            .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+        samples.push((3, secs(s.elapsed()), got, "wasmtime instance-to-instance"));
+        if let Some((inst, names)) = cj.as_mut() {
+            for (i, name) in names.iter().enumerate() {
+                let s = Instant::now();
+                let got = capjit_call(inst, name, Val::I64(n));
+                samples.push((4 + i, secs(s.elapsed()), got, "capjit"));
+            }
+        }
+        for (i, secs, got, who) in samples {
+            if got != want {
+                fail(format!("call loop {i} in {who}: sum {got}, expected {want}"));
+            }
+            if round > 0 {
+                t[i].push(secs * 1e9 / n as f64);
+            }
+        }
+    }
+    let med = |i: usize| (!t[i].is_empty()).then(|| median(t[i].clone()));
+    let (wt_host, wt_direct, wt_empty, wt_inst) = (med(0).unwrap(), med(1).unwrap(), med(2).unwrap(), med(3).unwrap());
+    let _ = writeln!(
+        table,
+        "call cost: a Wasm loop of {n} calls to an imported id(i64) -> i64, timed from the host; ns per iteration, median of {} rounds (net = minus the empty loop)",
+        plan.call_rounds
+    );
+    let _ = writeln!(table, "{:<44} {:>9} {:>9}", "", "ns/iter", "net ns");
+    let mut row = |label: &str, key: &str, v: f64, empty: f64| {
+        let _ = writeln!(table, "{label:<44} {v:>9.3} {:>9.3}", v - empty);
+        figures.set(format!("call_{key}_ns"), v);
+        figures.set(format!("call_{key}_net_ns"), v - empty);
+    };
+    row(
+        "Wasmtime host function (Func::wrap)",
+        "wasmtime_host",
+        wt_host,
+        wt_empty,
+    );
+    row("Wasmtime instance-to-instance", "wasmtime_instance", wt_inst, wt_empty);
+    row("Wasmtime direct call", "wasmtime_direct", wt_direct, wt_empty);
+    row("Wasmtime empty loop", "wasmtime_empty", wt_empty, wt_empty);
+    if cj.is_some() {
+        let (idc, direct, empty) = (med(4).unwrap(), med(5).unwrap(), med(6).unwrap());
+        row(
+            "capjit IDC (second Wasm module, other domain)",
+            "capjit_idc",
+            idc,
+            empty,
+        );
+        row("capjit direct call", "capjit_direct", direct, empty);
+        row("capjit empty loop", "capjit_empty", empty, empty);
+        let ratio = idc / wt_host;
+        let ratio_net = (idc - empty) / (wt_host - wt_empty);
+        figures.set("call_capjit_idc_vs_wasmtime_host", ratio);
+        figures.set("call_capjit_idc_vs_wasmtime_host_net", ratio_net);
+        figures.set("call_capjit_idc_vs_wasmtime_instance", idc / wt_inst);
+        let _ = writeln!(
+            table,
+            "capjit IDC / Wasmtime host call: {ratio:.2} ({ratio_net:.2} net); / Wasmtime instance-to-instance: {:.2}",
+            idc / wt_inst
+        );
+    }
+    table
+}
