@@ -41,7 +41,7 @@ use capjit::verifier::{verify, Verified, VerifyError};
 use support::Header;
 
 /// Every `ErrorKind::name()`, so that a header cannot name a kind that does not exist.
-const ERROR_KINDS: [&str; 22] = [
+const ERROR_KINDS: [&str; 25] = [
     "limit_exceeded",
     "duplicate_name",
     "bad_memory",
@@ -61,6 +61,9 @@ const ERROR_KINDS: [&str; 22] = [
     "bad_op_type",
     "unknown_function",
     "unknown_import",
+    "unknown_global",
+    "immutable_global",
+    "bad_table_entry",
     "fact_on_wrong_type",
     "fact_malformed",
     "fact_not_proven",
@@ -507,6 +510,19 @@ fn base() -> Module {
     .expect("the base module parses")
 }
 
+/// [`base`] with one mutable i32 global `g` in `app`.
+fn with_global() -> Module {
+    let mut m = base();
+    app(&mut m).globals.push(Global {
+        name: "g".into(),
+        ty: NumType::I32,
+        mutable: true,
+        init: Const::I32(0),
+        span: None,
+    });
+    m
+}
+
 fn app(m: &mut Module) -> &mut Domain {
     m.domains.iter_mut().find(|d| d.name == "app").expect("domain app")
 }
@@ -854,6 +870,140 @@ fn rust_built_attacks() -> Vec<(&'static str, Builder, &'static str)> {
             "limit_exceeded",
         ),
         (
+            "global_get_index_out_of_range",
+            || {
+                let mut m = with_global();
+                main_fn(&mut m).blocks[0]
+                    .insts
+                    .push(inst(&[1], Op::GlobalGet { global: 1 }));
+                m
+            },
+            "unknown_global",
+        ),
+        (
+            "global_set_index_u32_max",
+            || {
+                let mut m = with_global();
+                main_fn(&mut m).blocks[0].insts.push(inst(
+                    &[],
+                    Op::GlobalSet {
+                        global: u32::MAX,
+                        value: Value(0),
+                    },
+                ));
+                m
+            },
+            "unknown_global",
+        ),
+        (
+            "global_get_in_domain_without_globals",
+            || {
+                let mut m = base();
+                main_fn(&mut m).blocks[0]
+                    .insts
+                    .push(inst(&[1], Op::GlobalGet { global: 0 }));
+                m
+            },
+            "unknown_global",
+        ),
+        (
+            "global_initial_value_of_another_type",
+            || {
+                let mut m = with_global();
+                app(&mut m).globals[0].init = Const::F64(1.5f64.to_bits());
+                m
+            },
+            "type_mismatch",
+        ),
+        (
+            "table_entry_function_index_out_of_range",
+            || {
+                let mut m = base();
+                app(&mut m).table = vec![Some(0), Some(2)];
+                m
+            },
+            "bad_table_entry",
+        ),
+        (
+            "table_entry_function_index_u32_max",
+            || {
+                let mut m = base();
+                app(&mut m).table = vec![None, Some(u32::MAX)];
+                m
+            },
+            "bad_table_entry",
+        ),
+        (
+            "too_many_globals",
+            || {
+                let mut m = with_global();
+                let d = app(&mut m);
+                let proto = d.globals[0].clone();
+                d.globals = (0..=capjit::verifier::limits::MAX_GLOBALS)
+                    .map(|i| Global {
+                        name: format!("g{i}"),
+                        ..proto.clone()
+                    })
+                    .collect();
+                m
+            },
+            "limit_exceeded",
+        ),
+        (
+            "too_many_table_entries",
+            || {
+                let mut m = base();
+                app(&mut m).table = vec![None; capjit::verifier::limits::MAX_TABLE_ENTRIES + 1];
+                m
+            },
+            "limit_exceeded",
+        ),
+        (
+            "call_indirect_with_1001_results",
+            || {
+                let mut m = base();
+                main_fn(&mut m).blocks[0].insts.push(inst(
+                    &[],
+                    Op::CallIndirect {
+                        sig: Signature {
+                            params: vec![],
+                            results: vec![Type::I32; capjit::verifier::limits::MAX_ARITY + 1],
+                        },
+                        index: Value(0),
+                        args: vec![],
+                    },
+                ));
+                m
+            },
+            "limit_exceeded",
+        ),
+        (
+            "call_indirect_signature_nested_too_deep",
+            || {
+                let mut m = base();
+                let mut ty = Type::I32;
+                for _ in 0..=capjit::verifier::limits::MAX_TYPE_DEPTH {
+                    ty = Type::Cap(Box::new(Signature {
+                        params: vec![ty],
+                        results: vec![],
+                    }));
+                }
+                main_fn(&mut m).blocks[0].insts.push(inst(
+                    &[1],
+                    Op::CallIndirect {
+                        sig: Signature {
+                            params: vec![],
+                            results: vec![ty],
+                        },
+                        index: Value(0),
+                        args: vec![],
+                    },
+                ));
+                m
+            },
+            "limit_exceeded",
+        ),
+        (
             "too_many_blocks",
             || {
                 let mut m = base();
@@ -901,5 +1051,8 @@ fn rust_built_attacks_are_rejected() {
 fn rust_built_attack_base_verifies() {
     if let Err(errors) = verify(&base()) {
         panic!("the base module is rejected: {}", kinds(&errors));
+    }
+    if let Err(errors) = verify(&with_global()) {
+        panic!("the base module with a global is rejected: {}", kinds(&errors));
     }
 }

@@ -281,7 +281,7 @@ fn garbage_bytes() {
     );
     // Garbage after the binary magic is a decode error.
     for seed in 1..=8 {
-        let mut bytes = b"\0cir\x01\0\0\0".to_vec();
+        let mut bytes = b"\0cir\x02\0\0\0".to_vec();
         bytes.extend(pseudo_random_bytes(seed, 16 << seed));
         let file = temp_file("garbage.cirb", &bytes);
         assert_fails(
