@@ -73,7 +73,7 @@ impl WasmError {
     pub(crate) fn from_reader(module: &str, e: &wasmparser::BinaryReaderError) -> Self {
         WasmError::new(
             module,
-            Some(e.offset() as u64),
+            Some(e.offset()),
             WasmErrorKind::Invalid,
             e.message().to_string(),
         )

@@ -131,7 +131,7 @@ pub fn translate_function(
     for _ in 0..locals_reader.get_count() {
         let at = locals_reader.original_position();
         let (count, ty) = locals_reader.read().map_err(rd)?;
-        let ty = val_type(ty).map_err(|w| WasmError::unsupported(&m.name, Some(at as u64), w))?;
+        let ty = val_type(ty).map_err(|w| WasmError::unsupported(&m.name, Some(at), w))?;
         let slot = &mut zeros[type_slot(ty)];
         let zero = match *slot {
             Some(v) => v,
@@ -161,7 +161,7 @@ pub fn translate_function(
     let mut ops = ops;
     while !b.frames.is_empty() {
         let (op, at) = ops.read_with_offset().map_err(rd)?;
-        b.at = at as u64;
+        b.at = at;
         b.op(op)?;
         if b.next_value as usize > MAX_VALUES {
             return Err(b.limit(format!(
@@ -798,9 +798,9 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
                 }));
                 self.cur = Some(header);
                 let np = self.frames[fi].params.len();
-                for i in 0..np {
-                    let t = self.frames[fi].params[i];
-                    self.push(hvals[i], t);
+                let params = self.frames[fi].params.clone();
+                for (&v, t) in hvals.iter().zip(params) {
+                    self.push(v, t);
                 }
                 for i in 0..self.frames[fi].written.len() {
                     let l = self.frames[fi].written[i] as usize;
@@ -912,9 +912,18 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
                 let rd = |e: wasmparser::BinaryReaderError| WasmError::from_reader(&self.ctx.m.name, &e);
                 let depths: Vec<u32> = targets.targets().collect::<Result<_, _>>().map_err(rd)?;
                 let mut calls = Vec::with_capacity(depths.len());
+                let mut total_args = 0usize;
                 for d in depths {
                     let fi = self.frame_index(d)?;
-                    calls.push(self.branch_call(fi)?);
+                    let call = self.branch_call(fi)?;
+                    total_args += call.args.len();
+                    if total_args > crate::MAX_BR_TABLE_ARGS {
+                        return Err(self.limit(format!(
+                            "a br_table passes more than {} branch arguments over its targets",
+                            crate::MAX_BR_TABLE_ARGS
+                        )));
+                    }
+                    calls.push(call);
                 }
                 let fi = self.frame_index(targets.default())?;
                 let default = self.branch_call(fi)?;

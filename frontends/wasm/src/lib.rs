@@ -102,11 +102,19 @@ pub const WASI_MODULE: &str = "wasi_snapshot_preview1";
 /// The prefix of an import module name that asks for the `try:` convention.
 pub const TRY_PREFIX: &str = "try:";
 
-// The verifier's limits (verifier/src/limits.rs), checked here so that a function
-// beyond them gets a clear error; tests/limits.rs keeps them in step.
-pub(crate) const MAX_VALUES: usize = 1 << 22;
-pub(crate) const MAX_BLOCK_PARAMS: usize = 1_000;
-pub(crate) const MAX_BLOCKS: usize = 1_000_000;
+/// Value numbers in one function: the verifier's `MAX_VALUE_INDEX`. The frontend
+/// checks its output against the verifier's limits (verifier/src/limits.rs) so that
+/// a Wasm function beyond them gets a clear [`WasmErrorKind::Limit`] error;
+/// `tests/errors.rs` keeps these in step.
+pub const MAX_VALUES: usize = 1 << 22;
+/// Parameters of one block: the verifier's `MAX_ARITY`. A construct whose label
+/// values plus written locals exceed it cannot be translated.
+pub const MAX_BLOCK_PARAMS: usize = 1_000;
+/// Blocks in one function: the verifier's `MAX_BLOCKS`.
+pub const MAX_BLOCKS: usize = 1_000_000;
+/// Branch arguments of one `br_table`, over all its targets (bounds the memory a
+/// hostile module can make the translator use).
+pub const MAX_BR_TABLE_ARGS: usize = 1 << 24;
 
 /// One Wasm module to translate.
 pub struct WasmInput<'a> {
@@ -225,7 +233,7 @@ pub fn validate(name: &str, bytes: &[u8]) -> Result<(), WasmError> {
         Ok(_) => return Ok(()),
         Err(e) => e,
     };
-    let offset = Some(err.offset() as u64);
+    let offset = Some(err.offset());
     let valid_with = |extra: WasmFeatures| Validator::new_with_features(extra).validate_all(bytes).is_ok();
     for (feature, flags) in extensions() {
         if valid_with(features() | flags) {
@@ -530,10 +538,7 @@ fn build_domain(
             ));
         }
         for (i, item) in seg.items.iter().enumerate() {
-            table[seg.offset as usize + i] = match item {
-                Some(f) => Some(plan.ir_function(m, *f)),
-                None => None,
-            };
+            table[seg.offset as usize + i] = item.map(|f| plan.ir_function(m, f));
         }
     }
 

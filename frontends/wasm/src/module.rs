@@ -176,10 +176,8 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
     };
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(rd)? {
-            Payload::Version { encoding, range, .. } => {
-                if encoding != wasmparser::Encoding::Module {
-                    return Err(unsupported(range.start, "components (only core modules)".into()));
-                }
+            Payload::Version { encoding, range, .. } if encoding != wasmparser::Encoding::Module => {
+                return Err(unsupported(range.start, "components (only core modules)".into()));
             }
             Payload::TypeSection(reader) => {
                 for group in reader {
@@ -201,7 +199,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                                 module: imp.module.to_string(),
                                 field: imp.name.to_string(),
                                 ty,
-                                offset: at as u64,
+                                offset: at,
                             });
                             continue;
                         }
@@ -210,10 +208,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                         TypeRef::Global(_) => "imported global",
                         TypeRef::Tag(_) => "imported exception tag",
                     };
-                    return Err(unsupported(
-                        at as u64,
-                        format!("{what} (`{}`.`{}`)", imp.module, imp.name),
-                    ));
+                    return Err(unsupported(at, format!("{what} (`{}`.`{}`)", imp.module, imp.name)));
                 }
             }
             Payload::FunctionSection(reader) => {
@@ -262,12 +257,12 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
             Payload::GlobalSection(reader) => {
                 for g in reader.into_iter_with_offsets() {
                     let (at, g) = g.map_err(rd)?;
-                    let ty = val_type(g.ty.content_type).map_err(|w| unsupported(at as u64, w))?;
-                    let init = const_expr(&m, &g.init_expr, at as u64)?;
+                    let ty = val_type(g.ty.content_type).map_err(|w| unsupported(at, w))?;
+                    let init = const_expr(&m, &g.init_expr, at)?;
                     let init = match init {
                         ConstVal::Num(c) => c,
                         ConstVal::Func(_) => {
-                            return Err(unsupported(at as u64, "reference types (funcref globals)".into()));
+                            return Err(unsupported(at, "reference types (funcref globals)".into()));
                         }
                     };
                     m.globals.push(GlobalDef {
@@ -395,25 +390,15 @@ fn const_expr(m: &ParsedModule, e: &ConstExpr, at: u64) -> Result<ConstVal, Wasm
                 None => {
                     return Err(WasmError::unsupported(
                         name,
-                        Some(off as u64),
+                        Some(off),
                         "global.get of an imported global in a constant expression",
                     ))
                 }
             },
-            _ => {
-                return Err(WasmError::unsupported(
-                    name,
-                    Some(off as u64),
-                    "extended constant expressions",
-                ))
-            }
+            _ => return Err(WasmError::unsupported(name, Some(off), "extended constant expressions")),
         };
         if value.replace(v).is_some() {
-            return Err(WasmError::unsupported(
-                name,
-                Some(off as u64),
-                "extended constant expressions",
-            ));
+            return Err(WasmError::unsupported(name, Some(off), "extended constant expressions"));
         }
     }
     value.ok_or_else(|| WasmError::new(name, Some(at), WasmErrorKind::Invalid, "empty constant expression"))

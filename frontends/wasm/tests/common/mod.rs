@@ -59,7 +59,16 @@ impl Wasm {
             .export(module, name)
             .unwrap_or_else(|| panic!("no export `{name}` in `{module}`"))
             .clone();
-        self.inst.invoke(&e.domain, &e.function, args)
+        let r = self.inst.invoke(&e.domain, &e.function, args);
+        if r.is_err() {
+            // A trap faults the domain; Wasm instances stay usable, so restart it
+            // (which also resets its memory and globals).
+            let faulted: Vec<String> = self.inst.faults().into_iter().map(|t| t.domain).collect();
+            for d in faulted {
+                self.inst.restart(&d).unwrap();
+            }
+        }
+        r
     }
 
     /// Call an export of the first module.
