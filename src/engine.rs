@@ -48,7 +48,7 @@
 use std::io::Write;
 
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
-use capjit_ir::{Module, Val};
+use capjit_ir::{HostFn, Module, Val};
 use capjit_tcb::LinkError;
 use capjit_translator::{InstantiateError, JitInstance, TranslateError};
 use capjit_verifier::{Verified, VerifyError};
@@ -127,6 +127,79 @@ pub struct Config {
     pub translator: capjit_translator::Config,
     /// Native stack for each host call into JIT code, in bytes.
     pub stack_size: usize,
+    /// Host functions the embedder defines (see [`HostFn`]), granted only to
+    /// domains that import them (`= host.NAME`, with the same signature).
+    ///
+    /// A host function takes and returns numbers and sees nothing of the
+    /// calling domain but its linear memory, as a slice. It may fail the call
+    /// (`HostFailure::Failed`: the caller's `fail` successor), make the caller
+    /// trap (`HostFailure::CallerTrap`), or end the caller's activation with
+    /// an exit status (`HostFailure::Exit`: [`RunError::Exit`] when the host
+    /// called that domain, the `exit` code on a calling domain's `fail` edge):
+    ///
+    /// ```
+    /// use capjit::ir::exec::RunError;
+    /// use capjit::ir::{parse_module, HostCall, HostFailure, HostFn, Signature, Type, Val};
+    /// use capjit::{Backend, Config, Instance};
+    ///
+    /// // checksum(ptr, len) -> i32: sums bytes of the caller's memory.
+    /// let checksum = HostFn::new(
+    ///     "checksum",
+    ///     Signature { params: vec![Type::I32, Type::I32], results: vec![Type::I32] },
+    ///     |call: &mut HostCall<'_>, args: &[Val]| {
+    ///         let [Val::I32(ptr), Val::I32(len)] = *args else { unreachable!() };
+    ///         let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+    ///         match call.memory().get(start..start.saturating_add(len)) {
+    ///             Some(bytes) => Ok(vec![Val::I32(bytes.iter().map(|&b| b as i32).sum())]),
+    ///             None => Err(HostFailure::CallerTrap(capjit::ir::TrapCode::OutOfBounds)),
+    ///         }
+    ///     },
+    /// )?;
+    /// let quit = HostFn::new(
+    ///     "quit",
+    ///     Signature { params: vec![Type::I32], results: vec![] },
+    ///     |_: &mut HostCall<'_>, args: &[Val]| match args {
+    ///         [Val::I32(status)] => Err(HostFailure::Exit(*status)),
+    ///         _ => unreachable!(),
+    ///     },
+    /// )?;
+    /// let module = parse_module(
+    ///     r#"domain app {
+    ///          memory 1
+    ///          data 0 "\01\02\03"
+    ///          import checksum = host.checksum : (i32, i32) -> i32
+    ///          import quit = host.quit : (i32)
+    ///          export func sum(i32) -> i32 {
+    ///          block0(v0: i32):
+    ///            v1 = iconst.i32 0
+    ///            v2 = cap.get checksum
+    ///            call_cap v2(v1, v0) -> ok(block1), fail(block1)
+    ///          block1(v3: i32):
+    ///            return v3
+    ///          }
+    ///          export func stop() {
+    ///          block0:
+    ///            v0 = iconst.i32 7
+    ///            v1 = cap.get quit
+    ///            call_cap v1(v0) -> ok(block1), fail(block2)
+    ///          block1:
+    ///            return
+    ///          block2(v2: i32):
+    ///            return
+    ///          }
+    ///        }"#,
+    /// )?;
+    /// for backend in [Backend::Jit, Backend::Interpreter] {
+    ///     let config = Config { backend, host_functions: vec![checksum.clone(), quit.clone()], ..Config::default() };
+    ///     let mut instance = Instance::new(&module, &config, Box::new(std::io::sink()))?;
+    ///     assert_eq!(instance.invoke("app", "sum", &[Val::I32(3)])?, vec![Val::I32(6)]);
+    ///     assert!(matches!(instance.invoke("app", "sum", &[Val::I32(1 << 20)]), Err(RunError::Trap(_))));
+    ///     instance.restart("app")?;
+    ///     assert_eq!(instance.invoke("app", "stop", &[]), Err(RunError::Exit(7)));
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub host_functions: Vec<HostFn>,
 }
 
 impl Default for Config {
@@ -136,6 +209,7 @@ impl Default for Config {
             limits: Limits::default(),
             translator: capjit_translator::Config::default(),
             stack_size: 256 << 20,
+            host_functions: Vec::new(),
         }
     }
 }
@@ -151,6 +225,10 @@ pub enum EngineError {
     Link(#[from] LinkError),
     #[error(transparent)]
     InterpLink(#[from] capjit_ir::interp::LinkError),
+    /// Two host functions of [`Config::host_functions`] share a name, or one
+    /// has the name of a built-in host function.
+    #[error("host function `{0}` is defined twice (or is a built-in)")]
+    HostFunction(String),
 }
 
 impl From<InstantiateError> for EngineError {
@@ -210,18 +288,29 @@ impl Instance {
         config: &Config,
         output: Box<dyn Write + Send>,
     ) -> Result<Instance, EngineError> {
+        let fns = &config.host_functions;
+        let builtins = capjit_tcb::host::HostFunc::names();
+        let clash = fns.iter().enumerate().find_map(|(i, f)| {
+            let taken = builtins.contains(&f.name()) || fns[..i].iter().any(|g| g.name() == f.name());
+            taken.then(|| f.name().to_string())
+        });
+        if let Some(name) = clash {
+            return Err(EngineError::HostFunction(name));
+        }
         let inner = match config.backend {
-            Backend::Interpreter => Inner::Interp(Box::new(capjit_ir::interp::Instance::new(
+            Backend::Interpreter => Inner::Interp(Box::new(capjit_ir::interp::Instance::with_host_functions(
                 verified.into_inner(),
                 config.limits,
                 output,
+                fns.clone(),
             )?)),
-            Backend::Jit => Inner::Jit(Box::new(JitInstance::new(
+            Backend::Jit => Inner::Jit(Box::new(JitInstance::with_host_functions(
                 &verified,
                 &config.translator,
                 config.limits,
                 output,
                 config.stack_size,
+                fns.clone(),
             )?)),
         };
         Ok(Instance { inner })

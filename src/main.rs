@@ -9,9 +9,9 @@ use clap::{Parser, Subcommand};
 use codespan_reporting::term::termcolor::StandardStream;
 
 use capjit::diagnostics;
-use capjit::ir::exec::{Limits, RunError};
-use capjit::ir::Val;
+use capjit::ir::exec::{Limits, RunError, TrapInfo};
 use capjit::ir::{codec, print_module, Module, Type};
+use capjit::ir::{TrapCode, Val};
 use capjit::load::{self, LoadError, Loaded};
 use capjit::verifier::{self, Verified};
 use capjit::{Backend, Config, Instance};
@@ -402,7 +402,13 @@ fn run(args: RunArgs) -> Result<(), Reported> {
         Err(RunError::Trap(info)) => Some(info.clone()),
         _ => None,
     };
-    for fault in instance.faults().into_iter().filter(|f| Some(f) != entry_trap.as_ref()) {
+    let exited = matches!(result, Err(RunError::Exit(_)));
+    let entry_exit = |f: &TrapInfo| exited && f.domain == domain && f.code == TrapCode::Exit;
+    for fault in instance
+        .faults()
+        .into_iter()
+        .filter(|f| Some(f) != entry_trap.as_ref() && !entry_exit(f))
+    {
         eprintln!("note: domain `{}` is faulted: {fault}", fault.domain);
     }
     match result {
@@ -416,6 +422,10 @@ fn run(args: RunArgs) -> Result<(), Reported> {
             eprintln!("error: {info}");
             Err(Reported(EXIT_TRAP))
         }
+        // A host function ended the run (WASI `proc_exit`): exit with its status
+        // (statuses outside 0..=255 become 1).
+        Err(RunError::Exit(0)) => Ok(()),
+        Err(RunError::Exit(status)) => Err(Reported(u8::try_from(status).unwrap_or(EXIT_ERROR))),
         Err(e) => Err(fail(e)),
     }
 }

@@ -83,6 +83,10 @@ pub enum RunError {
     /// Writing program output failed.
     #[error("output error: {0}")]
     Output(String),
+    /// A host function of the entry domain ended the run with this exit status
+    /// (e.g. WASI `proc_exit`); the domain is left faulted with code `exit`.
+    #[error("exited with status {0}")]
+    Exit(i32),
 }
 
 /// One record of an inter-domain call, for `--trace-idc`.

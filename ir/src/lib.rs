@@ -2,7 +2,8 @@
 //!
 //! Always built, and the only part trusted code may use (plain data and names):
 //! `model` (the IR), `trap` (trap codes), `value` (runtime values), `exec` (limits,
-//! statuses and reports shared by executors) and `names` (display forms).
+//! statuses and reports shared by executors), `names` (display forms) and
+//! `host_fn` (host functions the embedder defines).
 //!
 //! With the `tools` feature (on by default; trusted crates turn it off, so the
 //! compiler keeps them away from it): the `.cir` text format (`parse`, `print`),
@@ -10,11 +11,13 @@
 //! untrusted: whatever they produce is verified again.
 
 pub mod exec;
+pub mod host_fn;
 pub mod model;
 pub mod names;
 pub mod trap;
 pub mod value;
 
+pub use host_fn::{HostCall, HostFailure, HostFn};
 pub use model::*;
 pub use trap::TrapCode;
 pub use value::{RegionHandle, Val};

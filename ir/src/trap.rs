@@ -38,10 +38,13 @@ pub enum TrapCode {
     IndirectCallNull,
     /// `call_indirect` to a function whose signature differs from the call's.
     IndirectCallType,
+    /// A host function ended the domain's activation with an exit status (WASI
+    /// `proc_exit`); the host sees `RunError::Exit`, a `call_cap` caller this code.
+    Exit,
 }
 
 impl TrapCode {
-    pub const ALL: [TrapCode; 17] = [
+    pub const ALL: [TrapCode; 18] = [
         TrapCode::Unreachable,
         TrapCode::IntDivideByZero,
         TrapCode::IntOverflow,
@@ -59,6 +62,7 @@ impl TrapCode {
         TrapCode::TableOutOfBounds,
         TrapCode::IndirectCallNull,
         TrapCode::IndirectCallType,
+        TrapCode::Exit,
     ];
 
     /// The code a failure successor receives (never 0).
@@ -81,6 +85,7 @@ impl TrapCode {
             TrapCode::TableOutOfBounds => 15,
             TrapCode::IndirectCallNull => 16,
             TrapCode::IndirectCallType => 17,
+            TrapCode::Exit => 18,
         }
     }
 
@@ -108,6 +113,7 @@ impl TrapCode {
             TrapCode::TableOutOfBounds => "table_out_of_bounds",
             TrapCode::IndirectCallNull => "indirect_call_null",
             TrapCode::IndirectCallType => "indirect_call_type",
+            TrapCode::Exit => "exit",
         }
     }
 

@@ -14,7 +14,7 @@
 //! the caller itself trapped with the negated code (it passed a bad argument).
 
 use capjit_ir::exec::{DomainStatus, IdcEvent};
-use capjit_ir::{Signature, TrapCode, Type, Val};
+use capjit_ir::{HostCall, Signature, TrapCode, Type, Val};
 
 use crate::ctx::DomainCtx;
 use crate::host::HostFailure;
@@ -147,6 +147,31 @@ fn check_outgoing(rt: &Runtime, caller: usize, args: &[Val]) -> Result<(), TrapC
     Ok(())
 }
 
+/// The status for a host call's outcome: results into the slots (at most as many
+/// as the import's signature has), the failure code, or the caller's own trap; an
+/// exit traps the caller with `exit` and keeps the status for `invoke`.
+fn host_outcome(
+    rt: &mut Runtime,
+    caller: usize,
+    import: u32,
+    outcome: Result<Vec<Val>, HostFailure>,
+    slots_ptr: *mut u64,
+) -> i32 {
+    match outcome {
+        Ok(vals) => {
+            write_vals(&vals, slots_ptr);
+            trace(rt, caller, import, Ok(vals));
+            0
+        }
+        Err(HostFailure::CallerTrap(code)) => -code.code(),
+        Err(HostFailure::Failed(code)) => fail(rt, caller, import, code),
+        Err(HostFailure::Exit(n)) => {
+            rt.exit = Some(n);
+            -TrapCode::Exit.code()
+        }
+    }
+}
+
 fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Plan {
     let Some(entry) = rt.domains[caller].caps.get(import as usize).copied() else {
         return Plan::Done(-TrapCode::HostError.code());
@@ -159,15 +184,27 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
         CapTarget::Host(h) => {
             let args = read_vals(&sig.params, slots_ptr);
             let memory = &rt.domains[caller].memory;
-            match h.call(memory, &mut *rt.output, rt.started, &args) {
-                Ok(vals) => {
-                    write_vals(&vals, slots_ptr);
-                    trace(rt, caller, import, Ok(vals));
-                    Plan::Done(0)
+            let outcome = h.call(memory, &mut *rt.output, rt.started, &args);
+            Plan::Done(host_outcome(rt, caller, import, outcome, slots_ptr))
+        }
+        CapTarget::Embedder(i) => {
+            let args = read_vals(&sig.params, slots_ptr);
+            let n_results = sig.results.len();
+            let outcome = match rt.host_fns.get(i) {
+                // The closure sees the caller's memory as a slice, nothing else.
+                Some(f) => f.call(&mut HostCall::new(&mut rt.domains[caller].memory), &args),
+                None => Err(HostFailure::Failed(TrapCode::HostError)),
+            };
+            // `HostFn::call` checked the results against the signature; the slots
+            // hold exactly that many, so check the count again where it matters.
+            let outcome = outcome.and_then(|vals| {
+                if vals.len() == n_results {
+                    Ok(vals)
+                } else {
+                    Err(HostFailure::Failed(TrapCode::HostError))
                 }
-                Err(HostFailure::CallerTrap(code)) => Plan::Done(-code.code()),
-                Err(HostFailure::Failed(code)) => Plan::Done(fail(rt, caller, import, code)),
-            }
+            });
+            Plan::Done(host_outcome(rt, caller, import, outcome, slots_ptr))
         }
         CapTarget::File => {
             let capjit_ir::ImportSource::File { name } = &rt.module.domains[caller].imports[import as usize].source
@@ -179,15 +216,8 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
                 _ => return Plan::Done(-TrapCode::HostError.code()),
             };
             let memory = &mut rt.domains[caller].memory;
-            match crate::host::read_granted_file(&rt.files, name, memory, ptr, len) {
-                Ok(vals) => {
-                    write_vals(&vals, slots_ptr);
-                    trace(rt, caller, import, Ok(vals));
-                    Plan::Done(0)
-                }
-                Err(HostFailure::CallerTrap(code)) => Plan::Done(-code.code()),
-                Err(HostFailure::Failed(code)) => Plan::Done(fail(rt, caller, import, code)),
-            }
+            let outcome = crate::host::read_granted_file(&rt.files, name, memory, ptr, len);
+            Plan::Done(host_outcome(rt, caller, import, outcome, slots_ptr))
         }
         CapTarget::Restart { domain } => {
             if rt.domains[domain].ctx.active > 0 {

@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
-use capjit_ir::{Module, Val};
+use capjit_ir::{HostFn, Module, Val};
 use capjit_tcb::{CodeTable, LinkError, Runtime};
 use capjit_verifier::Verified;
 
@@ -52,13 +52,26 @@ impl JitInstance {
         output: Box<dyn Write + Send>,
         stack_size: usize,
     ) -> Result<JitInstance, InstantiateError> {
+        Self::with_host_functions(verified, config, limits, output, stack_size, Vec::new())
+    }
+
+    /// [`JitInstance::new`], with host functions the embedder defines, linked to
+    /// imports `= host.NAME` after the built-in ones.
+    pub fn with_host_functions(
+        verified: &Verified<Module>,
+        config: &Config,
+        limits: Limits,
+        output: Box<dyn Write + Send>,
+        stack_size: usize,
+        host_fns: Vec<HostFn>,
+    ) -> Result<JitInstance, InstantiateError> {
         let code = translate(verified, config)?;
         let table = CodeTable {
             entries: code.entries.clone(),
             functions: code.exported_code.clone(),
             tables: code.tables.clone(),
         };
-        let runtime = Runtime::new(verified, table, limits, output)?;
+        let runtime = Runtime::with_host_functions(verified, table, limits, output, host_fns)?;
         Ok(JitInstance {
             runtime,
             code,

@@ -9,9 +9,9 @@ use crate::model::*;
 use crate::trap::TrapCode;
 
 use super::arith::{self, ArithError};
-use super::host::HostFailure;
 use super::link::{CapTarget, Runtime};
 use super::{DomainStatus, IdcEvent, RunError, TrapInfo};
+use crate::host_fn::{HostCall, HostFailure};
 use crate::value::Val;
 
 /// How a frame's results go back to whoever called it.
@@ -83,6 +83,7 @@ pub(super) fn run(m: &Module, rt: &mut Runtime, d: usize, f: usize, args: Vec<Va
             inst: Some(0),
         }));
     }
+    rt.exit = None;
     let mut mach = Machine {
         m,
         rt,
@@ -726,14 +727,18 @@ impl Machine<'_, '_> {
             return self.fail_call(import, TrapCode::CapRevoked);
         }
         match entry.target {
-            CapTarget::Host(h) => match h.call(self.rt, caller, &args) {
-                Ok(vals) => {
-                    self.trace(import, Ok(vals.clone()));
-                    self.goto(ok, vals)
-                }
-                Err(HostFailure::CallerTrap(code)) => Err(Fault::Trap(code)),
-                Err(HostFailure::Failed(code)) => self.fail_call(import, code),
-            },
+            CapTarget::Host(h) => {
+                let outcome = h.call(self.rt, caller, &args);
+                self.host_outcome(import, ok, outcome)
+            }
+            CapTarget::Embedder(i) => {
+                let rt = &mut *self.rt;
+                let Some(f) = rt.host_fns.get(i) else {
+                    return invalid(format!("embedder host function #{i} does not exist"));
+                };
+                let outcome = f.call(&mut HostCall::new(&mut rt.domains[caller].memory), &args);
+                self.host_outcome(import, ok, outcome)
+            }
             CapTarget::File => {
                 let ImportSource::File { name } = &imp.source else {
                     return invalid("file capability bound to another kind of import");
@@ -742,14 +747,8 @@ impl Machine<'_, '_> {
                     return invalid("a file capability takes one buf");
                 };
                 let rt = &mut *self.rt;
-                match super::host::read_granted_file(&rt.files, name, &mut rt.domains[caller].memory, ptr, len) {
-                    Ok(vals) => {
-                        self.trace(import, Ok(vals.clone()));
-                        self.goto(ok, vals)
-                    }
-                    Err(HostFailure::CallerTrap(code)) => Err(Fault::Trap(code)),
-                    Err(HostFailure::Failed(code)) => self.fail_call(import, code),
-                }
+                let outcome = super::host::read_granted_file(&rt.files, name, &mut rt.domains[caller].memory, ptr, len);
+                self.host_outcome(import, ok, outcome)
             }
             CapTarget::Restart { domain } => {
                 if self.frames.iter().any(|f| f.domain == domain) {
@@ -779,6 +778,23 @@ impl Machine<'_, '_> {
                 };
                 let args = self.move_values(caller, domain, args, &places)?;
                 self.enter_function(domain, func, args, Kind::Idc { ok, import })
+            }
+        }
+    }
+
+    /// Where a host call leaves the calling frame: at `ok` with the results, at
+    /// its failure successor, trapped, or ending its activation with an exit status.
+    fn host_outcome(&mut self, import: u32, ok: BlockId, outcome: Result<Vec<Val>, HostFailure>) -> Step {
+        match outcome {
+            Ok(vals) => {
+                self.trace(import, Ok(vals.clone()));
+                self.goto(ok, vals)
+            }
+            Err(HostFailure::CallerTrap(code)) => Err(Fault::Trap(code)),
+            Err(HostFailure::Failed(code)) => self.fail_call(import, code),
+            Err(HostFailure::Exit(status)) => {
+                self.rt.exit = Some(status);
+                Err(Fault::Trap(TrapCode::Exit))
             }
         }
     }
@@ -827,11 +843,15 @@ impl Machine<'_, '_> {
         while let Some(frame) = self.frames.pop() {
             match frame.kind {
                 Kind::Direct => continue,
-                Kind::Host => return Err(RunError::Trap(info)),
+                Kind::Host => break,
                 Kind::Idc { import, .. } => return Ok(self.fail_call(import, code)),
             }
         }
-        Err(RunError::Trap(info))
+        // Reaching the host: an exit (`HostFailure::Exit`) ends the run with its status.
+        match self.rt.exit.take() {
+            Some(status) if code == TrapCode::Exit => Err(RunError::Exit(status)),
+            _ => Err(RunError::Trap(info)),
+        }
     }
 }
 

@@ -29,14 +29,7 @@ const ALL: [(HostFunc, &str); 5] = [
     (HostFunc::ClockNs, "clock_ns"),
 ];
 
-/// How a host call went wrong.
-pub enum HostFailure {
-    /// The caller passed something invalid (e.g. a buffer outside its memory):
-    /// the caller traps.
-    CallerTrap(TrapCode),
-    /// The host could not do it: the caller takes its failure successor.
-    Failed(TrapCode),
-}
+pub use crate::host_fn::HostFailure;
 
 /// Read the file granted as `name` into `memory[ptr..ptr + len]`; the bytes read.
 pub fn read_granted_file(

@@ -10,6 +10,7 @@ use crate::value::Val;
 use super::host::HostFunc;
 use super::regions::RegionTable;
 use super::{pages_to_bytes, DomainStatus, IdcEvent, Limits, TrapInfo};
+use crate::host_fn::{self, HostFn};
 
 /// Why a module could not be linked or instantiated.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -27,6 +28,8 @@ pub enum CapTarget {
         func: usize,
     },
     Host(HostFunc),
+    /// An embedder-defined host function, by index into `Runtime::host_fns`.
+    Embedder(usize),
     Restart {
         domain: usize,
     },
@@ -67,6 +70,10 @@ pub struct Runtime {
     pub block_counts: Option<Vec<Vec<Vec<u64>>>>,
     /// Files the host granted, by the name imports use.
     pub files: Vec<(String, std::path::PathBuf)>,
+    /// Host functions the embedder defined (`CapTarget::Embedder` indexes them).
+    pub host_fns: Vec<HostFn>,
+    /// The status of the last `HostFailure::Exit`, until the run ends.
+    pub exit: Option<i32>,
 }
 
 fn err(d: &Domain, message: String) -> LinkError {
@@ -148,7 +155,12 @@ fn initial_globals(d: &Domain) -> Result<Vec<Val>, LinkError> {
         .collect()
 }
 
-fn bind_import(m: &Module, d: &Domain, imp: &crate::model::Import) -> Result<CapTarget, LinkError> {
+fn bind_import(
+    m: &Module,
+    d: &Domain,
+    imp: &crate::model::Import,
+    host_fns: &[HostFn],
+) -> Result<CapTarget, LinkError> {
     let expect = |have: &Signature, what: &str| -> Result<(), LinkError> {
         if have == &imp.sig {
             Ok(())
@@ -179,12 +191,19 @@ fn bind_import(m: &Module, d: &Domain, imp: &crate::model::Import) -> Result<Cap
         }
         ImportSource::Host { function } => {
             let Some(h) = HostFunc::by_name(function) else {
+                // Built-in names first, then the embedder's.
+                if let Some((i, f)) = host_fn::find(host_fns, function) {
+                    expect(f.signature(), &format!("host function `{function}`"))?;
+                    return Ok(CapTarget::Embedder(i));
+                }
+                let mut names = HostFunc::names();
+                names.extend(host_fns.iter().map(HostFn::name));
                 return Err(err(
                     d,
                     format!(
                         "import `{}`: no host function `{function}` (available: {})",
                         imp.name,
-                        HostFunc::names().join(", ")
+                        names.join(", ")
                     ),
                 ));
             };
@@ -210,7 +229,13 @@ fn bind_import(m: &Module, d: &Domain, imp: &crate::model::Import) -> Result<Cap
 }
 
 impl Runtime {
-    pub fn new(m: &Module, limits: Limits, output: Box<dyn Write>, started: Instant) -> Result<Runtime, LinkError> {
+    pub fn new(
+        m: &Module,
+        limits: Limits,
+        output: Box<dyn Write>,
+        started: Instant,
+        host_fns: Vec<HostFn>,
+    ) -> Result<Runtime, LinkError> {
         let mut domains = Vec::with_capacity(m.domains.len());
         for (i, d) in m.domains.iter().enumerate() {
             if m.domains[..i].iter().any(|x| x.name == d.name) {
@@ -222,7 +247,7 @@ impl Runtime {
                 .imports
                 .iter()
                 .map(|imp| {
-                    bind_import(m, d, imp).map(|target| CapEntry {
+                    bind_import(m, d, imp, &host_fns).map(|target| CapEntry {
                         target,
                         epoch: 0,
                         revoked: false,
@@ -249,6 +274,8 @@ impl Runtime {
             trace: None,
             block_counts: None,
             files: Vec::new(),
+            host_fns,
+            exit: None,
         })
     }
 

@@ -15,6 +15,7 @@ mod regions;
 use std::io::Write;
 use std::time::Instant;
 
+use crate::host_fn::HostFn;
 use crate::model::{Module, PAGE_SIZE};
 
 pub use crate::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
@@ -32,7 +33,18 @@ impl Instance {
     /// Link every import to its export or host function and lay out each domain's
     /// memory image. Output of host `print` functions goes to `output`.
     pub fn new(module: Module, limits: Limits, output: Box<dyn Write>) -> Result<Instance, LinkError> {
-        let rt = link::Runtime::new(&module, limits, output, Instant::now())?;
+        Self::with_host_functions(module, limits, output, Vec::new())
+    }
+
+    /// [`Instance::new`], with host functions the embedder defines, linked to
+    /// imports `= host.NAME` after the built-in ones (see [`HostFn`]).
+    pub fn with_host_functions(
+        module: Module,
+        limits: Limits,
+        output: Box<dyn Write>,
+        host_fns: Vec<HostFn>,
+    ) -> Result<Instance, LinkError> {
+        let rt = link::Runtime::new(&module, limits, output, Instant::now(), host_fns)?;
         Ok(Instance { module, rt })
     }
 
