@@ -1,5 +1,6 @@
 //! Reading programs: `.cir` text or `.cirb` binary (told apart by the magic
-//! bytes), one file or several linked into one module.
+//! bytes), and WebAssembly (`.wasm` binary or `.wat` text, through the untrusted
+//! frontend); one file or several linked into one module.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,26 @@ pub struct Loaded {
     pub files: Vec<SourceFile>,
     /// For each domain of `module`, the index of its file in `files`.
     pub domain_file: Vec<usize>,
+    /// What the Wasm frontend made of the WebAssembly inputs (export names, start
+    /// functions); `None` when there were none.
+    pub wasm: Option<WasmInfo>,
+}
+
+/// The WebAssembly inputs' export names and start functions.
+#[derive(Clone, Debug)]
+pub struct WasmInfo {
+    pub exports: Vec<capjit_wasm::ExportName>,
+    pub modules: Vec<capjit_wasm::ModuleInfo>,
+}
+
+impl WasmInfo {
+    /// The start functions to run after instantiation, in input order: (domain, function).
+    pub fn start_functions(&self) -> Vec<(String, String)> {
+        self.modules
+            .iter()
+            .filter_map(|m| m.start.clone().map(|f| (m.domain.clone(), f)))
+            .collect()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +59,13 @@ pub enum LoadError {
     Parse { file: SourceFile, err: ParseError },
     #[error("`{path}`: {err}")]
     Decode { path: PathBuf, err: DecodeError },
+    #[error("{err}")]
+    Wasm { err: capjit_wasm::WasmError },
+}
+
+/// Whether a path names a WebAssembly module (`.wasm` or `.wat`).
+pub fn is_wasm_path(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()), Some("wasm" | "wat"))
 }
 
 /// Whether `bytes` start like a capjit binary.
@@ -68,8 +96,8 @@ pub fn load_bytes(name: &str, bytes: Vec<u8>) -> Result<(Module, SourceFile), Lo
     }
 }
 
-/// Read, size-check and load one file.
-pub fn load_file(path: &Path) -> Result<(Module, SourceFile), LoadError> {
+/// Read one file's bytes, refusing files over [`MAX_INPUT_BYTES`].
+fn read_limited(path: &Path) -> Result<Vec<u8>, LoadError> {
     let io = |err| LoadError::Io {
         path: path.to_path_buf(),
         err,
@@ -81,14 +109,36 @@ pub fn load_file(path: &Path) -> Result<(Module, SourceFile), LoadError> {
             size,
         });
     }
-    let bytes = std::fs::read(path).map_err(io)?;
+    std::fs::read(path).map_err(io)
+}
+
+/// Read, size-check and load one capjit IR file.
+pub fn load_file(path: &Path) -> Result<(Module, SourceFile), LoadError> {
+    let bytes = read_limited(path)?;
     load_bytes(&path.display().to_string(), bytes)
 }
 
+/// The name a WebAssembly file's module goes by (what other modules import from):
+/// its file name without the extension.
+pub fn wasm_module_name(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
 /// Load several files into one module: their domains side by side, linked by name.
+/// The WebAssembly files among them are translated together (they import from each
+/// other by file name) and their domains come after the IR files' domains.
 pub fn load_files(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
+    let mut wasm: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut wasm_files = Vec::new();
     for path in paths {
+        if is_wasm_path(path) {
+            wasm.push((wasm_module_name(path), read_limited(path)?));
+            wasm_files.push(path.display().to_string());
+            continue;
+        }
         let (module, file) = load_file(path)?;
         let index = loaded.files.len();
         loaded.files.push(file);
@@ -97,5 +147,32 @@ pub fn load_files(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
             .extend(std::iter::repeat_n(index, module.domains.len()));
         loaded.module.domains.extend(module.domains);
     }
+    if wasm.is_empty() {
+        return Ok(loaded);
+    }
+    let inputs: Vec<capjit_wasm::WasmInput> = wasm
+        .iter()
+        .map(|(name, bytes)| capjit_wasm::WasmInput {
+            name: name.clone(),
+            bytes,
+        })
+        .collect();
+    let translated = capjit_wasm::translate(&inputs).map_err(|err| LoadError::Wasm { err })?;
+    for (name, module) in wasm_files.into_iter().zip(&translated.modules) {
+        let index = loaded.files.len();
+        loaded.files.push(SourceFile { name, text: None });
+        let count = translated
+            .module
+            .domains
+            .iter()
+            .filter(|d| d.name == module.domain)
+            .count();
+        loaded.domain_file.extend(std::iter::repeat_n(index, count));
+    }
+    loaded.module.domains.extend(translated.module.domains);
+    loaded.wasm = Some(WasmInfo {
+        exports: translated.exports,
+        modules: translated.modules,
+    });
     Ok(loaded)
 }

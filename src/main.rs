@@ -39,13 +39,13 @@ enum Command {
     Run(RunArgs),
     /// Check a program and report every error, or `ok` with a summary.
     Verify {
-        /// Program files (`.cir` or `.cirb`), linked together.
+        /// Program files (`.cir`, `.cirb`, `.wasm` or `.wat`), linked together.
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Verify and translate a program; print its CLIF, machine code or statistics.
+    /// Verify and translate a program; print its IR, CLIF, machine code or statistics.
     Translate {
-        /// Program files (`.cir` or `.cirb`), linked together.
+        /// Program files (`.cir`, `.cirb`, `.wasm` or `.wat`), linked together.
         #[arg(required = true)]
         files: Vec<PathBuf>,
         /// What to print.
@@ -86,6 +86,8 @@ enum Command {
 
 #[derive(Clone, Copy, clap::ValueEnum)]
 enum Emit {
+    /// The capjit IR text (for WebAssembly: what the frontend produced), unverified.
+    Ir,
     /// Cranelift IR of every function.
     Clif,
     /// Machine code listing of every function.
@@ -96,13 +98,15 @@ enum Emit {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Program files (`.cir` text or `.cirb` binary), then the arguments of the
-    /// function to call, typed by its signature.
+    /// Program files (`.cir` text, `.cirb` binary, `.wasm` or `.wat` WebAssembly),
+    /// then the arguments of the function to call, typed by its signature.
     #[arg(required = true, num_args = 1.., allow_negative_numbers = true, value_name = "FILE... [ARGS]")]
     inputs: Vec<String>,
-    /// The function to call: `DOMAIN.FUNC`, or `FUNC` if one domain exports it.
-    #[arg(long, default_value = "main")]
-    invoke: String,
+    /// The function to call: `DOMAIN.FUNC`, or `FUNC` if one domain exports it. For
+    /// WebAssembly, `FUNC` is the export's name (`MODULE.NAME` picks a module).
+    /// Default: `main`, or `_start` for a WebAssembly program without `main`.
+    #[arg(long)]
+    invoke: Option<String>,
     /// Fuel each domain starts with (spent at function entries and backward branches).
     #[arg(long)]
     fuel: Option<u64>,
@@ -223,6 +227,10 @@ fn verify_cmd(files: &[PathBuf]) -> Result<(), Reported> {
 
 fn translate_cmd(files: &[PathBuf], emit: Emit) -> Result<(), Reported> {
     let loaded = load::load_files(files).map_err(report_load_error)?;
+    if matches!(emit, Emit::Ir) {
+        print!("{}", print_module(&loaded.module));
+        return Ok(());
+    }
     let started = std::time::Instant::now();
     let verified = verify_loaded(&loaded)?;
     let verify_time = started.elapsed();
@@ -233,6 +241,7 @@ fn translate_cmd(files: &[PathBuf], emit: Emit) -> Result<(), Reported> {
     };
     let compiled = capjit::translator::translate(&verified, &config).map_err(fail)?;
     match emit {
+        Emit::Ir => {} // printed before verification
         Emit::Clif | Emit::Asm => {
             let listing = if matches!(emit, Emit::Clif) {
                 &compiled.clif
@@ -261,7 +270,7 @@ fn translate_cmd(files: &[PathBuf], emit: Emit) -> Result<(), Reported> {
 
 /// Does this command-line word name a program file rather than an argument?
 fn looks_like_program(word: &str) -> bool {
-    [".cir", ".cirb"].iter().any(|ext| word.ends_with(ext))
+    [".cir", ".cirb", ".wasm", ".wat"].iter().any(|ext| word.ends_with(ext))
 }
 
 /// Split `FILE... ARGS...`: the first word is always a file; files continue while
@@ -275,8 +284,61 @@ fn split_inputs(inputs: &[String]) -> (Vec<PathBuf>, Vec<String>) {
     )
 }
 
-/// Find `DOMAIN.FUNC` or a unique exported `FUNC`.
-fn resolve_entry(m: &Module, invoke: &str) -> Result<(String, String), Reported> {
+/// The function `--invoke` names: a WebAssembly export's name (or `MODULE.NAME`),
+/// `DOMAIN.FUNC`, or a unique exported `FUNC`. Without `--invoke`: `main`, or a
+/// WebAssembly program's `_start`.
+fn resolve_entry(loaded: &Loaded, invoke: Option<&str>) -> Result<(String, String), Reported> {
+    let m = &loaded.module;
+    let exported = |name: &str| {
+        m.domains
+            .iter()
+            .any(|d| d.functions.iter().any(|f| f.exported && f.name == name))
+    };
+    let invoke = match (invoke, &loaded.wasm) {
+        (Some(name), _) => name,
+        (None, Some(w)) if !exported("main") && w.exports.iter().any(|e| e.wasm_name == "_start") => "_start",
+        (None, _) => "main",
+    };
+    if let Some(w) = &loaded.wasm {
+        if let Some(found) = resolve_wasm_export(w, invoke)? {
+            return Ok(found);
+        }
+    }
+    resolve_ir_entry(m, invoke)
+}
+
+/// A WebAssembly export by its Wasm name, or `MODULE.NAME`; `None` if no module
+/// exports such a name.
+fn resolve_wasm_export(w: &load::WasmInfo, invoke: &str) -> Result<Option<(String, String)>, Reported> {
+    let by_name: Vec<_> = w.exports.iter().filter(|e| e.wasm_name == invoke).collect();
+    match by_name.as_slice() {
+        [one] => return Ok(Some((one.domain.clone(), one.function.clone()))),
+        [] => {}
+        many => {
+            let modules: Vec<&str> = many
+                .iter()
+                .filter_map(|e| w.modules.iter().find(|m| m.domain == e.domain).map(|m| m.name.as_str()))
+                .collect();
+            return Err(fail(format!(
+                "several modules export `{invoke}` ({}); choose one with --invoke MODULE.{invoke}",
+                modules.join(", ")
+            )));
+        }
+    }
+    let Some((module, name)) = invoke.split_once('.') else {
+        return Ok(None);
+    };
+    let Some(info) = w.modules.iter().find(|m| m.name == module || m.domain == module) else {
+        return Ok(None);
+    };
+    Ok(w.exports
+        .iter()
+        .find(|e| e.domain == info.domain && e.wasm_name == name)
+        .map(|e| (e.domain.clone(), e.function.clone())))
+}
+
+/// Find `DOMAIN.FUNC` or a unique exported `FUNC` among the IR domains.
+fn resolve_ir_entry(m: &Module, invoke: &str) -> Result<(String, String), Reported> {
     if let Some((d, f)) = invoke.split_once('.') {
         return Ok((d.to_string(), f.to_string()));
     }
@@ -358,7 +420,7 @@ fn plain(v: &Val) -> String {
 fn run(args: RunArgs) -> Result<(), Reported> {
     let (files, words) = split_inputs(&args.inputs);
     let loaded = load::load_files(&files).map_err(report_load_error)?;
-    let (domain, func) = resolve_entry(&loaded.module, &args.invoke)?;
+    let (domain, func) = resolve_entry(&loaded, args.invoke.as_deref())?;
     let vals = parse_args(&loaded.module, &domain, &func, &words)?;
     let mut limits = Limits::default();
     if let Some(fuel) = args.fuel {
@@ -389,7 +451,21 @@ fn run(args: RunArgs) -> Result<(), Reported> {
         };
         instance.grant_file(name, PathBuf::from(path));
     }
-    let result = instance.invoke(&domain, &func, &vals);
+    let starts = loaded
+        .wasm
+        .as_ref()
+        .map(load::WasmInfo::start_functions)
+        .unwrap_or_default();
+    let mut result = Ok(Vec::new());
+    for (d, f) in &starts {
+        result = instance.invoke(d, f, &[]);
+        if result.is_err() {
+            break;
+        }
+    }
+    if result.is_ok() {
+        result = instance.invoke(&domain, &func, &vals);
+    }
     let _ = std::io::stdout().flush();
     for event in instance.take_trace() {
         let outcome = match &event.outcome {
