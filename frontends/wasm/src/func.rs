@@ -1054,9 +1054,10 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
                 self.inst(Op::MemoryFill { dst, byte, len }, 0);
             }
             Operator::MemoryInit { .. } => return Err(self.unsupported("memory.init (passive data segments)")),
-            Operator::DataDrop { .. } => return Err(self.unsupported("data.drop (passive data segments)")),
+            // Dropping a segment is only observable through memory.init and
+            // table.init, which are unsupported: a no-op.
+            Operator::DataDrop { .. } | Operator::ElemDrop { .. } => {}
             Operator::TableInit { .. } => return Err(self.unsupported("table.init (passive element segments)")),
-            Operator::ElemDrop { .. } => return Err(self.unsupported("elem.drop (passive element segments)")),
             Operator::TableCopy { .. } => return Err(self.unsupported("table.copy")),
             Operator::I32Const { value } => {
                 let v = self.inst1(Op::Const(capjit_ir::Const::I32(value)));

@@ -17,9 +17,9 @@
 //! a module that is valid only with another proposal gets an `unsupported: FEATURE`
 //! error naming it (SIMD, threads, GC, exceptions, tail calls, memory64, multiple
 //! memories, reference types, ...). Also unsupported, with their own errors:
-//! imported memories, tables and globals; `memory.init`, `data.drop`, `table.init`,
-//! `elem.drop` and `table.copy` (passive segments); tables larger than
-//! [`MAX_TABLE_ENTRIES`].
+//! imported memories, tables and globals; `memory.init` and `table.init` (passive
+//! segments; `data.drop` and `elem.drop` are no-ops, since only those two could
+//! observe them) and `table.copy`; tables larger than [`MAX_TABLE_ENTRIES`].
 //!
 //! # Mapping
 //!

@@ -45,7 +45,6 @@ fn unsupported_features_are_named() {
             r#"(module (memory 1) (data "x") (func (memory.init 0 (i32.const 0) (i32.const 0) (i32.const 1))))"#,
             "memory.init",
         ),
-        (r#"(module (memory 1) (data "x") (func (data.drop 0)))"#, "data.drop"),
         (
             r#"(module (table 1 funcref) (elem func 0) (func (table.init 0 (i32.const 0) (i32.const 0) (i32.const 0))))"#,
             "table.init",
@@ -60,6 +59,14 @@ fn unsupported_features_are_named() {
         let msg = unsupported(text);
         assert!(msg.contains(feature), "{text}: {msg}");
     }
+}
+
+#[test]
+fn dropping_segments_is_a_no_op() {
+    let t = translate_one(
+        br#"(module (memory 1) (data "x") (table 1 funcref) (elem func $f) (func $f (data.drop 0) (elem.drop 0)))"#,
+    );
+    capjit_verifier::verify(&t.unwrap().module).unwrap();
 }
 
 #[test]
