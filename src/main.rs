@@ -104,7 +104,8 @@ struct RunArgs {
     inputs: Vec<String>,
     /// The function to call: `DOMAIN.FUNC`, or `FUNC` if one domain exports it. For
     /// WebAssembly, `FUNC` is the export's name (`MODULE.NAME` picks a module).
-    /// Default: `main`, or `_start` for a WebAssembly program without `main`.
+    /// Default: `main`; else a WebAssembly program's `_start`; else the only
+    /// exported function.
     #[arg(long)]
     invoke: Option<String>,
     /// Fuel each domain starts with (spent at function entries and backward branches).
@@ -126,6 +127,13 @@ struct RunArgs {
     /// the unoptimised one.
     #[arg(long)]
     opt: bool,
+    /// WASI: let the program read files below a host directory, `--dir PATH` (seen
+    /// by the program as PATH) or `--dir HOST::GUEST`. Nothing else is reachable.
+    #[arg(long, value_name = "DIR")]
+    dir: Vec<String>,
+    /// WASI: an environment variable for the program, `--env KEY=VALUE` (none by default).
+    #[arg(long, value_name = "KEY=VALUE")]
+    env: Vec<String>,
 }
 
 /// A failure already reported to the user, with the exit code to use.
@@ -294,10 +302,24 @@ fn resolve_entry(loaded: &Loaded, invoke: Option<&str>) -> Result<(String, Strin
             .iter()
             .any(|d| d.functions.iter().any(|f| f.exported && f.name == name))
     };
+    let all_exports: Vec<(&str, &str)> = m
+        .domains
+        .iter()
+        .flat_map(|d| {
+            d.functions
+                .iter()
+                .filter(|f| f.exported)
+                .map(move |f| (d.name.as_str(), f.name.as_str()))
+        })
+        .collect();
     let invoke = match (invoke, &loaded.wasm) {
         (Some(name), _) => name,
-        (None, Some(w)) if !exported("main") && w.exports.iter().any(|e| e.wasm_name == "_start") => "_start",
-        (None, _) => "main",
+        (None, _) if exported("main") => "main",
+        (None, Some(w)) if w.exports.iter().any(|e| e.wasm_name == "_start") => "_start",
+        (None, _) => match all_exports.as_slice() {
+            [(d, f)] => return Ok((d.to_string(), f.to_string())),
+            _ => "main",
+        },
     };
     if let Some(w) = &loaded.wasm {
         if let Some(found) = resolve_wasm_export(w, invoke)? {
@@ -421,7 +443,14 @@ fn run(args: RunArgs) -> Result<(), Reported> {
     let (files, words) = split_inputs(&args.inputs);
     let loaded = load::load_files(&files).map_err(report_load_error)?;
     let (domain, func) = resolve_entry(&loaded, args.invoke.as_deref())?;
-    let vals = parse_args(&loaded.module, &domain, &func, &words)?;
+    // A WASI program's entry takes no parameters: the words are its arguments.
+    let wasi = imports_wasi(&loaded.module);
+    let takes_params = entry_param_count(&loaded.module, &domain, &func) > 0;
+    let (vals, program_args) = if wasi && !takes_params {
+        (Vec::new(), words)
+    } else {
+        (parse_args(&loaded.module, &domain, &func, &words)?, Vec::new())
+    };
     let mut limits = Limits::default();
     if let Some(fuel) = args.fuel {
         limits.fuel = fuel;
@@ -434,6 +463,11 @@ fn run(args: RunArgs) -> Result<(), Reported> {
     } else {
         verify_loaded(&loaded)?
     };
+    let host_functions = if wasi {
+        capjit_wasi::host_functions(wasi_context(&args, &files[0], program_args)?)
+    } else {
+        Vec::new()
+    };
     let config = Config {
         backend: if args.interp {
             Backend::Interpreter
@@ -441,6 +475,7 @@ fn run(args: RunArgs) -> Result<(), Reported> {
             Backend::Jit
         },
         limits,
+        host_functions,
         ..Config::default()
     };
     let mut instance = Instance::from_verified(verified, &config, Box::new(std::io::stdout())).map_err(fail)?;
@@ -504,6 +539,47 @@ fn run(args: RunArgs) -> Result<(), Reported> {
         Err(RunError::Exit(status)) => Err(Reported(u8::try_from(status).unwrap_or(EXIT_ERROR))),
         Err(e) => Err(fail(e)),
     }
+}
+
+/// Whether any domain imports a WASI function (`host.wasi_*`).
+fn imports_wasi(m: &Module) -> bool {
+    m.domains
+        .iter()
+        .flat_map(|d| &d.imports)
+        .any(|i| matches!(&i.source, capjit::ir::ImportSource::Host { function } if function.starts_with("wasi_")))
+}
+
+fn entry_param_count(m: &Module, domain: &str, func: &str) -> usize {
+    m.domains
+        .iter()
+        .filter(|d| d.name == domain)
+        .flat_map(|d| &d.functions)
+        .find(|f| f.name == func)
+        .map_or(0, |f| f.sig.params.len())
+}
+
+/// The WASI context of a `run`: the process's stdio, the arguments after the
+/// files (the program's path first), `--env` variables and `--dir` directories.
+fn wasi_context(
+    args: &RunArgs,
+    program: &std::path::Path,
+    words: Vec<String>,
+) -> Result<capjit_wasi::WasiCtx, Reported> {
+    let mut builder = capjit_wasi::WasiCtx::builder()
+        .inherit_stdio()
+        .arg(program.display().to_string())
+        .args(words);
+    for pair in &args.env {
+        let Some((key, value)) = pair.split_once('=') else {
+            return Err(fail(format!("--env expects KEY=VALUE, found `{pair}`")));
+        };
+        builder = builder.env(key, value);
+    }
+    for dir in &args.dir {
+        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
+        builder = builder.preopened_dir(guest, host);
+    }
+    builder.build().map_err(|e| fail(format!("--dir: {e}")))
 }
 
 /// Optimise, verify the result, and fall back to the (verified) original with a

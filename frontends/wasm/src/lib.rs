@@ -218,7 +218,15 @@ fn binary_of<'b>(name: &str, bytes: &'b [u8]) -> Result<Cow<'b, [u8]>, WasmError
     if bytes.starts_with(b"\0asm") {
         return Ok(Cow::Borrowed(bytes));
     }
-    wat::parse_bytes(bytes).map_err(|e| WasmError::new(name, None, WasmErrorKind::Syntax, e.to_string()))
+    // From a `str`, the message names the line and column and shows the line.
+    let parsed = match std::str::from_utf8(bytes) {
+        Ok(text) => wat::parse_str(text).map(Cow::Owned),
+        Err(_) => wat::parse_bytes(bytes),
+    };
+    parsed.map_err(|mut e| {
+        e.set_path(std::path::Path::new(name));
+        WasmError::new(name, None, WasmErrorKind::Syntax, e.to_string())
+    })
 }
 
 /// The text format or a binary, as a Wasm binary.

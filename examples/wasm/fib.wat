@@ -1,0 +1,13 @@
+;; Recursive Fibonacci in WebAssembly text: the frontend turns it into a capjit
+;; domain `fib`, the verifier checks it, the JIT compiles it.
+;;
+;;   cargo run -q -- run examples/wasm/fib.wat 20          (prints 6765)
+;;   cargo run -q -- translate examples/wasm/fib.wat --emit ir
+(module
+  (func $fib (export "fib") (param $n i32) (result i64)
+    (if (result i64) (i32.lt_u (local.get $n) (i32.const 2))
+      (then (i64.extend_i32_u (local.get $n)))
+      (else
+        (i64.add
+          (call $fib (i32.sub (local.get $n) (i32.const 1)))
+          (call $fib (i32.sub (local.get $n) (i32.const 2))))))))
