@@ -560,16 +560,7 @@ fn path_open_is_read_only() {
     assert!(!root.join("new.txt").exists());
     assert_eq!(std::fs::read_to_string(root.join("hello.txt")).unwrap(), "hello, file");
     // Rights the file cannot have are dropped, not refused (as WASI libcs expect).
-    let (e, fd) = open_with(
-        &w,
-        &mut mem,
-        3,
-        b"hello.txt",
-        FOLLOW,
-        0,
-        !(rights::WRITE as i64),
-        0,
-    );
+    let (e, fd) = open_with(&w, &mut mem, 3, b"hello.txt", FOLLOW, 0, !(rights::WRITE as i64), 0);
     assert_eq!(e, errno::SUCCESS);
     assert_eq!(w.call(&mut mem, "fd_fdstat_get", &[fd as i64, 200]), errno::SUCCESS);
     assert_eq!(u64_at(&mem, 208), rights::FILE);
