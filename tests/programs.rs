@@ -46,6 +46,11 @@ fn programs_and_examples_pass_in_the_interpreter() {
     run_all(Executor::Interpreter);
 }
 
+#[test]
+fn programs_and_examples_pass_in_the_jit() {
+    run_all(Executor::Jit);
+}
+
 fn parsed(path: &PathBuf) -> (String, Module) {
     let src = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", support::short(path)));
     let m = parse_module(&src).unwrap_or_else(|e| panic!("{}: {e}", support::short(path)));

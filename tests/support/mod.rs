@@ -305,12 +305,15 @@ pub fn resolve_entry(m: &Module, h: &Header) -> Result<Entry, String> {
     Ok(Entry { domain, func, args })
 }
 
-/// Something that runs a linked module. A JIT mode is added here later; every
-/// mode must produce the same [`Outcome`] for every file.
+/// Something that runs a linked module; every mode must produce the same
+/// [`Outcome`] for every file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Executor {
     /// The reference interpreter (`capjit_ir::interp`).
     Interpreter,
+    /// Verified, translated by Cranelift and run natively (`capjit::Instance`
+    /// with `Backend::Jit`).
+    Jit,
 }
 
 /// What one run did.
@@ -367,6 +370,33 @@ pub fn execute(executor: Executor, module: Module, limits: Limits, entry: &Entry
             let mut faulted: Vec<String> = domains
                 .into_iter()
                 .filter(|d| inst.status(d) == Some(capjit::ir::interp::DomainStatus::Faulted))
+                .collect();
+            faulted.sort();
+            let stdout = String::from_utf8_lossy(&out.0.lock().map_err(|_| "poisoned output")?).into_owned();
+            Ok(Outcome {
+                result,
+                stdout,
+                faulted,
+            })
+        }
+        Executor::Jit => {
+            let out = Captured::default();
+            let config = capjit::Config {
+                backend: capjit::Backend::Jit,
+                limits,
+                ..capjit::Config::default()
+            };
+            let mut inst = capjit::Instance::new(&module, &config, Box::new(out.clone())).map_err(|e| e.to_string())?;
+            let result = match inst.invoke(&entry.domain, &entry.func, &entry.args) {
+                Ok(vals) => Ok(vals),
+                Err(RunError::Trap(info)) => Err(info.code),
+                Err(e) => return Err(format!("run failed: {e}")),
+            };
+            let mut faulted: Vec<String> = module
+                .domains
+                .iter()
+                .map(|d| d.name.clone())
+                .filter(|d| inst.status(d) == Some(capjit::ir::exec::DomainStatus::Faulted))
                 .collect();
             faulted.sort();
             let stdout = String::from_utf8_lossy(&out.0.lock().map_err(|_| "poisoned output")?).into_owned();

@@ -141,8 +141,10 @@ impl SigIds {
         let mut ids = HashMap::new();
         for d in &m.domains {
             for f in d.table.iter().flatten().filter_map(|fi| d.functions.get(*fi as usize)) {
-                let next = ids.len() as u64 + 1;
-                ids.entry(f.sig.clone()).or_insert(next);
+                if !ids.contains_key(&f.sig) {
+                    let next = ids.len() as u64 + 1;
+                    ids.insert(f.sig.clone(), next);
+                }
             }
         }
         SigIds(ids)
