@@ -36,9 +36,9 @@
 //! - Functions: defined function `i` (among the defined ones) is IR function `i`.
 //!   An exported function takes its (first) export name, mangled into an
 //!   identifier (see [`names::mangle`]: `i32.add` becomes `i32_x2e_add`); other
-//!   export names of it are small exported wrappers; unexported functions are named
-//!   `f<wasm index>`. [`Translated::exports`] maps every Wasm export name to its
-//!   IR name. Locals and the operand stack become SSA values and block parameters
+//!   export names of it are small exported wrappers; unexported functions take
+//!   their name from the `name` section (mangled), else `f<wasm index>`.
+//!   [`Translated::exports`] maps every Wasm export name to its IR name. Locals and the operand stack become SSA values and block parameters
 //!   (see `func.rs`).
 //! - Imported functions: capjit imports, called with `cap.get` and `call_cap`.
 //!   An import from module `M` where `M` is the name of another input binds to
@@ -385,7 +385,12 @@ fn plan_module(m: &ParsedModule, domain: String) -> Result<Plan, WasmError> {
     }
     for (def, slot) in p.names.iter_mut().enumerate() {
         if slot.is_none() {
-            *slot = Some(p.funcs.claim(&format!("f{}", nimp as usize + def)));
+            let idx = nimp + def as u32;
+            let base = match m.func_names.get(&idx) {
+                Some(debug_name) => mangle(debug_name),
+                None => format!("f{idx}"),
+            };
+            *slot = Some(p.funcs.claim(&base));
         }
     }
     Ok(p)

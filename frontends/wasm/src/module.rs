@@ -3,10 +3,12 @@
 //! Everything outside the frontend's scope that validation let through (imported
 //! memories, tables and globals, ...) is reported here as `unsupported`.
 
+use std::collections::HashMap;
+
 use capjit_ir::{Const, NumType, Signature, Type};
 use wasmparser::{
-    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FunctionBody, MemoryType, Operator, Parser, Payload,
-    TableInit, TypeRef, ValType,
+    ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FunctionBody, KnownCustom, MemoryType, Name,
+    NameSectionReader, Operator, Parser, Payload, TableInit, TypeRef, ValType,
 };
 
 use crate::error::{WasmError, WasmErrorKind};
@@ -112,6 +114,8 @@ pub struct ParsedModule<'a> {
     pub elems: Vec<ElemSegment>,
     pub data: Vec<DataSeg<'a>>,
     pub bodies: Vec<FunctionBody<'a>>,
+    /// Function names from the `name` custom section (debug names), by function index.
+    pub func_names: HashMap<u32, String>,
 }
 
 impl ParsedModule<'_> {
@@ -173,6 +177,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
         elems: Vec::new(),
         data: Vec::new(),
         bodies: Vec::new(),
+        func_names: HashMap::new(),
     };
     for payload in Parser::new(0).parse_all(bytes) {
         match payload.map_err(rd)? {
@@ -349,10 +354,28 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                 }
             }
             Payload::CodeSectionEntry(body) => m.bodies.push(body),
+            Payload::CustomSection(reader) => {
+                if let KnownCustom::Name(names) = reader.as_known() {
+                    read_function_names(names, &mut m.func_names);
+                }
+            }
             _ => {}
         }
     }
     Ok(m)
+}
+
+/// Function names of a `name` section. A malformed name section does not make a
+/// module invalid: whatever reads before the first error is kept.
+fn read_function_names(reader: NameSectionReader, out: &mut HashMap<u32, String>) {
+    for name in reader.into_iter().map_while(Result::ok) {
+        let Name::Function(map) = name else {
+            continue;
+        };
+        for naming in map.into_iter().map_while(Result::ok) {
+            out.entry(naming.index).or_insert_with(|| naming.name.to_string());
+        }
+    }
 }
 
 fn func_sig(f: &wasmparser::FuncType) -> Result<WasmSig, String> {

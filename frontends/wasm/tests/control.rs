@@ -261,6 +261,13 @@ fn calls_and_recursion() {
     assert_eq!(w.call("even", &i32s(&[10])).unwrap(), i32s(&[1]));
     assert_eq!(w.call("even", &i32s(&[7])).unwrap(), i32s(&[0]));
     assert_eq!(w.trap("forever", &[]), TrapCode::CallDepthExceeded);
+    // Unexported functions are named after their debug names (`name` section).
+    let names: Vec<&str> = w.t.module.domains[0]
+        .functions
+        .iter()
+        .map(|f| f.name.as_str())
+        .collect();
+    assert_eq!(names, ["fib", "even", "odd", "forever"]);
     // Fuel: an endless loop is stopped.
     let mut w = Wasm::with_limits(
         &[("m", r#"(module (func (export "spin") (loop (br 0))))"#)],

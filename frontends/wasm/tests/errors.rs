@@ -120,8 +120,7 @@ proptest! {
     }
 
     #[test]
-    #[ignore = "needs the verifier rules for globals and call_indirect (issue 8)"]
-    fn mutated_modules_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
+        fn mutated_modules_never_panic(edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4)) {
         let mut b = to_wasm_binary(SEED.as_bytes()).unwrap();
         for (i, byte) in edits {
             let i = i.index(b.len());
@@ -137,7 +136,6 @@ proptest! {
 }
 
 #[test]
-#[ignore = "needs the verifier rules for globals and call_indirect (issue 8)"]
 fn seed_translates_and_verifies() {
     let t = translate_one(SEED.as_bytes()).unwrap();
     capjit_verifier::verify(&t.module).unwrap();

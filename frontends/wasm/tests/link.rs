@@ -210,7 +210,6 @@ fn start_function_runs_and_is_recorded() {
 }
 
 #[test]
-#[ignore = "needs the verifier rules for globals and call_indirect (issue 8)"]
 fn one_function_under_two_names_and_reexports() {
     let lib = r#"(module
       (func $f (export "first") (export "second") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3))))"#;

@@ -108,8 +108,7 @@ proptest! {
     })]
 
     #[test]
-    #[ignore = "needs the verifier rules for globals and call_indirect (issue 8)"]
-    fn random_modules_translate_verify_and_run(bytes in proptest::collection::vec(any::<u8>(), 64..4096)) {
+        fn random_modules_translate_verify_and_run(bytes in proptest::collection::vec(any::<u8>(), 64..4096)) {
         check(&bytes)?;
     }
 }

@@ -144,7 +144,6 @@ fn memory_limits_and_data_segments() {
 }
 
 #[test]
-#[ignore = "needs the verifier rules for globals and call_indirect (issue 8)"]
 fn globals() {
     let mut w = wasm(
         r#"(module
@@ -165,7 +164,6 @@ fn globals() {
 }
 
 #[test]
-#[ignore = "needs the verifier rules for globals and call_indirect (issue 8)"]
 fn call_indirect_through_the_table() {
     let mut w = wasm(
         r#"(module
