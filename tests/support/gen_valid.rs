@@ -16,7 +16,10 @@
 //! bounds (proven and checked), memory size/grow/copy/fill, loops bounded by fuel,
 //! direct calls (recursion bounded by the call depth), `br_table`, `call_cap`
 //! between domains and to the host (print, restart) with buffers copied into
-//! inboxes and regions transferred, region operations and explicit traps.
+//! inboxes and regions transferred, region operations and explicit traps, globals
+//! of every type (read, written, reset by restarts) and `call_indirect` through
+//! each domain's table (good entries, and sometimes out of range, empty or of
+//! another signature).
 #![allow(dead_code)]
 
 use std::io::Write;
@@ -26,7 +29,7 @@ use capjit::{Backend, Config, Instance};
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::{
     BinOp, Block, BlockCall, BlockId, BlockParam, Const, ConvOp, DataSegment, Def, Domain, Fact, FloatCC, Function,
-    Import, ImportSource, Inbox, Inst, IntCC, MemAccess, Memory, Module, NumType, Op, RegionHandle, Signature,
+    Global, Import, ImportSource, Inbox, Inst, IntCC, MemAccess, Memory, Module, NumType, Op, RegionHandle, Signature,
     Terminator, Type, UnOp, Val, Value, PAGE_SIZE,
 };
 
@@ -358,6 +361,57 @@ struct DomInfo {
     imports: Vec<ImpInfo>,
     /// Index of `main` (only in `app`).
     main: Option<usize>,
+    globals: Vec<Global>,
+    /// The function table: a function index per entry, never `main`.
+    table: Vec<Option<u32>>,
+}
+
+/// Whether a signature holds numbers only (what `call_indirect` may use).
+fn numeric(sig: &Signature) -> bool {
+    sig.params
+        .iter()
+        .chain(&sig.results)
+        .all(|t| matches!(t, Type::I32 | Type::I64 | Type::F32 | Type::F64))
+}
+
+/// A few globals of random types, mostly mutable, with interesting initial values.
+fn random_globals(c: &mut Choices) -> Vec<Global> {
+    (0..c.below(5))
+        .map(|i| {
+            let ty = c.pick(&NUMS);
+            let init = match random_val(c, &num_ty(ty)) {
+                Val::I32(x) => Const::I32(x),
+                Val::I64(x) => Const::I64(x),
+                Val::F32(b) => Const::F32(b),
+                Val::F64(b) => Const::F64(b),
+                other => panic!("generator bug: a global of value {other}"),
+            };
+            Global {
+                name: format!("gl{i}"),
+                ty,
+                mutable: !c.chance(25),
+                init,
+                span: None,
+            }
+        })
+        .collect()
+}
+
+/// A function table over the functions other than `main`, some entries empty.
+fn random_table(c: &mut Choices, funcs: &[FnInfo], main: Option<usize>) -> Vec<Option<u32>> {
+    let callees: Vec<u32> = (0..funcs.len())
+        .filter(|f| Some(*f) != main)
+        .map(|f| f as u32)
+        .collect();
+    (0..c.below(7))
+        .map(|_| {
+            if callees.is_empty() || c.chance(15) {
+                None
+            } else {
+                Some(c.pick(&callees))
+            }
+        })
+        .collect()
 }
 
 fn num_ty(t: NumType) -> Type {
@@ -565,7 +619,18 @@ fn generate_with(c: &mut Choices) -> Case {
         }
     }
 
-    let info = |name: &str, mem: Memory, funcs: &[FnInfo], imports: &[Import], kinds: &[ImpKind], main| DomInfo {
+    let app_globals = random_globals(c);
+    let app_table = random_table(c, &app_funcs, Some(0));
+    let svc_globals = random_globals(c);
+    let svc_table = random_table(c, &svc_funcs, None);
+    let info = |name: &str,
+                mem: Memory,
+                funcs: &[FnInfo],
+                imports: &[Import],
+                kinds: &[ImpKind],
+                main,
+                globals: &[Global],
+                table: &[Option<u32>]| DomInfo {
         name: name.into(),
         initial_bytes: mem.initial as u64 * PAGE_SIZE,
         funcs: funcs.to_vec(),
@@ -578,9 +643,29 @@ fn generate_with(c: &mut Choices) -> Case {
             })
             .collect(),
         main,
+        globals: globals.to_vec(),
+        table: table.to_vec(),
     };
-    let app_info = info("app", app_mem, &app_funcs, &app_imports, &app_kinds, Some(0));
-    let svc_info = info("svc", svc_mem, &svc_funcs, &svc_imports, &svc_kinds, None);
+    let app_info = info(
+        "app",
+        app_mem,
+        &app_funcs,
+        &app_imports,
+        &app_kinds,
+        Some(0),
+        &app_globals,
+        &app_table,
+    );
+    let svc_info = info(
+        "svc",
+        svc_mem,
+        &svc_funcs,
+        &svc_imports,
+        &svc_kinds,
+        None,
+        &svc_globals,
+        &svc_table,
+    );
 
     let mut domains = Vec::new();
     let app_inbox = random_inbox(c, app_mem);
@@ -594,8 +679,8 @@ fn generate_with(c: &mut Choices) -> Case {
         inbox: app_inbox,
         data: app_data,
         imports: app_imports,
-        globals: Vec::new(),
-        table: Vec::new(),
+        globals: app_globals,
+        table: app_table,
         functions,
         span: None,
     });
@@ -611,8 +696,8 @@ fn generate_with(c: &mut Choices) -> Case {
             inbox,
             data,
             imports: svc_imports,
-            globals: Vec::new(),
-            table: Vec::new(),
+            globals: svc_globals,
+            table: svc_table,
             functions,
             span: None,
         };
@@ -1196,6 +1281,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             w(caps, 14),
             2,
             w(mem, 3),
+            w(!self.dom.table.is_empty(), 4),
         ]) {
             0 => self.inst(),
             1 => self.diamond(),
@@ -1204,7 +1290,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             4 => self.direct_call(),
             5 => self.call_cap(),
             6 => self.early_exit(),
-            _ => self.guarded_access(),
+            7 => self.guarded_access(),
+            _ => self.indirect_call(),
         }
     }
 
@@ -1261,7 +1348,25 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     fn inst_inner(&mut self) {
-        match self.c.weighted(&[4, 14, 8, 4, 4, 4, 3, 3, 9, 6, 6, 3, 3, 2, 2]) {
+        let globals = !self.dom.globals.is_empty();
+        match self.c.weighted(&[
+            4,
+            14,
+            8,
+            4,
+            4,
+            4,
+            3,
+            3,
+            9,
+            6,
+            6,
+            3,
+            3,
+            2,
+            2,
+            if globals { 5 } else { 0 },
+        ]) {
             0 => {
                 let t = random_num_type(self.c);
                 self.konst(&t);
@@ -1296,9 +1401,22 @@ impl<'g, 'c> FnGen<'g, 'c> {
             11 => self.memory_op(),
             12 => self.region_op(),
             13 => self.buf_op(),
-            _ => {
+            14 => {
                 self.emit1(Op::MemorySize, Type::I32);
             }
+            _ => self.global_op(),
+        }
+    }
+
+    /// `global.get`, or `global.set` of a mutable global.
+    fn global_op(&mut self) {
+        let g = self.c.below(self.dom.globals.len() as u32);
+        let (ty, mutable) = (self.dom.globals[g as usize].ty, self.dom.globals[g as usize].mutable);
+        if mutable && self.c.chance(50) {
+            let value = self.val_num(ty);
+            self.emit0(Op::GlobalSet { global: g, value });
+        } else {
+            self.emit1(Op::GlobalGet { global: g }, num_ty(ty));
         }
     }
 
@@ -2055,6 +2173,66 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.switch_to(join);
         } else {
             for r in call(self) {
+                if self.c.chance(60) {
+                    self.observe(r);
+                }
+            }
+        }
+    }
+
+    /// `call_indirect`: usually a constant index of an entry whose function takes
+    /// numbers only, with that function's signature; when risky, any index (out
+    /// of range, empty, a value at hand) or another signature.
+    fn indirect_call(&mut self) {
+        let table = self.dom.table.clone();
+        let good: Vec<usize> = (0..table.len())
+            .filter(|i| table[*i].is_some_and(|f| numeric(&self.dom.funcs[f as usize].sig)))
+            .collect();
+        let sig_of = |g: &Self, i: usize| g.dom.funcs[table[i].expect("a good entry") as usize].sig.clone();
+        let (index, sig, target) = if !good.is_empty() && !self.risky() {
+            let i = self.c.pick(&good);
+            (self.iconst(i as i32), sig_of(self, i), table[i])
+        } else {
+            let index = match self.c.weighted(&[40, 30, 30]) {
+                0 => self.iconst_below(table.len() as u32 + 2),
+                1 => self.iconst_pick(&[-1, i32::MIN, table.len() as i32]),
+                _ => self.val(&Type::I32),
+            };
+            let sig = if !good.is_empty() && self.c.chance(50) {
+                let i = self.c.pick(&good);
+                sig_of(self, i)
+            } else {
+                random_sig(self.c, 3, 2, false)
+            };
+            (index, sig, None)
+        };
+        let args = self.args_for(&sig.params);
+        let op = Op::CallIndirect {
+            sig: sig.clone(),
+            index,
+            args,
+        };
+        let recursive = target.is_none_or(|f| f as usize <= self.func);
+        if recursive && self.nest < MAX_NEST && self.c.chance(60) {
+            // Perhaps recursion: behind a condition.
+            let c = self.cond();
+            let (then_b, _) = self.new_block(&[]);
+            let (join, _) = self.new_block(&[]);
+            self.terminate(Terminator::Brif {
+                cond: c,
+                then: Self::call(then_b, vec![]),
+                else_: Self::call(join, vec![]),
+            });
+            let mark = self.pool.len();
+            self.switch_to(then_b);
+            for r in self.emit(op, &sig.results) {
+                self.observe(r);
+            }
+            self.terminate(Terminator::Jump(Self::call(join, vec![])));
+            self.pool.truncate(mark);
+            self.switch_to(join);
+        } else {
+            for r in self.emit(op, &sig.results) {
                 if self.c.chance(60) {
                     self.observe(r);
                 }
