@@ -8,7 +8,7 @@
 //!    (`capjit_wasm::translate`) + verifier + translator (lower, Cranelift
 //!    compile, link), each part reported; also the optimiser's pipeline
 //!    (`optimize_and_verify`) in place of the plain verifier. Wasmtime:
-//!    `Module::new` with Cranelift (default `Config`) and with Winch.
+//!    `Module::new` with Cranelift (default `Config`, and on one thread) and with Winch.
 //! 2. **Run time** of each kernel's `run(n)` on an input that takes tens to
 //!    hundreds of milliseconds: native Rust (the references of
 //!    `benches/kernels/native.rs`), capjit's JIT (default config, with and without
@@ -17,13 +17,18 @@
 //! 3. **Call cost**: a Wasm loop calling an imported `id(i64) -> i64` N times.
 //!    Wasmtime: a `Func::wrap` host function, and the export of a second Wasm
 //!    instance. capjit: the export of a second Wasm module, which the frontend
-//!    puts in another domain, so every call is an inter-domain call (IDC). The
-//!    same loop with a direct call and with no call gives the baselines.
+//!    puts in another domain, so every call is an inter-domain call (IDC), and a
+//!    `HostFn` host function. The same loop with a direct call and with no call
+//!    gives the baselines. Also the cost of one call from Rust into Wasm.
+//!
+//! `--quick` runs small sizes and few rounds (a smoke run); `--dump-ir` prints the
+//! capjit IR the frontend makes of every kernel and stops.
 //!
 //! Every engine's result is checked against the native reference before timing,
 //! and again on every timed call; any mismatch stops the run with exit code 1.
 //! Timed configurations alternate within each round (after a warm-up), and the
-//! median over the rounds is reported.
+//! median over the rounds is reported, with the fastest round next to it where the
+//! machine's noise matters most.
 
 #[path = "../../benches/kernels/native.rs"]
 mod native;
@@ -34,7 +39,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use capjit::ir::exec::Limits;
-use capjit::ir::{Module as IrModule, Val};
+use capjit::ir::{HostCall, HostFn, Module as IrModule, Signature, Type, Val};
 use capjit::translator;
 use capjit::{Backend, Instance};
 use capjit_wasm::WasmInput;
@@ -344,6 +349,9 @@ enum Wt {
     Cranelift,
     /// Cranelift with `signals_based_traps(false)`: explicit bounds checks, like capjit.
     CraneliftNoSignals,
+    /// Cranelift with `parallel_compilation(false)`: compiles on the calling thread,
+    /// like capjit (for compile time only).
+    CraneliftOneThread,
     /// `Strategy::Winch`, Wasmtime's baseline compiler.
     Winch,
 }
@@ -355,6 +363,9 @@ impl Wt {
             Wt::Cranelift => {}
             Wt::CraneliftNoSignals => {
                 c.signals_based_traps(false);
+            }
+            Wt::CraneliftOneThread => {
+                c.parallel_compilation(false);
             }
             Wt::Winch => {
                 c.strategy(wasmtime::Strategy::Winch);
@@ -405,8 +416,10 @@ impl WtKernel {
 struct CompileRow {
     capjit: Option<CapjitCompile>,
     wasmtime: f64,
-    nosig: f64,
+    one_thread: f64,
     winch: f64,
+    /// The fastest round of capjit (total), Wasmtime, Wasmtime on one thread, Winch.
+    fastest: [f64; 4],
 }
 
 fn measure_compile(
@@ -417,6 +430,7 @@ fn measure_compile(
     engines: &[(Wt, wasmtime::Engine)],
 ) -> CompileRow {
     let cfg = translator::Config::default();
+    let engines: Vec<&(Wt, wasmtime::Engine)> = engines.iter().filter(|(w, _)| COMPILE_ENGINES.contains(w)).collect();
     let wt_once = |engine: &wasmtime::Engine| {
         let started = Instant::now();
         let m = wasmtime::Module::new(engine, bytes).unwrap_or_else(|e| fail(format!("wasmtime: {name}: {e:#}")));
@@ -440,6 +454,14 @@ fn measure_compile(
         }
     }
     let med = |f: fn(&CapjitCompile) -> f64| median(capjit_runs.iter().map(f).collect());
+    let min_of = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let wt_min = |which: Wt| min_of(&wt_runs[engines.iter().position(|(w, _)| *w == which).expect("engine")]);
+    let fastest = [
+        capjit_runs.iter().map(|c| c.total).fold(f64::INFINITY, f64::min),
+        wt_min(Wt::Cranelift),
+        wt_min(Wt::CraneliftOneThread),
+        wt_min(Wt::Winch),
+    ];
     let wt = |which: Wt| {
         let i = engines.iter().position(|(w, _)| *w == which).expect("engine");
         median(wt_runs[i].clone())
@@ -456,14 +478,38 @@ fn measure_compile(
             total_opt: med(|c| c.total_opt),
         }),
         wasmtime: wt(Wt::Cranelift),
-        nosig: wt(Wt::CraneliftNoSignals),
+        one_thread: wt(Wt::CraneliftOneThread),
         winch: wt(Wt::Winch),
+        fastest,
     }
 }
 
 // ---- main ----------------------------------------------------------------------
 
+/// `--dump-ir`: print the capjit IR the frontend makes of every kernel and of the
+/// call loops, then stop.
+fn dump_ir() {
+    let call_app = wat::parse_str(CALL_APP_WAT).unwrap_or_else(|e| fail(e));
+    let call_callee = wat::parse_str(CALL_CALLEE_WAT).unwrap_or_else(|e| fail(e));
+    let mut sets: Vec<Vec<(&str, Vec<u8>)>> = KERNELS
+        .iter()
+        .map(|k| vec![(k.name, wat::parse_str(k.wat).unwrap_or_else(|e| fail(e)))])
+        .collect();
+    sets.push(vec![("callee", call_callee), ("app", call_app)]);
+    for set in sets {
+        let inputs: Vec<(&str, &[u8])> = set.iter().map(|(n, b)| (*n, b.as_slice())).collect();
+        match capjit_frontend(&inputs) {
+            Ok(m) => println!("{}", capjit::ir::print::print_module(&m.module)),
+            Err(e) => println!("; {}: {e}", set[0].0),
+        }
+    }
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--dump-ir") {
+        dump_ir();
+        return;
+    }
     let plan = Plan::from_args();
     let started = Instant::now();
     let mut figures = Figures::default();
@@ -480,10 +526,11 @@ fn main() {
         figures.set("load_average_start", l);
     }
 
-    let engines: Vec<(Wt, wasmtime::Engine)> = [Wt::Cranelift, Wt::CraneliftNoSignals, Wt::Winch]
-        .into_iter()
-        .map(|w| (w, w.engine()))
-        .collect();
+    let engines: Vec<(Wt, wasmtime::Engine)> =
+        [Wt::Cranelift, Wt::CraneliftNoSignals, Wt::Winch, Wt::CraneliftOneThread]
+            .into_iter()
+            .map(|w| (w, w.engine()))
+            .collect();
     let engine = |which: Wt| &engines.iter().find(|(w, _)| *w == which).expect("engine").1;
 
     // Every kernel to Wasm bytes once (the text parse is timed on neither side),
@@ -534,6 +581,8 @@ fn main() {
     let mut winch_ratios = Vec::new();
     let mut nosig_ratios = Vec::new();
     let mut native_ratios = Vec::new();
+    // Ratios of the fastest rounds: wt-nosig, winch, capjit, capjit+opt (to Wasmtime), Wasmtime to native.
+    let mut min_ratios: [Vec<f64>; 5] = Default::default();
     for p in &prepared {
         let k = p.k;
         let n = plan.size(k);
@@ -541,6 +590,7 @@ fn main() {
         let reference = native::by_name(k.name).unwrap_or_else(|| fail(format!("no native {}", k.name)));
         let mut wt: Vec<(Wt, WtKernel)> = engines
             .iter()
+            .filter(|(w, _)| RUN_ENGINES.contains(w))
             .map(|(w, e)| {
                 let m =
                     wasmtime::Module::new(e, &p.bytes).unwrap_or_else(|e| fail(format!("wasmtime: {}: {e:#}", k.name)));
@@ -600,6 +650,16 @@ fn main() {
                 t_cjo.push(timed(&mut || capjit_call(opt, run, arg(n)), "capjit+opt"));
             }
         }
+        // The fastest round of each, the least disturbed on a shared machine.
+        let fastest = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+        let wt_min = |which: Wt| fastest(&t_wt[wt.iter().position(|(w, _)| *w == which).expect("engine")]);
+        let (native_min, base_min, nosig_min, winch_min) = (
+            fastest(&t_native),
+            wt_min(Wt::Cranelift),
+            wt_min(Wt::CraneliftNoSignals),
+            wt_min(Wt::Winch),
+        );
+        let (cj_min, cjo_min) = (fastest(&t_cj), fastest(&t_cjo));
         let native_s = median(t_native);
         let wt_s = |which: Wt| median(t_wt[wt.iter().position(|(w, _)| *w == which).expect("engine")].clone());
         let (base, nosig, winch) = (wt_s(Wt::Cranelift), wt_s(Wt::CraneliftNoSignals), wt_s(Wt::Winch));
@@ -612,7 +672,14 @@ fn main() {
         figures.set(key("wasmtime_vs_native"), base / native_s);
         figures.set(key("wasmtime_nosignals_vs_wasmtime"), nosig / base);
         figures.set(key("winch_vs_wasmtime"), winch / base);
+        figures.set(key("native_min_ms"), ms(native_min));
+        figures.set(key("wasmtime_min_ms"), ms(base_min));
+        figures.set(key("wasmtime_nosignals_min_ms"), ms(nosig_min));
+        figures.set(key("winch_min_ms"), ms(winch_min));
         native_ratios.push(base / native_s);
+        min_ratios[0].push(nosig_min / base_min);
+        min_ratios[1].push(winch_min / base_min);
+        min_ratios[4].push(base_min / native_min);
         nosig_ratios.push(nosig / base);
         winch_ratios.push(winch / base);
         let (cj_cols, cjx_cols) = if cj.is_some() {
@@ -625,6 +692,12 @@ fn main() {
             figures.set(key("capjit_vs_winch"), c / winch);
             capjit_ratios.push(c / base);
             capjit_opt_ratios.push(co / base);
+            figures.set(key("capjit_min_ms"), ms(cj_min));
+            figures.set(key("capjit_opt_min_ms"), ms(cjo_min));
+            figures.set(key("capjit_vs_wasmtime_min"), cj_min / base_min);
+            figures.set(key("capjit_opt_vs_wasmtime_min"), cjo_min / base_min);
+            min_ratios[2].push(cj_min / base_min);
+            min_ratios[3].push(cjo_min / base_min);
             (
                 format!("{:>9.1} {:>9.1}", ms(c), ms(co)),
                 format!("{:>7.2} {:>7.2}", c / base, co / base),
@@ -654,7 +727,26 @@ fn main() {
         if capjit_opt_ratios.is_empty() { "-".into() } else { format!("{:.2}x", geomean(&capjit_opt_ratios)) },
         geomean(&native_ratios),
     );
+    let _ = writeln!(
+        run_table,
+        "the same from the fastest round of each: wt-nosig {:.2}x, winch {:.2}x, capjit {}, capjit+opt {}; Wasmtime vs native {:.2}x",
+        geomean(&min_ratios[0]),
+        geomean(&min_ratios[1]),
+        if min_ratios[2].is_empty() { "-".into() } else { format!("{:.2}x", geomean(&min_ratios[2])) },
+        if min_ratios[3].is_empty() { "-".into() } else { format!("{:.2}x", geomean(&min_ratios[3])) },
+        geomean(&min_ratios[4]),
+    );
     figures.set("run_geomean_wasmtime_vs_native", geomean(&native_ratios));
+    figures.set("run_geomean_wasmtime_vs_native_min", geomean(&min_ratios[4]));
+    figures.set(
+        "run_geomean_wasmtime_nosignals_vs_wasmtime_min",
+        geomean(&min_ratios[0]),
+    );
+    figures.set("run_geomean_winch_vs_wasmtime_min", geomean(&min_ratios[1]));
+    if !min_ratios[2].is_empty() {
+        figures.set("run_geomean_capjit_vs_wasmtime_min", geomean(&min_ratios[2]));
+        figures.set("run_geomean_capjit_opt_vs_wasmtime_min", geomean(&min_ratios[3]));
+    }
     figures.set("run_geomean_wasmtime_nosignals_vs_wasmtime", geomean(&nosig_ratios));
     figures.set("run_geomean_winch_vs_wasmtime", geomean(&winch_ratios));
     if !capjit_ratios.is_empty() {
@@ -666,12 +758,12 @@ fn main() {
     let mut compile_table = String::new();
     let _ = writeln!(
         compile_table,
-        "compile time of each kernel's .wasm, median of {} alternating rounds after a warm-up (ms; x = capjit total / Wasmtime Cranelift)",
+        "compile time of each kernel's .wasm, median of {} alternating rounds after a warm-up (ms; x = capjit total / Wasmtime Cranelift default, x-1thr = / Wasmtime on one thread)",
         plan.compile_rounds
     );
     let _ = writeln!(
         compile_table,
-        "{:<10} {:>6} {:>8} {:>7} {:>7} {:>8} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7}",
+        "{:<10} {:>6} {:>8} {:>7} {:>7} {:>8} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7}",
         "kernel",
         "bytes",
         "frontend",
@@ -683,11 +775,14 @@ fn main() {
         "opt+vfy",
         "cj+opt",
         "wasmtime",
-        "wt-nosig",
+        "wt-1thr",
         "winch",
-        "x"
+        "x",
+        "x-1thr"
     );
     let mut compile_ratios = Vec::new();
+    let mut compile_ratios_one_thread = Vec::new();
+    let mut compile_ratios_min: [Vec<f64>; 2] = Default::default();
     let mut winch_compile_ratios = Vec::new();
     for p in &prepared {
         let k = p.k;
@@ -695,8 +790,11 @@ fn main() {
         let key = |s: &str| format!("compile_{}_{s}", k.name);
         figures.set(key("wasm_bytes"), p.bytes.len() as f64);
         figures.set(key("wasmtime_ms"), ms(row.wasmtime));
-        figures.set(key("wasmtime_nosignals_ms"), ms(row.nosig));
+        figures.set(key("wasmtime_one_thread_ms"), ms(row.one_thread));
         figures.set(key("winch_ms"), ms(row.winch));
+        figures.set(key("wasmtime_min_ms"), ms(row.fastest[1]));
+        figures.set(key("wasmtime_one_thread_min_ms"), ms(row.fastest[2]));
+        figures.set(key("winch_min_ms"), ms(row.fastest[3]));
         winch_compile_ratios.push(row.winch / row.wasmtime);
         let capjit_cols = match &row.capjit {
             Some(c) => {
@@ -710,7 +808,15 @@ fn main() {
                 figures.set(key("capjit_opt_ms"), ms(c.total_opt));
                 figures.set(key("capjit_vs_wasmtime"), c.total / row.wasmtime);
                 figures.set(key("capjit_vs_winch"), c.total / row.winch);
+                figures.set(key("capjit_vs_wasmtime_one_thread"), c.total / row.one_thread);
                 compile_ratios.push(c.total / row.wasmtime);
+                compile_ratios_one_thread.push(c.total / row.one_thread);
+                let f = row.fastest;
+                figures.set(key("capjit_min_ms"), ms(f[0]));
+                figures.set(key("capjit_vs_wasmtime_min"), f[0] / f[1]);
+                figures.set(key("capjit_vs_wasmtime_one_thread_min"), f[0] / f[2]);
+                compile_ratios_min[0].push(f[0] / f[1]);
+                compile_ratios_min[1].push(f[0] / f[2]);
                 format!(
                     "{:>8.3} {:>7.3} {:>7.3} {:>8.3} {:>7.3} {:>8.3} {:>8.3} {:>8.3}",
                     ms(c.frontend),
@@ -728,33 +834,54 @@ fn main() {
                 "-", "-", "-", "-", "-", "-", "-", "-"
             ),
         };
-        let x = row
-            .capjit
-            .as_ref()
-            .map_or("-".into(), |c| format!("{:.2}", c.total / row.wasmtime));
+        let x = row.capjit.as_ref().map_or(format!("{:>7} {:>7}", "-", "-"), |c| {
+            format!("{:>7.2} {:>7.2}", c.total / row.wasmtime, c.total / row.one_thread)
+        });
         let _ = writeln!(
             compile_table,
-            "{:<10} {:>6} {capjit_cols} {:>9.3} {:>8.3} {:>8.3} {:>7}",
+            "{:<10} {:>6} {capjit_cols} {:>9.3} {:>8.3} {:>8.3} {x}",
             k.name,
             p.bytes.len(),
             ms(row.wasmtime),
-            ms(row.nosig),
+            ms(row.one_thread),
             ms(row.winch),
-            x
         );
     }
     let _ = writeln!(
         compile_table,
-        "geometric mean: capjit / Wasmtime Cranelift {}, Winch / Wasmtime Cranelift {:.2}",
+        "geometric mean: capjit / Wasmtime Cranelift {} (one thread: {}), Winch / Wasmtime Cranelift {:.2}",
         if compile_ratios.is_empty() {
             "-".into()
         } else {
             format!("{:.2}", geomean(&compile_ratios))
         },
+        if compile_ratios.is_empty() {
+            "-".into()
+        } else {
+            format!("{:.2}", geomean(&compile_ratios_one_thread))
+        },
         geomean(&winch_compile_ratios)
     );
     if !compile_ratios.is_empty() {
         figures.set("compile_geomean_capjit_vs_wasmtime", geomean(&compile_ratios));
+        figures.set(
+            "compile_geomean_capjit_vs_wasmtime_one_thread",
+            geomean(&compile_ratios_one_thread),
+        );
+        figures.set(
+            "compile_geomean_capjit_vs_wasmtime_min",
+            geomean(&compile_ratios_min[0]),
+        );
+        figures.set(
+            "compile_geomean_capjit_vs_wasmtime_one_thread_min",
+            geomean(&compile_ratios_min[1]),
+        );
+        let _ = writeln!(
+            compile_table,
+            "the same from the fastest round of each: capjit / Wasmtime Cranelift {:.2} (one thread: {:.2})",
+            geomean(&compile_ratios_min[0]),
+            geomean(&compile_ratios_min[1])
+        );
     }
     figures.set("compile_geomean_winch_vs_wasmtime", geomean(&winch_compile_ratios));
 
@@ -792,11 +919,16 @@ fn main() {
 
 const WASMTIME_VERSION: &str = "48.0.0";
 
+/// The Wasmtime configurations timed running the kernels, and compiling them.
+const RUN_ENGINES: [Wt; 3] = [Wt::Cranelift, Wt::CraneliftNoSignals, Wt::Winch];
+const COMPILE_ENGINES: [Wt; 3] = [Wt::Cranelift, Wt::CraneliftOneThread, Wt::Winch];
+
 impl Wt {
     fn label(self) -> &'static str {
         match self {
             Wt::Cranelift => "Cranelift",
             Wt::CraneliftNoSignals => "Cranelift without signals",
+            Wt::CraneliftOneThread => "Cranelift on one thread",
             Wt::Winch => "Winch",
         }
     }
@@ -804,43 +936,83 @@ impl Wt {
 
 // ---- call cost -----------------------------------------------------------------
 
-/// ns per iteration of the three loops of `hostcall_app.wat` in each setting.
+/// The capjit host function behind `wasi_snapshot_preview1.peers_id`: returns its argument.
+fn capjit_host_id() -> HostFn {
+    let sig = Signature {
+        params: vec![Type::I64],
+        results: vec![Type::I64],
+    };
+    HostFn::new("wasi_peers_id", sig, |_: &mut HostCall<'_>, args: &[Val]| {
+        Ok(args.to_vec())
+    })
+    .unwrap_or_else(|e| fail(format!("capjit: {e}")))
+}
+
+/// One timed configuration of the call loops: a label, a JSON key, and how to run
+/// one loop of `n` iterations (returning its sum).
+struct CallLoop<'a> {
+    label: &'static str,
+    key: &'static str,
+    run: Box<dyn FnMut(i64) -> i64 + 'a>,
+}
+
+/// One call of a Wasmtime loop in `store`.
+fn wt_loop<'a>(
+    f: wasmtime::TypedFunc<i64, i64>,
+    store: &'a std::cell::RefCell<wasmtime::Store<()>>,
+) -> Box<dyn FnMut(i64) -> i64 + 'a> {
+    Box::new(move |n| {
+        f.call(&mut *store.borrow_mut(), n)
+            .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")))
+    })
+}
+
+/// ns per iteration of the loops of `hostcall_app.wat` in each setting, and the cost
+/// of entering Wasm from the host.
 fn measure_calls(plan: &Plan, engine: &wasmtime::Engine, figures: &mut Figures) -> String {
     let app = wat::parse_str(CALL_APP_WAT).unwrap_or_else(|e| fail(format!("hostcall_app.wat: {e}")));
     let callee = wat::parse_str(CALL_CALLEE_WAT).unwrap_or_else(|e| fail(format!("hostcall_callee.wat: {e}")));
     let n = plan.calls;
     let want = n * (n - 1) / 2;
-    let loops = ["import_loop", "direct_loop", "empty_loop"];
     let mut table = String::new();
+    let wt_err = |e: wasmtime::Error| -> ! { fail(format!("wasmtime: {e:#}")) };
 
-    // Wasmtime: the import bound to a host function, or to another instance's export.
-    let app_module = wasmtime::Module::new(engine, &app).unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
-    let callee_module = wasmtime::Module::new(engine, &callee).unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+    // Wasmtime, store `host`: both imports are `Func::wrap` closures. Store `wasm`:
+    // `callee.id` is the export of an instance of hostcall_callee.wasm.
+    let app_module = wasmtime::Module::new(engine, &app).unwrap_or_else(|e| wt_err(e));
+    let callee_module = wasmtime::Module::new(engine, &callee).unwrap_or_else(|e| wt_err(e));
     let mut host_store = wasmtime::Store::new(engine, ());
     let host_id = wasmtime::Func::wrap(&mut host_store, |x: i64| -> i64 { x });
-    let host_app = wasmtime::Instance::new(&mut host_store, &app_module, &[host_id.into()])
-        .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+    let host_app = wasmtime::Instance::new(&mut host_store, &app_module, &[host_id.into(), host_id.into()])
+        .unwrap_or_else(|e| wt_err(e));
     let mut wasm_store = wasmtime::Store::new(engine, ());
-    let callee_inst = wasmtime::Instance::new(&mut wasm_store, &callee_module, &[])
-        .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+    let callee_inst = wasmtime::Instance::new(&mut wasm_store, &callee_module, &[]).unwrap_or_else(|e| wt_err(e));
     let wasm_id = callee_inst
         .get_func(&mut wasm_store, "id")
         .unwrap_or_else(|| fail("wasmtime: callee has no id"));
-    let wasm_app = wasmtime::Instance::new(&mut wasm_store, &app_module, &[wasm_id.into()])
-        .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
+    let unused_host = wasmtime::Func::wrap(&mut wasm_store, |x: i64| -> i64 { x });
+    let wasm_app = wasmtime::Instance::new(&mut wasm_store, &app_module, &[wasm_id.into(), unused_host.into()])
+        .unwrap_or_else(|e| wt_err(e));
     let typed = |store: &mut wasmtime::Store<()>, inst: &wasmtime::Instance, name: &str| {
         inst.get_typed_func::<i64, i64>(store, name)
             .unwrap_or_else(|e| fail(format!("wasmtime: {name}: {e:#}")))
     };
-    let host_loops: Vec<_> = loops.iter().map(|l| typed(&mut host_store, &host_app, l)).collect();
-    let wasm_import = typed(&mut wasm_store, &wasm_app, "import_loop");
+    let [wt_host, wt_direct, wt_empty] =
+        ["host_loop", "direct_loop", "empty_loop"].map(|l| typed(&mut host_store, &host_app, l));
+    let wt_instance = typed(&mut wasm_store, &wasm_app, "import_loop");
 
-    // capjit: two inputs, two domains; the import is an IDC.
+    // capjit: two inputs, two domains; `callee.id` is an IDC, `peers_id` a host function.
     let capjit = capjit_frontend(&[("callee", &callee), ("app", &app)]);
     let mut cj = match &capjit {
         Ok(m) => {
-            let names: Vec<(String, String)> = loops.iter().map(|l| m.export("app", l)).collect();
-            Some((capjit_instance(m, false), names))
+            let cfg = capjit::Config {
+                host_functions: vec![capjit_host_id()],
+                ..capjit_config()
+            };
+            let inst = Instance::new(&m.module, &cfg, Box::new(std::io::sink()))
+                .unwrap_or_else(|e| fail(format!("capjit: instantiate the call loops: {e}")));
+            let names = ["import_loop", "host_loop", "direct_loop", "empty_loop"].map(|l| m.export("app", l));
+            Some((std::cell::RefCell::new(inst), names))
         }
         Err(e) => {
             let _ = writeln!(table, "capjit cannot take the call loops yet: {e}");
@@ -848,80 +1020,163 @@ fn measure_calls(plan: &Plan, engine: &wasmtime::Engine, figures: &mut Figures) 
         }
     };
 
-    // Rows: label, then a closure running one loop of n iterations.
-    let mut t: Vec<Vec<f64>> = vec![Vec::new(); 7];
+    // Host to Wasm: `empty_loop(0)` called ENTRIES times in a row, per call. Each
+    // timed loop below includes one such entry (negligible next to N calls).
+    const ENTRIES: usize = 200;
+    let mut entry: [Vec<f64>; 2] = Default::default();
     for round in 0..=plan.call_rounds {
-        let mut samples = Vec::new();
-        for (i, f) in host_loops.iter().enumerate() {
-            let s = Instant::now();
-            let got = f
-                .call(&mut host_store, n)
-                .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
-            samples.push((i, secs(s.elapsed()), got, "wasmtime"));
-        }
         let s = Instant::now();
-        let got = wasm_import
-            .call(&mut wasm_store, n)
-            .unwrap_or_else(|e| fail(format!("wasmtime: {e:#}")));
-        samples.push((3, secs(s.elapsed()), got, "wasmtime instance-to-instance"));
-        if let Some((inst, names)) = cj.as_mut() {
-            for (i, name) in names.iter().enumerate() {
-                let s = Instant::now();
-                let got = capjit_call(inst, name, Val::I64(n));
-                samples.push((4 + i, secs(s.elapsed()), got, "capjit"));
+        for _ in 0..ENTRIES {
+            if wt_empty
+                .call(&mut host_store, black_box(0))
+                .unwrap_or_else(|e| wt_err(e))
+                != 0
+            {
+                fail("wasmtime: empty_loop(0) is not 0");
             }
         }
-        for (i, secs, got, who) in samples {
-            if got != want {
-                fail(format!("call loop {i} in {who}: sum {got}, expected {want}"));
+        let wt_entry = secs(s.elapsed()) * 1e9 / ENTRIES as f64;
+        if let Some((inst, names)) = &cj {
+            let s = Instant::now();
+            for _ in 0..ENTRIES {
+                if capjit_call(&mut inst.borrow_mut(), &names[3], Val::I64(0)) != 0 {
+                    fail("capjit: empty_loop(0) is not 0");
+                }
             }
             if round > 0 {
-                t[i].push(secs * 1e9 / n as f64);
+                entry[1].push(secs(s.elapsed()) * 1e9 / ENTRIES as f64);
+            }
+        }
+        if round > 0 {
+            entry[0].push(wt_entry);
+        }
+    }
+
+    // The loops, in the order of the table. The empty loop of each engine comes last.
+    let host_store = std::cell::RefCell::new(host_store);
+    let wasm_store = std::cell::RefCell::new(wasm_store);
+    let mut loops: Vec<CallLoop> = vec![
+        CallLoop {
+            label: "Wasmtime host function (Func::wrap)",
+            key: "wasmtime_host",
+            run: wt_loop(wt_host, &host_store),
+        },
+        CallLoop {
+            label: "Wasmtime instance-to-instance",
+            key: "wasmtime_instance",
+            run: wt_loop(wt_instance, &wasm_store),
+        },
+        CallLoop {
+            label: "Wasmtime direct call",
+            key: "wasmtime_direct",
+            run: wt_loop(wt_direct, &host_store),
+        },
+        CallLoop {
+            label: "Wasmtime empty loop",
+            key: "wasmtime_empty",
+            run: wt_loop(wt_empty, &host_store),
+        },
+    ];
+    if let Some((inst, names)) = &cj {
+        let labels = [
+            ("capjit IDC (second Wasm module, other domain)", "capjit_idc"),
+            ("capjit host function (HostFn)", "capjit_host"),
+            ("capjit direct call", "capjit_direct"),
+            ("capjit empty loop", "capjit_empty"),
+        ];
+        for ((label, key), name) in labels.into_iter().zip(names) {
+            loops.push(CallLoop {
+                label,
+                key,
+                run: Box::new(move |n| capjit_call(&mut inst.borrow_mut(), name, Val::I64(n))),
+            });
+        }
+    }
+    let mut t: Vec<Vec<f64>> = vec![Vec::new(); loops.len()];
+    for round in 0..=plan.call_rounds {
+        for (l, times) in loops.iter_mut().zip(t.iter_mut()) {
+            let s = Instant::now();
+            let got = (l.run)(n);
+            let elapsed = secs(s.elapsed());
+            if got != want {
+                fail(format!("{}: sum {got}, expected {want}", l.label));
+            }
+            if round > 0 {
+                times.push(elapsed * 1e9 / n as f64);
             }
         }
     }
-    let med = |i: usize| (!t[i].is_empty()).then(|| median(t[i].clone()));
-    let (wt_host, wt_direct, wt_empty, wt_inst) = (med(0).unwrap(), med(1).unwrap(), med(2).unwrap(), med(3).unwrap());
+
     let _ = writeln!(
         table,
-        "call cost: a Wasm loop of {n} calls to an imported id(i64) -> i64, timed from the host; ns per iteration, median of {} rounds (net = minus the empty loop)",
+        "call cost: a Wasm loop of {n} calls to an imported id(i64) -> i64, timed from the host; \
+         ns per iteration, median of {} rounds (net = minus the same engine's empty loop)",
         plan.call_rounds
     );
-    let _ = writeln!(table, "{:<44} {:>9} {:>9}", "", "ns/iter", "net ns");
-    let mut row = |label: &str, key: &str, v: f64, empty: f64| {
-        let _ = writeln!(table, "{label:<44} {v:>9.3} {:>9.3}", v - empty);
-        figures.set(format!("call_{key}_ns"), v);
-        figures.set(format!("call_{key}_net_ns"), v - empty);
-    };
-    row(
-        "Wasmtime host function (Func::wrap)",
-        "wasmtime_host",
-        wt_host,
-        wt_empty,
-    );
-    row("Wasmtime instance-to-instance", "wasmtime_instance", wt_inst, wt_empty);
-    row("Wasmtime direct call", "wasmtime_direct", wt_direct, wt_empty);
-    row("Wasmtime empty loop", "wasmtime_empty", wt_empty, wt_empty);
+    let _ = writeln!(table, "{:<46} {:>9} {:>9} {:>9}", "", "ns/iter", "net ns", "fastest");
+    let min_of = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+    let mut med = std::collections::HashMap::new();
+    let mut fastest = std::collections::HashMap::new();
+    for (i, l) in loops.iter().enumerate() {
+        let empty_key = if l.key.starts_with("wasmtime") {
+            "wasmtime_empty"
+        } else {
+            "capjit_empty"
+        };
+        let empty_i = loops.iter().position(|e| e.key == empty_key).expect("empty loop");
+        let (v, empty, min) = (median(t[i].clone()), median(t[empty_i].clone()), min_of(&t[i]));
+        let _ = writeln!(table, "{:<46} {v:>9.3} {:>9.3} {min:>9.3}", l.label, v - empty);
+        figures.set(format!("call_{}_ns", l.key), v);
+        figures.set(format!("call_{}_net_ns", l.key), v - empty);
+        figures.set(format!("call_{}_min_ns", l.key), min);
+        med.insert(l.key, (v, v - empty));
+        fastest.insert(l.key, min);
+    }
     if cj.is_some() {
-        let (idc, direct, empty) = (med(4).unwrap(), med(5).unwrap(), med(6).unwrap());
-        row(
-            "capjit IDC (second Wasm module, other domain)",
-            "capjit_idc",
-            idc,
-            empty,
-        );
-        row("capjit direct call", "capjit_direct", direct, empty);
-        row("capjit empty loop", "capjit_empty", empty, empty);
-        let ratio = idc / wt_host;
-        let ratio_net = (idc - empty) / (wt_host - wt_empty);
-        figures.set("call_capjit_idc_vs_wasmtime_host", ratio);
-        figures.set("call_capjit_idc_vs_wasmtime_host_net", ratio_net);
-        figures.set("call_capjit_idc_vs_wasmtime_instance", idc / wt_inst);
+        for (a, b, what) in [
+            ("capjit_idc", "wasmtime_host", "capjit IDC / Wasmtime host call"),
+            (
+                "capjit_idc",
+                "wasmtime_instance",
+                "capjit IDC / Wasmtime instance-to-instance",
+            ),
+            ("capjit_host", "wasmtime_host", "capjit host call / Wasmtime host call"),
+        ] {
+            let (ratio, net, min) = (med[a].0 / med[b].0, med[a].1 / med[b].1, fastest[a] / fastest[b]);
+            let key = format!("call_{a}_vs_{b}");
+            figures.set(key.clone(), ratio);
+            figures.set(format!("{key}_net"), net);
+            figures.set(format!("{key}_min"), min);
+            let _ = writeln!(table, "{what}: {ratio:.2} ({net:.2} net, {min:.2} fastest)");
+        }
+    }
+
+    let _ = writeln!(
+        table,
+        "host to Wasm: one call of empty_loop(0) from Rust, {ENTRIES} in a row; ns per call, median (fastest)"
+    );
+    let wt_entry = median(entry[0].clone());
+    figures.set("entry_wasmtime_ns", wt_entry);
+    figures.set("entry_wasmtime_min_ns", min_of(&entry[0]));
+    let _ = writeln!(
+        table,
+        "{:<46} {wt_entry:>9.0} ({:.0})",
+        "Wasmtime TypedFunc::call",
+        min_of(&entry[0])
+    );
+    if !entry[1].is_empty() {
+        let cj_entry = median(entry[1].clone());
+        figures.set("entry_capjit_ns", cj_entry);
+        figures.set("entry_capjit_min_ns", min_of(&entry[1]));
+        figures.set("entry_capjit_vs_wasmtime", cj_entry / wt_entry);
         let _ = writeln!(
             table,
-            "capjit IDC / Wasmtime host call: {ratio:.2} ({ratio_net:.2} net); / Wasmtime instance-to-instance: {:.2}",
-            idc / wt_inst
+            "{:<46} {cj_entry:>9.0} ({:.0})",
+            "capjit Instance::invoke (a thread per call)",
+            min_of(&entry[1])
         );
     }
+    drop(loops);
+    drop(cj.take());
     table
 }
