@@ -11,7 +11,13 @@
 //! - **run time vs native Rust**: each kernel of `benches/kernels/` through the JIT
 //!   (both register allocators) against its native reference
 //!   (`benches/kernels/native.rs`) on the same input, alternating; and through the
-//!   interpreter, on a smaller input against native re-timed on that same input.
+//!   interpreter, on a smaller input against native re-timed on that same input;
+//! - **the optimiser** (`capjit::optimize_and_verify`): each kernel optimised,
+//!   verified and translated, timed against native in the same rounds; the share
+//!   of executed memory accesses that ran without a runtime check (block entry
+//!   counts from the interpreter times the verifier's per-access proofs); both
+//!   again on an input small enough for the versioned copy; and what optimising
+//!   adds to translation time, for the kernels and the generated module.
 //!
 //! Run: `cargo bench --bench headline`. Prints a table and writes one flat JSON
 //! object of numbers to `target/headline.json`. Every result is checked against the
@@ -29,8 +35,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use capjit::ir::exec::Limits;
-use capjit::ir::{parse_module, Module, Type, Val};
+use capjit::ir::{parse_module, Module, Op, Type, Val};
+use capjit::verifier::Verified;
 use capjit::{Backend, Instance};
+use capjit_optimizer::Options;
 use capjit_translator::{self as translator, Regalloc};
 use cranelift_codegen::ir::{types, AbiParam, Function, Signature};
 use cranelift_codegen::Context;
@@ -40,16 +48,25 @@ use cranelift_module::{default_libcall_names, Linkage, Module as _};
 /// IR instructions in the generated module translated for the speed figures.
 const TRANSLATE_SIZE: usize = 50_000;
 const TRANSLATE_ROUNDS: usize = 5;
+/// Rounds of plain translation against the `--opt` pipeline (the generated module).
+const OPT_TRANSLATE_ROUNDS: usize = 3;
+/// The same for each kernel (small modules: milliseconds).
+const KERNEL_TRANSLATE_ROUNDS: usize = 7;
 const KERNEL_ROUNDS: usize = 7;
 const INTERP_ROUNDS: usize = 3;
+/// Samples of the small-input runs (each batched to >= 20 ms).
+const SMALL_ROUNDS: usize = 5;
 
 /// A kernel: its source, the argument for the JIT and native runs (chosen so that
-/// native takes ~10-100 ms), and the smaller one for the interpreter.
+/// native takes ~10-100 ms), the smaller one for the interpreter, and one small
+/// enough that the optimiser's versioned copy runs (`docs/optimizer.md`: the
+/// bound it specialises for), if it has memory accesses.
 struct Kernel {
     name: &'static str,
     src: &'static str,
     n: i64,
     interp_n: i64,
+    small_n: Option<i64>,
 }
 
 const KERNELS: [Kernel; 5] = [
@@ -58,30 +75,35 @@ const KERNELS: [Kernel; 5] = [
         src: include_str!("kernels/fib.cir"),
         n: 34,
         interp_n: 25,
+        small_n: None,
     },
     Kernel {
         name: "sieve",
         src: include_str!("kernels/sieve.cir"),
         n: 8_000_000,
         interp_n: 500_000,
+        small_n: Some(65_000),
     },
     Kernel {
         name: "matmul",
         src: include_str!("kernels/matmul.cir"),
         n: 256,
         interp_n: 64,
+        small_n: Some(52),
     },
     Kernel {
         name: "crc32",
         src: include_str!("kernels/crc32.cir"),
         n: 8 << 20,
         interp_n: 1 << 19,
+        small_n: Some(64_000),
     },
     Kernel {
         name: "quicksort",
         src: include_str!("kernels/quicksort.cir"),
         n: 300_000,
         interp_n: 30_000,
+        small_n: Some(8_000),
     },
 ];
 
@@ -141,9 +163,9 @@ struct Translation {
 
 fn translate_once(m: &Module, cfg: &translator::Config) -> Translation {
     let started = Instant::now();
-    let verified = capjit_verifier::verify(m).expect("the generated module verifies");
+    let verified = capjit_verifier::verify(m).expect("the module verifies");
     let verified_at = Instant::now();
-    let compiled = translator::translate(&verified, cfg).expect("the generated module translates");
+    let compiled = translator::translate(&verified, cfg).expect("the module translates");
     let total = secs(started.elapsed());
     let t = Translation {
         total,
@@ -154,6 +176,39 @@ fn translate_once(m: &Module, cfg: &translator::Config) -> Translation {
     };
     drop(black_box(compiled));
     t
+}
+
+/// What `capjit run --opt` does before running (`capjit::optimize_and_verify`,
+/// then translate), phase by phase: verify the original, optimise, verify the
+/// result, translate it. Returns (total, optimise) seconds. Panics if the
+/// optimised module is rejected (the bench measures the optimised code only).
+fn opt_pipeline_once(m: &Module, cfg: &translator::Config) -> (f64, f64) {
+    let started = Instant::now();
+    let original = capjit_verifier::verify(m).expect("the module verifies");
+    let optimize_started = Instant::now();
+    let (optimized, _) = capjit_optimizer::optimize_report(m, &Options::default());
+    let optimize = secs(optimize_started.elapsed());
+    let verified = capjit_verifier::verify(&optimized).expect("the optimised module verifies");
+    let compiled = translator::translate(&verified, cfg).expect("the optimised module translates");
+    let total = secs(started.elapsed());
+    drop(black_box((original, compiled)));
+    (total, optimize)
+}
+
+/// Plain translation (verify + translate) against the `--opt` pipeline
+/// ([`opt_pipeline_once`]) of the same module, alternating over `rounds` after
+/// one untimed run of each. Medians: (plain, optimise, pipeline) seconds.
+fn optimizer_cost(m: &Module, cfg: &translator::Config, rounds: usize) -> (f64, f64, f64) {
+    translate_once(m, cfg);
+    opt_pipeline_once(m, cfg);
+    let (mut plain, mut opt, mut pipeline) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        plain.push(translate_once(m, cfg).total);
+        let (total, o) = opt_pipeline_once(m, cfg);
+        pipeline.push(total);
+        opt.push(o);
+    }
+    (median(plain), median(opt), median(pipeline))
 }
 
 /// Cranelift alone: a `JITModule` with the same ISA and flags, the same
@@ -370,29 +425,68 @@ fn translation(figures: &mut Figures, table: &mut String) {
     );
     let _ = writeln!(
         table,
-        "default ({}, verifier {}): capjit / Cranelift only = {:.2} (target >= 0.90)\n",
+        "default ({}, verifier {}): capjit / Cranelift only = {:.2} (target >= 0.90)",
         regalloc_name(default.regalloc),
         if default.cranelift_verifier { "on" } else { "off" },
         rates[d] / cl_rates[dc]
+    );
+
+    // What the optimiser adds (default configuration).
+    let (plain, opt, pipeline) = optimizer_cost(&m, &default, OPT_TRANSLATE_ROUNDS);
+    figures.set("translate_optimize_ms", ms(opt));
+    figures.set("translate_opt_pipeline_ms", ms(pipeline));
+    figures.set("translate_optimize_vs_translate", opt / plain);
+    figures.set("translate_opt_pipeline_vs_translate", pipeline / plain);
+    let _ = writeln!(
+        table,
+        "with the optimiser (median of {OPT_TRANSLATE_ROUNDS}, alternating with plain verify + translate at {:.1} ms): \
+         optimise {:.1} ms = {:.2}x plain; verify + optimise + verify + translate {:.1} ms = {:.2}x plain\n",
+        ms(plain),
+        ms(opt),
+        opt / plain,
+        ms(pipeline),
+        pipeline / plain
     );
 }
 
 // ---- kernels --------------------------------------------------------------------
 
-fn instance(m: &Module, backend: Backend, regalloc: Regalloc) -> Instance {
-    let config = capjit::Config {
+fn config(backend: Backend, regalloc: Regalloc) -> capjit::Config {
+    capjit::Config {
         backend,
-        limits: Limits {
-            fuel: u64::MAX,
-            ..Limits::default()
-        },
+        limits: unlimited(),
         translator: translator::Config {
             regalloc,
             ..translator::Config::default()
         },
         ..capjit::Config::default()
-    };
-    Instance::new(m, &config, Box::new(std::io::sink())).expect("the kernel instantiates")
+    }
+}
+
+fn unlimited() -> Limits {
+    Limits {
+        fuel: u64::MAX,
+        ..Limits::default()
+    }
+}
+
+fn instance(m: &Module, backend: Backend, regalloc: Regalloc) -> Instance {
+    Instance::new(m, &config(backend, regalloc), Box::new(std::io::sink())).expect("the kernel instantiates")
+}
+
+/// The optimised module through the JIT (it verified already).
+fn opt_instance(verified: Verified<Module>, regalloc: Regalloc) -> Instance {
+    Instance::from_verified(verified, &config(Backend::Jit, regalloc), Box::new(std::io::sink()))
+        .expect("the optimised kernel instantiates")
+}
+
+/// `capjit::optimize_and_verify`, which must use the optimised module.
+fn optimized(m: &Module, k: &Kernel) -> Verified<Module> {
+    let o = capjit::optimize_and_verify(m).unwrap_or_else(|e| panic!("{}: {e:?}", k.name));
+    if let Some(why) = &o.fallback {
+        panic!("{}: the optimised module is not used: {why:?}", k.name);
+    }
+    o.verified
 }
 
 /// The kernel's entry: domain `name`, exported `run`, one integer parameter.
@@ -441,32 +535,210 @@ fn native_batched(f: native::Run, n: i64) -> f64 {
     )
 }
 
+/// An exported `bench_repeat(n, reps)` appended to a kernel's domain: calls `run(n)`
+/// `reps` (>= 1) times and returns the last result. At small inputs one
+/// `Instance::invoke` (a thread start: 0.1-0.4 ms on a loaded machine) would
+/// otherwise weigh as much as the kernel itself.
+const REPEAT: &str = "
+  export func bench_repeat(i32, i32) -> i64 {
+  block0(v0: i32, v1: i32):
+    jump block1(v1)
+  block1(v2: i32):
+    v3 = call run(v0)
+    v4 = iconst.i32 1
+    v5 = isub.i32 v2, v4
+    v6 = iconst.i32 0
+    v7 = icmp.ne.i32 v5, v6
+    brif v7, block1(v5), block2
+  block2:
+    return v3
+  }
+";
+
+/// The kernel with [`REPEAT`] (its `run` must take an i32).
+fn with_repeat(k: &Kernel) -> Module {
+    let body = k
+        .src
+        .trim_end()
+        .strip_suffix('}')
+        .expect("the kernel's source ends with its domain");
+    parse_module(&format!("{body}{REPEAT}}}\n")).unwrap_or_else(|e| panic!("{} with bench_repeat: {e}", k.name))
+}
+
+/// `bench_repeat(n, reps)`: the result of the last call.
+fn repeat(inst: &mut Instance, k: &Kernel, n: i64, reps: i32) -> i64 {
+    match inst
+        .invoke(k.name, "bench_repeat", &[Val::I32(n as i32), Val::I32(reps)])
+        .as_deref()
+    {
+        Ok([Val::I64(r)]) => *r,
+        other => panic!("{}: {other:?}", k.name),
+    }
+}
+
+/// Seconds per kernel call at a small `n`: native, the JIT and the optimised
+/// module (both through [`REPEAT`], `reps` calls per invoke, sized so that native
+/// takes >= 20 ms), alternating over [`SMALL_ROUNDS`] rounds; medians.
+fn small_timings(f: native::Run, n: i64, jit: &mut Instance, opt: &mut Instance, k: &Kernel) -> [f64; 3] {
+    let want = f(n);
+    assert_eq!(repeat(jit, k, n, 1), want, "{} bench_repeat", k.name);
+    assert_eq!(repeat(opt, k, n, 1), want, "{} optimised bench_repeat", k.name);
+    let one = (0..3)
+        .map(|_| timed(|| f(black_box(n))).0)
+        .fold(f64::INFINITY, f64::min);
+    let reps = ((0.02 / one).ceil() as i32).clamp(1, 1_000_000);
+    let (mut tn, mut tj, mut to) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..SMALL_ROUNDS {
+        let started = Instant::now();
+        for _ in 0..reps {
+            assert_eq!(black_box(f(black_box(n))), want);
+        }
+        tn.push(secs(started.elapsed()) / reps as f64);
+        let (t, r) = timed(|| repeat(jit, k, n, reps));
+        assert_eq!(r, want);
+        tj.push(t / reps as f64);
+        let (t, r) = timed(|| repeat(opt, k, n, reps));
+        assert_eq!(r, want);
+        to.push(t / reps as f64);
+    }
+    [median(tn), median(tj), median(to)]
+}
+
+/// The memory accesses the verifier counts (`Verified::counts`): each one is
+/// checked at run time unless proven.
+fn is_access(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::Load { .. } | Op::Store { .. } | Op::MemoryCopy { .. } | Op::MemoryFill { .. }
+    )
+}
+
+/// (proven, checked) memory accesses.
+type Accesses = (u64, u64);
+
+/// `[domain][function][block]`: the block's memory accesses, as the verifier
+/// decided (`Verified::access_proven`).
+fn accesses_by_block(v: &Verified<Module>) -> Vec<Vec<Vec<Accesses>>> {
+    let by_block: Vec<Vec<Vec<Accesses>>> = v
+        .module()
+        .domains
+        .iter()
+        .enumerate()
+        .map(|(d, dom)| {
+            dom.functions
+                .iter()
+                .enumerate()
+                .map(|(f, func)| {
+                    func.blocks
+                        .iter()
+                        .enumerate()
+                        .map(|(b, block)| {
+                            let mut a = (0, 0);
+                            for (i, _) in block.insts.iter().enumerate().filter(|(_, x)| is_access(&x.op)) {
+                                if v.access_proven(d, f, b, i) {
+                                    a.0 += 1;
+                                } else {
+                                    a.1 += 1;
+                                }
+                            }
+                            a
+                        })
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let total = by_block
+        .iter()
+        .flatten()
+        .flatten()
+        .fold((0, 0), |s, a| (s.0 + a.0, s.1 + a.1));
+    let c = v.counts();
+    assert_eq!(total, (c.accesses_proven, c.accesses_checked), "access counts");
+    by_block
+}
+
+/// One call of the kernel at `n` in the reference interpreter, counting block
+/// entries: the memory accesses it executed (proven, checked), and its result.
+/// Entries times each block's accesses is exact: every instruction of an entered
+/// block runs (a call returns into the middle of its block, which is not a new
+/// entry), since the kernels do not trap.
+fn executed_accesses(m: &Module, by_block: &[Vec<Vec<Accesses>>], k: &Kernel, n: i64) -> (Accesses, i64) {
+    let mut interp = capjit::ir::interp::Instance::new(m.clone(), unlimited(), Box::new(std::io::sink()))
+        .expect("the optimised kernel links");
+    interp.count_blocks(true);
+    let r = match interp.invoke(k.name, "run", &[argument(m, k, n)]).as_deref() {
+        Ok([Val::I64(r)]) => *r,
+        other => panic!("{} (optimised, interpreter): {other:?}", k.name),
+    };
+    let counts = interp.block_counts().expect("counting");
+    let mut executed = (0, 0);
+    for (cd, ad) in counts.iter().zip(by_block) {
+        for (cf, af) in cd.iter().zip(ad) {
+            for (&entries, &(p, c)) in cf.iter().zip(af) {
+                executed.0 += entries * p;
+                executed.1 += entries * c;
+            }
+        }
+    }
+    (executed, r)
+}
+
+/// Proven / all, or `None` without accesses.
+fn fraction((p, c): Accesses) -> Option<f64> {
+    (p + c > 0).then(|| p as f64 / (p + c) as f64)
+}
+
+fn fraction_text(a: Accesses) -> String {
+    fraction(a).map_or_else(|| "-".into(), |f| format!("{f:.3}"))
+}
+
+/// What the optimiser table prints for one kernel.
+struct OptRow {
+    name: &'static str,
+    static_acc: Accesses,
+    interp_n: i64,
+    executed: Accesses,
+    /// small n, executed there, (native, JIT, optimised) seconds per call.
+    small: Option<(i64, Accesses, [f64; 3])>,
+    /// (plain, optimise, pipeline) seconds.
+    translate: (f64, f64, f64),
+}
+
 fn kernels(figures: &mut Figures, table: &mut String) {
     let default = translator::Config::default().regalloc;
     let _ = writeln!(
         table,
         "kernels through the JIT vs native Rust on the same input (median of {KERNEL_ROUNDS} alternating rounds; \
-         x = time / native; default regalloc {})",
+         x = time / native; default regalloc {}; opt = optimised, default regalloc)",
         regalloc_name(default)
     );
     let _ = writeln!(
         table,
-        "{:<10} {:>9} {:>10} {:>10} {:>7} {:>10} {:>7}",
-        "kernel", "n", "native ms", "sp ms", "sp x", "bt ms", "bt x"
+        "{:<10} {:>9} {:>10} {:>10} {:>7} {:>10} {:>7} {:>10} {:>7}",
+        "kernel", "n", "native ms", "sp ms", "sp x", "bt ms", "bt x", "opt ms", "opt x"
     );
     let mut interp_rows = Vec::new();
-    // Sums of ln(time / native): single_pass, backtracking.
-    let (mut log_sp, mut log_bt) = (0.0, 0.0);
+    let mut opt_rows = Vec::new();
+    // Sums of ln(time / native): single_pass, backtracking, optimised.
+    let (mut log_sp, mut log_bt, mut log_opt) = (0.0, 0.0, 0.0);
     for k in &KERNELS {
         let m = parse_module(k.src).unwrap_or_else(|e| panic!("{}: {e}", k.name));
         let f = native::by_name(k.name).expect("native reference");
         let arg = argument(&m, k, k.n);
         let want = f(k.n);
+        let verified = optimized(&m, k);
+        let by_block = accesses_by_block(&verified);
+        let c = verified.counts();
+        let static_acc = (c.accesses_proven, c.accesses_checked);
+        let opt_module = verified.module().clone();
         let mut sp = instance(&m, Backend::Jit, Regalloc::SinglePass);
         let mut bt = instance(&m, Backend::Jit, Regalloc::Backtracking);
+        let mut opt = opt_instance(verified, default);
         assert_eq!(invoke(&mut sp, k, arg), want, "{} single_pass", k.name);
         assert_eq!(invoke(&mut bt, k, arg), want, "{} backtracking", k.name);
-        let (mut tn, mut tsp, mut tbt) = (Vec::new(), Vec::new(), Vec::new());
+        assert_eq!(invoke(&mut opt, k, arg), want, "{} optimised", k.name);
+        let (mut tn, mut tsp, mut tbt, mut topt) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for _ in 0..KERNEL_ROUNDS {
             let (t, r) = timed(|| f(k.n));
             assert_eq!(r, want);
@@ -477,23 +749,29 @@ fn kernels(figures: &mut Figures, table: &mut String) {
             let (t, r) = timed(|| invoke(&mut bt, k, arg));
             assert_eq!(r, want);
             tbt.push(t);
+            let (t, r) = timed(|| invoke(&mut opt, k, arg));
+            assert_eq!(r, want);
+            topt.push(t);
         }
-        drop((sp, bt));
-        let (n, s, b) = (median(tn), median(tsp), median(tbt));
+        drop((sp, bt, opt));
+        let (n, s, b, o) = (median(tn), median(tsp), median(tbt), median(topt));
         let _ = writeln!(
             table,
-            "{:<10} {:>9} {:>10.1} {:>10.1} {:>7.2} {:>10.1} {:>7.2}",
+            "{:<10} {:>9} {:>10.1} {:>10.1} {:>7.2} {:>10.1} {:>7.2} {:>10.1} {:>7.2}",
             k.name,
             k.n,
             ms(n),
             ms(s),
             s / n,
             ms(b),
-            b / n
+            b / n,
+            ms(o),
+            o / n
         );
         let jit = if default == Regalloc::SinglePass { s } else { b };
         log_sp += (s / n).ln();
         log_bt += (b / n).ln();
+        log_opt += (o / n).ln();
         let key = |s: &str| format!("kernel_{}_{s}", k.name);
         figures.set(key("n"), k.n as f64);
         figures.set(key("native_ms"), ms(n));
@@ -503,6 +781,9 @@ fn kernels(figures: &mut Figures, table: &mut String) {
         figures.set(key("vs_native_single_pass"), s / n);
         figures.set(key("jit_ms_backtracking"), ms(b));
         figures.set(key("vs_native_backtracking"), b / n);
+        figures.set(key("opt_ms"), ms(o));
+        figures.set(key("opt_vs_native"), o / n);
+        figures.set(key("opt_vs_jit"), o / jit);
 
         // The interpreter, on a smaller input; native is re-timed on that input.
         let arg = argument(&m, k, k.interp_n);
@@ -515,18 +796,87 @@ fn kernels(figures: &mut Figures, table: &mut String) {
                 t
             })
             .collect();
+        drop(interp);
         let (i, n) = (median(ti), native_batched(f, k.interp_n));
         interp_rows.push((k.name, k.interp_n, n, i));
-        let key = |s: &str| format!("interp_{}_{s}", k.name);
-        figures.set(key("n"), k.interp_n as f64);
-        figures.set(key("native_ms"), ms(n));
-        figures.set(key("ms"), ms(i));
-        figures.set(key("vs_native"), i / n);
+        let ikey = |s: &str| format!("interp_{}_{s}", k.name);
+        figures.set(ikey("n"), k.interp_n as f64);
+        figures.set(ikey("native_ms"), ms(n));
+        figures.set(ikey("ms"), ms(i));
+        figures.set(ikey("vs_native"), i / n);
+
+        // Accesses executed by the optimised module, counted in the interpreter
+        // (the JIT's n would take minutes there; see docs/performance.md).
+        let (executed, r) = executed_accesses(&opt_module, &by_block, k, k.interp_n);
+        assert_eq!(r, want, "{} optimised, interpreter", k.name);
+
+        // A small input: the versioned copy runs.
+        let small = k.small_n.map(|sn| {
+            let (small_executed, r) = executed_accesses(&opt_module, &by_block, k, sn);
+            let want = f(sn);
+            assert_eq!(r, want, "{} optimised, interpreter, n = {sn}", k.name);
+            // The same kernel with `bench_repeat`, optimised the same way.
+            let mr = with_repeat(k);
+            let verified = optimized(&mr, k);
+            let c = verified.counts();
+            assert_eq!(
+                (c.accesses_proven, c.accesses_checked),
+                static_acc,
+                "{} with bench_repeat",
+                k.name
+            );
+            let mut jit = instance(&mr, Backend::Jit, default);
+            let mut opt = opt_instance(verified, default);
+            let t = small_timings(f, sn, &mut jit, &mut opt, k);
+            (sn, small_executed, t)
+        });
+
+        // What the optimiser adds to translation (default configuration).
+        let translate = optimizer_cost(&m, &translator::Config::default(), KERNEL_TRANSLATE_ROUNDS);
+
+        figures.set(key("accesses_static_proven"), static_acc.0 as f64);
+        figures.set(key("accesses_static_checked"), static_acc.1 as f64);
+        if let Some(fr) = fraction(static_acc) {
+            figures.set(key("proven_fraction_static"), fr);
+        }
+        figures.set(key("proven_fraction_n"), k.interp_n as f64);
+        figures.set(key("accesses_executed"), (executed.0 + executed.1) as f64);
+        if let Some(fr) = fraction(executed) {
+            figures.set(key("proven_fraction"), fr);
+        }
+        if let Some((sn, small_executed, [tn, tj, to])) = small {
+            figures.set(key("small_n"), sn as f64);
+            figures.set(
+                key("small_accesses_executed"),
+                (small_executed.0 + small_executed.1) as f64,
+            );
+            if let Some(fr) = fraction(small_executed) {
+                figures.set(key("small_proven_fraction"), fr);
+            }
+            figures.set(key("small_native_ms"), ms(tn));
+            figures.set(key("small_jit_ms"), ms(tj));
+            figures.set(key("small_jit_vs_native"), tj / tn);
+            figures.set(key("small_opt_ms"), ms(to));
+            figures.set(key("small_opt_vs_native"), to / tn);
+            figures.set(key("small_opt_vs_jit"), to / tj);
+        }
+        let (plain, optimise, pipeline) = translate;
+        figures.set(key("translate_ms"), ms(plain));
+        figures.set(key("optimize_ms"), ms(optimise));
+        figures.set(key("opt_pipeline_ms"), ms(pipeline));
+        figures.set(key("optimize_vs_translate"), optimise / plain);
+        figures.set(key("opt_pipeline_vs_translate"), pipeline / plain);
+        opt_rows.push(OptRow {
+            name: k.name,
+            static_acc,
+            interp_n: k.interp_n,
+            executed,
+            small,
+            translate,
+        });
     }
-    let (geo_sp, geo_bt) = (
-        (log_sp / KERNELS.len() as f64).exp(),
-        (log_bt / KERNELS.len() as f64).exp(),
-    );
+    let count = KERNELS.len() as f64;
+    let (geo_sp, geo_bt, geo_opt) = ((log_sp / count).exp(), (log_bt / count).exp(), (log_opt / count).exp());
     let geo = if default == Regalloc::SinglePass {
         geo_sp
     } else {
@@ -535,10 +885,11 @@ fn kernels(figures: &mut Figures, table: &mut String) {
     figures.set("kernel_geomean_vs_native", geo);
     figures.set("kernel_geomean_vs_native_single_pass", geo_sp);
     figures.set("kernel_geomean_vs_native_backtracking", geo_bt);
+    figures.set("kernel_geomean_opt_vs_native", geo_opt);
     let _ = writeln!(
         table,
         "geometric mean: single_pass {geo_sp:.2}x, backtracking {geo_bt:.2}x native \
-         (target <= 3x, without optimisation)\n"
+         (target <= 3x, without optimisation); optimised {geo_opt:.2}x (target <= 1.5x per kernel)\n"
     );
 
     let _ = writeln!(
@@ -560,6 +911,103 @@ fn kernels(figures: &mut Figures, table: &mut String) {
             ti / tn
         );
     }
+
+    opt_table(&opt_rows, figures, table);
+}
+
+fn opt_table(rows: &[OptRow], figures: &mut Figures, table: &mut String) {
+    let _ = writeln!(
+        table,
+        "\nthe optimiser: memory accesses without a runtime check; static = in the optimised module, \
+         executed = in one call in the interpreter (block entries x the verifier's proofs)"
+    );
+    let _ = writeln!(
+        table,
+        "{:<10} {:>13} {:>7} {:>9} {:>12} {:>7} {:>9} {:>10} {:>7}",
+        "kernel", "static", "frac", "n", "executed", "proven", "small n", "executed", "proven"
+    );
+    for r in rows {
+        let (sn, se, sf) = match r.small {
+            Some((sn, se, _)) => (sn.to_string(), (se.0 + se.1).to_string(), fraction_text(se)),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let _ = writeln!(
+            table,
+            "{:<10} {:>13} {:>7} {:>9} {:>12} {:>7} {:>9} {:>10} {:>7}",
+            r.name,
+            format!("{} / {}", r.static_acc.0, r.static_acc.0 + r.static_acc.1),
+            fraction_text(r.static_acc),
+            r.interp_n,
+            r.executed.0 + r.executed.1,
+            fraction_text(r.executed),
+            sn,
+            se,
+            sf
+        );
+    }
+
+    let _ = writeln!(
+        table,
+        "\nsmall inputs (the versioned copy runs): median of {SMALL_ROUNDS} alternating rounds; the JIT runs \
+         call the kernel in a loop in IR (bench_repeat) for as many calls as native does in >= 20 ms"
+    );
+    let _ = writeln!(
+        table,
+        "{:<10} {:>9} {:>10} {:>10} {:>7} {:>10} {:>7} {:>9}",
+        "kernel", "n", "native ms", "jit ms", "jit x", "opt ms", "opt x", "opt/jit"
+    );
+    for r in rows {
+        if let Some((sn, _, [tn, tj, to])) = r.small {
+            let _ = writeln!(
+                table,
+                "{:<10} {:>9} {:>10.3} {:>10.3} {:>7.2} {:>10.3} {:>7.2} {:>9.2}",
+                r.name,
+                sn,
+                ms(tn),
+                ms(tj),
+                tj / tn,
+                ms(to),
+                to / tn,
+                to / tj
+            );
+        }
+    }
+
+    let _ = writeln!(
+        table,
+        "\ntranslation with the optimiser (median of {KERNEL_TRANSLATE_ROUNDS} alternating rounds): plain = verify + translate; \
+         pipeline = verify + optimise + verify + translate (capjit run --opt)"
+    );
+    let _ = writeln!(
+        table,
+        "{:<10} {:>9} {:>12} {:>8} {:>12} {:>8}",
+        "kernel", "plain ms", "optimise ms", "/ plain", "pipeline ms", "/ plain"
+    );
+    let mut total = (0.0, 0.0, 0.0);
+    let row = |table: &mut String, name: &str, (plain, opt, pipeline): (f64, f64, f64)| {
+        let _ = writeln!(
+            table,
+            "{:<10} {:>9.2} {:>12.2} {:>8.2} {:>12.2} {:>8.2}",
+            name,
+            ms(plain),
+            ms(opt),
+            opt / plain,
+            ms(pipeline),
+            pipeline / plain
+        );
+    };
+    for r in rows {
+        row(table, r.name, r.translate);
+        total.0 += r.translate.0;
+        total.1 += r.translate.1;
+        total.2 += r.translate.2;
+    }
+    row(table, "total", total);
+    figures.set("kernels_translate_ms", ms(total.0));
+    figures.set("kernels_optimize_ms", ms(total.1));
+    figures.set("kernels_opt_pipeline_ms", ms(total.2));
+    figures.set("kernels_optimize_vs_translate", total.1 / total.0);
+    figures.set("kernels_opt_pipeline_vs_translate", total.2 / total.0);
 }
 
 /// The 1-minute load average (Linux), to tell a quiet machine from a busy one.
