@@ -581,6 +581,10 @@ fn main() {
     let mut winch_ratios = Vec::new();
     let mut nosig_ratios = Vec::new();
     let mut native_ratios = Vec::new();
+    let mut opt_lines = String::from(
+        "capjit's optimiser on the frontend's IR (static counts of loads and stores; \
+         a proven one carries no bounds check):\n",
+    );
     // Ratios of the fastest rounds: wt-nosig, winch, capjit, capjit+opt (to Wasmtime), Wasmtime to native.
     let mut min_ratios: [Vec<f64>; 5] = Default::default();
     for p in &prepared {
@@ -601,6 +605,34 @@ fn main() {
             let run = m.export(k.name, "run");
             (capjit_instance(m, false), capjit_instance(m, true), run)
         });
+        // What the optimiser proved: memory accesses in the code, static counts.
+        if let Ok(m) = &p.capjit {
+            let plain = capjit::verifier::verify(&m.module)
+                .unwrap_or_else(|e| fail(format!("capjit: {}: {e:?}", k.name)))
+                .counts();
+            let out = capjit::optimize_and_verify(&m.module).unwrap_or_else(|e| fail(format!("capjit: {e:?}")));
+            let c = out.verified.counts();
+            let key = |s: &str| format!("opt_{}_{s}", k.name);
+            figures.set(key("accesses_proven_before"), plain.accesses_proven as f64);
+            figures.set(key("accesses_checked_before"), plain.accesses_checked as f64);
+            figures.set(key("accesses_proven"), c.accesses_proven as f64);
+            figures.set(key("accesses_checked"), c.accesses_checked as f64);
+            figures.set(key("fallback"), if out.fallback.is_some() { 1.0 } else { 0.0 });
+            let _ = writeln!(
+                opt_lines,
+                "{:<10} {:>3} of {:>3} accesses proven before, {:>3} of {:>3} after{}",
+                k.name,
+                plain.accesses_proven,
+                plain.accesses_proven + plain.accesses_checked,
+                c.accesses_proven,
+                c.accesses_proven + c.accesses_checked,
+                if out.fallback.is_some() {
+                    " (fallback: the original runs)"
+                } else {
+                    ""
+                }
+            );
+        }
         // Every engine agrees with the native reference, on a small input and on n.
         for size in [k.check_n, n] {
             let want = reference(size);
@@ -736,6 +768,7 @@ fn main() {
         if min_ratios[3].is_empty() { "-".into() } else { format!("{:.2}x", geomean(&min_ratios[3])) },
         geomean(&min_ratios[4]),
     );
+    run_table.push_str(&opt_lines);
     figures.set("run_geomean_wasmtime_vs_native", geomean(&native_ratios));
     figures.set("run_geomean_wasmtime_vs_native_min", geomean(&min_ratios[4]));
     figures.set(
