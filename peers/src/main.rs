@@ -8,12 +8,14 @@
 //!    (`capjit_wasm::translate`) + verifier + translator (lower, Cranelift
 //!    compile, link), each part reported; also the optimiser's pipeline
 //!    (`optimize_and_verify`) in place of the plain verifier. Wasmtime:
-//!    `Module::new` with Cranelift (default `Config`, and on one thread) and with Winch.
+//!    `Module::new` with Cranelift (default `Config`, on one thread, and set up like
+//!    capjit's translator) and with Winch.
 //! 2. **Run time** of each kernel's `run(n)` on an input that takes tens to
 //!    hundreds of milliseconds: native Rust (the references of
 //!    `benches/kernels/native.rs`), capjit's JIT (default config, with and without
-//!    the optimiser), Wasmtime Cranelift (default, and without signals-based traps,
-//!    i.e. with explicit bounds checks like capjit), Winch.
+//!    the optimiser), Wasmtime Cranelift (default; without signals-based traps, i.e.
+//!    with explicit bounds checks like capjit; and set up like capjit's translator:
+//!    no optimisation, NaN canonicalisation, explicit bounds checks), Winch.
 //! 3. **Call cost**: a Wasm loop calling an imported `id(i64) -> i64` N times.
 //!    Wasmtime: a `Func::wrap` host function, and the export of a second Wasm
 //!    instance. capjit: the export of a second Wasm module, which the frontend
@@ -354,6 +356,11 @@ enum Wt {
     CraneliftOneThread,
     /// `Strategy::Winch`, Wasmtime's baseline compiler.
     Winch,
+    /// Cranelift set up as capjit's translator sets it up: no optimisation
+    /// (`opt_level` none), NaN canonicalisation, explicit bounds checks (no
+    /// signals-based traps), one compile thread. What remains between this and
+    /// capjit is capjit's IR, lowering and runtime checks.
+    CapjitLike,
 }
 
 impl Wt {
@@ -369,6 +376,12 @@ impl Wt {
             }
             Wt::Winch => {
                 c.strategy(wasmtime::Strategy::Winch);
+            }
+            Wt::CapjitLike => {
+                c.cranelift_opt_level(wasmtime::OptLevel::None)
+                    .cranelift_nan_canonicalization(true)
+                    .signals_based_traps(false)
+                    .parallel_compilation(false);
             }
         }
         wasmtime::Engine::new(&c).unwrap_or_else(|e| fail(format!("wasmtime engine: {e:#}")))
@@ -415,11 +428,10 @@ impl WtKernel {
 
 struct CompileRow {
     capjit: Option<CapjitCompile>,
-    wasmtime: f64,
-    one_thread: f64,
-    winch: f64,
-    /// The fastest round of capjit (total), Wasmtime, Wasmtime on one thread, Winch.
-    fastest: [f64; 4],
+    /// capjit's fastest round (total).
+    capjit_min: f64,
+    /// Seconds for each of COMPILE_ENGINES, in that order: median, fastest round.
+    wt: Vec<(f64, f64)>,
 }
 
 fn measure_compile(
@@ -455,17 +467,6 @@ fn measure_compile(
     }
     let med = |f: fn(&CapjitCompile) -> f64| median(capjit_runs.iter().map(f).collect());
     let min_of = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-    let wt_min = |which: Wt| min_of(&wt_runs[engines.iter().position(|(w, _)| *w == which).expect("engine")]);
-    let fastest = [
-        capjit_runs.iter().map(|c| c.total).fold(f64::INFINITY, f64::min),
-        wt_min(Wt::Cranelift),
-        wt_min(Wt::CraneliftOneThread),
-        wt_min(Wt::Winch),
-    ];
-    let wt = |which: Wt| {
-        let i = engines.iter().position(|(w, _)| *w == which).expect("engine");
-        median(wt_runs[i].clone())
-    };
     CompileRow {
         capjit: capjit_ok.then(|| CapjitCompile {
             frontend: med(|c| c.frontend),
@@ -477,10 +478,8 @@ fn measure_compile(
             optimize_and_verify: med(|c| c.optimize_and_verify),
             total_opt: med(|c| c.total_opt),
         }),
-        wasmtime: wt(Wt::Cranelift),
-        one_thread: wt(Wt::CraneliftOneThread),
-        winch: wt(Wt::Winch),
-        fastest,
+        capjit_min: capjit_runs.iter().map(|c| c.total).fold(f64::INFINITY, f64::min),
+        wt: wt_runs.iter().map(|v| (median(v.clone()), min_of(v))).collect(),
     }
 }
 
@@ -526,11 +525,16 @@ fn main() {
         figures.set("load_average_start", l);
     }
 
-    let engines: Vec<(Wt, wasmtime::Engine)> =
-        [Wt::Cranelift, Wt::CraneliftNoSignals, Wt::Winch, Wt::CraneliftOneThread]
-            .into_iter()
-            .map(|w| (w, w.engine()))
-            .collect();
+    let engines: Vec<(Wt, wasmtime::Engine)> = [
+        Wt::Cranelift,
+        Wt::CraneliftNoSignals,
+        Wt::Winch,
+        Wt::CraneliftOneThread,
+        Wt::CapjitLike,
+    ]
+    .into_iter()
+    .map(|w| (w, w.engine()))
+    .collect();
     let engine = |which: Wt| &engines.iter().find(|(w, _)| *w == which).expect("engine").1;
 
     // Every kernel to Wasm bytes once (the text parse is timed on neither side),
@@ -554,48 +558,42 @@ fn main() {
         .collect();
 
     // ---- run time: correctness first, then timing ----
+    // Columns: native, the Wasmtime configurations of RUN_ENGINES, capjit, capjit+opt.
+    let mut cols: Vec<(&str, &str)> = vec![("native", "native")];
+    cols.extend(RUN_ENGINES.iter().map(|w| (w.column(), w.key())));
+    cols.extend([("capjit", "capjit"), ("cj+opt", "capjit_opt")]);
+    let base_col = 1; // Wasmtime Cranelift default
+    let like_col = cols.iter().position(|c| c.1 == Wt::CapjitLike.key()).expect("wt-like");
     let mut run_table = String::new();
     let _ = writeln!(
         run_table,
-        "run time of run(n), median of {} alternating rounds after a warm-up (ms; x = time / Wasmtime Cranelift default)",
+        "run time of run(n) in ms, median of {} alternating rounds after a warm-up; x = time / Wasmtime Cranelift default",
         plan.run_rounds
     );
-    let _ = writeln!(
-        run_table,
-        "{:<10} {:>8} {:>8} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>7} {:>7} {:>7}",
-        "kernel",
-        "n",
-        "native",
-        "wasmtime",
-        "wt-nosig",
-        "winch",
-        "capjit",
-        "cj+opt",
-        "nosig x",
-        "winch x",
-        "capjit x",
-        "cj+opt x"
-    );
-    let mut capjit_ratios = Vec::new();
-    let mut capjit_opt_ratios = Vec::new();
-    let mut winch_ratios = Vec::new();
-    let mut nosig_ratios = Vec::new();
-    let mut native_ratios = Vec::new();
+    let mut header = format!("{:<10} {:>8}", "kernel", "n");
+    for (label, _) in &cols {
+        let _ = write!(header, " {label:>8}");
+    }
+    for (label, _) in &cols[2..] {
+        let _ = write!(header, " {:>8}", format!("{label} x"));
+    }
+    let _ = writeln!(run_table, "{header}");
+    // Per column: ratios to Wasmtime (median, fastest round); and capjit / wt-like.
+    let mut ratios: Vec<[Vec<f64>; 2]> = vec![Default::default(); cols.len()];
+    let mut like_ratios: [Vec<f64>; 2] = Default::default();
     let mut opt_lines = String::from(
         "capjit's optimiser on the frontend's IR (static counts of loads and stores; \
          a proven one carries no bounds check):\n",
     );
-    // Ratios of the fastest rounds: wt-nosig, winch, capjit, capjit+opt (to Wasmtime), Wasmtime to native.
-    let mut min_ratios: [Vec<f64>; 5] = Default::default();
     for p in &prepared {
         let k = p.k;
         let n = plan.size(k);
         let arg = |n: i64| if k.arg_i64 { Val::I64(n) } else { Val::I32(n as i32) };
         let reference = native::by_name(k.name).unwrap_or_else(|| fail(format!("no native {}", k.name)));
-        let mut wt: Vec<(Wt, WtKernel)> = engines
+        let mut wt: Vec<(Wt, WtKernel)> = RUN_ENGINES
             .iter()
-            .filter(|(w, _)| RUN_ENGINES.contains(w))
-            .map(|(w, e)| {
+            .map(|w| {
+                let e = engine(*w);
                 let m =
                     wasmtime::Module::new(e, &p.bytes).unwrap_or_else(|e| fail(format!("wasmtime: {}: {e:#}", k.name)));
                 (*w, WtKernel::new(e, &m))
@@ -668,168 +666,132 @@ fn main() {
             }
             s
         };
-        let mut t_native = Vec::new();
-        let mut t_wt: Vec<Vec<f64>> = vec![Vec::new(); wt.len()];
-        let mut t_cj = Vec::new();
-        let mut t_cjo = Vec::new();
+        // t[col]: seconds of each round.
+        let mut t: Vec<Vec<f64>> = vec![Vec::new(); cols.len()];
         for _ in 0..plan.run_rounds {
-            t_native.push(timed(&mut || reference(black_box(n)), "native"));
+            t[0].push(timed(&mut || reference(black_box(n)), "native"));
             for (i, (w, inst)) in wt.iter_mut().enumerate() {
-                t_wt[i].push(timed(&mut || inst.call(n), w.label()));
+                t[1 + i].push(timed(&mut || inst.call(n), w.label()));
             }
             if let Some((plain, opt, run)) = cj.as_mut() {
-                t_cj.push(timed(&mut || capjit_call(plain, run, arg(n)), "capjit"));
-                t_cjo.push(timed(&mut || capjit_call(opt, run, arg(n)), "capjit+opt"));
+                let c = 1 + RUN_ENGINES.len();
+                t[c].push(timed(&mut || capjit_call(plain, run, arg(n)), "capjit"));
+                t[c + 1].push(timed(&mut || capjit_call(opt, run, arg(n)), "capjit+opt"));
             }
         }
-        // The fastest round of each, the least disturbed on a shared machine.
-        let fastest = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-        let wt_min = |which: Wt| fastest(&t_wt[wt.iter().position(|(w, _)| *w == which).expect("engine")]);
-        let (native_min, base_min, nosig_min, winch_min) = (
-            fastest(&t_native),
-            wt_min(Wt::Cranelift),
-            wt_min(Wt::CraneliftNoSignals),
-            wt_min(Wt::Winch),
-        );
-        let (cj_min, cjo_min) = (fastest(&t_cj), fastest(&t_cjo));
-        let native_s = median(t_native);
-        let wt_s = |which: Wt| median(t_wt[wt.iter().position(|(w, _)| *w == which).expect("engine")].clone());
-        let (base, nosig, winch) = (wt_s(Wt::Cranelift), wt_s(Wt::CraneliftNoSignals), wt_s(Wt::Winch));
         let key = |s: &str| format!("run_{}_{s}", k.name);
         figures.set(key("n"), n as f64);
-        figures.set(key("native_ms"), ms(native_s));
-        figures.set(key("wasmtime_ms"), ms(base));
-        figures.set(key("wasmtime_nosignals_ms"), ms(nosig));
-        figures.set(key("winch_ms"), ms(winch));
-        figures.set(key("wasmtime_vs_native"), base / native_s);
-        figures.set(key("wasmtime_nosignals_vs_wasmtime"), nosig / base);
-        figures.set(key("winch_vs_wasmtime"), winch / base);
-        figures.set(key("native_min_ms"), ms(native_min));
-        figures.set(key("wasmtime_min_ms"), ms(base_min));
-        figures.set(key("wasmtime_nosignals_min_ms"), ms(nosig_min));
-        figures.set(key("winch_min_ms"), ms(winch_min));
-        native_ratios.push(base / native_s);
-        min_ratios[0].push(nosig_min / base_min);
-        min_ratios[1].push(winch_min / base_min);
-        min_ratios[4].push(base_min / native_min);
-        nosig_ratios.push(nosig / base);
-        winch_ratios.push(winch / base);
-        let (cj_cols, cjx_cols) = if cj.is_some() {
-            let (c, co) = (median(t_cj), median(t_cjo));
-            figures.set(key("capjit_ms"), ms(c));
-            figures.set(key("capjit_opt_ms"), ms(co));
-            figures.set(key("capjit_vs_wasmtime"), c / base);
-            figures.set(key("capjit_opt_vs_wasmtime"), co / base);
-            figures.set(key("capjit_vs_wasmtime_nosignals"), c / nosig);
-            figures.set(key("capjit_vs_winch"), c / winch);
-            capjit_ratios.push(c / base);
-            capjit_opt_ratios.push(co / base);
-            figures.set(key("capjit_min_ms"), ms(cj_min));
-            figures.set(key("capjit_opt_min_ms"), ms(cjo_min));
-            figures.set(key("capjit_vs_wasmtime_min"), cj_min / base_min);
-            figures.set(key("capjit_opt_vs_wasmtime_min"), cjo_min / base_min);
-            min_ratios[2].push(cj_min / base_min);
-            min_ratios[3].push(cjo_min / base_min);
-            (
-                format!("{:>9.1} {:>9.1}", ms(c), ms(co)),
-                format!("{:>7.2} {:>7.2}", c / base, co / base),
-            )
-        } else {
-            (format!("{:>9} {:>9}", "-", "-"), format!("{:>7} {:>7}", "-", "-"))
-        };
-        let _ = writeln!(
-            run_table,
-            "{:<10} {:>8} {:>8.1} {:>9.1} {:>9.1} {:>9.1} {cj_cols} {:>7.2} {:>7.2} {cjx_cols}",
-            k.name,
-            n,
-            ms(native_s),
-            ms(base),
-            ms(nosig),
-            ms(winch),
-            nosig / base,
-            winch / base,
-        );
+        let med: Vec<Option<f64>> = t.iter().map(|v| (!v.is_empty()).then(|| median(v.clone()))).collect();
+        // The fastest round of each, the least disturbed on a shared machine.
+        let min: Vec<Option<f64>> = t
+            .iter()
+            .map(|v| (!v.is_empty()).then(|| v.iter().copied().fold(f64::INFINITY, f64::min)))
+            .collect();
+        let mut row = format!("{:<10} {:>8}", k.name, n);
+        for (c, (_, ckey)) in cols.iter().enumerate() {
+            match (med[c], min[c]) {
+                (Some(m), Some(f)) => {
+                    figures.set(key(&format!("{ckey}_ms")), ms(m));
+                    figures.set(key(&format!("{ckey}_min_ms")), ms(f));
+                    let _ = write!(row, " {:>8.1}", ms(m));
+                }
+                _ => {
+                    let _ = write!(row, " {:>8}", "-");
+                }
+            }
+        }
+        let (base, base_min) = (med[base_col].expect("wasmtime"), min[base_col].expect("wasmtime"));
+        for (c, (_, ckey)) in cols.iter().enumerate().skip(2) {
+            match (med[c], min[c]) {
+                (Some(m), Some(f)) => {
+                    figures.set(key(&format!("{ckey}_vs_wasmtime")), m / base);
+                    figures.set(key(&format!("{ckey}_vs_wasmtime_min")), f / base_min);
+                    ratios[c][0].push(m / base);
+                    ratios[c][1].push(f / base_min);
+                    let _ = write!(row, " {:>8.2}", m / base);
+                }
+                _ => {
+                    let _ = write!(row, " {:>8}", "-");
+                }
+            }
+        }
+        let native = (med[0].expect("native"), min[0].expect("native"));
+        figures.set(key("wasmtime_vs_native"), base / native.0);
+        figures.set(key("wasmtime_vs_native_min"), base_min / native.1);
+        ratios[0][0].push(base / native.0);
+        ratios[0][1].push(base_min / native.1);
+        let capjit_col = 1 + RUN_ENGINES.len();
+        if let (Some(c), Some(cf)) = (med[capjit_col], min[capjit_col]) {
+            let (l, lf) = (med[like_col].expect("wt-like"), min[like_col].expect("wt-like"));
+            figures.set(key("capjit_vs_wasmtime_like"), c / l);
+            figures.set(key("capjit_vs_wasmtime_like_min"), cf / lf);
+            like_ratios[0].push(c / l);
+            like_ratios[1].push(cf / lf);
+        }
+        let _ = writeln!(run_table, "{row}");
     }
-    let _ = writeln!(
-        run_table,
-        "geometric mean vs Wasmtime Cranelift: wt-nosig {:.2}x, winch {:.2}x, capjit {}, capjit+opt {}; Wasmtime vs native {:.2}x",
-        geomean(&nosig_ratios),
-        geomean(&winch_ratios),
-        if capjit_ratios.is_empty() { "-".into() } else { format!("{:.2}x", geomean(&capjit_ratios)) },
-        if capjit_opt_ratios.is_empty() { "-".into() } else { format!("{:.2}x", geomean(&capjit_opt_ratios)) },
-        geomean(&native_ratios),
-    );
-    let _ = writeln!(
-        run_table,
-        "the same from the fastest round of each: wt-nosig {:.2}x, winch {:.2}x, capjit {}, capjit+opt {}; Wasmtime vs native {:.2}x",
-        geomean(&min_ratios[0]),
-        geomean(&min_ratios[1]),
-        if min_ratios[2].is_empty() { "-".into() } else { format!("{:.2}x", geomean(&min_ratios[2])) },
-        if min_ratios[3].is_empty() { "-".into() } else { format!("{:.2}x", geomean(&min_ratios[3])) },
-        geomean(&min_ratios[4]),
-    );
+    for (which, label) in [
+        (0, "geometric mean of x"),
+        (1, "the same from the fastest round of each"),
+    ] {
+        let mut line = format!("{label}:");
+        for (c, (clabel, ckey)) in cols.iter().enumerate().skip(2) {
+            if ratios[c][which].is_empty() {
+                continue;
+            }
+            let g = geomean(&ratios[c][which]);
+            let suffix = if which == 1 { "_min" } else { "" };
+            figures.set(format!("run_geomean_{ckey}_vs_wasmtime{suffix}"), g);
+            let _ = write!(line, " {clabel} {g:.2},");
+        }
+        let g = geomean(&ratios[0][which]);
+        let suffix = if which == 1 { "_min" } else { "" };
+        figures.set(format!("run_geomean_wasmtime_vs_native{suffix}"), g);
+        let _ = write!(line, " Wasmtime / native {g:.2}");
+        if !like_ratios[which].is_empty() {
+            let g = geomean(&like_ratios[which]);
+            figures.set(format!("run_geomean_capjit_vs_wasmtime_like{suffix}"), g);
+            let _ = write!(line, ", capjit / wt-like {g:.2}");
+        }
+        let _ = writeln!(run_table, "{line}");
+    }
     run_table.push_str(&opt_lines);
-    figures.set("run_geomean_wasmtime_vs_native", geomean(&native_ratios));
-    figures.set("run_geomean_wasmtime_vs_native_min", geomean(&min_ratios[4]));
-    figures.set(
-        "run_geomean_wasmtime_nosignals_vs_wasmtime_min",
-        geomean(&min_ratios[0]),
-    );
-    figures.set("run_geomean_winch_vs_wasmtime_min", geomean(&min_ratios[1]));
-    if !min_ratios[2].is_empty() {
-        figures.set("run_geomean_capjit_vs_wasmtime_min", geomean(&min_ratios[2]));
-        figures.set("run_geomean_capjit_opt_vs_wasmtime_min", geomean(&min_ratios[3]));
-    }
-    figures.set("run_geomean_wasmtime_nosignals_vs_wasmtime", geomean(&nosig_ratios));
-    figures.set("run_geomean_winch_vs_wasmtime", geomean(&winch_ratios));
-    if !capjit_ratios.is_empty() {
-        figures.set("run_geomean_capjit_vs_wasmtime", geomean(&capjit_ratios));
-        figures.set("run_geomean_capjit_opt_vs_wasmtime", geomean(&capjit_opt_ratios));
-    }
 
     // ---- compile time ----
     let mut compile_table = String::new();
     let _ = writeln!(
         compile_table,
-        "compile time of each kernel's .wasm, median of {} alternating rounds after a warm-up (ms; x = capjit total / Wasmtime Cranelift default, x-1thr = / Wasmtime on one thread)",
+        "compile time of each kernel's .wasm in ms, median of {} alternating rounds after a warm-up; \
+         x <engine> = capjit total / that engine",
         plan.compile_rounds
     );
-    let _ = writeln!(
-        compile_table,
-        "{:<10} {:>6} {:>8} {:>7} {:>7} {:>8} {:>7} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>7} {:>7}",
-        "kernel",
-        "bytes",
-        "frontend",
-        "verify",
-        "lower",
-        "compile",
-        "link",
-        "capjit",
-        "opt+vfy",
-        "cj+opt",
-        "wasmtime",
-        "wt-1thr",
-        "winch",
-        "x",
-        "x-1thr"
+    let mut header = format!(
+        "{:<10} {:>5} {:>8} {:>6} {:>6} {:>7} {:>5} {:>7} {:>7} {:>7}",
+        "kernel", "bytes", "frontend", "verify", "lower", "compile", "link", "capjit", "opt+vfy", "cj+opt"
     );
-    let mut compile_ratios = Vec::new();
-    let mut compile_ratios_one_thread = Vec::new();
-    let mut compile_ratios_min: [Vec<f64>; 2] = Default::default();
+    for w in COMPILE_ENGINES {
+        let _ = write!(header, " {:>8}", w.column());
+    }
+    for w in COMPILE_ENGINES {
+        let _ = write!(header, " {:>10}", format!("x {}", w.column()));
+    }
+    let _ = writeln!(compile_table, "{header}");
+    // capjit / each engine: median, fastest round.
+    let mut compile_ratios: Vec<[Vec<f64>; 2]> = vec![Default::default(); COMPILE_ENGINES.len()];
     let mut winch_compile_ratios = Vec::new();
     for p in &prepared {
         let k = p.k;
         let row = measure_compile(&plan, k.name, &p.bytes, p.capjit.is_ok(), &engines);
         let key = |s: &str| format!("compile_{}_{s}", k.name);
         figures.set(key("wasm_bytes"), p.bytes.len() as f64);
-        figures.set(key("wasmtime_ms"), ms(row.wasmtime));
-        figures.set(key("wasmtime_one_thread_ms"), ms(row.one_thread));
-        figures.set(key("winch_ms"), ms(row.winch));
-        figures.set(key("wasmtime_min_ms"), ms(row.fastest[1]));
-        figures.set(key("wasmtime_one_thread_min_ms"), ms(row.fastest[2]));
-        figures.set(key("winch_min_ms"), ms(row.fastest[3]));
-        winch_compile_ratios.push(row.winch / row.wasmtime);
-        let capjit_cols = match &row.capjit {
+        for (w, (m, f)) in COMPILE_ENGINES.iter().zip(&row.wt) {
+            figures.set(key(&format!("{}_ms", w.key())), ms(*m));
+            figures.set(key(&format!("{}_min_ms", w.key())), ms(*f));
+        }
+        let wt_of = |which: Wt| row.wt[COMPILE_ENGINES.iter().position(|w| *w == which).expect("engine")];
+        winch_compile_ratios.push(wt_of(Wt::Winch).0 / wt_of(Wt::Cranelift).0);
+        let mut line = format!("{:<10} {:>5}", k.name, p.bytes.len());
+        match &row.capjit {
             Some(c) => {
                 figures.set(key("capjit_frontend_ms"), ms(c.frontend));
                 figures.set(key("capjit_verify_ms"), ms(c.verify));
@@ -837,21 +799,12 @@ fn main() {
                 figures.set(key("capjit_compile_ms"), ms(c.compile));
                 figures.set(key("capjit_link_ms"), ms(c.link));
                 figures.set(key("capjit_ms"), ms(c.total));
+                figures.set(key("capjit_min_ms"), ms(row.capjit_min));
                 figures.set(key("capjit_optimize_and_verify_ms"), ms(c.optimize_and_verify));
                 figures.set(key("capjit_opt_ms"), ms(c.total_opt));
-                figures.set(key("capjit_vs_wasmtime"), c.total / row.wasmtime);
-                figures.set(key("capjit_vs_winch"), c.total / row.winch);
-                figures.set(key("capjit_vs_wasmtime_one_thread"), c.total / row.one_thread);
-                compile_ratios.push(c.total / row.wasmtime);
-                compile_ratios_one_thread.push(c.total / row.one_thread);
-                let f = row.fastest;
-                figures.set(key("capjit_min_ms"), ms(f[0]));
-                figures.set(key("capjit_vs_wasmtime_min"), f[0] / f[1]);
-                figures.set(key("capjit_vs_wasmtime_one_thread_min"), f[0] / f[2]);
-                compile_ratios_min[0].push(f[0] / f[1]);
-                compile_ratios_min[1].push(f[0] / f[2]);
-                format!(
-                    "{:>8.3} {:>7.3} {:>7.3} {:>8.3} {:>7.3} {:>8.3} {:>8.3} {:>8.3}",
+                let _ = write!(
+                    line,
+                    " {:>8.3} {:>6.3} {:>6.3} {:>7.3} {:>5.3} {:>7.3} {:>7.3} {:>7.3}",
                     ms(c.frontend),
                     ms(c.verify),
                     ms(c.lower),
@@ -860,63 +813,56 @@ fn main() {
                     ms(c.total),
                     ms(c.optimize_and_verify),
                     ms(c.total_opt)
-                )
+                );
             }
-            None => format!(
-                "{:>8} {:>7} {:>7} {:>8} {:>7} {:>8} {:>8} {:>8}",
-                "-", "-", "-", "-", "-", "-", "-", "-"
-            ),
-        };
-        let x = row.capjit.as_ref().map_or(format!("{:>7} {:>7}", "-", "-"), |c| {
-            format!("{:>7.2} {:>7.2}", c.total / row.wasmtime, c.total / row.one_thread)
-        });
-        let _ = writeln!(
-            compile_table,
-            "{:<10} {:>6} {capjit_cols} {:>9.3} {:>8.3} {:>8.3} {x}",
-            k.name,
-            p.bytes.len(),
-            ms(row.wasmtime),
-            ms(row.one_thread),
-            ms(row.winch),
-        );
+            None => {
+                let _ = write!(
+                    line,
+                    " {:>8} {:>6} {:>6} {:>7} {:>5} {:>7} {:>7} {:>7}",
+                    "-", "-", "-", "-", "-", "-", "-", "-"
+                );
+            }
+        }
+        for (m, _) in &row.wt {
+            let _ = write!(line, " {:>8.3}", ms(*m));
+        }
+        for (i, (w, (m, f))) in COMPILE_ENGINES.iter().zip(&row.wt).enumerate() {
+            match &row.capjit {
+                Some(c) => {
+                    figures.set(key(&format!("capjit_vs_{}", w.key())), c.total / m);
+                    figures.set(key(&format!("capjit_vs_{}_min", w.key())), row.capjit_min / f);
+                    compile_ratios[i][0].push(c.total / m);
+                    compile_ratios[i][1].push(row.capjit_min / f);
+                    let _ = write!(line, " {:>10.2}", c.total / m);
+                }
+                None => {
+                    let _ = write!(line, " {:>10}", "-");
+                }
+            }
+        }
+        let _ = writeln!(compile_table, "{line}");
     }
-    let _ = writeln!(
-        compile_table,
-        "geometric mean: capjit / Wasmtime Cranelift {} (one thread: {}), Winch / Wasmtime Cranelift {:.2}",
-        if compile_ratios.is_empty() {
-            "-".into()
-        } else {
-            format!("{:.2}", geomean(&compile_ratios))
-        },
-        if compile_ratios.is_empty() {
-            "-".into()
-        } else {
-            format!("{:.2}", geomean(&compile_ratios_one_thread))
-        },
-        geomean(&winch_compile_ratios)
-    );
-    if !compile_ratios.is_empty() {
-        figures.set("compile_geomean_capjit_vs_wasmtime", geomean(&compile_ratios));
-        figures.set(
-            "compile_geomean_capjit_vs_wasmtime_one_thread",
-            geomean(&compile_ratios_one_thread),
-        );
-        figures.set(
-            "compile_geomean_capjit_vs_wasmtime_min",
-            geomean(&compile_ratios_min[0]),
-        );
-        figures.set(
-            "compile_geomean_capjit_vs_wasmtime_one_thread_min",
-            geomean(&compile_ratios_min[1]),
-        );
-        let _ = writeln!(
-            compile_table,
-            "the same from the fastest round of each: capjit / Wasmtime Cranelift {:.2} (one thread: {:.2})",
-            geomean(&compile_ratios_min[0]),
-            geomean(&compile_ratios_min[1])
-        );
+    for (which, label) in [
+        (0, "geometric mean of x"),
+        (1, "the same from the fastest round of each"),
+    ] {
+        let mut line = format!("{label}:");
+        for (i, w) in COMPILE_ENGINES.iter().enumerate() {
+            if compile_ratios[i][which].is_empty() {
+                continue;
+            }
+            let g = geomean(&compile_ratios[i][which]);
+            let suffix = if which == 1 { "_min" } else { "" };
+            figures.set(format!("compile_geomean_capjit_vs_{}{suffix}", w.key()), g);
+            let _ = write!(line, " capjit / {} {g:.2},", w.column());
+        }
+        if which == 0 {
+            let g = geomean(&winch_compile_ratios);
+            figures.set("compile_geomean_winch_vs_wasmtime", g);
+            let _ = write!(line, " winch / wasmtime {g:.2}");
+        }
+        let _ = writeln!(compile_table, "{}", line.trim_end_matches(','));
     }
-    figures.set("compile_geomean_winch_vs_wasmtime", geomean(&winch_compile_ratios));
 
     // ---- call cost ----
     let call_table = measure_calls(&plan, engine(Wt::Cranelift), &mut figures);
@@ -953,8 +899,8 @@ fn main() {
 const WASMTIME_VERSION: &str = "48.0.0";
 
 /// The Wasmtime configurations timed running the kernels, and compiling them.
-const RUN_ENGINES: [Wt; 3] = [Wt::Cranelift, Wt::CraneliftNoSignals, Wt::Winch];
-const COMPILE_ENGINES: [Wt; 3] = [Wt::Cranelift, Wt::CraneliftOneThread, Wt::Winch];
+const RUN_ENGINES: [Wt; 4] = [Wt::Cranelift, Wt::CraneliftNoSignals, Wt::CapjitLike, Wt::Winch];
+const COMPILE_ENGINES: [Wt; 4] = [Wt::Cranelift, Wt::CraneliftOneThread, Wt::CapjitLike, Wt::Winch];
 
 impl Wt {
     fn label(self) -> &'static str {
@@ -963,6 +909,29 @@ impl Wt {
             Wt::CraneliftNoSignals => "Cranelift without signals",
             Wt::CraneliftOneThread => "Cranelift on one thread",
             Wt::Winch => "Winch",
+            Wt::CapjitLike => "Cranelift set up like capjit",
+        }
+    }
+
+    /// Column heading in the tables.
+    fn column(self) -> &'static str {
+        match self {
+            Wt::Cranelift => "wasmtime",
+            Wt::CraneliftNoSignals => "wt-nosig",
+            Wt::CraneliftOneThread => "wt-1thr",
+            Wt::Winch => "winch",
+            Wt::CapjitLike => "wt-like",
+        }
+    }
+
+    /// Part of the JSON keys.
+    fn key(self) -> &'static str {
+        match self {
+            Wt::Cranelift => "wasmtime",
+            Wt::CraneliftNoSignals => "wasmtime_nosignals",
+            Wt::CraneliftOneThread => "wasmtime_one_thread",
+            Wt::Winch => "winch",
+            Wt::CapjitLike => "wasmtime_like",
         }
     }
 }
