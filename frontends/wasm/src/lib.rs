@@ -17,9 +17,10 @@
 //! a module that is valid only with another proposal gets an `unsupported: FEATURE`
 //! error naming it (SIMD, threads, GC, exceptions, tail calls, memory64, multiple
 //! memories, reference types, ...). Also unsupported, with their own errors:
-//! imported memories, tables and globals; `memory.init` and `table.init` (passive
-//! segments; `data.drop` and `elem.drop` are no-ops, since only those two could
-//! observe them) and `table.copy`; tables larger than [`MAX_TABLE_ENTRIES`].
+//! imported memories and tables, imported mutable globals; `memory.init` and
+//! `table.init` (passive segments; `data.drop` and `elem.drop` are no-ops, since
+//! only those two could observe them) and `table.copy`; tables larger than
+//! [`MAX_TABLE_ENTRIES`].
 //!
 //! # Mapping
 //!
@@ -29,7 +30,9 @@
 //!   the domain's data; a segment outside the initial memory is an
 //!   [`WasmErrorKind::Instantiation`] error.
 //! - Globals: the domain's globals, named `g0`, `g1`, ... (constant initialisers,
-//!   or `global.get` of an earlier global).
+//!   or `global.get` of an earlier global). An imported global must be immutable
+//!   and exported by an earlier input: the importing domain gets a copy of its
+//!   value (it never changes).
 //! - The funcref table: the domain's table, filled from active element segments;
 //!   `call_indirect` becomes `call_indirect` (the runtime checks the index, null
 //!   entries and the signature).
@@ -80,13 +83,15 @@ pub mod names;
 
 use std::borrow::Cow;
 
-use capjit_ir::{DataSegment, Domain, Function, Global, Import, ImportSource, Memory, Module, NumType, PAGE_SIZE};
+use capjit_ir::{
+    Const, DataSegment, Domain, Function, Global, Import, ImportSource, Memory, Module, NumType, PAGE_SIZE,
+};
 use wasmparser::{ExternalKind, Validator, WasmFeatures};
 
 pub use error::{WasmError, WasmErrorKind};
 
 use func::{ImportCall, ModuleCtx};
-use module::{ParsedModule, WasmSig};
+use module::{Init, ParsedModule, WasmSig};
 use names::{mangle, NameSet};
 
 /// The maximum memory size, in pages, of a Wasm memory that declares none: 65536
@@ -472,11 +477,95 @@ fn resolve_imports(
     Ok((imports, calls))
 }
 
+/// The initial value of every global of every module, in input order: imported
+/// immutable globals take the value of the export they name (from an earlier
+/// input, as Wasm instantiates in order), `global.get` initialisers the value of
+/// the global they read.
+fn resolve_globals(parsed: &[ParsedModule]) -> Result<Vec<Vec<Const>>, WasmError> {
+    let mut values: Vec<Vec<Const>> = Vec::with_capacity(parsed.len());
+    for m in parsed {
+        let mut vals: Vec<Const> = Vec::with_capacity(m.globals.len());
+        for g in &m.globals {
+            let v = match (&g.import, g.init) {
+                (Some((module, field, at)), _) => {
+                    let link = |msg: String| WasmError::new(&m.name, Some(*at), WasmErrorKind::Link, msg);
+                    let what = format!("import `{module}`.`{field}`");
+                    let Some(j) = parsed.iter().position(|p| p.name == *module) else {
+                        return Err(link(format!("{what}: no module named `{module}` among the inputs")));
+                    };
+                    let export = parsed[j]
+                        .exports
+                        .iter()
+                        .find(|e| e.name == *field && e.kind == ExternalKind::Global);
+                    let Some(src) = export.and_then(|e| parsed[j].globals.get(e.index as usize).map(|g| (e, g))) else {
+                        return Err(link(format!("{what}: module `{module}` exports no global `{field}`")));
+                    };
+                    let (e, src) = src;
+                    if src.mutable {
+                        return Err(WasmError::unsupported(
+                            &m.name,
+                            Some(*at),
+                            format!("imported mutable global ({what})"),
+                        ));
+                    }
+                    if src.ty != g.ty {
+                        return Err(link(format!(
+                            "{what}: incompatible import type: expected global {}, `{module}`.`{field}` is global {}",
+                            g.ty, src.ty
+                        )));
+                    }
+                    match values.get(j).and_then(|v| v.get(e.index as usize)) {
+                        Some(v) => *v,
+                        None => {
+                            return Err(link(format!(
+                                "{what}: a global can only be imported from an earlier input"
+                            )))
+                        }
+                    }
+                }
+                (None, Init::Const(c)) => c,
+                (None, Init::Global(k)) => match vals.get(k as usize) {
+                    Some(v) => *v,
+                    None => {
+                        return Err(WasmError::new(
+                            &m.name,
+                            None,
+                            WasmErrorKind::Invalid,
+                            format!("global initialiser reads global {k}, which is not defined before it"),
+                        ))
+                    }
+                },
+            };
+            vals.push(v);
+        }
+        values.push(vals);
+    }
+    Ok(values)
+}
+
+/// A segment offset's value.
+fn offset_value(m: &ParsedModule, init: Init, globals: &[Const], at: u64) -> Result<u32, WasmError> {
+    let v = match init {
+        Init::Const(c) => Some(c),
+        Init::Global(g) => globals.get(g as usize).copied(),
+    };
+    match v {
+        Some(Const::I32(v)) => Ok(v as u32),
+        _ => Err(WasmError::new(
+            &m.name,
+            Some(at),
+            WasmErrorKind::Invalid,
+            "segment offset is not an i32",
+        )),
+    }
+}
+
 fn build_domain(
     m: &ParsedModule,
     plan: &mut Plan,
     imports: Vec<Import>,
     calls: &[ImportCall],
+    global_values: &[Const],
 ) -> Result<Domain, WasmError> {
     let name = m.name.as_str();
     let memory = match m.memory {
@@ -492,21 +581,21 @@ fn build_domain(
     let size = memory.initial as u64 * PAGE_SIZE;
     let mut data = Vec::new();
     for seg in &m.data {
-        let end = seg.offset as u64 + seg.bytes.len() as u64;
+        let offset = offset_value(m, seg.offset, global_values, seg.at)?;
+        let end = offset as u64 + seg.bytes.len() as u64;
         if end > size {
             return Err(WasmError::new(
                 name,
                 Some(seg.at),
                 WasmErrorKind::Instantiation,
                 format!(
-                    "data segment [{}, {end}) lies outside the initial memory of {size} bytes (out of bounds memory access)",
-                    seg.offset
+                    "data segment [{offset}, {end}) lies outside the initial memory of {size} bytes (out of bounds memory access)"
                 ),
             ));
         }
         if !seg.bytes.is_empty() {
             data.push(DataSegment {
-                offset: seg.offset,
+                offset,
                 bytes: seg.bytes.to_vec(),
             });
         }
@@ -515,11 +604,12 @@ fn build_domain(
         .globals
         .iter()
         .enumerate()
-        .map(|(i, g)| Global {
+        .zip(global_values)
+        .map(|((i, g), init)| Global {
             name: format!("g{i}"),
             ty: g.ty,
             mutable: g.mutable,
-            init: g.init,
+            init: *init,
             span: None,
         })
         .collect();
@@ -537,21 +627,21 @@ fn build_domain(
         table = vec![None; n as usize];
     }
     for seg in &m.elems {
-        let end = seg.offset as u64 + seg.items.len() as u64;
+        let offset = offset_value(m, seg.offset, global_values, seg.at)?;
+        let end = offset as u64 + seg.items.len() as u64;
         if end > table.len() as u64 {
             return Err(WasmError::new(
                 name,
                 Some(seg.at),
                 WasmErrorKind::Instantiation,
                 format!(
-                    "element segment [{}, {end}) lies outside the table of {} entries (out of bounds table access)",
-                    seg.offset,
+                    "element segment [{offset}, {end}) lies outside the table of {} entries (out of bounds table access)",
                     table.len()
                 ),
             ));
         }
         for (i, item) in seg.items.iter().enumerate() {
-            table[seg.offset as usize + i] = item.map(|f| plan.ir_function(m, f));
+            table[offset as usize + i] = item.map(|f| plan.ir_function(m, f));
         }
     }
 
@@ -622,9 +712,10 @@ pub fn translate(inputs: &[WasmInput]) -> Result<Translated, WasmError> {
         resolved.push(resolve_imports(mi, &parsed, &plans)?);
     }
 
+    let globals = resolve_globals(&parsed)?;
     let mut module = Module::default();
-    for ((m, plan), (imports, calls)) in parsed.iter().zip(plans.iter_mut()).zip(resolved) {
-        module.domains.push(build_domain(m, plan, imports, &calls)?);
+    for (((m, plan), (imports, calls)), values) in parsed.iter().zip(plans.iter_mut()).zip(resolved).zip(&globals) {
+        module.domains.push(build_domain(m, plan, imports, &calls, values)?);
     }
     let exports = plans
         .iter()

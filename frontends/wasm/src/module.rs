@@ -66,11 +66,22 @@ pub struct FuncImport {
     pub offset: u64,
 }
 
+/// A constant expression's value, or the global it reads (`global.get`), which
+/// for an imported global is only known once modules are linked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Init {
+    Const(Const),
+    Global(u32),
+}
+
+/// A global of the module's index space: imported ones first.
 #[derive(Clone, Debug)]
 pub struct GlobalDef {
     pub ty: NumType,
     pub mutable: bool,
-    pub init: Const,
+    pub init: Init,
+    /// For an imported global: (module, field, offset of the import).
+    pub import: Option<(String, String, u64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -84,7 +95,7 @@ pub struct Export {
 /// a constant offset of table 0.
 #[derive(Clone, Debug)]
 pub struct ElemSegment {
-    pub offset: u32,
+    pub offset: Init,
     pub items: Vec<Option<u32>>,
     pub at: u64,
 }
@@ -92,7 +103,7 @@ pub struct ElemSegment {
 /// An active data segment of memory 0 at a constant offset.
 #[derive(Clone, Debug)]
 pub struct DataSeg<'a> {
-    pub offset: u32,
+    pub offset: Init,
     pub bytes: &'a [u8],
     pub at: u64,
 }
@@ -208,9 +219,19 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                             });
                             continue;
                         }
+                        TypeRef::Global(g) if !g.mutable => {
+                            let ty = val_type(g.content_type).map_err(|w| unsupported(at, w))?;
+                            m.globals.push(GlobalDef {
+                                ty,
+                                mutable: false,
+                                init: Init::Global(m.globals.len() as u32),
+                                import: Some((imp.module.to_string(), imp.name.to_string(), at)),
+                            });
+                            continue;
+                        }
                         TypeRef::Table(_) => "imported table",
                         TypeRef::Memory(_) => "imported memory",
-                        TypeRef::Global(_) => "imported global",
+                        TypeRef::Global(_) => "imported mutable global",
                         TypeRef::Tag(_) => "imported exception tag",
                     };
                     return Err(unsupported(at, format!("{what} (`{}`.`{}`)", imp.module, imp.name)));
@@ -265,7 +286,8 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                     let ty = val_type(g.ty.content_type).map_err(|w| unsupported(at, w))?;
                     let init = const_expr(&m, &g.init_expr, at)?;
                     let init = match init {
-                        ConstVal::Num(c) => c,
+                        ConstVal::Num(c) => Init::Const(c),
+                        ConstVal::Global(g) => Init::Global(g),
                         ConstVal::Func(_) => {
                             return Err(unsupported(at, "reference types (funcref globals)".into()));
                         }
@@ -274,6 +296,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                         ty,
                         mutable: g.ty.mutable,
                         init,
+                        import: None,
                     });
                 }
             }
@@ -319,7 +342,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                                 let e = e.map_err(rd)?;
                                 match const_expr(&m, &e, at)? {
                                     ConstVal::Func(f) => items.push(f),
-                                    ConstVal::Num(_) => {
+                                    ConstVal::Num(_) | ConstVal::Global(_) => {
                                         return Err(unsupported(at, "element expression of a numeric type".into()));
                                     }
                                 }
@@ -388,12 +411,14 @@ fn func_sig(f: &wasmparser::FuncType) -> Result<WasmSig, String> {
 /// The value of a constant expression.
 pub enum ConstVal {
     Num(Const),
+    /// `global.get G`.
+    Global(u32),
     /// `ref.func F` (`Some`) or `ref.null func` (`None`).
     Func(Option<u32>),
 }
 
-/// Evaluate a constant expression: one constant, `global.get` of an immutable
-/// global defined earlier, `ref.func` or `ref.null`.
+/// Read a constant expression: one constant, `global.get` (evaluated once
+/// imports are linked), `ref.func` or `ref.null`.
 fn const_expr(m: &ParsedModule, e: &ConstExpr, at: u64) -> Result<ConstVal, WasmError> {
     let name = m.name.as_str();
     let mut ops = e.get_operators_reader();
@@ -408,16 +433,17 @@ fn const_expr(m: &ParsedModule, e: &ConstExpr, at: u64) -> Result<ConstVal, Wasm
             Operator::F64Const { value } => ConstVal::Num(Const::F64(value.bits())),
             Operator::RefNull { .. } => ConstVal::Func(None),
             Operator::RefFunc { function_index } => ConstVal::Func(Some(function_index)),
-            Operator::GlobalGet { global_index } => match m.globals.get(global_index as usize) {
-                Some(g) => ConstVal::Num(g.init),
-                None => {
-                    return Err(WasmError::unsupported(
+            Operator::GlobalGet { global_index } => {
+                if global_index as usize >= m.globals.len() {
+                    return Err(WasmError::new(
                         name,
                         Some(off),
-                        "global.get of an imported global in a constant expression",
-                    ))
+                        WasmErrorKind::Invalid,
+                        format!("unknown global {global_index} in a constant expression"),
+                    ));
                 }
-            },
+                ConstVal::Global(global_index)
+            }
             _ => return Err(WasmError::unsupported(name, Some(off), "extended constant expressions")),
         };
         if value.replace(v).is_some() {
@@ -427,10 +453,11 @@ fn const_expr(m: &ParsedModule, e: &ConstExpr, at: u64) -> Result<ConstVal, Wasm
     value.ok_or_else(|| WasmError::new(name, Some(at), WasmErrorKind::Invalid, "empty constant expression"))
 }
 
-/// A segment offset: an i32 constant expression, read as unsigned.
-fn const_offset(m: &ParsedModule, e: &ConstExpr, at: u64) -> Result<u32, WasmError> {
+/// A segment offset: an i32 constant expression.
+fn const_offset(m: &ParsedModule, e: &ConstExpr, at: u64) -> Result<Init, WasmError> {
     match const_expr(m, e, at)? {
-        ConstVal::Num(Const::I32(v)) => Ok(v as u32),
+        ConstVal::Num(c @ Const::I32(_)) => Ok(Init::Const(c)),
+        ConstVal::Global(g) => Ok(Init::Global(g)),
         _ => Err(WasmError::new(
             &m.name,
             Some(at),

@@ -40,7 +40,10 @@ fn unsupported_features_are_named() {
         (r#"(module (type (struct)))"#, "GC"),
         (r#"(module (import "env" "mem" (memory 1)))"#, "imported memory"),
         (r#"(module (import "env" "t" (table 1 funcref)))"#, "imported table"),
-        (r#"(module (import "env" "g" (global i32)))"#, "imported global"),
+        (
+            r#"(module (import "env" "g" (global (mut i32))))"#,
+            "imported mutable global",
+        ),
         (
             r#"(module (memory 1) (data "x") (func (memory.init 0 (i32.const 0) (i32.const 0) (i32.const 1))))"#,
             "memory.init",
