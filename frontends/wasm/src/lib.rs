@@ -50,6 +50,8 @@
 //!   Wasm signature. Anything else is a link error. If the callee traps, the caller
 //!   traps too (with `unreachable`: the IR's `trap`), since Wasm code cannot observe
 //!   a failure.
+//! - Global exports: an exported function `global_<name>` `() -> T` returning the
+//!   global's current value ([`Translated::globals`]), for hosts and tests.
 //! - Start function: an exported wrapper named `_start_init` (or `_start_init_1`,
 //!   ... if an export already has that name) that calls it. Running it is the
 //!   host's job: [`ModuleInfo::start`] names it, and the host should call it once
@@ -139,6 +141,8 @@ pub struct Translated {
     pub exports: Vec<ExportName>,
     /// What became of each input, in input order.
     pub modules: Vec<ModuleInfo>,
+    /// Every global export of every input, with the function that reads it.
+    pub globals: Vec<GlobalExport>,
 }
 
 impl Translated {
@@ -148,6 +152,14 @@ impl Translated {
         self.exports
             .iter()
             .find(|e| &e.domain == domain && e.wasm_name == wasm_name)
+    }
+
+    /// The getter of a global export of the input named `module`.
+    pub fn global(&self, module: &str, wasm_name: &str) -> Option<&GlobalExport> {
+        let domain = &self.modules.iter().find(|m| m.name == module)?.domain;
+        self.globals
+            .iter()
+            .find(|g| &g.domain == domain && g.wasm_name == wasm_name)
     }
 
     /// The start functions to run, in order: (domain, function).
@@ -167,6 +179,17 @@ pub struct ExportName {
     pub wasm_name: String,
     /// The exported IR function's name.
     pub function: String,
+}
+
+/// A Wasm global export: capjit domains do not share globals, so the frontend
+/// exports a function that returns the global's current value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GlobalExport {
+    pub domain: String,
+    /// The export's name in the Wasm module.
+    pub wasm_name: String,
+    /// The exported IR function `() -> T` that returns the global's value.
+    pub getter: String,
 }
 
 /// One input's domain and start function.
@@ -277,6 +300,8 @@ enum ExtraKind {
     ImportWrapper(usize),
     /// Calls IR function `target` (a second export name, the start function).
     Alias { target: u32, sig: WasmSig },
+    /// Returns the value of global `global` (a global export).
+    GlobalGetter { global: u32 },
 }
 
 struct Extra {
@@ -297,6 +322,8 @@ struct Plan {
     wrappers: Vec<Option<u32>>,
     /// (Wasm export name, IR function name, Wasm signature) of function exports.
     exports: Vec<(String, String, WasmSig)>,
+    /// (Wasm export name, getter function name) of global exports.
+    global_exports: Vec<(String, String)>,
     start: Option<String>,
 }
 
@@ -335,6 +362,7 @@ fn plan_module(m: &ParsedModule, domain: String) -> Result<Plan, WasmError> {
         extras: Vec::new(),
         wrappers: vec![None; m.func_imports.len()],
         exports: Vec::new(),
+        global_exports: Vec::new(),
         start: None,
     };
     let nimp = m.num_imported_funcs();
@@ -387,6 +415,15 @@ fn plan_module(m: &ParsedModule, domain: String) -> Result<Plan, WasmError> {
             kind: ExtraKind::Alias { target, sig },
         });
         p.start = Some(name);
+    }
+    for e in m.exports.iter().filter(|e| e.kind == ExternalKind::Global) {
+        let name = p.funcs.claim(&format!("global_{}", mangle(&e.name)));
+        p.extras.push(Extra {
+            name: name.clone(),
+            exported: true,
+            kind: ExtraKind::GlobalGetter { global: e.index },
+        });
+        p.global_exports.push((e.name.clone(), name));
     }
     for (def, slot) in p.names.iter_mut().enumerate() {
         if slot.is_none() {
@@ -659,6 +696,17 @@ fn build_domain(
         let f = match &extra.kind {
             ExtraKind::ImportWrapper(k) => func::import_wrapper(&ctx, *k, extra.name.clone(), extra.exported)?,
             ExtraKind::Alias { target, sig } => func::alias(sig, *target, extra.name.clone(), extra.exported),
+            ExtraKind::GlobalGetter { global } => {
+                let Some(g) = m.globals.get(*global as usize) else {
+                    return Err(WasmError::new(
+                        name,
+                        None,
+                        WasmErrorKind::Invalid,
+                        "exported global out of range",
+                    ));
+                };
+                global_getter(g.ty, *global, extra.name.clone())
+            }
         };
         functions.push(f);
     }
@@ -712,9 +760,10 @@ pub fn translate(inputs: &[WasmInput]) -> Result<Translated, WasmError> {
         resolved.push(resolve_imports(mi, &parsed, &plans)?);
     }
 
-    let globals = resolve_globals(&parsed)?;
+    let global_values = resolve_globals(&parsed)?;
     let mut module = Module::default();
-    for (((m, plan), (imports, calls)), values) in parsed.iter().zip(plans.iter_mut()).zip(resolved).zip(&globals) {
+    for (((m, plan), (imports, calls)), values) in parsed.iter().zip(plans.iter_mut()).zip(resolved).zip(&global_values)
+    {
         module.domains.push(build_domain(m, plan, imports, &calls, values)?);
     }
     let exports = plans
@@ -736,9 +785,44 @@ pub fn translate(inputs: &[WasmInput]) -> Result<Translated, WasmError> {
             start: p.start.clone(),
         })
         .collect();
+    let globals = plans
+        .iter()
+        .flat_map(|p| {
+            p.global_exports.iter().map(|(wasm_name, getter)| GlobalExport {
+                domain: p.domain.clone(),
+                wasm_name: wasm_name.clone(),
+                getter: getter.clone(),
+            })
+        })
+        .collect();
     Ok(Translated {
         module,
         exports,
         modules,
+        globals,
     })
+}
+
+/// `export func NAME() -> T { global.get; return }`.
+fn global_getter(ty: NumType, global: u32, name: String) -> Function {
+    let v = capjit_ir::Value(0);
+    Function {
+        name,
+        exported: true,
+        sig: capjit_ir::Signature {
+            params: Vec::new(),
+            results: vec![module::num_to_type(ty)],
+        },
+        blocks: vec![capjit_ir::Block {
+            params: Vec::new(),
+            insts: vec![capjit_ir::Inst {
+                results: vec![capjit_ir::Def { value: v, fact: None }],
+                op: capjit_ir::Op::GlobalGet { global },
+                span: None,
+            }],
+            term: capjit_ir::Terminator::Return(vec![v]),
+            term_span: None,
+        }],
+        span: None,
+    }
 }

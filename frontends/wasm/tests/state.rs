@@ -198,3 +198,20 @@ fn element_segment_out_of_bounds_is_an_instantiation_error() {
     .unwrap_err();
     assert_eq!(e.kind, WasmErrorKind::Instantiation, "{e}");
 }
+
+#[test]
+fn global_exports_get_a_getter() {
+    let mut w = wasm(
+        r#"(module
+        (global $c (export "counter") (mut i64) (i64.const 5))
+        (global (export "e.pi") f32 (f32.const 3.5))
+        (func (export "bump") (global.set $c (i64.add (global.get $c) (i64.const 1)))))"#,
+    );
+    let g = w.t.global("m", "counter").unwrap().clone();
+    assert_eq!(g.getter, "global_counter");
+    assert_eq!(w.inst.invoke(&g.domain, &g.getter, &[]).unwrap(), i64s(&[5]));
+    w.call("bump", &[]).unwrap();
+    assert_eq!(w.inst.invoke(&g.domain, &g.getter, &[]).unwrap(), i64s(&[6]));
+    let pi = w.t.global("m", "e.pi").unwrap().clone();
+    assert_eq!(w.inst.invoke(&pi.domain, &pi.getter, &[]).unwrap(), vec![f32v(3.5)]);
+}
