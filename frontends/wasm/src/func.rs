@@ -1120,49 +1120,53 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
         }
     }
 
-    /// The finished blocks, with any block unreachable from the entry removed
-    /// and the rest renumbered.
+    /// The finished blocks in reverse postorder from the entry: blocks unreachable
+    /// from the entry are dropped, and every branch goes to a later block except
+    /// loop back edges, so fuel (spent on branches to a block that is not later)
+    /// is spent on loops only.
     fn finish(mut self) -> Result<Vec<Block>, WasmError> {
         let n = self.blocks.len();
-        let mut reachable = vec![false; n];
-        let mut work = vec![0usize];
-        reachable[0] = true;
-        while let Some(b) = work.pop() {
-            for s in successors(&self.blocks[b].term) {
-                let s = s as usize;
-                if s < n && !reachable[s] {
-                    reachable[s] = true;
-                    work.push(s);
-                }
-            }
-        }
-        if let Some(open) = (0..n).find(|&b| reachable[b] && !self.done[b]) {
-            return Err(self.internal(&format!("block {open} has no terminator")));
-        }
-        if self.blocks.len() > crate::MAX_BLOCKS {
+        if n > crate::MAX_BLOCKS {
             return Err(self.limit(format!(
-                "function needs {} blocks, more than the verifier's limit of {}",
-                self.blocks.len(),
+                "function needs {n} blocks, more than the verifier's limit of {}",
                 crate::MAX_BLOCKS
             )));
         }
-        if reachable.iter().all(|&r| r) {
-            return Ok(self.blocks);
+        let succs: Vec<Vec<u32>> = self.blocks.iter().map(|b| successors(&b.term)).collect();
+        let mut visited = vec![false; n];
+        let mut postorder = Vec::with_capacity(n);
+        let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
+        visited[0] = true;
+        while let Some(top) = stack.last_mut() {
+            let (b, next) = *top;
+            match succs[b].get(next) {
+                Some(&s) => {
+                    top.1 += 1;
+                    let s = s as usize;
+                    if s < n && !visited[s] {
+                        visited[s] = true;
+                        stack.push((s, 0));
+                    }
+                }
+                None => {
+                    postorder.push(b);
+                    stack.pop();
+                }
+            }
+        }
+        if let Some(open) = (0..n).find(|&b| visited[b] && !self.done[b]) {
+            return Err(self.internal(&format!("block {open} has no terminator")));
         }
         let mut new_index = vec![u32::MAX; n];
-        let mut next = 0u32;
-        for b in 0..n {
-            if reachable[b] {
-                new_index[b] = next;
-                next += 1;
-            }
+        for (i, &b) in postorder.iter().rev().enumerate() {
+            new_index[b] = i as u32;
         }
-        let blocks = std::mem::take(&mut self.blocks);
-        let mut out = Vec::with_capacity(next as usize);
-        for (b, mut block) in blocks.into_iter().enumerate() {
-            if !reachable[b] {
-                continue;
-            }
+        let mut blocks: Vec<Option<Block>> = std::mem::take(&mut self.blocks).into_iter().map(Some).collect();
+        let mut out = Vec::with_capacity(postorder.len());
+        for &b in postorder.iter().rev() {
+            let Some(mut block) = blocks[b].take() else {
+                return Err(self.internal("block visited twice"));
+            };
             renumber(&mut block.term, &new_index);
             out.push(block);
         }

@@ -304,3 +304,50 @@ fn many_locals_only_written_ones_are_threaded() {
         capjit_ir::print_module(&w.t.module)
     );
 }
+
+/// (from, to) of every branch that does not go to a later block.
+fn backward_edges(f: &capjit_ir::Function) -> Vec<(usize, u32)> {
+    use capjit_ir::Terminator::*;
+    let mut out = Vec::new();
+    for (i, b) in f.blocks.iter().enumerate() {
+        let targets: Vec<u32> = match &b.term {
+            Jump(c) => vec![c.block.0],
+            Brif { then, else_, .. } => vec![then.block.0, else_.block.0],
+            BrTable { default, targets, .. } => targets.iter().chain([default]).map(|c| c.block.0).collect(),
+            CallCap { ok, fail, .. } => vec![ok.0, fail.0],
+            _ => vec![],
+        };
+        out.extend(targets.into_iter().filter(|&t| t as usize <= i).map(|t| (i, t)));
+    }
+    out
+}
+
+#[test]
+fn only_loop_back_edges_go_backward() {
+    // Fuel is spent on branches to a block that is not later: only loops should.
+    let w = wasm(
+        r#"(module
+        (func (export "merges") (param i32) (result i32) (local i32)
+          (block $a
+            (block $b
+              (br_if $a (local.get 0))
+              (local.set 1 (i32.const 1))
+              (br_if $b (i32.eqz (local.get 0)))
+              (local.set 1 (i32.const 2)))
+            (if (local.get 0) (then (local.set 1 (i32.const 3))) (else (local.set 1 (i32.const 4))))
+            (br_table $a $a (local.get 1)))
+          (local.get 1))
+        (func (export "one_loop") (param i32) (result i32)
+          (block $out
+            (loop $l
+              (br_if $out (i32.eqz (local.get 0)))
+              (block $skip (br_if $skip (i32.and (local.get 0) (i32.const 1))) (nop))
+              (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+              (br $l)))
+          (local.get 0)))"#,
+    );
+    let fs = &w.t.module.domains[0].functions;
+    assert_eq!(backward_edges(&fs[0]), vec![]);
+    let back = backward_edges(&fs[1]);
+    assert_eq!(back.len(), 1, "{back:?}");
+}
