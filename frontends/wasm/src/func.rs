@@ -910,6 +910,13 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
             Operator::BrTable { targets } => {
                 let index = self.pop_v()?;
                 let rd = |e: wasmparser::BinaryReaderError| WasmError::from_reader(&self.ctx.m.name, &e);
+                if targets.len() as usize > crate::MAX_BR_TABLE_TARGETS {
+                    return Err(self.limit(format!(
+                        "a br_table with {} targets, more than the verifier's limit of {}",
+                        targets.len(),
+                        crate::MAX_BR_TABLE_TARGETS
+                    )));
+                }
                 let depths: Vec<u32> = targets.targets().collect::<Result<_, _>>().map_err(rd)?;
                 let mut calls = Vec::with_capacity(depths.len());
                 let mut total_args = 0usize;

@@ -119,6 +119,14 @@ pub const MAX_VALUES: usize = 1 << 22;
 pub const MAX_BLOCK_PARAMS: usize = 1_000;
 /// Blocks in one function: the verifier's `MAX_BLOCKS`.
 pub const MAX_BLOCKS: usize = 1_000_000;
+/// Targets of one `br_table`: the verifier's `MAX_TABLE_TARGETS`.
+pub const MAX_BR_TABLE_TARGETS: usize = 65_536;
+/// Functions of one domain (defined ones plus wrappers): the verifier's `MAX_FUNCTIONS`.
+pub const MAX_FUNCTIONS: usize = 100_000;
+/// Imported functions of one module: the verifier's `MAX_IMPORTS`.
+pub const MAX_IMPORTS: usize = 100_000;
+/// Globals of one module: the verifier's `MAX_GLOBALS`.
+pub const MAX_GLOBALS: usize = 65_536;
 /// Branch arguments of one `br_table`, over all its targets (bounds the memory a
 /// hostile module can make the translator use).
 pub const MAX_BR_TABLE_ARGS: usize = 1 << 24;
@@ -651,6 +659,21 @@ fn build_domain(
         })
         .collect();
     let global_types: Vec<NumType> = m.globals.iter().map(|g| g.ty).collect();
+    let limit = |what: &str, n: usize, max: usize| {
+        if n > max {
+            Err(WasmError::new(
+                name,
+                None,
+                WasmErrorKind::Limit,
+                format!("{n} {what}, more than the verifier's limit of {max}"),
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    limit("globals", globals.len(), MAX_GLOBALS)?;
+    limit("imported functions", imports.len(), MAX_IMPORTS)?;
+    limit("functions", m.funcs.len() + plan.extras.len(), MAX_FUNCTIONS)?;
 
     let mut table = Vec::new();
     if let Some(n) = m.table {
@@ -710,6 +733,7 @@ fn build_domain(
         };
         functions.push(f);
     }
+    limit("functions", functions.len(), MAX_FUNCTIONS)?;
     Ok(Domain {
         name: plan.domain.clone(),
         memory,

@@ -88,6 +88,28 @@ fn invalid_modules_are_reported_with_offsets() {
 }
 
 #[test]
+fn beyond_the_verifiers_limits_is_a_limit_error() {
+    let mut text = String::from("(module");
+    for _ in 0..65_537 {
+        text.push_str(" (global i32 (i32.const 0))");
+    }
+    text.push(')');
+    let Err(e) = translate_one(text.as_bytes()) else {
+        panic!("65537 globals should not translate");
+    };
+    assert_eq!(e.kind, WasmErrorKind::Limit, "{e}");
+    // 65537 targets and the default
+    let targets = "0 ".repeat(65_538);
+    let text = format!("(module (func (block (br_table {targets} (i32.const 0)))))");
+    let Err(e) = translate_one(text.as_bytes()) else {
+        panic!("a br_table of 65537 targets should not translate");
+    };
+    assert_eq!(e.kind, WasmErrorKind::Limit, "{e}");
+    let text = format!("(module (func (block (br_table {} (i32.const 0)))))", "0 ".repeat(65_537));
+    capjit_verifier::verify(&translate_one(text.as_bytes()).unwrap().module).unwrap();
+}
+
+#[test]
 fn binary_and_text_give_the_same_module() {
     let text = br#"(module (memory 1) (func (export "f") (param i32) (result i32) (i32.load (local.get 0))))"#;
     let bin = to_wasm_binary(text).unwrap();
@@ -153,6 +175,17 @@ fn limits_match_the_verifier() {
         capjit_wasm::MAX_VALUES
     );
     assert_eq!(capjit_verifier::limits::MAX_BLOCKS, capjit_wasm::MAX_BLOCKS);
+    assert_eq!(
+        capjit_verifier::limits::MAX_TABLE_TARGETS,
+        capjit_wasm::MAX_BR_TABLE_TARGETS
+    );
+    assert_eq!(capjit_verifier::limits::MAX_FUNCTIONS, capjit_wasm::MAX_FUNCTIONS);
+    assert_eq!(capjit_verifier::limits::MAX_IMPORTS, capjit_wasm::MAX_IMPORTS);
+    assert_eq!(capjit_verifier::limits::MAX_GLOBALS, capjit_wasm::MAX_GLOBALS);
+    assert_eq!(
+        capjit_verifier::limits::MAX_TABLE_ENTRIES as u64,
+        capjit_wasm::MAX_TABLE_ENTRIES
+    );
     assert_eq!(
         capjit_verifier::limits::MAX_MEMORY_PAGES,
         capjit_wasm::DEFAULT_MAX_PAGES
