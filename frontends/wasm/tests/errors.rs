@@ -105,7 +105,10 @@ fn beyond_the_verifiers_limits_is_a_limit_error() {
         panic!("a br_table of 65537 targets should not translate");
     };
     assert_eq!(e.kind, WasmErrorKind::Limit, "{e}");
-    let text = format!("(module (func (block (br_table {} (i32.const 0)))))", "0 ".repeat(65_537));
+    let text = format!(
+        "(module (func (block (br_table {} (i32.const 0)))))",
+        "0 ".repeat(65_537)
+    );
     capjit_verifier::verify(&translate_one(text.as_bytes()).unwrap().module).unwrap();
 }
 
