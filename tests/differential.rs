@@ -379,6 +379,7 @@ fn expected_opcodes() -> BTreeSet<String> {
         "return",
         "call_cap",
         "trap",
+        "trap v",
     ] {
         add(s.into());
     }
@@ -393,6 +394,7 @@ fn terminator_name(t: &Terminator) -> &'static str {
         Terminator::Return(_) => "return",
         Terminator::CallCap { .. } => "call_cap",
         Terminator::Trap => "trap",
+        Terminator::TrapWith(_) => "trap v",
     }
 }
 

@@ -351,3 +351,66 @@ fn an_exit_is_a_failure_to_the_calling_domain() {
         assert_eq!(inst.invoke("lib", "go", &[Val::I32(9)]), Err(RunError::Exit(9)));
     }
 }
+
+/// A caller that re-raises its callee's `exit` with `trap v` ends the run with
+/// the callee's status; `trap v` of 18 when no host function exited is a trap
+/// with code `exit` (there is no status to give).
+#[test]
+fn re_raising_an_exit_ends_the_run_with_its_status() {
+    let text = "domain lib {
+      import quit = host.quit : (i32)
+      export func go(i32) -> i32 {
+      block0(v0: i32):
+        v1 = cap.get quit
+        call_cap v1(v0) -> ok(block1), fail(block2)
+      block1:
+        return v0
+      block2(v2: i32):
+        trap
+      }
+    }
+    domain app {
+      import go = lib.go : (i32) -> i32
+      export func main(i32) -> i32 {
+      block0(v0: i32):
+        v1 = cap.get go
+        call_cap v1(v0) -> ok(block1), fail(block2)
+      block1(v2: i32):
+        return v2
+      block2(v3: i32):
+        trap v3
+      }
+      export func raise_exit() {
+      block0:
+        v0 = iconst.i32 18
+        trap v0
+      }
+    }";
+    let quit = host("quit", sig(&[Type::I32], &[]), |_, a| match a {
+        [Val::I32(0)] => Ok(vec![]),
+        [Val::I32(n)] => Err(HostFailure::Exit(*n)),
+        _ => unreachable!(),
+    });
+    let module = parse_module(text).unwrap();
+    for backend in BACKENDS {
+        let config = Config {
+            backend,
+            host_functions: vec![quit.clone()],
+            ..Config::default()
+        };
+        let mut inst = Instance::new(&module, &config, Box::new(std::io::sink())).unwrap();
+        assert_eq!(inst.invoke("app", "main", &[Val::I32(0)]).unwrap(), vec![Val::I32(0)]);
+        assert_eq!(
+            inst.invoke("app", "main", &[Val::I32(7)]),
+            Err(RunError::Exit(7)),
+            "{backend:?}"
+        );
+        assert_eq!(inst.status("lib"), Some(DomainStatus::Faulted));
+        assert_eq!(inst.status("app"), Some(DomainStatus::Faulted));
+        inst.restart("app").unwrap();
+        match inst.invoke("app", "raise_exit", &[]) {
+            Err(RunError::Trap(t)) => assert_eq!((t.code, t.block, t.inst), (TrapCode::Exit, 0, None)),
+            other => panic!("{backend:?}: {other:?}"),
+        }
+    }
+}

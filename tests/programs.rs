@@ -182,6 +182,7 @@ fn every_opcode() -> BTreeSet<String> {
         "br_table",
         "return",
         "trap",
+        "trap v",
         "call_cap",
     ] {
         add(op.into());
@@ -207,6 +208,7 @@ fn opcodes_used(m: &Module) -> BTreeSet<String> {
                     Terminator::BrTable { .. } => "br_table",
                     Terminator::Return(_) => "return",
                     Terminator::Trap => "trap",
+                    Terminator::TrapWith(_) => "trap v",
                     Terminator::CallCap { .. } => "call_cap",
                 }
                 .to_string(),

@@ -44,7 +44,8 @@ use thiserror::Error;
 /// The first four bytes of every encoded module.
 pub const MAGIC: [u8; 4] = *b"\0cir";
 /// The format version this build writes and reads. Version 2 added globals and the
-/// function table to each domain (and three opcodes); version 1 files are refused.
+/// function table to each domain (and three opcodes, and the `trap v` terminator);
+/// version 1 files are refused.
 pub const VERSION: u32 = 2;
 /// The deepest `Type::Cap` nesting `decode` accepts (a cap whose signature holds a cap ...).
 pub const MAX_TYPE_DEPTH: usize = 16;
@@ -256,6 +257,7 @@ mod term_tag {
     pub const RETURN: u8 = 3;
     pub const CALL_CAP: u8 = 4;
     pub const TRAP: u8 = 5;
+    pub const TRAP_WITH: u8 = 6;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -727,6 +729,10 @@ fn write_terminator(w: &mut Writer, term: &Terminator) {
             w.u32(fail.0);
         }
         Terminator::Trap => w.u8(term_tag::TRAP),
+        Terminator::TrapWith(code) => {
+            w.u8(term_tag::TRAP_WITH);
+            w.value(*code);
+        }
     }
 }
 
@@ -1312,6 +1318,7 @@ fn read_terminator(r: &mut Reader) -> Result<Terminator> {
             fail: r.block_id()?,
         },
         term_tag::TRAP => Terminator::Trap,
+        term_tag::TRAP_WITH => Terminator::TrapWith(r.value()?),
         tag => return Err(unknown_tag(offset, "terminator", tag)),
     })
 }

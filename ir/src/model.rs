@@ -477,5 +477,10 @@ pub enum Terminator {
         ok: BlockId,
         fail: BlockId,
     },
+    /// Trap with `unreachable`.
     Trap,
+    /// `trap v`: trap with the code in `v` (i32), typically a `call_cap` failure
+    /// successor's parameter, to re-raise the callee's trap. A code that is not a
+    /// [`crate::TrapCode`] (1 to 18) traps with `unreachable` instead.
+    TrapWith(Value),
 }

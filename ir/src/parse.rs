@@ -1252,7 +1252,11 @@ impl<'a> Parser<'a> {
             }
             "trap" => {
                 self.bump()?;
-                Terminator::Trap
+                if matches!(self.tok, Tok::Word(w) if parse_value_name(w).is_some()) {
+                    Terminator::TrapWith(self.value()?)
+                } else {
+                    Terminator::Trap
+                }
             }
             "call_cap" => {
                 self.bump()?;

@@ -303,5 +303,6 @@ pub fn print_terminator(out: &mut String, t: &Terminator) -> fmt::Result {
             write!(out, ") -> ok({ok}), fail({fail})")
         }
         Terminator::Trap => out.write_str("trap"),
+        Terminator::TrapWith(code) => write!(out, "trap {code}"),
     }
 }

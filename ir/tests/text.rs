@@ -335,6 +335,24 @@ const GLOBALS_SRC: &str = "domain d {
 ";
 
 #[test]
+fn trap_with_a_code_parses_and_prints() {
+    let src = "domain d {\n  func f(i32) {\n  block0(v0: i32):\n    brif v0, block1, block2\n  block1:\n    \
+               trap v0\n  block2:\n    trap\n  }\n}\n";
+    let m = parse_plain(src).unwrap();
+    let blocks = &m.domains[0].functions[0].blocks;
+    assert_eq!(blocks[1].term, Terminator::TrapWith(Value(0)));
+    // A bare `trap` before the next label or `}` takes no operand.
+    assert_eq!(blocks[2].term, Terminator::Trap);
+    let text = print_module(&m);
+    assert!(
+        text.contains("  block1:\n    trap v0\n  block2:\n    trap\n  }"),
+        "{text}"
+    );
+    assert_eq!(parse_plain(&text), Ok(m));
+    assert_err(&func_src("    trap 3"), 4, 10, &["expected"]);
+}
+
+#[test]
 fn globals_and_table_parse_and_print() {
     let m = parse_plain(GLOBALS_SRC).unwrap();
     let d = &m.domains[0];

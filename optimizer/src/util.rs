@@ -214,6 +214,7 @@ pub fn for_each_term_value_mut(t: &mut Terminator, f: &mut dyn FnMut(&mut Value)
             f(cap);
             args.iter_mut().for_each(f);
         }
+        Terminator::TrapWith(code) => f(code),
         Terminator::Trap => {}
     }
 }

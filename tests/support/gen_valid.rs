@@ -2291,16 +2291,25 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let args = self.args_for(&join_tys);
         self.terminate(Terminator::Jump(Self::call(join, args)));
         self.pool.truncate(mark);
-        // fail: the code goes to the join, or the caller gives up.
+        // fail: the code goes to the join, or the caller gives up: traps, re-raises
+        // the code (sometimes another i32, perhaps not a trap code) or returns.
         self.switch_to(fail);
         let give_up = if self.risky() { 10 } else { 2 };
-        match self.c.weighted(&[80, give_up, give_up]) {
+        match self.c.weighted(&[80, give_up, give_up, give_up]) {
             0 => {
                 let mut args = vec![code];
                 args.extend(self.args_for(&join_tys[1..]));
                 self.terminate(Terminator::Jump(Self::call(join, args)));
             }
             1 => self.terminate(Terminator::Trap),
+            2 => {
+                let v = if self.c.chance(75) {
+                    code
+                } else {
+                    self.val_num(NumType::I32)
+                };
+                self.terminate(Terminator::TrapWith(v));
+            }
             _ => {
                 let results = self.sig.results.clone();
                 let vals = self.args_for(&results);
@@ -2442,7 +2451,7 @@ fn remap(t: &mut Terminator, pos: &[u32]) {
             fix(ok);
             fix(fail);
         }
-        Terminator::Return(_) | Terminator::Trap => {}
+        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => {}
     }
 }
 

@@ -61,7 +61,7 @@ fn successors(t: &Terminator) -> Vec<usize> {
             .map(|c| c.block.0 as usize)
             .collect(),
         Terminator::CallCap { ok, fail, .. } => vec![ok.0 as usize, fail.0 as usize],
-        Terminator::Return(_) | Terminator::Trap => vec![],
+        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => vec![],
     }
 }
 
@@ -456,6 +456,7 @@ impl Func<'_> {
                 self.check_args(bi, end, doms, vals, &want, "return");
             }
             Terminator::Trap => {}
+            Terminator::TrapWith(code) => self.expect(bi, end, doms, *code, &Type::I32, "trap code"),
             Terminator::CallCap { cap, args, ok, fail } => {
                 let sig = match self.use_val(bi, end, doms, *cap) {
                     Some(Type::Cap(sig)) => *sig,

@@ -907,6 +907,19 @@ impl<'a, 'b> Lower<'a, 'b> {
                 let code = self.b.ins().iconst(types::I32, TrapCode::Unreachable.code() as i64);
                 self.emit_trap(code, site);
             }
+            Terminator::TrapWith(code) => {
+                // A trap code is 1..=18; anything else (0 would read as success) traps
+                // with `unreachable`.
+                let c = self.v(*code);
+                let k = self.b.ins().iadd_imm_u(c, -1);
+                let valid = self
+                    .b
+                    .ins()
+                    .icmp_imm_u(IntCC::UnsignedLessThan, k, TrapCode::ALL.len() as i64);
+                let unreachable = self.b.ins().iconst(types::I32, TrapCode::Unreachable.code() as i64);
+                let code = self.b.ins().select(valid, c, unreachable);
+                self.emit_trap(code, site);
+            }
             Terminator::CallCap { cap, args, ok, fail } => {
                 self.call_cap(bi, *cap, args, ok.0 as usize, fail.0 as usize)
             }

@@ -20,7 +20,7 @@ pub fn for_each_successor(term: &Terminator, mut f: impl FnMut(BlockId)) {
             f(default.block);
             targets.iter().for_each(|t| f(t.block));
         }
-        Terminator::Return(_) | Terminator::Trap => {}
+        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => {}
         Terminator::CallCap { ok, fail, .. } => {
             f(*ok);
             f(*fail);

@@ -693,6 +693,7 @@ impl<'a> Cx<'a> {
                 self.check_args(vals, results.iter(), b, pos, site, &|| "returned values".into());
             }
             Terminator::Trap => {}
+            Terminator::TrapWith(code) => self.use_as(*code, I32, b, pos, site, &|| "the code of `trap`".into()),
             Terminator::CallCap { cap, args, ok, fail } => {
                 let Some(t) = self.use_any(*cap, b, pos, site) else {
                     return;

@@ -877,6 +877,30 @@ fn conditions_are_i32() {
 }
 
 #[test]
+fn trap_codes_are_defined_i32s() {
+    let body = "  block0(v0: i64):\n    trap v0";
+    let k = only(&reject(&fun("(i64)", body)), "type_mismatch", term(0));
+    says(&k, "the code of `trap` (v0): expected i32, found i64");
+    accept(&fun("(i32)", &body.replace("i64", "i32")));
+    let k = only(
+        &reject(&fun("(i32)", "  block0(v0: i32):\n    trap v7")),
+        "undefined_value",
+        term(0),
+    );
+    assert_eq!(k, ErrorKind::UndefinedValue(Value(7)));
+    // Defined in a sibling block, which does not dominate the trap.
+    let sibling = "  block0(v0: i32):\n    brif v0, block1, block2\n  block1:\n    v1 = iconst.i32 2\n    \
+                   return\n  block2:\n    trap v1";
+    let k = only(&reject(&fun("(i32)", sibling)), "not_dominated", term(2));
+    says(&k, "v1 is used where its definition does not dominate the use");
+    // A capability is not a code either.
+    let cap = "domain d {\n  import g = host.print_i64 : (i64)\n  export func f() {\n  block0:\n    \
+               v0 = cap.get g\n    trap v0\n  }\n}\n";
+    let k = only(&reject(cap), "type_mismatch", term(0));
+    says(&k, "the code of `trap` (v0): expected i32, found cap<(i64)>");
+}
+
+#[test]
 fn returns_match_the_signature() {
     accept(&fun("(i32) -> i32", "  block0(v0: i32):\n    return v0"));
     let k = only(

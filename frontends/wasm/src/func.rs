@@ -501,12 +501,14 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
             .ok_or_else(|| self.internal("branch depth out of range"))
     }
 
-    /// The block for trapping after a failed inter-domain call.
+    /// The block for trapping after a failed inter-domain call: it re-raises the
+    /// callee's trap code (`trap v`).
     fn trap_block(&mut self) -> usize {
         if let Some(b) = self.trap_block {
             return b;
         }
-        let (b, _) = self.new_block(&[NumType::I32]);
+        let (b, code) = self.new_block(&[NumType::I32]);
+        self.blocks[b].term = Terminator::TrapWith(code[0]);
         self.done[b] = true;
         self.trap_block = Some(b);
         b
@@ -1189,7 +1191,7 @@ fn successors(t: &Terminator) -> Vec<u32> {
             .chain(targets.iter().map(|c| c.block.0))
             .collect(),
         Terminator::CallCap { ok, fail, .. } => vec![ok.0, fail.0],
-        Terminator::Return(_) | Terminator::Trap => Vec::new(),
+        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => Vec::new(),
     }
 }
 
@@ -1211,7 +1213,7 @@ fn renumber(t: &mut Terminator, map: &[u32]) {
             fix(ok);
             fix(fail);
         }
-        Terminator::Return(_) | Terminator::Trap => {}
+        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => {}
     }
 }
 

@@ -561,6 +561,10 @@ impl Machine<'_, '_> {
                 self.goto(target.block, args)
             }
             Terminator::Trap => Err(Fault::Trap(TrapCode::Unreachable)),
+            Terminator::TrapWith(code) => {
+                let code = TrapCode::from_code(i32_of(self.get(*code)?)?);
+                Err(Fault::Trap(code.unwrap_or(TrapCode::Unreachable)))
+            }
             Terminator::Return(vals) => {
                 let vals = self.get_all(vals)?;
                 self.do_return(vals)

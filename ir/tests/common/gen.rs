@@ -475,6 +475,7 @@ fn arb_terminator(scope: Scope) -> impl Strategy<Value = Terminator> {
         )
             .prop_map(|(cap, args, ok, fail)| Terminator::CallCap { cap, args, ok, fail }),
         Just(Terminator::Trap),
+        arb_value().prop_map(Terminator::TrapWith),
     ]
 }
 
@@ -535,6 +536,7 @@ pub const ALL_KINDS: &[&str] = &[
     "Terminator::Return",
     "Terminator::CallCap",
     "Terminator::Trap",
+    "Terminator::TrapWith",
     "Global::I32",
     "Global::I64",
     "Global::F32",
@@ -680,5 +682,6 @@ fn terminator_kind(term: &Terminator) -> &'static str {
         Terminator::Return(_) => "Terminator::Return",
         Terminator::CallCap { .. } => "Terminator::CallCap",
         Terminator::Trap => "Terminator::Trap",
+        Terminator::TrapWith(_) => "Terminator::TrapWith",
     }
 }
