@@ -48,8 +48,8 @@
 //!   `M`'s export of that name (the types must be equal); from
 //!   `wasi_snapshot_preview1` it binds to the host function `wasi_NAME` with the
 //!   Wasm signature. Anything else is a link error. If the callee traps, the caller
-//!   traps too (with `unreachable`: the IR's `trap`), since Wasm code cannot observe
-//!   a failure.
+//!   traps too with the callee's code (the IR's `trap v` in the failure
+//!   successor), since Wasm code cannot observe a failure.
 //! - Global exports: an exported function `global_<name>` `() -> T` returning the
 //!   global's current value ([`Translated::globals`]), for hosts and tests.
 //! - Start function: an exported wrapper named `_start_init` (or `_start_init_1`,
