@@ -41,7 +41,7 @@ use capjit::verifier::{verify, Verified, VerifyError};
 use support::Header;
 
 /// Every `ErrorKind::name()`, so that a header cannot name a kind that does not exist.
-const ERROR_KINDS: [&str; 25] = [
+const ERROR_KINDS: [&str; 26] = [
     "limit_exceeded",
     "duplicate_name",
     "bad_memory",
@@ -62,6 +62,7 @@ const ERROR_KINDS: [&str; 25] = [
     "unknown_function",
     "unknown_import",
     "unknown_global",
+    "unknown_data_segment",
     "immutable_global",
     "bad_table_entry",
     "fact_on_wrong_type",

@@ -164,6 +164,8 @@ fn every_opcode() -> BTreeSet<String> {
         "memory.grow",
         "memory.copy",
         "memory.fill",
+        "memory.init",
+        "data.drop",
         "call",
         "call_indirect",
         "global.get",

@@ -91,6 +91,7 @@ pub fn module(target: usize, seed: u64) -> Module {
             },
             inbox: None,
             data: vec![],
+            passive_data: vec![],
             imports: vec![Import {
                 name: "peer".into(),
                 source: ImportSource::Export {

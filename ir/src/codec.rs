@@ -233,6 +233,8 @@ mod op_tag {
     pub const MEMORY_GROW: u8 = 0x23;
     pub const MEMORY_COPY: u8 = 0x24;
     pub const MEMORY_FILL: u8 = 0x25;
+    pub const MEMORY_INIT: u8 = 0x26;
+    pub const DATA_DROP: u8 = 0x27;
     pub const CALL: u8 = 0x30;
     pub const CAP_GET: u8 = 0x31;
     pub const CALL_INDIRECT: u8 = 0x32;
@@ -401,6 +403,7 @@ fn write_domain(w: &mut Writer, d: &Domain) {
         w.u32(seg.offset);
         w.bytes(&seg.bytes);
     });
+    w.vec(&d.passive_data, |w, bytes| w.bytes(bytes));
     w.vec(&d.imports, write_import);
     w.vec(&d.globals, |w, g| {
         w.str(&g.name);
@@ -605,6 +608,15 @@ fn write_op(w: &mut Writer, op: &Op) {
         Op::MemoryFill { dst, byte, len } => {
             w.u8(op_tag::MEMORY_FILL);
             w.operands(&[*dst, *byte, *len]);
+        }
+        Op::MemoryInit { segment, dst, src, len } => {
+            w.u8(op_tag::MEMORY_INIT);
+            w.u32(*segment);
+            w.operands(&[*dst, *src, *len]);
+        }
+        Op::DataDrop { segment } => {
+            w.u8(op_tag::DATA_DROP);
+            w.u32(*segment);
         }
         Op::Call { func, args } => {
             w.u8(op_tag::CALL);
@@ -1026,6 +1038,7 @@ fn read_domain(r: &mut Reader) -> Result<Domain> {
                 bytes: r.bytes()?.to_vec(),
             })
         })?,
+        passive_data: r.vec(|r| Ok(r.bytes()?.to_vec()))?,
         imports: r.vec(read_import)?,
         globals: r.vec(|r| {
             Ok(Global {
@@ -1238,6 +1251,13 @@ fn read_op(r: &mut Reader) -> Result<Op> {
             byte: r.value()?,
             len: r.value()?,
         },
+        op_tag::MEMORY_INIT => Op::MemoryInit {
+            segment: r.u32()?,
+            dst: r.value()?,
+            src: r.value()?,
+            len: r.value()?,
+        },
+        op_tag::DATA_DROP => Op::DataDrop { segment: r.u32()? },
         op_tag::CALL => Op::Call {
             func: r.u32()?,
             args: r.values()?,

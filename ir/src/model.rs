@@ -18,6 +18,9 @@ pub struct Domain {
     /// Where `buf` arguments and results of inter-domain calls are copied to.
     pub inbox: Option<Inbox>,
     pub data: Vec<DataSegment>,
+    /// Passive data segments, by index: bytes `memory.init` copies from, until
+    /// `data.drop` empties the segment for the domain (until it restarts).
+    pub passive_data: Vec<Vec<u8>>,
     pub imports: Vec<Import>,
     /// Domain-wide variables, reset with the memory on restart.
     pub globals: Vec<Global>,
@@ -370,6 +373,18 @@ pub enum Op {
         dst: Value,
         byte: Value,
         len: Value,
+    },
+    /// Copy `len` bytes of passive segment `segment` from offset `src` to memory at
+    /// `dst` (all i32); `out_of_bounds` if either range is out (nothing is copied).
+    MemoryInit {
+        segment: u32,
+        dst: Value,
+        src: Value,
+        len: Value,
+    },
+    /// Empty passive segment `segment` for this domain until it restarts; no result.
+    DataDrop {
+        segment: u32,
     },
     /// Direct call to a function of the same domain, by index.
     Call {

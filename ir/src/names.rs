@@ -211,6 +211,8 @@ pub fn opcode_text(op: &Op) -> String {
         Op::MemoryGrow { .. } => "memory.grow".into(),
         Op::MemoryCopy { .. } => "memory.copy".into(),
         Op::MemoryFill { .. } => "memory.fill".into(),
+        Op::MemoryInit { .. } => "memory.init".into(),
+        Op::DataDrop { .. } => "data.drop".into(),
         Op::Call { .. } => "call".into(),
         Op::CallIndirect { .. } => "call_indirect".into(),
         Op::GlobalGet { .. } => "global.get".into(),

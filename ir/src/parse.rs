@@ -387,6 +387,7 @@ impl<'a> Parser<'a> {
             memory: Memory::default(),
             inbox: None,
             data: Vec::new(),
+            passive_data: Vec::new(),
             imports: Vec::new(),
             globals: Vec::new(),
             table: Vec::new(),
@@ -424,6 +425,12 @@ impl<'a> Parser<'a> {
                 }
                 Tok::Word("data") => {
                     self.bump()?;
+                    if matches!(self.tok, Tok::Word("passive")) {
+                        self.bump()?;
+                        let bytes = self.string_bytes()?;
+                        d.passive_data.push(bytes);
+                        continue;
+                    }
                     let offset = self.u32_lit("data offset")?;
                     let bytes = self.string_bytes()?;
                     d.data.push(DataSegment { offset, bytes });
@@ -949,6 +956,16 @@ impl<'a> Parser<'a> {
                 let len = self.comma_value()?;
                 Op::MemoryFill { dst, byte, len }
             }
+            ("memory", Some("init")) if s2.is_none() => {
+                let segment = self.u32_lit("a passive data segment index")?;
+                let dst = self.comma_value()?;
+                let src = self.comma_value()?;
+                let len = self.comma_value()?;
+                Op::MemoryInit { segment, dst, src, len }
+            }
+            ("data", Some("drop")) if s2.is_none() => Op::DataDrop {
+                segment: self.u32_lit("a passive data segment index")?,
+            },
             ("call", None) => {
                 let (name, name_span) = self.word("a function name")?;
                 let args = self.paren_values()?;

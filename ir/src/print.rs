@@ -37,6 +37,9 @@ fn print_domain(out: &mut String, d: &Domain) -> fmt::Result {
     for seg in &d.data {
         writeln!(out, "  data {} \"{}\"", seg.offset, escape_bytes(&seg.bytes))?;
     }
+    for bytes in &d.passive_data {
+        writeln!(out, "  data passive \"{}\"", escape_bytes(bytes))?;
+    }
     for imp in &d.imports {
         let source = match &imp.source {
             ImportSource::Export { domain, function } => format!("{domain}.{function}"),
@@ -212,6 +215,8 @@ fn print_op(out: &mut String, d: &Domain, op: &Op) -> fmt::Result {
         Op::MemoryGrow { delta } => write!(out, "{name} {delta}"),
         Op::MemoryCopy { dst, src, len } => write!(out, "{name} {dst}, {src}, {len}"),
         Op::MemoryFill { dst, byte, len } => write!(out, "{name} {dst}, {byte}, {len}"),
+        Op::MemoryInit { segment, dst, src, len } => write!(out, "{name} {segment}, {dst}, {src}, {len}"),
+        Op::DataDrop { segment } => write!(out, "{name} {segment}"),
         Op::Call { func, args } => {
             write!(out, "{name} {}(", func_name(d, *func))?;
             write_list(out, args)?;

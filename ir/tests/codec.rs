@@ -26,7 +26,7 @@ fn file_with_domains_payload(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Absolute offset of the opcode in `one_inst_file`.
-const OP_OFFSET: usize = 30;
+const OP_OFFSET: usize = 31;
 
 /// A file holding domain `d` with function `f` whose single block is `<op>; trap`.
 fn one_inst_file(op: &[u8]) -> Vec<u8> {
@@ -36,6 +36,7 @@ fn one_inst_file(op: &[u8]) -> Vec<u8> {
         0, 0, // memory initial, maximum
         0, // no inbox
         0, // no data
+        0, // no passive data
         0, // no imports
         0, // no globals
         0, // no table entries
@@ -66,6 +67,7 @@ fn one_inst_module(op: Op) -> Module {
             memory: Memory::default(),
             inbox: None,
             data: vec![],
+            passive_data: vec![],
             imports: vec![],
             globals: Vec::new(),
             table: Vec::new(),
@@ -173,6 +175,7 @@ fn globals_file() -> (Vec<u8>, Module) {
         0, 0, // memory initial, maximum
         0, // no inbox
         0, // no data
+        0, // no passive data
         0, // no imports
         1, // one global
         1, b'g', // name
@@ -238,10 +241,10 @@ fn hostile_globals_and_tables() {
     // The global's type, its constant's tag, its flag and a table entry's flag.
     let at = |payload_offset: usize| 10 + payload_offset;
     let cases: [(usize, u8, &str); 4] = [
-        (11, 7, "unknown numeric type tag 0x07"),
-        (13, 0x10, "unknown constant tag 0x10"),
-        (12, 2, "flag byte must be 0 or 1, found 0x02"),
-        (19, 3, "flag byte must be 0 or 1, found 0x03"),
+        (12, 7, "unknown numeric type tag 0x07"),
+        (14, 0x10, "unknown constant tag 0x10"),
+        (13, 2, "flag byte must be 0 or 1, found 0x02"),
+        (20, 3, "flag byte must be 0 or 1, found 0x03"),
     ];
     for (offset, byte, message) in cases {
         let mut bytes = file.clone();
@@ -251,7 +254,7 @@ fn hostile_globals_and_tables() {
     }
     // A table count larger than the bytes left fails before allocating.
     let mut bytes = file.clone();
-    bytes[at(16)] = 0x7f;
+    bytes[at(17)] = 0x7f;
     assert!(matches!(
         decode_err(&bytes),
         DecodeError::CountTooLarge { count: 127, .. }
@@ -445,10 +448,10 @@ fn garbage_sub_tags() {
 
 #[test]
 fn invalid_flag_byte() {
-    // `exported` is at payload offset 13, absolute 23.
+    // `exported` is at payload offset 14, absolute 24.
     let mut bytes = one_inst_file(&[0x22]);
-    bytes[23] = 2;
-    assert_eq!(decode_err(&bytes), DecodeError::InvalidFlag { offset: 23, byte: 2 });
+    bytes[24] = 2;
+    assert_eq!(decode_err(&bytes), DecodeError::InvalidFlag { offset: 24, byte: 2 });
 }
 
 #[test]

@@ -156,6 +156,7 @@ fn const_module(consts: &[Const]) -> Module {
             memory: Memory::default(),
             inbox: None,
             data: vec![],
+            passive_data: vec![],
             imports: vec![],
             globals: Vec::new(),
             table: Vec::new(),
@@ -350,6 +351,36 @@ fn trap_with_a_code_parses_and_prints() {
     );
     assert_eq!(parse_plain(&text), Ok(m));
     assert_err(&func_src("    trap 3"), 4, 10, &["expected"]);
+}
+
+#[test]
+fn passive_data_and_its_ops_parse_and_print() {
+    let src =
+        "domain d {\n  memory 1\n  data 8 \"a\"\n  data passive \"\\00bc\"\n  data passive \"\"\n  func f(i32) {\n  \
+               block0(v0: i32):\n    memory.init 1, v0, v0, v0\n    data.drop 0\n    return\n  }\n}\n";
+    let m = parse_plain(src).unwrap();
+    let d = &m.domains[0];
+    assert_eq!(d.data.len(), 1);
+    assert_eq!(d.passive_data, vec![b"\0bc".to_vec(), Vec::new()]);
+    let insts = &d.functions[0].blocks[0].insts;
+    assert_eq!(
+        insts[0].op,
+        Op::MemoryInit {
+            segment: 1,
+            dst: Value(0),
+            src: Value(0),
+            len: Value(0)
+        }
+    );
+    assert_eq!(insts[1].op, Op::DataDrop { segment: 0 });
+    let text = print_module(&m);
+    assert!(
+        text.contains("  data passive \"\\00bc\"\n  data passive \"\"\n"),
+        "{text}"
+    );
+    assert!(text.contains("memory.init 1, v0, v0, v0\n    data.drop 0\n"), "{text}");
+    assert_eq!(parse_plain(&text), Ok(m));
+    assert_err(&func_src("    data.drop v0"), 4, 15, &["passive data segment index"]);
 }
 
 #[test]

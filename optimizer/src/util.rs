@@ -78,6 +78,8 @@ pub fn result_types(cx: &DomainCx, op: &Op) -> Vec<Type> {
         Op::Store { .. }
         | Op::MemoryCopy { .. }
         | Op::MemoryFill { .. }
+        | Op::MemoryInit { .. }
+        | Op::DataDrop { .. }
         | Op::RegionStore { .. }
         | Op::RegionRead { .. }
         | Op::RegionWrite { .. }
@@ -118,7 +120,7 @@ pub fn operands(op: &Op) -> Vec<Value> {
 /// Visit every value an operation reads.
 pub fn for_each_operand_mut(op: &mut Op, f: &mut dyn FnMut(&mut Value)) {
     match op {
-        Op::Const(_) | Op::MemorySize | Op::CapGet { .. } | Op::GlobalGet { .. } => {}
+        Op::Const(_) | Op::MemorySize | Op::CapGet { .. } | Op::GlobalGet { .. } | Op::DataDrop { .. } => {}
         Op::GlobalSet { value, .. } => f(value),
         Op::CallIndirect { index, args, .. } => {
             f(index);
@@ -148,6 +150,11 @@ pub fn for_each_operand_mut(op: &mut Op, f: &mut dyn FnMut(&mut Value)) {
         Op::MemoryFill { dst, byte, len } => {
             f(dst);
             f(byte);
+            f(len);
+        }
+        Op::MemoryInit { dst, src, len, .. } => {
+            f(dst);
+            f(src);
             f(len);
         }
         Op::Call { args, .. } => args.iter_mut().for_each(f),

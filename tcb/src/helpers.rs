@@ -1,5 +1,5 @@
 //! TRUSTED. Runtime helpers that generated code calls for operations too large to
-//! inline: memory grow/copy/fill and every region operation.
+//! inline: memory grow/copy/fill/init, data.drop and every region operation.
 //!
 //! Invariant protected: each helper touches only the calling domain's memory and
 //! regions the calling domain owns, after checking every range in 64-bit arithmetic.
@@ -86,6 +86,42 @@ pub unsafe extern "C" fn capjit_memory_fill(ctx: *mut DomainCtx, dst: u32, byte:
         0
     });
     status(r, ctx)
+}
+
+/// `memory.init` of passive segment `seg` (verified to exist; a dropped one is empty).
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_memory_init(ctx: *mut DomainCtx, seg: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    let state = &mut rt.domains[d];
+    let bytes = match state.dropped.get(seg as usize) {
+        Some(false) => rt.module.domains[d]
+            .passive_data
+            .get(seg as usize)
+            .map_or(&[][..], |b| &b[..]),
+        _ => &[],
+    };
+    let r = range(bytes.len(), src, len).and_then(|s| {
+        let t = range(state.memory.len(), dst, len)?;
+        state.memory[t].copy_from_slice(&bytes[s]);
+        Ok(0)
+    });
+    status(r, ctx)
+}
+
+/// `data.drop` of passive segment `seg`. Never traps.
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_data_drop(ctx: *mut DomainCtx, seg: u32) -> u32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    if let Some(flag) = rt.domains[d].dropped.get_mut(seg as usize) {
+        *flag = true;
+    }
+    0
 }
 
 /// `region.new`: the packed handle in scratch.
@@ -214,6 +250,8 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("capjit_memory_grow", capjit_memory_grow as *const u8),
         ("capjit_memory_copy", capjit_memory_copy as *const u8),
         ("capjit_memory_fill", capjit_memory_fill as *const u8),
+        ("capjit_memory_init", capjit_memory_init as *const u8),
+        ("capjit_data_drop", capjit_data_drop as *const u8),
         ("capjit_region_new", capjit_region_new as *const u8),
         ("capjit_region_len", capjit_region_len as *const u8),
         ("capjit_region_free", capjit_region_free as *const u8),

@@ -6,7 +6,7 @@
 //! - a capability entry only ever names what its import was linked to;
 //! - each domain's globals and function table are its own, of the sizes the
 //!   verified module declares (`ctx.globals`, `ctx.table`), and restarting resets
-//!   the globals to their initial values;
+//!   the globals to their initial values and undoes every `data.drop`;
 //! - a faulted or dead domain is never entered; a killed domain's capabilities
 //!   stay revoked (its epoch moved on); restarting frees the domain's regions.
 
@@ -76,6 +76,8 @@ pub struct DomainState {
     pub globals: Box<[u64]>,
     /// The function table (`ctx.table` points here; fixed after linking).
     pub table: Box<[TableEntry]>,
+    /// Which passive data segments `data.drop` emptied, by index.
+    pub dropped: Vec<bool>,
 }
 
 impl DomainState {
@@ -304,6 +306,7 @@ impl Runtime {
                 functions: code.functions.get(i).cloned().unwrap_or_default(),
                 globals: globals_image(d),
                 table,
+                dropped: vec![false; d.passive_data.len()],
             });
         }
         let mut rt = Box::new(Runtime {
@@ -429,6 +432,7 @@ impl Runtime {
         state.memory = image;
         // In place: `ctx.globals` keeps pointing at the same slots.
         state.globals.copy_from_slice(&globals);
+        state.dropped.fill(false);
         state.set_status(DomainStatus::Running);
         state.ctx.fuel = self.limits.fuel;
         state.last_trap = None;

@@ -249,6 +249,8 @@ impl Func<'_> {
             | Op::RegionStore { .. }
             | Op::MemoryCopy { .. }
             | Op::MemoryFill { .. }
+            | Op::MemoryInit { .. }
+            | Op::DataDrop { .. }
             | Op::RegionRead { .. }
             | Op::RegionWrite { .. }
             | Op::RegionFree { .. } => vec![],
@@ -327,6 +329,25 @@ impl Func<'_> {
             } => {
                 for v in [x, y, z] {
                     self.expect(bi, pos, doms, *v, &i32t, &name);
+                }
+            }
+            Op::MemoryInit { segment, dst, src, len } => {
+                for v in [dst, src, len] {
+                    self.expect(bi, pos, doms, *v, &i32t, &name);
+                }
+                if *segment as usize >= self.d.passive_data.len() {
+                    self.problem(
+                        bi,
+                        format!("`{name}` of passive segment #{segment}, which does not exist"),
+                    );
+                }
+            }
+            Op::DataDrop { segment } => {
+                if *segment as usize >= self.d.passive_data.len() {
+                    self.problem(
+                        bi,
+                        format!("`{name}` of passive segment #{segment}, which does not exist"),
+                    );
                 }
             }
             Op::Call { func, args } => {

@@ -366,7 +366,7 @@ fn declare_refs<'s>(
     sig_ids: &'s lower::SigIds,
 ) -> lower::Refs<'s> {
     let mut callees = vec![None; domain_funcs.len()];
-    let mut helpers = [None; 11];
+    let mut helpers = [None; lower::HELPERS.len()];
     let mut need = |h: lower::Helper, jit: &mut JITModule, func: &mut cranelift_codegen::ir::Function| {
         if helpers[h as usize].is_none() {
             helpers[h as usize] = Some(jit.declare_func_in_func(helper_ids[h as usize], func));

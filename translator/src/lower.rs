@@ -68,6 +68,8 @@ pub enum Helper {
     MemoryGrow,
     MemoryCopy,
     MemoryFill,
+    MemoryInit,
+    DataDrop,
     RegionNew,
     RegionLen,
     RegionFree,
@@ -78,7 +80,7 @@ pub enum Helper {
 }
 
 /// Each helper's symbol and parameter types after the context (all return i32).
-pub const HELPERS: [(Helper, &str, &[ir::Type]); 11] = [
+pub const HELPERS: [(Helper, &str, &[ir::Type]); 13] = [
     (Helper::CallCap, "capjit_call_cap", &[types::I32, types::I64]),
     (Helper::MemoryGrow, "capjit_memory_grow", &[types::I32]),
     (
@@ -91,6 +93,12 @@ pub const HELPERS: [(Helper, &str, &[ir::Type]); 11] = [
         "capjit_memory_fill",
         &[types::I32, types::I32, types::I32],
     ),
+    (
+        Helper::MemoryInit,
+        "capjit_memory_init",
+        &[types::I32, types::I32, types::I32, types::I32],
+    ),
+    (Helper::DataDrop, "capjit_data_drop", &[types::I32]),
     (Helper::RegionNew, "capjit_region_new", &[types::I32]),
     (Helper::RegionLen, "capjit_region_len", &[types::I64]),
     (Helper::RegionFree, "capjit_region_free", &[types::I64]),
@@ -118,6 +126,8 @@ pub fn helper_of_op(op: &Op) -> Option<Helper> {
         Op::MemoryGrow { .. } => Helper::MemoryGrow,
         Op::MemoryCopy { .. } => Helper::MemoryCopy,
         Op::MemoryFill { .. } => Helper::MemoryFill,
+        Op::MemoryInit { .. } => Helper::MemoryInit,
+        Op::DataDrop { .. } => Helper::DataDrop,
         Op::RegionNew { .. } => Helper::RegionNew,
         Op::RegionLen { .. } => Helper::RegionLen,
         Op::RegionFree { .. } => Helper::RegionFree,
@@ -160,7 +170,7 @@ impl SigIds {
 /// Function references a function body needs: helpers and same-domain callees.
 pub struct Refs<'s> {
     /// By `Helper as usize`; `Some` for every helper this function uses.
-    pub helpers: [Option<FuncRef>; 11],
+    pub helpers: [Option<FuncRef>; HELPERS.len()],
     /// By function index of the domain; `Some` for every function this one calls.
     pub callees: Vec<Option<FuncRef>>,
     /// The module's signature numbers, for `call_indirect`.
@@ -561,6 +571,18 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::MemoryFill { dst, byte, len } => {
                 let args = self.args(&[*dst, *byte, *len]);
                 self.helper(self.refs.get(Helper::MemoryFill), &args, site);
+                vec![]
+            }
+            Op::MemoryInit { segment, dst, src, len } => {
+                let seg = self.b.ins().iconst(types::I32, *segment as i64);
+                let mut args = vec![seg];
+                args.extend(self.args(&[*dst, *src, *len]));
+                self.helper(self.refs.get(Helper::MemoryInit), &args, site);
+                vec![]
+            }
+            Op::DataDrop { segment } => {
+                let seg = self.b.ins().iconst(types::I32, *segment as i64);
+                self.helper(self.refs.get(Helper::DataDrop), &[seg], site);
                 vec![]
             }
             Op::Call { func, args } => self.direct_call(*func as usize, args, site),

@@ -144,6 +144,13 @@ pub fn check_limits(m: &Module, report: &mut Report) -> bool {
         ok &= limit(report, at_domain(d), "imports", d.imports.len(), MAX_IMPORTS);
         ok &= limit(report, at_domain(d), "globals", d.globals.len(), MAX_GLOBALS);
         ok &= limit(report, at_domain(d), "table entries", d.table.len(), MAX_TABLE_ENTRIES);
+        ok &= limit(
+            report,
+            at_domain(d),
+            "passive data segments",
+            d.passive_data.len(),
+            MAX_PASSIVE_DATA,
+        );
         for f in &d.functions {
             let loc = Location {
                 function: Some(f.name.clone()),
@@ -231,7 +238,7 @@ pub fn check_memory_layout(d: &Domain, report: &mut Report) {
         ));
     }
     let size = mem.initial as u64 * PAGE_SIZE;
-    let mut data_bytes = 0usize;
+    let mut data_bytes = d.passive_data.iter().fold(0usize, |n, p| n.saturating_add(p.len()));
     for seg in &d.data {
         data_bytes = data_bytes.saturating_add(seg.bytes.len());
         let end = seg.offset as u64 + seg.bytes.len() as u64;

@@ -98,6 +98,8 @@ pub enum ErrorKind {
     UnknownImport(u32),
     #[error("global #{0} does not exist in this domain")]
     UnknownGlobal(u32),
+    #[error("passive data segment #{0} does not exist in this domain")]
+    UnknownDataSegment(u32),
     #[error("global `{0}` is immutable: only a `global mut` can be set")]
     ImmutableGlobal(String),
     #[error("table entry {entry} names function #{func}, which does not exist in this domain")]
@@ -134,6 +136,7 @@ impl ErrorKind {
             ErrorKind::UnknownFunction(_) => "unknown_function",
             ErrorKind::UnknownImport(_) => "unknown_import",
             ErrorKind::UnknownGlobal(_) => "unknown_global",
+            ErrorKind::UnknownDataSegment(_) => "unknown_data_segment",
             ErrorKind::ImmutableGlobal(_) => "immutable_global",
             ErrorKind::BadTableEntry { .. } => "bad_table_entry",
             ErrorKind::FactOnWrongType { .. } => "fact_on_wrong_type",

@@ -422,7 +422,12 @@ impl<'a> Cx<'a> {
             ty: ty.to_string(),
         };
         match op {
-            Op::Const(_) | Op::MemorySize => {}
+            Op::MemoryInit { segment: s, .. } | Op::DataDrop { segment: s }
+                if *s as usize >= self.d.passive_data.len() =>
+            {
+                self.err(b, site, ErrorKind::UnknownDataSegment(*s))
+            }
+            Op::Const(_) | Op::MemorySize | Op::DataDrop { .. } => {}
             Op::Binary { op: bop, ty, a, b: rhs } => {
                 if binop_is_int(*bop) != is_int(*ty) {
                     self.err(b, site, bad(ty));
@@ -499,6 +504,11 @@ impl<'a> Cx<'a> {
                 }
                 let n = facts::upper_bound(self, *len);
                 return Some(facts::access_in_bounds(self, *dst, 0, n));
+            }
+            Op::MemoryInit { dst, src, len, .. } => {
+                for (k, v) in [*dst, *src, *len].into_iter().enumerate() {
+                    self.use_as(v, I32, b, pos, site, &operand(k + 1));
+                }
             }
             Op::Call { func, args } => match self.d.functions.get(*func as usize) {
                 None => self.err(b, site, ErrorKind::UnknownFunction(*func)),

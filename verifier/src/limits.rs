@@ -11,6 +11,8 @@ pub const MAX_IMPORTS: usize = 100_000;
 pub const MAX_GLOBALS: usize = 65_536;
 /// Entries of a domain's function table.
 pub const MAX_TABLE_ENTRIES: usize = 1 << 20;
+/// Passive data segments of a domain.
+pub const MAX_PASSIVE_DATA: usize = 100_000;
 /// Blocks in a function.
 pub const MAX_BLOCKS: usize = 1_000_000;
 /// Instructions (terminators included) in a whole module.
@@ -25,5 +27,5 @@ pub const MAX_TABLE_TARGETS: usize = 65_536;
 pub const MAX_VALUE_INDEX: u32 = 1 << 22;
 /// Pages of linear memory (4 GiB, the whole 32-bit address space).
 pub const MAX_MEMORY_PAGES: u32 = 65_536;
-/// Bytes of data segments in one domain.
+/// Bytes of data segments (active and passive) in one domain.
 pub const MAX_DATA_BYTES: usize = 1 << 30;

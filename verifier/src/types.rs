@@ -158,6 +158,8 @@ pub fn result_types(d: &Domain, op: &Op, table: &mut TypeTable, out: &mut Vec<Ty
         | Op::Store { .. }
         | Op::MemoryCopy { .. }
         | Op::MemoryFill { .. }
+        | Op::MemoryInit { .. }
+        | Op::DataDrop { .. }
         | Op::RegionStore { .. }
         | Op::RegionRead { .. }
         | Op::RegionWrite { .. }

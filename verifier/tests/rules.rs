@@ -122,6 +122,7 @@ fn simple_domain(name: &str) -> Domain {
         memory: Memory::default(),
         inbox: None,
         data: vec![],
+        passive_data: vec![],
         imports: vec![],
         globals: Vec::new(),
         table: Vec::new(),
@@ -874,6 +875,29 @@ fn conditions_are_i32() {
     let k = only(&reject(&fun("(i64)", table)), "type_mismatch", term(0));
     says(&k, "the index of `br_table` (v0): expected i32, found i64");
     accept(&fun("(i32)", &table.replace("i64", "i32")));
+}
+
+#[test]
+fn passive_segments_exist_and_operands_are_i32() {
+    let src = |seg: &str, len_ty: &str| {
+        format!(
+            "domain d {{\n  memory 1\n  data 0 \"a\"\n  data passive \"bc\"\n  export func f(i32, {len_ty}) {{\n  \
+             block0(v0: i32, v1: {len_ty}):\n    memory.init {seg}, v0, v0, v1\n    data.drop {seg}\n    return\n  }}\n}}\n"
+        )
+    };
+    accept(&src("0", "i32"));
+    // Segment 1 would be the active one if indices counted both kinds: they do not.
+    let errs = reject(&src("1", "i32"));
+    assert_eq!(
+        only(&errs[..1], "unknown_data_segment", inst(0, 0)),
+        ErrorKind::UnknownDataSegment(1)
+    );
+    assert_eq!(
+        only(&errs[1..], "unknown_data_segment", inst(0, 1)),
+        ErrorKind::UnknownDataSegment(1)
+    );
+    let k = only(&reject(&src("0", "i64")), "type_mismatch", inst(0, 0));
+    says(&k, "expected i32, found i64");
 }
 
 #[test]

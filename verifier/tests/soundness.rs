@@ -1616,6 +1616,7 @@ impl Gen<'_> {
                         bytes: data,
                     },
                 ],
+                passive_data: vec![],
                 imports: vec![],
                 globals: Vec::new(),
                 table: Vec::new(),

@@ -1062,10 +1062,19 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
                 let dst = self.pop_v()?;
                 self.inst(Op::MemoryFill { dst, byte, len }, 0);
             }
-            Operator::MemoryInit { .. } => return Err(self.unsupported("memory.init (passive data segments)")),
-            // Dropping a segment is only observable through memory.init and
-            // table.init, which are unsupported: a no-op.
-            Operator::DataDrop { .. } | Operator::ElemDrop { .. } => {}
+            Operator::MemoryInit { data_index, .. } => {
+                let len = self.pop_v()?;
+                let src = self.pop_v()?;
+                let dst = self.pop_v()?;
+                let segment = data_index;
+                self.inst(Op::MemoryInit { segment, dst, src, len }, 0);
+            }
+            Operator::DataDrop { data_index } => {
+                self.inst(Op::DataDrop { segment: data_index }, 0);
+            }
+            // Dropping an element segment is only observable through table.init,
+            // which is unsupported: a no-op.
+            Operator::ElemDrop { .. } => {}
             Operator::TableInit { .. } => return Err(self.unsupported("table.init (passive element segments)")),
             Operator::TableCopy { .. } => return Err(self.unsupported("table.copy")),
             Operator::I32Const { value } => {

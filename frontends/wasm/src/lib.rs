@@ -12,14 +12,15 @@
 //! # Scope
 //!
 //! WebAssembly 1.0 core, plus multi-value, sign-extension operators, non-trapping
-//! float-to-int conversions, bulk memory (`memory.copy`, `memory.fill`) and mutable
+//! float-to-int conversions, bulk memory (`memory.copy`, `memory.fill`, `memory.init`,
+//! `data.drop` over passive data segments) and mutable
 //! globals. Inputs are validated by wasmparser with exactly these features enabled;
 //! a module that is valid only with another proposal gets an `unsupported: FEATURE`
 //! error naming it (SIMD, threads, GC, exceptions, tail calls, memory64, multiple
 //! memories, reference types, ...). Also unsupported, with their own errors:
-//! imported memories and tables, imported mutable globals; `memory.init` and
-//! `table.init` (passive segments; `data.drop` and `elem.drop` are no-ops, since
-//! only those two could observe them) and `table.copy`; tables larger than
+//! imported memories and tables, imported mutable globals; `table.init` (passive
+//! element segments; `elem.drop` is a no-op, since only `table.init` could observe
+//! it) and `table.copy`; tables larger than
 //! [`MAX_TABLE_ENTRIES`].
 //!
 //! # Mapping
@@ -127,6 +128,9 @@ pub const MAX_FUNCTIONS: usize = 100_000;
 pub const MAX_IMPORTS: usize = 100_000;
 /// Globals of one module: the verifier's `MAX_GLOBALS`.
 pub const MAX_GLOBALS: usize = 65_536;
+/// Data segments of a module using `memory.init` or `data.drop`: the verifier's
+/// `MAX_PASSIVE_DATA`.
+pub const MAX_PASSIVE_DATA: usize = 100_000;
 /// Branch arguments of one `br_table`, over all its targets (bounds the memory a
 /// hostile module can make the translator use).
 pub const MAX_BR_TABLE_ARGS: usize = 1 << 24;
@@ -672,6 +676,11 @@ fn build_domain(
         }
     };
     limit("globals", globals.len(), MAX_GLOBALS)?;
+    let passive_data: Vec<Vec<u8>> = match m.data_ops {
+        true => m.passive.iter().map(|b| b.to_vec()).collect(),
+        false => Vec::new(),
+    };
+    limit("data segments", passive_data.len(), MAX_PASSIVE_DATA)?;
     limit("imported functions", imports.len(), MAX_IMPORTS)?;
     limit("functions", m.funcs.len() + plan.extras.len(), MAX_FUNCTIONS)?;
 
@@ -739,6 +748,7 @@ fn build_domain(
         memory,
         inbox: None,
         data,
+        passive_data,
         imports,
         globals,
         table,

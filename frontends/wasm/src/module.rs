@@ -124,6 +124,12 @@ pub struct ParsedModule<'a> {
     pub start: Option<u32>,
     pub elems: Vec<ElemSegment>,
     pub data: Vec<DataSeg<'a>>,
+    /// Every data segment by Wasm data index, as `memory.init` sees it after
+    /// instantiation: a passive segment's bytes, an active one empty (dropped).
+    pub passive: Vec<&'a [u8]>,
+    /// Whether a passive segment or a data count section (which code using
+    /// `memory.init` or `data.drop` needs) is present.
+    pub data_ops: bool,
     pub bodies: Vec<FunctionBody<'a>>,
     /// Function names from the `name` custom section (debug names), by function index.
     pub func_names: HashMap<u32, String>,
@@ -187,6 +193,8 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
         start: None,
         elems: Vec::new(),
         data: Vec::new(),
+        passive: Vec::new(),
+        data_ops: false,
         bodies: Vec::new(),
         func_names: HashMap::new(),
     };
@@ -370,12 +378,16 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                                 bytes: data.data,
                                 at,
                             });
+                            m.passive.push(&[]);
                         }
-                        // Only memory.init uses it, an unsupported operator.
-                        DataKind::Passive => {}
+                        DataKind::Passive => {
+                            m.passive.push(data.data);
+                            m.data_ops = true;
+                        }
                     }
                 }
             }
+            Payload::DataCountSection { .. } => m.data_ops = true,
             Payload::CodeSectionEntry(body) => m.bodies.push(body),
             Payload::CustomSection(reader) => {
                 if let KnownCustom::Name(names) = reader.as_known() {

@@ -45,10 +45,6 @@ fn unsupported_features_are_named() {
             "imported mutable global",
         ),
         (
-            r#"(module (memory 1) (data "x") (func (memory.init 0 (i32.const 0) (i32.const 0) (i32.const 1))))"#,
-            "memory.init",
-        ),
-        (
             r#"(module (table 1 funcref) (elem func 0) (func (table.init 0 (i32.const 0) (i32.const 0) (i32.const 0))))"#,
             "table.init",
         ),
@@ -65,7 +61,38 @@ fn unsupported_features_are_named() {
 }
 
 #[test]
-fn dropping_segments_is_a_no_op() {
+fn data_segments_keep_their_wasm_indices() {
+    // Wasm data index 1 is passive; index 0 is active, so it is dropped (empty) for
+    // memory.init after instantiation.
+    let t = translate_one(
+        br#"(module (memory 1) (data (i32.const 8) "a") (data "bc")
+              (func (memory.init 1 (i32.const 0) (i32.const 1) (i32.const 1)) (data.drop 0)))"#,
+    )
+    .unwrap();
+    let d = &t.module.domains[0];
+    assert_eq!(d.passive_data, vec![Vec::new(), b"bc".to_vec()]);
+    assert_eq!(d.data.len(), 1);
+    let ops: Vec<_> = d
+        .functions
+        .iter()
+        .flat_map(|f| &f.blocks)
+        .flat_map(|b| &b.insts)
+        .map(|i| &i.op)
+        .collect();
+    assert!(
+        ops.iter()
+            .any(|op| matches!(op, capjit_ir::Op::MemoryInit { segment: 1, .. })),
+        "{ops:?}"
+    );
+    assert!(ops.contains(&&capjit_ir::Op::DataDrop { segment: 0 }), "{ops:?}");
+    capjit_verifier::verify(&t.module).unwrap();
+    // Without passive segments or a data count section, no passive segments at all.
+    let t = translate_one(br#"(module (memory 1) (data (i32.const 8) "a"))"#).unwrap();
+    assert!(t.module.domains[0].passive_data.is_empty());
+}
+
+#[test]
+fn dropping_segments_verifies() {
     let t = translate_one(
         br#"(module (memory 1) (data "x") (table 1 funcref) (elem func $f) (func $f (data.drop 0) (elem.drop 0)))"#,
     );
@@ -185,6 +212,7 @@ fn limits_match_the_verifier() {
     assert_eq!(capjit_verifier::limits::MAX_FUNCTIONS, capjit_wasm::MAX_FUNCTIONS);
     assert_eq!(capjit_verifier::limits::MAX_IMPORTS, capjit_wasm::MAX_IMPORTS);
     assert_eq!(capjit_verifier::limits::MAX_GLOBALS, capjit_wasm::MAX_GLOBALS);
+    assert_eq!(capjit_verifier::limits::MAX_PASSIVE_DATA, capjit_wasm::MAX_PASSIVE_DATA);
     assert_eq!(
         capjit_verifier::limits::MAX_TABLE_ENTRIES as u64,
         capjit_wasm::MAX_TABLE_ENTRIES

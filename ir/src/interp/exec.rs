@@ -425,6 +425,36 @@ impl Machine<'_, '_> {
                 self.memory_mut()[r].fill(byte);
                 Ok(vec![])
             }
+            Op::MemoryInit { segment, dst, src, len } => {
+                let dst = i32_of(self.get(*dst)?)? as u32;
+                let src = i32_of(self.get(*src)?)? as u32;
+                let len = i32_of(self.get(*len)?)? as u32 as u64;
+                let d = self.top().domain;
+                let (Some(bytes), Some(&dropped)) = (
+                    self.m.domains[d].passive_data.get(*segment as usize),
+                    self.rt.domains[d].dropped.get(*segment as usize),
+                ) else {
+                    return invalid(format!(
+                        "memory.init of passive segment #{segment}, which does not exist"
+                    ));
+                };
+                let seg_len = if dropped { 0 } else { bytes.len() };
+                let s = range_in(seg_len, src, 0, len)?;
+                let r = range_in(self.memory().len(), dst, 0, len)?;
+                let m = self.m;
+                self.memory_mut()[r].copy_from_slice(&m.domains[d].passive_data[*segment as usize][s]);
+                Ok(vec![])
+            }
+            Op::DataDrop { segment } => {
+                let d = self.top().domain;
+                match self.rt.domains[d].dropped.get_mut(*segment as usize) {
+                    Some(flag) => {
+                        *flag = true;
+                        Ok(vec![])
+                    }
+                    None => invalid(format!("data.drop of passive segment #{segment}, which does not exist")),
+                }
+            }
             Op::Call { .. } | Op::CallIndirect { .. } => invalid("calls are handled by exec_inst"),
             Op::CapGet { import } => {
                 let d = self.top().domain;

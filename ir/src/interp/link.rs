@@ -54,6 +54,8 @@ pub struct DomainState {
     pub caps: Vec<CapEntry>,
     /// Current values of the domain's globals, by index.
     pub globals: Vec<Val>,
+    /// Which passive data segments `data.drop` emptied, by index; cleared on restart.
+    pub dropped: Vec<bool>,
     pub epoch: u32,
     pub last_trap: Option<TrapInfo>,
 }
@@ -261,6 +263,7 @@ impl Runtime {
                 fuel: limits.fuel,
                 caps,
                 globals,
+                dropped: vec![false; d.passive_data.len()],
                 epoch: 0,
                 last_trap: None,
             });
@@ -288,6 +291,7 @@ impl Runtime {
         let state = &mut self.domains[d];
         state.memory = image;
         state.globals = globals;
+        state.dropped.fill(false);
         state.status = DomainStatus::Running;
         state.fuel = self.limits.fuel;
         state.last_trap = None;

@@ -78,23 +78,27 @@ fn arb_domain(spans: bool) -> impl Strategy<Value = Domain> {
             } else {
                 option::of(0..functions as u32).boxed()
             };
-            (vec(arb_function(scope), functions), vec(entry, 0..4)).prop_map(move |(functions, table)| {
-                let mut domain = Domain {
-                    name: name.clone(),
-                    memory,
-                    inbox,
-                    data: data.clone(),
-                    imports: imports.clone(),
-                    globals: globals.clone(),
-                    table,
-                    functions,
-                    span,
-                };
-                make_unique(domain.imports.iter_mut().map(|i| &mut i.name));
-                make_unique(domain.globals.iter_mut().map(|g| &mut g.name));
-                make_unique(domain.functions.iter_mut().map(|f| &mut f.name));
-                domain
-            })
+            let passive = vec(vec(any::<u8>(), 0..8), 0..3);
+            (vec(arb_function(scope), functions), vec(entry, 0..4), passive).prop_map(
+                move |(functions, table, passive_data)| {
+                    let mut domain = Domain {
+                        name: name.clone(),
+                        memory,
+                        inbox,
+                        data: data.clone(),
+                        passive_data,
+                        imports: imports.clone(),
+                        globals: globals.clone(),
+                        table,
+                        functions,
+                        span,
+                    };
+                    make_unique(domain.imports.iter_mut().map(|i| &mut i.name));
+                    make_unique(domain.globals.iter_mut().map(|g| &mut g.name));
+                    make_unique(domain.functions.iter_mut().map(|f| &mut f.name));
+                    domain
+                },
+            )
         })
 }
 
@@ -388,6 +392,10 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
         (v(), v(), v())
             .prop_map(|(dst, byte, len)| Op::MemoryFill { dst, byte, len })
             .boxed(),
+        (any::<u32>(), v(), v(), v())
+            .prop_map(|(segment, dst, src, len)| Op::MemoryInit { segment, dst, src, len })
+            .boxed(),
+        any::<u32>().prop_map(|segment| Op::DataDrop { segment }).boxed(),
         (v(), v()).prop_map(|(ptr, len)| Op::BufMake { ptr, len }).boxed(),
         v().prop_map(|buf| Op::BufPtr { buf }).boxed(),
         v().prop_map(|buf| Op::BufLen { buf }).boxed(),
@@ -515,6 +523,8 @@ pub const ALL_KINDS: &[&str] = &[
     "Op::MemoryGrow",
     "Op::MemoryCopy",
     "Op::MemoryFill",
+    "Op::MemoryInit",
+    "Op::DataDrop",
     "Op::Call",
     "Op::CallIndirect",
     "Op::GlobalGet",
@@ -656,6 +666,8 @@ fn op_kind(op: &Op) -> &'static str {
         Op::MemoryGrow { .. } => "Op::MemoryGrow",
         Op::MemoryCopy { .. } => "Op::MemoryCopy",
         Op::MemoryFill { .. } => "Op::MemoryFill",
+        Op::MemoryInit { .. } => "Op::MemoryInit",
+        Op::DataDrop { .. } => "Op::DataDrop",
         Op::Call { .. } => "Op::Call",
         Op::CallIndirect { .. } => "Op::CallIndirect",
         Op::GlobalGet { .. } => "Op::GlobalGet",
