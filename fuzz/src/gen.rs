@@ -332,6 +332,7 @@ pub fn module(u: &mut Unstructured) -> Result<Module> {
             memory: p.memory,
             inbox: p.inbox,
             data: p.data.clone(),
+            passive_data: Vec::new(),
             imports: p.imports.clone(),
             globals: Vec::new(),
             table: Vec::new(),
@@ -1053,6 +1054,8 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             Op::Store { .. }
             | Op::MemoryCopy { .. }
             | Op::MemoryFill { .. }
+            | Op::MemoryInit { .. }
+            | Op::DataDrop { .. }
             | Op::RegionStore { .. }
             | Op::RegionRead { .. }
             | Op::RegionWrite { .. }
