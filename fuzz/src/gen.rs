@@ -1056,6 +1056,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             | Op::MemoryFill { .. }
             | Op::MemoryInit { .. }
             | Op::DataDrop { .. }
+            | Op::TableCopy { .. }
             | Op::RegionStore { .. }
             | Op::RegionRead { .. }
             | Op::RegionWrite { .. }

@@ -235,6 +235,7 @@ mod op_tag {
     pub const MEMORY_FILL: u8 = 0x25;
     pub const MEMORY_INIT: u8 = 0x26;
     pub const DATA_DROP: u8 = 0x27;
+    pub const TABLE_COPY: u8 = 0x28;
     pub const CALL: u8 = 0x30;
     pub const CAP_GET: u8 = 0x31;
     pub const CALL_INDIRECT: u8 = 0x32;
@@ -617,6 +618,10 @@ fn write_op(w: &mut Writer, op: &Op) {
         Op::DataDrop { segment } => {
             w.u8(op_tag::DATA_DROP);
             w.u32(*segment);
+        }
+        Op::TableCopy { dst, src, len } => {
+            w.u8(op_tag::TABLE_COPY);
+            w.operands(&[*dst, *src, *len]);
         }
         Op::Call { func, args } => {
             w.u8(op_tag::CALL);
@@ -1258,6 +1263,11 @@ fn read_op(r: &mut Reader) -> Result<Op> {
             len: r.value()?,
         },
         op_tag::DATA_DROP => Op::DataDrop { segment: r.u32()? },
+        op_tag::TABLE_COPY => Op::TableCopy {
+            dst: r.value()?,
+            src: r.value()?,
+            len: r.value()?,
+        },
         op_tag::CALL => Op::Call {
             func: r.u32()?,
             args: r.values()?,

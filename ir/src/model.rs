@@ -25,7 +25,8 @@ pub struct Domain {
     /// Domain-wide variables, reset with the memory on restart.
     pub globals: Vec<Global>,
     /// The function table `call_indirect` indexes: a function of this domain per entry,
-    /// or `None` for an empty slot. Fixed for the domain's lifetime.
+    /// or `None` for an empty slot: the initial entries (`table.copy` moves them
+    /// at run time; restarting the domain restores these).
     pub table: Vec<Option<u32>>,
     pub functions: Vec<Function>,
     /// Source location of the `domain` keyword, when parsed from text.
@@ -385,6 +386,14 @@ pub enum Op {
     /// Empty passive segment `segment` for this domain until it restarts; no result.
     DataDrop {
         segment: u32,
+    },
+    /// Copy `len` entries of the domain's table from `src` to `dst` (all i32; the
+    /// ranges may overlap); `table_out_of_bounds` if either range is out (nothing
+    /// is copied). The table returns to its declared entries on restart.
+    TableCopy {
+        dst: Value,
+        src: Value,
+        len: Value,
     },
     /// Direct call to a function of the same domain, by index.
     Call {

@@ -213,6 +213,7 @@ pub fn opcode_text(op: &Op) -> String {
         Op::MemoryFill { .. } => "memory.fill".into(),
         Op::MemoryInit { .. } => "memory.init".into(),
         Op::DataDrop { .. } => "data.drop".into(),
+        Op::TableCopy { .. } => "table.copy".into(),
         Op::Call { .. } => "call".into(),
         Op::CallIndirect { .. } => "call_indirect".into(),
         Op::GlobalGet { .. } => "global.get".into(),

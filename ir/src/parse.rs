@@ -966,6 +966,12 @@ impl<'a> Parser<'a> {
             ("data", Some("drop")) if s2.is_none() => Op::DataDrop {
                 segment: self.u32_lit("a passive data segment index")?,
             },
+            ("table", Some("copy")) if s2.is_none() => {
+                let dst = self.value()?;
+                let src = self.comma_value()?;
+                let len = self.comma_value()?;
+                Op::TableCopy { dst, src, len }
+            }
             ("call", None) => {
                 let (name, name_span) = self.word("a function name")?;
                 let args = self.paren_values()?;

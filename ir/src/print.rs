@@ -217,6 +217,7 @@ fn print_op(out: &mut String, d: &Domain, op: &Op) -> fmt::Result {
         Op::MemoryFill { dst, byte, len } => write!(out, "{name} {dst}, {byte}, {len}"),
         Op::MemoryInit { segment, dst, src, len } => write!(out, "{name} {segment}, {dst}, {src}, {len}"),
         Op::DataDrop { segment } => write!(out, "{name} {segment}"),
+        Op::TableCopy { dst, src, len } => write!(out, "{name} {dst}, {src}, {len}"),
         Op::Call { func, args } => {
             write!(out, "{name} {}(", func_name(d, *func))?;
             write_list(out, args)?;

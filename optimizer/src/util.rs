@@ -80,6 +80,7 @@ pub fn result_types(cx: &DomainCx, op: &Op) -> Vec<Type> {
         | Op::MemoryFill { .. }
         | Op::MemoryInit { .. }
         | Op::DataDrop { .. }
+        | Op::TableCopy { .. }
         | Op::RegionStore { .. }
         | Op::RegionRead { .. }
         | Op::RegionWrite { .. }
@@ -142,7 +143,7 @@ pub fn for_each_operand_mut(op: &mut Op, f: &mut dyn FnMut(&mut Value)) {
             f(addr);
         }
         Op::MemoryGrow { delta } => f(delta),
-        Op::MemoryCopy { dst, src, len } => {
+        Op::MemoryCopy { dst, src, len } | Op::TableCopy { dst, src, len } => {
             f(dst);
             f(src);
             f(len);

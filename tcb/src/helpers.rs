@@ -1,5 +1,5 @@
 //! TRUSTED. Runtime helpers that generated code calls for operations too large to
-//! inline: memory grow/copy/fill/init, data.drop and every region operation.
+//! inline: memory grow/copy/fill/init, data.drop, table.copy and every region operation.
 //!
 //! Invariant protected: each helper touches only the calling domain's memory and
 //! regions the calling domain owns, after checking every range in 64-bit arithmetic.
@@ -122,6 +122,25 @@ pub unsafe extern "C" fn capjit_data_drop(ctx: *mut DomainCtx, seg: u32) -> u32 
         *flag = true;
     }
     0
+}
+
+/// `table.copy` within the calling domain's table (`ctx.table` points into it;
+/// entries move whole, code pointer with signature number).
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_table_copy(ctx: *mut DomainCtx, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    let table = &mut rt.domains[d].table;
+    let r = match (range(table.len(), src, len), range(table.len(), dst, len)) {
+        (Ok(s), Ok(t)) => {
+            table.copy_within(s, t.start);
+            Ok(0)
+        }
+        _ => Err(TrapCode::TableOutOfBounds),
+    };
+    status(r, ctx)
 }
 
 /// `region.new`: the packed handle in scratch.
@@ -252,6 +271,7 @@ pub fn symbols() -> Vec<(&'static str, *const u8)> {
         ("capjit_memory_fill", capjit_memory_fill as *const u8),
         ("capjit_memory_init", capjit_memory_init as *const u8),
         ("capjit_data_drop", capjit_data_drop as *const u8),
+        ("capjit_table_copy", capjit_table_copy as *const u8),
         ("capjit_region_new", capjit_region_new as *const u8),
         ("capjit_region_len", capjit_region_len as *const u8),
         ("capjit_region_free", capjit_region_free as *const u8),

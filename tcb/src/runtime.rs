@@ -6,7 +6,7 @@
 //! - a capability entry only ever names what its import was linked to;
 //! - each domain's globals and function table are its own, of the sizes the
 //!   verified module declares (`ctx.globals`, `ctx.table`), and restarting resets
-//!   the globals to their initial values and undoes every `data.drop`;
+//!   the globals and the table to their initial values and undoes every `data.drop`;
 //! - a faulted or dead domain is never entered; a killed domain's capabilities
 //!   stay revoked (its epoch moved on); restarting frees the domain's regions.
 
@@ -74,8 +74,11 @@ pub struct DomainState {
     pub functions: Vec<Option<*const u8>>,
     /// One slot per global (`ctx.globals` points here; never reallocated).
     pub globals: Box<[u64]>,
-    /// The function table (`ctx.table` points here; fixed after linking).
+    /// The function table (`ctx.table` points here; `table.copy` changes entries in
+    /// place, never its length or address).
     pub table: Box<[TableEntry]>,
+    /// The table as linked, which restarting copies back.
+    pub table_init: Box<[TableEntry]>,
     /// Which passive data segments `data.drop` emptied, by index.
     pub dropped: Vec<bool>,
 }
@@ -305,6 +308,7 @@ impl Runtime {
                 entries: code.entries.get(i).cloned().unwrap_or_default(),
                 functions: code.functions.get(i).cloned().unwrap_or_default(),
                 globals: globals_image(d),
+                table_init: table.clone(),
                 table,
                 dropped: vec![false; d.passive_data.len()],
             });
@@ -433,6 +437,8 @@ impl Runtime {
         // In place: `ctx.globals` keeps pointing at the same slots.
         state.globals.copy_from_slice(&globals);
         state.dropped.fill(false);
+        // In place: `ctx.table` keeps pointing at the same entries.
+        state.table.copy_from_slice(&state.table_init);
         state.set_status(DomainStatus::Running);
         state.ctx.fuel = self.limits.fuel;
         state.last_trap = None;

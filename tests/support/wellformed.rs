@@ -251,6 +251,7 @@ impl Func<'_> {
             | Op::MemoryFill { .. }
             | Op::MemoryInit { .. }
             | Op::DataDrop { .. }
+            | Op::TableCopy { .. }
             | Op::RegionRead { .. }
             | Op::RegionWrite { .. }
             | Op::RegionFree { .. } => vec![],
@@ -322,6 +323,7 @@ impl Func<'_> {
             }
             Op::MemoryGrow { delta } => self.expect(bi, pos, doms, *delta, &i32t, &name),
             Op::MemoryCopy { dst: x, src: y, len: z }
+            | Op::TableCopy { dst: x, src: y, len: z }
             | Op::MemoryFill {
                 dst: x,
                 byte: y,

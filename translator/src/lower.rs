@@ -70,6 +70,7 @@ pub enum Helper {
     MemoryFill,
     MemoryInit,
     DataDrop,
+    TableCopy,
     RegionNew,
     RegionLen,
     RegionFree,
@@ -80,7 +81,7 @@ pub enum Helper {
 }
 
 /// Each helper's symbol and parameter types after the context (all return i32).
-pub const HELPERS: [(Helper, &str, &[ir::Type]); 13] = [
+pub const HELPERS: [(Helper, &str, &[ir::Type]); 14] = [
     (Helper::CallCap, "capjit_call_cap", &[types::I32, types::I64]),
     (Helper::MemoryGrow, "capjit_memory_grow", &[types::I32]),
     (
@@ -99,6 +100,11 @@ pub const HELPERS: [(Helper, &str, &[ir::Type]); 13] = [
         &[types::I32, types::I32, types::I32, types::I32],
     ),
     (Helper::DataDrop, "capjit_data_drop", &[types::I32]),
+    (
+        Helper::TableCopy,
+        "capjit_table_copy",
+        &[types::I32, types::I32, types::I32],
+    ),
     (Helper::RegionNew, "capjit_region_new", &[types::I32]),
     (Helper::RegionLen, "capjit_region_len", &[types::I64]),
     (Helper::RegionFree, "capjit_region_free", &[types::I64]),
@@ -128,6 +134,7 @@ pub fn helper_of_op(op: &Op) -> Option<Helper> {
         Op::MemoryFill { .. } => Helper::MemoryFill,
         Op::MemoryInit { .. } => Helper::MemoryInit,
         Op::DataDrop { .. } => Helper::DataDrop,
+        Op::TableCopy { .. } => Helper::TableCopy,
         Op::RegionNew { .. } => Helper::RegionNew,
         Op::RegionLen { .. } => Helper::RegionLen,
         Op::RegionFree { .. } => Helper::RegionFree,
@@ -583,6 +590,11 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::DataDrop { segment } => {
                 let seg = self.b.ins().iconst(types::I32, *segment as i64);
                 self.helper(self.refs.get(Helper::DataDrop), &[seg], site);
+                vec![]
+            }
+            Op::TableCopy { dst, src, len } => {
+                let args = self.args(&[*dst, *src, *len]);
+                self.helper(self.refs.get(Helper::TableCopy), &args, site);
                 vec![]
             }
             Op::Call { func, args } => self.direct_call(*func as usize, args, site),

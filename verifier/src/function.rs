@@ -505,7 +505,7 @@ impl<'a> Cx<'a> {
                 let n = facts::upper_bound(self, *len);
                 return Some(facts::access_in_bounds(self, *dst, 0, n));
             }
-            Op::MemoryInit { dst, src, len, .. } => {
+            Op::MemoryInit { dst, src, len, .. } | Op::TableCopy { dst, src, len } => {
                 for (k, v) in [*dst, *src, *len].into_iter().enumerate() {
                     self.use_as(v, I32, b, pos, site, &operand(k + 1));
                 }

@@ -160,6 +160,7 @@ pub fn result_types(d: &Domain, op: &Op, table: &mut TypeTable, out: &mut Vec<Ty
         | Op::MemoryFill { .. }
         | Op::MemoryInit { .. }
         | Op::DataDrop { .. }
+        | Op::TableCopy { .. }
         | Op::RegionStore { .. }
         | Op::RegionRead { .. }
         | Op::RegionWrite { .. }

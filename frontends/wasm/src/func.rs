@@ -1076,7 +1076,13 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
             // which is unsupported: a no-op.
             Operator::ElemDrop { .. } => {}
             Operator::TableInit { .. } => return Err(self.unsupported("table.init (passive element segments)")),
-            Operator::TableCopy { .. } => return Err(self.unsupported("table.copy")),
+            // Without reference types a module has at most one table: both are 0.
+            Operator::TableCopy { .. } => {
+                let len = self.pop_v()?;
+                let src = self.pop_v()?;
+                let dst = self.pop_v()?;
+                self.inst(Op::TableCopy { dst, src, len }, 0);
+            }
             Operator::I32Const { value } => {
                 let v = self.inst1(Op::Const(capjit_ir::Const::I32(value)));
                 self.push(v, I32);

@@ -13,14 +13,14 @@
 //!
 //! WebAssembly 1.0 core, plus multi-value, sign-extension operators, non-trapping
 //! float-to-int conversions, bulk memory (`memory.copy`, `memory.fill`, `memory.init`,
-//! `data.drop` over passive data segments) and mutable
+//! `data.drop` over passive data segments, `table.copy`) and mutable
 //! globals. Inputs are validated by wasmparser with exactly these features enabled;
 //! a module that is valid only with another proposal gets an `unsupported: FEATURE`
 //! error naming it (SIMD, threads, GC, exceptions, tail calls, memory64, multiple
 //! memories, reference types, ...). Also unsupported, with their own errors:
 //! imported memories and tables, imported mutable globals; `table.init` (passive
 //! element segments; `elem.drop` is a no-op, since only `table.init` could observe
-//! it) and `table.copy`; tables larger than
+//! it); tables larger than
 //! [`MAX_TABLE_ENTRIES`].
 //!
 //! # Mapping

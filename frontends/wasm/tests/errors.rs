@@ -48,10 +48,6 @@ fn unsupported_features_are_named() {
             r#"(module (table 1 funcref) (elem func 0) (func (table.init 0 (i32.const 0) (i32.const 0) (i32.const 0))))"#,
             "table.init",
         ),
-        (
-            r#"(module (table 1 funcref) (func (table.copy (i32.const 0) (i32.const 0) (i32.const 0))))"#,
-            "table.copy",
-        ),
         (r#"(module (table 2000000 funcref))"#, "table of 2000000 entries"),
     ];
     for (text, feature) in cases {
@@ -89,6 +85,25 @@ fn data_segments_keep_their_wasm_indices() {
     // Without passive segments or a data count section, no passive segments at all.
     let t = translate_one(br#"(module (memory 1) (data (i32.const 8) "a"))"#).unwrap();
     assert!(t.module.domains[0].passive_data.is_empty());
+}
+
+#[test]
+fn table_copy_translates() {
+    let t =
+        translate_one(br#"(module (table 2 funcref) (func (table.copy (i32.const 1) (i32.const 0) (i32.const 1))))"#)
+            .unwrap();
+    let ops: Vec<_> = t.module.domains[0]
+        .functions
+        .iter()
+        .flat_map(|f| &f.blocks)
+        .flat_map(|b| &b.insts)
+        .map(|i| &i.op)
+        .collect();
+    assert!(
+        ops.iter().any(|op| matches!(op, capjit_ir::Op::TableCopy { .. })),
+        "{ops:?}"
+    );
+    capjit_verifier::verify(&t.module).unwrap();
 }
 
 #[test]

@@ -315,7 +315,7 @@ impl Machine<'_, '_> {
     fn table_entry(&self, d: usize, sig: &Signature, index: Value) -> Result<usize, Fault> {
         let index = i32_of(self.get(index)?)? as u32 as usize;
         let dom = &self.m.domains[d];
-        let entry = dom.table.get(index).ok_or(TrapCode::TableOutOfBounds)?;
+        let entry = self.rt.domains[d].table.get(index).ok_or(TrapCode::TableOutOfBounds)?;
         let func = entry.ok_or(TrapCode::IndirectCallNull)? as usize;
         match dom.functions.get(func) {
             Some(f) if f.sig == *sig => Ok(func),
@@ -454,6 +454,18 @@ impl Machine<'_, '_> {
                     }
                     None => invalid(format!("data.drop of passive segment #{segment}, which does not exist")),
                 }
+            }
+            Op::TableCopy { dst, src, len } => {
+                let dst = i32_of(self.get(*dst)?)? as u32;
+                let src = i32_of(self.get(*src)?)? as u32;
+                let len = i32_of(self.get(*len)?)? as u32 as u64;
+                let d = self.top().domain;
+                let table = &mut self.rt.domains[d].table;
+                let (Ok(s), Ok(t)) = (range_in(table.len(), src, 0, len), range_in(table.len(), dst, 0, len)) else {
+                    return Err(Fault::Trap(TrapCode::TableOutOfBounds));
+                };
+                table.copy_within(s, t.start);
+                Ok(vec![])
             }
             Op::Call { .. } | Op::CallIndirect { .. } => invalid("calls are handled by exec_inst"),
             Op::CapGet { import } => {

@@ -56,6 +56,8 @@ pub struct DomainState {
     pub globals: Vec<Val>,
     /// Which passive data segments `data.drop` emptied, by index; cleared on restart.
     pub dropped: Vec<bool>,
+    /// The function table as `table.copy` left it; the declared one on restart.
+    pub table: Vec<Option<u32>>,
     pub epoch: u32,
     pub last_trap: Option<TrapInfo>,
 }
@@ -264,6 +266,7 @@ impl Runtime {
                 caps,
                 globals,
                 dropped: vec![false; d.passive_data.len()],
+                table: d.table.clone(),
                 epoch: 0,
                 last_trap: None,
             });
@@ -292,6 +295,7 @@ impl Runtime {
         state.memory = image;
         state.globals = globals;
         state.dropped.fill(false);
+        state.table.clone_from(&m.domains[d].table);
         state.status = DomainStatus::Running;
         state.fuel = self.limits.fuel;
         state.last_trap = None;

@@ -396,6 +396,9 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
             .prop_map(|(segment, dst, src, len)| Op::MemoryInit { segment, dst, src, len })
             .boxed(),
         any::<u32>().prop_map(|segment| Op::DataDrop { segment }).boxed(),
+        (v(), v(), v())
+            .prop_map(|(dst, src, len)| Op::TableCopy { dst, src, len })
+            .boxed(),
         (v(), v()).prop_map(|(ptr, len)| Op::BufMake { ptr, len }).boxed(),
         v().prop_map(|buf| Op::BufPtr { buf }).boxed(),
         v().prop_map(|buf| Op::BufLen { buf }).boxed(),
@@ -525,6 +528,7 @@ pub const ALL_KINDS: &[&str] = &[
     "Op::MemoryFill",
     "Op::MemoryInit",
     "Op::DataDrop",
+    "Op::TableCopy",
     "Op::Call",
     "Op::CallIndirect",
     "Op::GlobalGet",
@@ -668,6 +672,7 @@ fn op_kind(op: &Op) -> &'static str {
         Op::MemoryFill { .. } => "Op::MemoryFill",
         Op::MemoryInit { .. } => "Op::MemoryInit",
         Op::DataDrop { .. } => "Op::DataDrop",
+        Op::TableCopy { .. } => "Op::TableCopy",
         Op::Call { .. } => "Op::Call",
         Op::CallIndirect { .. } => "Op::CallIndirect",
         Op::GlobalGet { .. } => "Op::GlobalGet",
