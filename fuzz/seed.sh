@@ -5,13 +5,14 @@
 #   corpus/verify_structured/  random blobs: its input is generator choices, not a
 #                          file format, and a few KiB of them make a whole module
 #                          (libFuzzer would otherwise start from tiny inputs)
+#   corpus/wasm_diff/      random blobs too: wasm-smith's choices
 # Corpora are not committed (.gitignore); CI runs this script.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 text=corpus/parse_text
 bin=corpus/decode_binary
-mkdir -p "$text" "$bin" corpus/verify_structured
+mkdir -p "$text" "$bin" corpus/verify_structured corpus/wasm_diff
 
 # One build of the CLI, then one process per file (no cargo start-up per file).
 # CAPJIT=path/to/capjit uses an already built CLI instead.
@@ -46,6 +47,11 @@ done
 n_gen=0
 for i in $(seq 1 64); do
     f=corpus/verify_structured/random_$i
+    [ -e "$f" ] || head -c 4096 /dev/urandom > "$f"
+    n_gen=$((n_gen + 1))
+done
+for i in $(seq 1 64); do
+    f=corpus/wasm_diff/random_$i
     [ -e "$f" ] || head -c 4096 /dev/urandom > "$f"
     n_gen=$((n_gen + 1))
 done

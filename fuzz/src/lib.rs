@@ -1,9 +1,11 @@
 //! Helpers shared by the fuzz targets: span stripping for round-trip comparisons,
-//! the structured module generator of `verify_structured`, and the checks it runs
-//! on a verified module with the reference interpreter.
+//! the structured module generator of `verify_structured`, the checks it runs
+//! on a verified module with the reference interpreter, and the Wasm differential
+//! check of `wasm_diff`.
 
 pub mod gen;
 pub mod oracle;
+pub mod wasm_diff;
 
 use capjit_ir::Module;
 
