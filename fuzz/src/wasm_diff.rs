@@ -1,27 +1,32 @@
-//! The Wasm path, differentially: a valid module from `wasm-smith`, restricted to
-//! what the frontend supports, goes through the frontend and the verifier, then
-//! runs on the JIT, on the reference interpreter and (with the `wasmi` feature)
+//! The Wasm path, differentially: valid modules from `wasm-smith`, restricted to
+//! what the frontend supports, go through the frontend and the verifier, then
+//! run on the JIT, on the reference interpreter and (with the `wasmi` feature)
 //! on wasmi, call by call, and every observable result is compared.
 //!
-//! What is a bug (an `Err(Bug)` from [`check_wasm`], a panic in the fuzz target):
-//! - the frontend refuses a valid module for any reason but `Unsupported`,
+//! A case is one module `a`, or (half the time) two: `b` imports some of `a`'s
+//! exported functions, so calls cross domains (`call_cap`, a callee's trap
+//! re-raised in its caller), also through `b`'s table.
+//!
+//! What is a bug (an `Err(Bug)` from [`check`], a panic in the fuzz target):
+//! - the frontend refuses valid modules for any reason but `Unsupported`,
 //!   `Limit` or `Instantiation` (a segment out of bounds: then wasmi must refuse
 //!   to instantiate too);
 //! - the verifier rejects the frontend's output;
 //! - the JIT and the interpreter differ in anything: instantiation, start
 //!   functions, each call's results (floats by bits) or trap (code and
-//!   location), memory, fuel and status after each call;
+//!   location), every domain's memory, fuel and status after each call;
 //! - wasmi differs from them in instantiation (a data or element segment out of
 //!   bounds, a start function that traps), a call's results (floats by bits:
 //!   both canonicalise the NaNs arithmetic makes) or whether and how it traps
-//!   (codes mapped, see [`same_trap`]), memory after a call, or the exported
-//!   globals after a call that returned (read through the frontend's getters). Fuel and stack
-//!   exhaustion are not comparable (the engines count differently): once
-//!   either side runs out of fuel or stack, wasmi is not compared any more.
+//!   (codes mapped, see [`same_trap`]), memories after a call, or the exported
+//!   globals after a call that returned (read through the frontend's getters).
+//!   Fuel and stack exhaustion are not comparable (the engines count
+//!   differently): once either side runs out of fuel or stack, wasmi is not
+//!   compared any more.
 //!
-//! State: a trap faults the capjit domain, and a restart resets it to its image
-//! (memory, globals, fuel), after which the start function runs again; wasmi
-//! gets a fresh instance at the same moments, so the engines stay in step.
+//! State: a trap faults capjit domains; after one, every domain is restarted
+//! (memory, globals, fuel back to the image) and the start functions run again
+//! in input order, and wasmi gets fresh instances, so the engines stay in step.
 
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -31,7 +36,6 @@ use capjit::ir::exec::{Limits, RunError};
 use capjit::ir::{TrapCode, Type, Val};
 use capjit::{Backend, Config, Instance};
 use capjit_wasm::{translate, Translated, WasmErrorKind, WasmInput};
-use wasm_smith::{InstructionKind, InstructionKinds};
 
 /// Pages of linear memory the runtime allows (capjit's `max_memory_pages`,
 /// wasmi's store limit); also the most wasm-smith declares.
@@ -52,7 +56,9 @@ pub const MAX_CALLS: usize = 24;
 /// A generated test case: the module and how to call it.
 #[derive(Clone, Debug)]
 pub struct Case {
-    pub wasm: Vec<u8>,
+    /// The modules, named `a`, `b`, ... in this order (a later one may import
+    /// from an earlier one).
+    pub wasm: Vec<Vec<u8>>,
     /// Seeds the argument values.
     pub arg_seed: u64,
     /// Rounds of calls over the exports.
@@ -161,16 +167,6 @@ pub fn smith_config(u: &mut Unstructured<'_>) -> arbitrary::Result<wasm_smith::C
         multi_value_enabled: true,
         saturating_float_to_int_enabled: true,
         sign_extension_ops_enabled: true,
-        // `table.copy`, `table.init` and `elem.drop` are "reference" instructions
-        // here; the first two are unsupported (and need no reference types).
-        allowed_instructions: InstructionKinds::new(&[
-            InstructionKind::Numeric,
-            InstructionKind::Parametric,
-            InstructionKind::Variable,
-            InstructionKind::Table,
-            InstructionKind::Memory,
-            InstructionKind::Control,
-        ]),
         max_memories: 1,
         max_tables: 1,
         max_imports: 0,
@@ -196,29 +192,95 @@ pub fn smith_config(u: &mut Unstructured<'_>) -> arbitrary::Result<wasm_smith::C
     })
 }
 
+/// The name of input `i`.
+pub fn module_name(i: usize) -> String {
+    ((b'a' + i as u8) as char).to_string()
+}
+
 /// The case an input describes: 8 bytes of argument seed, knobs, then
 /// wasm-smith's choices. `None` if wasm-smith cannot build a module.
 pub fn generate(data: &[u8]) -> Option<Case> {
     let mut u = Unstructured::new(data);
     let arg_seed: u64 = u.arbitrary().ok()?;
     let rounds = u.int_in_range(1..=3u32).ok()?;
+    let two = u.arbitrary::<bool>().ok()?;
+    let a = smith(&mut u, None)?;
+    let mut wasm = vec![a];
+    if two {
+        if let Some(imports) = importable(&wasm[0]) {
+            wasm.push(smith(&mut u, Some(imports))?);
+        }
+    }
+    Some(Case { wasm, arg_seed, rounds })
+}
+
+/// One module; `imports`: a module of imports it may choose from.
+fn smith(u: &mut Unstructured<'_>, imports: Option<Vec<u8>>) -> Option<Vec<u8>> {
     // Most modules count their own fuel (a global, decremented at function
     // entries and loop heads; `unreachable` when it is gone): then all engines
     // stop in the same place and wasmi stays comparable after endless loops.
     let wasm_fuel: Option<u32> = match u.int_in_range(0..=3u8).ok()? {
         0 => None,
-        _ => Some(u.int_in_range(1..=400u32).ok()?),
+        _ => Some(u.int_in_range(20..=400u32).ok()?),
     };
-    let config = smith_config(&mut u).ok()?;
-    let mut module = wasm_smith::Module::new(config, &mut u).ok()?;
+    let mut config = smith_config(u).ok()?;
+    if imports.is_some() {
+        config.max_imports = 8;
+        config.available_imports = imports;
+    }
+    let mut module = wasm_smith::Module::new(config, u).ok()?;
     if let Some(fuel) = wasm_fuel {
         module.ensure_termination(fuel).ok()?;
     }
-    Some(Case {
-        wasm: module.to_bytes(),
-        arg_seed,
-        rounds,
-    })
+    Some(module.to_bytes())
+}
+
+/// A module whose imports are the function exports of `a` (for wasm-smith's
+/// `available_imports`), or `None` if it has none (or does not translate).
+fn importable(a: &[u8]) -> Option<Vec<u8>> {
+    let t = translate(&[WasmInput {
+        name: module_name(0),
+        bytes: a,
+    }])
+    .ok()?;
+    let d = &t.module.domains[0];
+    let mut wat = String::from("(module");
+    for e in &t.exports {
+        let f = d.functions.iter().find(|f| f.name == e.function)?;
+        let ty = |ts: &[Type]| {
+            ts.iter()
+                .map(|t| match t {
+                    Type::I32 => " i32",
+                    Type::I64 => " i64",
+                    Type::F32 => " f32",
+                    _ => " f64",
+                })
+                .collect::<String>()
+        };
+        let _ = write!(
+            wat,
+            "\n (import \"{}\" \"{}\" (func (param{}) (result{})))",
+            module_name(0),
+            wat_string(&e.wasm_name),
+            ty(&f.sig.params),
+            ty(&f.sig.results)
+        );
+    }
+    wat.push(')');
+    if t.exports.is_empty() {
+        return None;
+    }
+    capjit_wasm::to_wasm_binary(wat.as_bytes()).ok()
+}
+
+/// A name as the inside of a `.wat` string.
+fn wat_string(name: &str) -> String {
+    name.chars()
+        .map(|c| match c {
+            ' '..='~' if c != '"' && c != '\\' => c.to_string(),
+            _ => format!("\\u{{{:x}}}", c as u32),
+        })
+        .collect()
 }
 
 /// Generate and check; a panic on a bug, with the module as text.
@@ -227,8 +289,11 @@ pub fn fuzz_one(data: &[u8]) {
         STATS.record(Outcome::NoModule);
         return;
     };
-    if let Some(path) = std::env::var_os("CAPJIT_FUZZ_WASM") {
-        let _ = std::fs::write(path, &case.wasm);
+    if let Some(dir) = std::env::var_os("CAPJIT_FUZZ_WASM") {
+        let dir = std::path::Path::new(&dir);
+        for (i, w) in case.wasm.iter().enumerate() {
+            let _ = std::fs::write(dir.join(format!("{}.wasm", module_name(i))), w);
+        }
     }
     match check(&case) {
         Ok(o) => STATS.record(o),
@@ -239,13 +304,17 @@ pub fn fuzz_one(data: &[u8]) {
     }
 }
 
-/// The case as text: call plan and the module (`wasmprinter`).
+/// The case as text: call plan and the modules (`wasmprinter`).
 pub fn describe(case: &Case) -> String {
-    let text = wasmprinter::print_bytes(&case.wasm).unwrap_or_else(|e| format!("(wasmprinter: {e})"));
-    format!(
-        "arguments seed {:#x}, {} round(s) of calls; set CAPJIT_FUZZ_WASM=FILE to save the binary\n{text}",
+    let mut out = format!(
+        "arguments seed {:#x}, {} round(s) of calls; set CAPJIT_FUZZ_WASM=DIR to save the binaries",
         case.arg_seed, case.rounds
-    )
+    );
+    for (i, w) in case.wasm.iter().enumerate() {
+        let text = wasmprinter::print_bytes(w).unwrap_or_else(|e| format!("(wasmprinter: {e})"));
+        let _ = write!(out, "\n--- module `{}`\n{text}", module_name(i));
+    }
+    out
 }
 
 /// splitmix64: the argument values.
@@ -365,6 +434,11 @@ fn memory_difference(a: &[u8], b: &[u8]) -> Option<String> {
     if a.len() != b.len() {
         return Some(format!("memory sizes differ: {} vs {} bytes", a.len(), b.len()));
     }
+    // `==` is one memcmp; the byte loop (slow under coverage instrumentation)
+    // only runs to describe a difference.
+    if a == b {
+        return None;
+    }
     let i = a.iter().zip(b).position(|(x, y)| x != y)?;
     let end = (i + 16).min(a.len());
     Some(format!(
@@ -378,15 +452,17 @@ fn memory_difference(a: &[u8], b: &[u8]) -> Option<String> {
 struct Capjit {
     jit: Instance,
     interp: Instance,
-    domain: String,
-    starts: Vec<String>,
+    /// Every domain, in input order.
+    domains: Vec<String>,
+    /// (domain, start function wrapper), in input order.
+    starts: Vec<(String, String)>,
 }
 
 impl Capjit {
-    /// Call `f` on both; any difference is a bug.
-    fn call(&mut self, f: &str, args: &[Val], what: &str) -> Result<Res, Bug> {
-        let i = self.interp.invoke(&self.domain, f, args);
-        let j = self.jit.invoke(&self.domain, f, args);
+    /// Call `f` of `domain` on both; any difference is a bug.
+    fn call(&mut self, domain: &str, f: &str, args: &[Val], what: &str) -> Result<Res, Bug> {
+        let i = self.interp.invoke(domain, f, args);
+        let j = self.jit.invoke(domain, f, args);
         for (name, r) in [("interpreter", &i), ("JIT", &j)] {
             if let Err(e @ (RunError::Invalid(_) | RunError::BadInvoke(_) | RunError::Output(_) | RunError::Exit(_))) =
                 r
@@ -401,44 +477,56 @@ impl Capjit {
                 show(&j)
             )));
         }
-        let d = &self.domain;
-        let (mi, mj) = (self.interp.memory(d), self.jit.memory(d));
-        if let Some(diff) = memory_difference(mi.unwrap_or(&[]), mj.unwrap_or(&[])) {
-            return Err(Bug(format!(
-                "{what}: after the call ({}), interpreter vs JIT {diff}",
-                show(&i)
-            )));
-        }
-        let (fi, fj) = (self.interp.fuel(d), self.jit.fuel(d));
-        let (si, sj) = (self.interp.status(d), self.jit.status(d));
-        if fi != fj || si != sj {
-            return Err(Bug(format!(
-                "{what}: after the call ({}), fuel/status: interpreter {fi:?}/{si:?}, JIT {fj:?}/{sj:?}",
-                show(&i)
-            )));
+        for d in &self.domains {
+            let (mi, mj) = (self.interp.memory(d), self.jit.memory(d));
+            if let Some(diff) = memory_difference(mi.unwrap_or(&[]), mj.unwrap_or(&[])) {
+                return Err(Bug(format!(
+                    "{what}: after the call ({}), interpreter vs JIT: `{d}`'s {diff}",
+                    show(&i)
+                )));
+            }
+            let (fi, fj) = (self.interp.fuel(d), self.jit.fuel(d));
+            let (si, sj) = (self.interp.status(d), self.jit.status(d));
+            if fi != fj || si != sj {
+                return Err(Bug(format!(
+                    "{what}: after the call ({}), `{d}`'s fuel/status: interpreter {fi:?}/{si:?}, JIT {fj:?}/{sj:?}",
+                    show(&i)
+                )));
+            }
         }
         Ok(i)
     }
 
-    /// Run the start functions; the first trap, if any.
+    /// Run the start functions in order; the first trap, if any.
     fn start(&mut self) -> Result<Option<TrapCode>, Bug> {
-        for s in self.starts.clone() {
-            match self.call(&s, &[], &format!("start function `{s}`"))? {
+        for (d, s) in self.starts.clone() {
+            match self.call(&d, &s, &[], &format!("start function `{d}.{s}`"))? {
                 Ok(_) => {}
                 Err(RunError::Trap(t)) => return Ok(Some(t.code)),
-                Err(e) => return Err(Bug(format!("start function `{s}`: {e}"))),
+                Err(e) => return Err(Bug(format!("start function `{d}.{s}`: {e}"))),
             }
         }
         Ok(None)
     }
 
-    /// Back to the image, start functions again.
+    /// Every domain back to its image, start functions again.
     fn restart(&mut self) -> Result<Option<TrapCode>, Bug> {
-        for inst in [&mut self.interp, &mut self.jit] {
-            inst.restart(&self.domain)
-                .map_err(|e| Bug(format!("restart failed: {e}")))?;
+        for d in &self.domains {
+            for inst in [&mut self.interp, &mut self.jit] {
+                inst.restart(d)
+                    .map_err(|e| Bug(format!("restart of `{d}` failed: {e}")))?;
+            }
         }
         self.start()
+    }
+
+    /// Fuel left in the domain with the least.
+    fn least_fuel(&self) -> u64 {
+        self.domains
+            .iter()
+            .map(|d| self.interp.fuel(d).unwrap_or(0))
+            .min()
+            .unwrap_or(0)
     }
 }
 
@@ -511,9 +599,11 @@ mod oracle {
 
     pub struct Wasmi {
         engine: wasmi::Engine,
-        module: wasmi::Module,
+        /// (input name, module), in input order.
+        modules: Vec<(String, wasmi::Module)>,
         store: wasmi::Store<wasmi::StoreLimits>,
-        instance: Option<wasmi::Instance>,
+        /// One per module once instantiated.
+        instances: Vec<wasmi::Instance>,
     }
 
     fn store(engine: &wasmi::Engine) -> wasmi::Store<wasmi::StoreLimits> {
@@ -526,40 +616,54 @@ mod oracle {
     }
 
     impl Wasmi {
-        pub fn new(wasm: &[u8]) -> Result<Wasmi, String> {
+        pub fn new(wasm: &[Vec<u8>]) -> Result<Wasmi, String> {
             let mut config = wasmi::Config::default();
             config.consume_fuel(true);
             config.set_max_recursion_depth(WASMI_DEPTH);
             let engine = wasmi::Engine::new(&config);
-            let module = wasmi::Module::new(&engine, wasm).map_err(|e| e.to_string())?;
+            let mut modules = Vec::new();
+            for (i, w) in wasm.iter().enumerate() {
+                let m = wasmi::Module::new(&engine, w).map_err(|e| format!("`{}`: {e}", module_name(i)))?;
+                modules.push((module_name(i), m));
+            }
             let store = store(&engine);
             Ok(Wasmi {
                 engine,
-                module,
+                modules,
                 store,
-                instance: None,
+                instances: Vec::new(),
             })
         }
 
-        /// A fresh store and instance, start function run.
+        /// A fresh store and instances, each linked to the earlier ones' exports,
+        /// start functions run in order.
         pub fn instantiate(&mut self) -> WRes {
             self.store = store(&self.engine);
-            self.instance = None;
+            self.instances.clear();
             if let Err(e) = self.store.set_fuel(WASMI_FUEL) {
                 return WRes::Other(e.to_string());
             }
-            let linker = wasmi::Linker::<wasmi::StoreLimits>::new(&self.engine);
-            match linker.instantiate_and_start(&mut self.store, &self.module) {
-                Ok(i) => {
-                    self.instance = Some(i);
-                    WRes::Ok(Vec::new())
+            let mut linker = wasmi::Linker::<wasmi::StoreLimits>::new(&self.engine);
+            for (name, module) in &self.modules {
+                match linker.instantiate_and_start(&mut self.store, module) {
+                    Ok(i) => {
+                        self.instances.push(i);
+                        if let Err(e) = linker.instance(&mut self.store, name, i) {
+                            return WRes::Other(e.to_string());
+                        }
+                    }
+                    Err(e) => {
+                        self.instances.clear();
+                        return from_error(e);
+                    }
                 }
-                Err(e) => from_error(e),
             }
+            WRes::Ok(Vec::new())
         }
 
-        pub fn call(&mut self, name: &str, args: &[Val]) -> WRes {
-            let Some(instance) = self.instance else {
+        /// Call export `name` of module `m`.
+        pub fn call(&mut self, m: usize, name: &str, args: &[Val]) -> WRes {
+            let Some(&instance) = self.instances.get(m) else {
                 return WRes::Other("no instance".into());
             };
             let Some(f) = instance.get_func(&self.store, name) else {
@@ -586,15 +690,15 @@ mod oracle {
             }
         }
 
-        /// The value of an exported global.
-        pub fn global(&self, name: &str) -> Option<Vec<Val>> {
-            let g = self.instance?.get_global(&self.store, name)?;
+        /// The value of exported global `name` of module `m`.
+        pub fn global(&self, m: usize, name: &str) -> Option<Vec<Val>> {
+            let g = self.instances.get(m)?.get_global(&self.store, name)?;
             Some(vec![val(&g.get(&self.store))])
         }
 
-        /// The instance's memory (the module exports everything), if any.
-        pub fn memory(&self) -> Option<&[u8]> {
-            let instance = self.instance?;
+        /// Module `m`'s memory (modules export everything), if it has one.
+        pub fn memory(&self, m: usize) -> Option<&[u8]> {
+            let instance = self.instances.get(m)?;
             let mem = instance.exports(&self.store).find_map(|e| e.into_memory())?;
             Some(mem.data(&self.store))
         }
@@ -603,10 +707,16 @@ mod oracle {
 
 /// Translate, verify, run and compare. `Err` is a bug.
 pub fn check(case: &Case) -> Result<Outcome, Bug> {
-    let t = match translate(&[WasmInput {
-        name: "m".into(),
-        bytes: &case.wasm,
-    }]) {
+    let inputs: Vec<WasmInput<'_>> = case
+        .wasm
+        .iter()
+        .enumerate()
+        .map(|(i, w)| WasmInput {
+            name: module_name(i),
+            bytes: w,
+        })
+        .collect();
+    let t = match translate(&inputs) {
         Ok(t) => t,
         Err(e) => {
             return match e.kind {
@@ -614,17 +724,17 @@ pub fn check(case: &Case) -> Result<Outcome, Bug> {
                 WasmErrorKind::Instantiation => {
                     #[cfg(feature = "wasmi")]
                     {
-                        let mut w = oracle::Wasmi::new(&case.wasm)
-                            .map_err(|m| Bug(format!("wasmi refuses the module: {m}")))?;
+                        let mut w =
+                            oracle::Wasmi::new(&case.wasm).map_err(|m| Bug(format!("wasmi refuses a module: {m}")))?;
                         if let oracle::WRes::Ok(_) = w.instantiate() {
                             return Err(Bug(format!(
-                                "the frontend says instantiation fails ({e}), wasmi instantiates the module"
+                                "the frontend says instantiation fails ({e}), wasmi instantiates the modules"
                             )));
                         }
                     }
                     Ok(Outcome::InstantiationFails)
                 }
-                _ => Err(Bug(format!("the frontend fails on a valid module: {e}"))),
+                _ => Err(Bug(format!("the frontend fails on valid modules: {e}"))),
             };
         }
     };
@@ -639,10 +749,18 @@ pub fn check(case: &Case) -> Result<Outcome, Bug> {
     run(case, &t)
 }
 
+/// One call of the plan: the domain and its input index, the Wasm export name
+/// (for wasmi; `None` for other exported IR functions), the IR function.
+struct Call<'t> {
+    domain: &'t str,
+    input: usize,
+    wasm_name: Option<&'t str>,
+    function: &'t capjit::ir::Function,
+}
+
 // Without wasmi, some of what is compared with it is left unused.
 #[cfg_attr(not(feature = "wasmi"), allow(unused_mut, unused_variables))]
 fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
-    let domain = t.modules[0].domain.clone();
     let (jit, interp) = match (engine(&t.module, Backend::Jit), engine(&t.module, Backend::Interpreter)) {
         (Ok(j), Ok(i)) => (j, i),
         (Err(j), Err(i)) => return Err(Bug(format!("neither engine instantiates: JIT: {j}; interpreter: {i}"))),
@@ -657,14 +775,17 @@ fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
     let mut cj = Capjit {
         jit,
         interp,
-        domain,
-        starts: t.start_functions().map(|(_, f)| f.to_string()).collect(),
+        domains: t.modules.iter().map(|m| m.domain.clone()).collect(),
+        starts: t
+            .start_functions()
+            .map(|(d, f)| (d.to_string(), f.to_string()))
+            .collect(),
     };
     let start_trap = cj.start()?;
 
     #[cfg(feature = "wasmi")]
     let mut wasmi = {
-        let mut w = oracle::Wasmi::new(&case.wasm).map_err(|m| Bug(format!("wasmi refuses the module: {m}")))?;
+        let mut w = oracle::Wasmi::new(&case.wasm).map_err(|m| Bug(format!("wasmi refuses a module: {m}")))?;
         let r = w.instantiate();
         match (&start_trap, &r) {
             _ if r.exhausted() => None,
@@ -673,7 +794,7 @@ fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
             (Some(c), oracle::WRes::Trap(wc)) if same_trap(*c, *wc) => None,
             _ => {
                 return Err(Bug(format!(
-                    "instantiation (start function): capjit {}, wasmi {}",
+                    "instantiation (start functions): capjit {}, wasmi {}",
                     start_trap.map_or("ran".to_string(), |c| format!("trapped: {}", c.name())),
                     r.show()
                 )))
@@ -684,59 +805,77 @@ fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
         return Ok(Outcome::StartTraps);
     }
 
-    let d = t
-        .module
-        .domains
-        .iter()
-        .find(|d| d.name == cj.domain)
-        .ok_or_else(|| Bug("no domain".into()))?;
     // Every Wasm function export (by its Wasm name for wasmi), then any other
-    // exported IR function the frontend made (not the start wrapper, not a
+    // exported IR function the frontend made (not a start wrapper, not a
     // global's getter), for the JIT and the interpreter only.
-    let mut plan: Vec<(Option<&str>, &capjit::ir::Function)> = Vec::new();
-    for e in &t.exports {
-        let f = d
-            .functions
+    let input_of = |domain: &str| t.modules.iter().position(|m| m.domain == domain);
+    let mut plan: Vec<Call<'_>> = Vec::new();
+    for (input, m) in t.modules.iter().enumerate() {
+        let d = t
+            .module
+            .domains
             .iter()
-            .find(|f| f.name == e.function && f.exported)
-            .ok_or_else(|| {
-                Bug(format!(
-                    "export `{}` has no exported function `{}`",
-                    e.wasm_name, e.function
-                ))
-            })?;
-        plan.push((Some(&e.wasm_name), f));
-    }
-    for f in &d.functions {
-        let known = t.exports.iter().any(|e| e.function == f.name) || t.globals.iter().any(|g| g.getter == f.name);
-        if f.exported && !known && !cj.starts.contains(&f.name) {
-            plan.push((None, f));
+            .find(|d| d.name == m.domain)
+            .ok_or_else(|| Bug(format!("no domain `{}`", m.domain)))?;
+        for e in t.exports.iter().filter(|e| e.domain == m.domain) {
+            let f = d
+                .functions
+                .iter()
+                .find(|f| f.name == e.function && f.exported)
+                .ok_or_else(|| {
+                    Bug(format!(
+                        "export `{}` has no exported function `{}`",
+                        e.wasm_name, e.function
+                    ))
+                })?;
+            plan.push(Call {
+                domain: &d.name,
+                input,
+                wasm_name: Some(&e.wasm_name),
+                function: f,
+            });
+        }
+        for f in &d.functions {
+            let mine = |domain: &str| domain == d.name;
+            let known = t.exports.iter().any(|e| mine(&e.domain) && e.function == f.name)
+                || t.globals.iter().any(|g| mine(&g.domain) && g.getter == f.name)
+                || cj.starts.iter().any(|(sd, sf)| mine(sd) && *sf == f.name);
+            if f.exported && !known {
+                plan.push(Call {
+                    domain: &d.name,
+                    input,
+                    wasm_name: None,
+                    function: f,
+                });
+            }
         }
     }
     let mut rng = Rng(case.arg_seed);
     let (mut calls, mut wasmi_calls) = (0, 0);
     'rounds: for round in 0..case.rounds {
-        for &(wasm_name, f) in &plan {
+        for c in &plan {
             if calls == MAX_CALLS {
                 break 'rounds;
             }
+            let f = c.function;
             let args: Vec<Val> = f.sig.params.iter().map(|p| rng.val(p)).collect();
             let what = format!(
-                "round {round}, call {calls}: `{}` (IR `{}`) with {}",
-                wasm_name.unwrap_or("-"),
+                "round {round}, call {calls}: `{}.{}` (IR `{}`) with {}",
+                module_name(c.input),
+                c.wasm_name.unwrap_or("-"),
                 f.name,
                 show_vals(&args)
             );
-            let r = cj.call(&f.name, &args, &what)?;
+            let r = cj.call(c.domain, &f.name, &args, &what)?;
             calls += 1;
 
             #[cfg(feature = "wasmi")]
-            if let (Some(w), Some(wasm_name)) = (&mut wasmi, wasm_name) {
+            if let (Some(w), Some(wasm_name)) = (&mut wasmi, c.wasm_name) {
                 // After capjit's fuel or stack ran out, wasmi would only spend its own.
                 let wr = if exhausted(&r) {
                     None
                 } else {
-                    Some(w.call(wasm_name, &args))
+                    Some(w.call(c.input, wasm_name, &args))
                 };
                 if let Some(wr) = wr.filter(|wr| !wr.exhausted()) {
                     let agree = match (&r, &wr) {
@@ -751,13 +890,16 @@ fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
                             wr.show()
                         )));
                     }
-                    let mine = cj.interp.memory(&cj.domain).unwrap_or(&[]);
-                    if let Some(theirs) = w.memory() {
-                        if let Some(diff) = memory_difference(mine, theirs) {
-                            return Err(Bug(format!(
-                                "{what}: after the call ({}), capjit vs wasmi {diff}",
-                                show(&r)
-                            )));
+                    for (input, d) in cj.domains.iter().enumerate() {
+                        let mine = cj.interp.memory(d).unwrap_or(&[]);
+                        if let Some(theirs) = w.memory(input) {
+                            if let Some(diff) = memory_difference(mine, theirs) {
+                                return Err(Bug(format!(
+                                    "{what}: after the call ({}), capjit vs wasmi: `{}`'s {diff}",
+                                    show(&r),
+                                    module_name(input)
+                                )));
+                            }
                         }
                     }
                     wasmi_calls += 1;
@@ -765,22 +907,23 @@ fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
                     wasmi = None;
                 }
             }
-            // The exported globals after a call that returned (a trap faults the
-            // domain, which then restarts), if the getters' fuel is there.
-            let fuel_left = cj.interp.fuel(&cj.domain).unwrap_or(0);
-            if r.is_ok() && fuel_left > t.globals.len() as u64 {
+            // The exported globals after a call that returned (a trap faults
+            // domains, which then restart), if the getters' fuel is there.
+            if r.is_ok() && cj.least_fuel() > t.globals.len() as u64 {
                 for g in &t.globals {
-                    let mine = match cj.call(&g.getter, &[], &format!("{what}; then getter `{}`", g.getter))? {
+                    let input = input_of(&g.domain).unwrap_or(0);
+                    let what = format!("{what}; then getter `{}.{}`", g.domain, g.getter);
+                    let mine = match cj.call(&g.domain, &g.getter, &[], &what)? {
                         Ok(v) => v,
-                        other => return Err(Bug(format!("{what}; then getter `{}`: {}", g.getter, show(&other)))),
+                        other => return Err(Bug(format!("{what}: {}", show(&other)))),
                     };
                     #[cfg(feature = "wasmi")]
                     if let Some(w) = &wasmi {
-                        let theirs = w.global(&g.wasm_name);
+                        let theirs = w.global(input, &g.wasm_name);
                         if theirs.as_deref() != Some(&mine[..]) {
                             return Err(Bug(format!(
-                                "{what}: after the call ({}), global `{}`: capjit {}, wasmi {}",
-                                show(&r),
+                                "{what}: global `{}.{}`: capjit {}, wasmi {}",
+                                module_name(input),
                                 g.wasm_name,
                                 show_vals(&mine),
                                 theirs.map_or("none".to_string(), |v| show_vals(&v))
@@ -789,7 +932,7 @@ fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
                     }
                 }
             }
-            // capjit restarts the domain after a trap: wasmi starts afresh.
+            // capjit restarts the domains after a trap: wasmi starts afresh.
             #[cfg(feature = "wasmi")]
             if let (Some(w), Err(_)) = (&mut wasmi, &r) {
                 if !matches!(w.instantiate(), oracle::WRes::Ok(_)) {
@@ -804,7 +947,7 @@ fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
                 }
                 if let Some(c) = cj.restart()? {
                     return Err(Bug(format!(
-                        "{what}: the start function traps ({}) after a restart, not before",
+                        "{what}: a start function traps ({}) after a restart, not before",
                         c.name()
                     )));
                 }

@@ -4,7 +4,8 @@
 //! prints the counts; `WASM_DIFF_CASES=N` runs more.
 //!
 //! Regression cases (found by the fuzz target, fixed since) go in `REGRESSIONS`
-//! as `.wat` text with the argument seed and rounds of the crash message.
+//! as `.wat` text (one per module) with the argument seed and rounds of the
+//! crash message.
 
 use capjit_fuzz::wasm_diff::{check, generate, Case, Outcome};
 
@@ -28,13 +29,14 @@ fn random_modules_agree_on_every_engine() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(300);
     let (mut ran, mut unsupported, mut other) = (0u64, 0u64, 0u64);
-    let (mut calls, mut wasmi_calls) = (0, 0);
+    let (mut calls, mut wasmi_calls, mut linked) = (0, 0, 0);
     for seed in 0..total {
         let data = bytes(seed, 2048 + (seed as usize % 4) * 1024);
         let Some(case) = generate(&data) else {
             other += 1;
             continue;
         };
+        linked += u64::from(case.wasm.len() > 1);
         match check(&case) {
             Ok(Outcome::Ran {
                 calls: c,
@@ -50,7 +52,7 @@ fn random_modules_agree_on_every_engine() {
         }
     }
     println!(
-        "{total} inputs: {ran} ran ({calls} calls, {wasmi_calls} compared with wasmi), {unsupported} unsupported, {other} other"
+        "{total} inputs ({linked} of two modules): {ran} ran ({calls} calls, {wasmi_calls} compared with wasmi), {unsupported} unsupported, {other} other"
     );
     assert!(ran * 2 >= total, "only {ran} of {total} modules ran");
     assert!(unsupported * 4 <= total, "{unsupported} of {total} modules unsupported");
@@ -62,14 +64,19 @@ fn random_modules_agree_on_every_engine() {
     }
 }
 
-/// Modules that once made the engines disagree: (what, `.wat`, argument seed, rounds).
-const REGRESSIONS: &[(&str, &str, u64, u32)] = &[];
+/// Modules that once made the engines disagree: (what, `.wat` of modules `a`,
+/// `b`, ..., argument seed, rounds).
+type Regression = (&'static str, &'static [&'static str], u64, u32);
+const REGRESSIONS: &[Regression] = &[];
 
 #[test]
 fn regressions() {
-    for (what, wat, arg_seed, rounds) in REGRESSIONS {
+    for (what, wats, arg_seed, rounds) in REGRESSIONS {
         let case = Case {
-            wasm: capjit_wasm::to_wasm_binary(wat.as_bytes()).expect("valid .wat"),
+            wasm: wats
+                .iter()
+                .map(|w| capjit_wasm::to_wasm_binary(w.as_bytes()).expect("valid .wat"))
+                .collect(),
             arg_seed: *arg_seed,
             rounds: *rounds,
         };
