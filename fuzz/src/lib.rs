@@ -17,6 +17,9 @@ pub fn strip_spans(m: &mut Module) {
         for i in &mut d.imports {
             i.span = None;
         }
+        for g in &mut d.globals {
+            g.span = None;
+        }
         for f in &mut d.functions {
             f.span = None;
             for b in &mut f.blocks {
