@@ -383,13 +383,16 @@ fn resolve_ir_entry(m: &Module, invoke: &str) -> Result<(String, String), Report
 }
 
 /// Parse command-line arguments against the entry function's parameter types.
-fn parse_args(m: &Module, domain: &str, func: &str, words: &[String]) -> Result<Vec<Val>, Reported> {
-    let Some(f) = m
-        .domains
+/// The exported function `domain.func`, if there is one.
+fn exported_function<'m>(m: &'m Module, domain: &str, func: &str) -> Option<&'m capjit::ir::Function> {
+    m.domains
         .iter()
         .find(|d| d.name == domain)
         .and_then(|d| d.functions.iter().find(|f| f.name == func && f.exported))
-    else {
+}
+
+fn parse_args(m: &Module, domain: &str, func: &str, words: &[String]) -> Result<Vec<Val>, Reported> {
+    let Some(f) = exported_function(m, domain, func) else {
         return Err(fail(format!("domain `{domain}` exports no function `{func}`")));
     };
     if words.len() != f.sig.params.len() {
@@ -445,7 +448,7 @@ fn run(args: RunArgs) -> Result<(), Reported> {
     let (domain, func) = resolve_entry(&loaded, args.invoke.as_deref())?;
     // A WASI program's entry takes no parameters: the words are its arguments.
     let wasi = imports_wasi(&loaded.module);
-    let takes_params = entry_param_count(&loaded.module, &domain, &func) > 0;
+    let takes_params = exported_function(&loaded.module, &domain, &func).is_some_and(|f| !f.sig.params.is_empty());
     let (vals, program_args) = if wasi && !takes_params {
         (Vec::new(), words)
     } else {
@@ -547,15 +550,6 @@ fn imports_wasi(m: &Module) -> bool {
         .iter()
         .flat_map(|d| &d.imports)
         .any(|i| matches!(&i.source, capjit::ir::ImportSource::Host { function } if function.starts_with("wasi_")))
-}
-
-fn entry_param_count(m: &Module, domain: &str, func: &str) -> usize {
-    m.domains
-        .iter()
-        .filter(|d| d.name == domain)
-        .flat_map(|d| &d.functions)
-        .find(|f| f.name == func)
-        .map_or(0, |f| f.sig.params.len())
 }
 
 /// The WASI context of a `run`: the process's stdio, the arguments after the
