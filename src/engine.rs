@@ -125,8 +125,11 @@ pub struct Config {
     pub limits: Limits,
     /// Translator settings (used by the JIT only).
     pub translator: capjit_translator::Config,
-    /// Native stack for each host call into JIT code, in bytes.
-    pub stack_size: usize,
+    /// The most native stack a host call into JIT code may get, in bytes. Each call
+    /// gets what the module's largest frames times the call-depth limit need (so
+    /// that the depth limit, never the stack, stops a program, on both backends);
+    /// a module that would need more is refused when instantiated.
+    pub max_stack_size: usize,
     /// Host functions the embedder defines (see [`HostFn`]), granted only to
     /// domains that import them (`= host.NAME`, with the same signature).
     ///
@@ -208,7 +211,7 @@ impl Default for Config {
             backend: Backend::Jit,
             limits: Limits::default(),
             translator: capjit_translator::Config::default(),
-            stack_size: 256 << 20,
+            max_stack_size: 4 << 30,
             host_functions: Vec::new(),
         }
     }
@@ -225,6 +228,10 @@ pub enum EngineError {
     Link(#[from] LinkError),
     #[error(transparent)]
     InterpLink(#[from] capjit_ir::interp::LinkError),
+    /// The call-depth limit times the module's largest native frame is more
+    /// stack than [`Config::max_stack_size`] allows.
+    #[error("{0}")]
+    Stack(String),
     /// Two host functions of [`Config::host_functions`] share a name, or one
     /// has the name of a built-in host function.
     #[error("host function `{0}` is defined twice (or is a built-in)")]
@@ -236,6 +243,7 @@ impl From<InstantiateError> for EngineError {
         match e {
             InstantiateError::Translate(t) => EngineError::Translate(t),
             InstantiateError::Link(l) => EngineError::Link(l),
+            stack @ InstantiateError::Stack { .. } => EngineError::Stack(stack.to_string()),
         }
     }
 }
@@ -309,7 +317,7 @@ impl Instance {
                 &config.translator,
                 config.limits,
                 output,
-                config.stack_size,
+                config.max_stack_size,
                 fns.clone(),
             )?)),
         };
@@ -461,10 +469,12 @@ impl Instance {
         let d = self.domain_index(domain)?;
         match &mut self.inner {
             Inner::Interp(i) => i.restart(domain),
-            Inner::Jit(j) => {
-                j.restart(d);
-                Ok(())
-            }
+            Inner::Jit(j) => match j.restart(d) {
+                true => Ok(()),
+                false => Err(RunError::BadInvoke(format!(
+                    "domain `{domain}` cannot restart: its memory no longer fits the instance's budget"
+                ))),
+            },
         }
     }
 

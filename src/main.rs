@@ -9,12 +9,15 @@ use clap::{Parser, Subcommand};
 use codespan_reporting::term::termcolor::StandardStream;
 
 use capjit::diagnostics;
-use capjit::ir::exec::{Limits, RunError, TrapInfo};
+use capjit::ir::exec::{RunError, TrapInfo};
 use capjit::ir::{codec, print_module, Module, Type};
 use capjit::ir::{TrapCode, Val};
 use capjit::load::{self, LoadError, Loaded};
 use capjit::verifier::{self, Verified};
 use capjit::{Backend, Config, Instance};
+
+mod limit_args;
+use limit_args::LimitArgs;
 
 /// Exit code when the program trapped.
 const EXIT_TRAP: u8 = 3;
@@ -108,12 +111,6 @@ struct RunArgs {
     /// exported function.
     #[arg(long)]
     invoke: Option<String>,
-    /// Fuel each domain starts with (spent at function entries and backward branches).
-    #[arg(long)]
-    fuel: Option<u64>,
-    /// Deepest call nesting allowed.
-    #[arg(long)]
-    max_call_depth: Option<u32>,
     /// Run in the reference interpreter instead of the JIT.
     #[arg(long)]
     interp: bool,
@@ -134,6 +131,8 @@ struct RunArgs {
     /// WASI: an environment variable for the program, `--env KEY=VALUE` (none by default).
     #[arg(long, value_name = "KEY=VALUE")]
     env: Vec<String>,
+    #[command(flatten)]
+    limits: LimitArgs,
 }
 
 /// A failure already reported to the user, with the exit code to use.
@@ -454,13 +453,7 @@ fn run(args: RunArgs) -> Result<(), Reported> {
     } else {
         (parse_args(&loaded.module, &domain, &func, &words)?, Vec::new())
     };
-    let mut limits = Limits::default();
-    if let Some(fuel) = args.fuel {
-        limits.fuel = fuel;
-    }
-    if let Some(depth) = args.max_call_depth {
-        limits.max_call_depth = depth;
-    }
+    let limits = args.limits.limits();
     let verified = if args.opt {
         verify_optimized(&loaded)?
     } else {

@@ -49,7 +49,7 @@ fn observe(m: &Module, backend: Backend, header: &support::Header) -> Result<Obs
     let config = Config {
         backend,
         limits: support::limits_for(header),
-        stack_size: 64 << 20,
+        max_stack_size: 64 << 20,
         ..Config::default()
     };
     let mut inst = Instance::new(m, &config, Box::new(sink.clone())).map_err(|e| e.to_string())?;

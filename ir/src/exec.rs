@@ -4,20 +4,34 @@
 use crate::trap::TrapCode;
 use crate::value::Val;
 
-/// Per-domain resource limits.
+/// Resource limits: what one domain, and the whole instance, may make the host
+/// hold. Exceeding one is the guilty domain's problem only: `memory.grow` returns
+/// -1, `region.new` traps `resource_limit`, a call traps `call_depth_exceeded`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Fuel units each domain starts with; one unit is spent at every function
     /// entry and at every branch to a block that is not after the current one.
     pub fuel: u64,
-    /// Deepest nesting of calls (direct and inter-domain) in one run.
+    /// Deepest nesting of calls (direct and inter-domain) in one run. The only
+    /// stack limit a program can observe: both executors stop at the same depth,
+    /// whatever the size of its frames (`docs/ir.md`, "Call depth").
     pub max_call_depth: u32,
     /// Memory pages any domain may have, whatever its own maximum says.
     pub max_memory_pages: u32,
+    /// Function table entries any domain may declare (checked when linking).
+    pub max_table_entries: u32,
     /// Bytes one region may hold.
     pub max_region_bytes: u32,
+    /// Regions one domain may hold at once (only creation is refused when over:
+    /// regions handed to it by transfer always arrive).
+    pub max_domain_regions: u32,
+    /// Region bytes one domain may hold at once (likewise).
+    pub max_domain_region_bytes: u64,
     /// Regions alive at once, across all domains.
     pub max_regions: u32,
+    /// Bytes the whole instance may hold for its domains: every linear memory
+    /// plus every live region.
+    pub max_instance_bytes: u64,
 }
 
 impl Default for Limits {
@@ -26,8 +40,12 @@ impl Default for Limits {
             fuel: 1_000_000_000,
             max_call_depth: 4096,
             max_memory_pages: 16384,
+            max_table_entries: 1 << 20,
             max_region_bytes: 256 << 20,
+            max_domain_regions: 16384,
+            max_domain_region_bytes: 1 << 30,
             max_regions: 65536,
+            max_instance_bytes: 4 << 30,
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! Always built, and the only part trusted code may use (plain data and names):
 //! `model` (the IR), `trap` (trap codes), `value` (runtime values), `exec` (limits,
-//! statuses and reports shared by executors), `names` (display forms) and
-//! `host_fn` (host functions the embedder defines).
+//! statuses and reports shared by executors), `names` (display forms),
+//! `host_fn` (host functions the embedder defines) and `resources` (the byte budget
+//! and region table both executors share).
 //!
 //! With the `tools` feature (on by default; trusted crates turn it off, so the
 //! compiler keeps them away from it): the `.cir` text format (`parse`, `print`),
@@ -14,6 +15,7 @@ pub mod exec;
 pub mod host_fn;
 pub mod model;
 pub mod names;
+pub mod resources;
 pub mod trap;
 pub mod value;
 

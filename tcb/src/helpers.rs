@@ -6,11 +6,11 @@
 //! Helpers return a status (0, or a trap code the caller turns into a trap) and put
 //! any result in `ctx.scratch[0]`.
 
-use capjit_ir::{TrapCode, PAGE_SIZE};
+use capjit_ir::TrapCode;
 
 use crate::ctx::DomainCtx;
-use crate::regions;
 use crate::runtime::Runtime;
+use crate::slots::{pack_region, unpack_region};
 
 /// The runtime and the domain index of a context.
 ///
@@ -47,14 +47,7 @@ fn status(r: Result<u64, TrapCode>, ctx: *mut DomainCtx) -> u32 {
 pub unsafe extern "C" fn capjit_memory_grow(ctx: *mut DomainCtx, delta: u32) -> i32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    let old = rt.domains[d].memory.len() as u64 / PAGE_SIZE;
-    let new = old + delta as u64;
-    if new > rt.domains[d].max_pages as u64 {
-        return -1;
-    }
-    rt.domains[d].memory.resize((new * PAGE_SIZE) as usize, 0);
-    rt.sync_memory(d);
-    old as i32
+    rt.grow_memory(d, delta)
 }
 
 /// `memory.copy`.
@@ -150,7 +143,7 @@ pub unsafe extern "C" fn capjit_table_copy(ctx: *mut DomainCtx, dst: u32, src: u
 pub unsafe extern "C" fn capjit_region_new(ctx: *mut DomainCtx, len: u32) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    status(rt.regions.create(d, len).map(regions::pack), ctx)
+    status(rt.regions.create(d, len, &mut rt.budget).map(pack_region), ctx)
 }
 
 /// `region.len`.
@@ -160,10 +153,7 @@ pub unsafe extern "C" fn capjit_region_new(ctx: *mut DomainCtx, len: u32) -> u32
 pub unsafe extern "C" fn capjit_region_len(ctx: *mut DomainCtx, handle: u64) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    status(
-        rt.regions.bytes(regions::unpack(handle), d).map(|b| b.len() as u64),
-        ctx,
-    )
+    status(rt.regions.bytes(unpack_region(handle), d).map(|b| b.len() as u64), ctx)
 }
 
 /// `region.free`.
@@ -173,7 +163,10 @@ pub unsafe extern "C" fn capjit_region_len(ctx: *mut DomainCtx, handle: u64) -> 
 pub unsafe extern "C" fn capjit_region_free(ctx: *mut DomainCtx, handle: u64) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    status(rt.regions.free(regions::unpack(handle), d).map(|_| 0), ctx)
+    status(
+        rt.regions.free(unpack_region(handle), d, &mut rt.budget).map(|_| 0),
+        ctx,
+    )
 }
 
 /// `region.load`: `bytes` little-endian bytes at `index`, sign-extended to 64 bits
@@ -190,7 +183,7 @@ pub unsafe extern "C" fn capjit_region_load(
 ) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    let r = rt.regions.bytes(regions::unpack(handle), d).and_then(|buf| {
+    let r = rt.regions.bytes(unpack_region(handle), d).and_then(|buf| {
         let r = range(buf.len(), index, bytes)?;
         let raw = buf[r].iter().rev().fold(0u64, |acc, &b| (acc << 8) | b as u64);
         let bits = bytes * 8;
@@ -216,7 +209,7 @@ pub unsafe extern "C" fn capjit_region_store(
 ) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    let r = rt.regions.bytes_mut(regions::unpack(handle), d).and_then(|buf| {
+    let r = rt.regions.bytes_mut(unpack_region(handle), d).and_then(|buf| {
         let r = range(buf.len(), index, bytes)?;
         for (i, b) in buf[r].iter_mut().enumerate() {
             *b = (value >> (8 * i)) as u8;
@@ -241,7 +234,7 @@ pub unsafe extern "C" fn capjit_region_copy(
 ) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    let h = regions::unpack(handle);
+    let h = unpack_region(handle);
     let mem = &mut rt.domains[d].memory;
     let r = if to_memory != 0 {
         rt.regions.bytes(h, d).and_then(|buf| {

@@ -223,7 +223,9 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
             if rt.domains[domain].ctx.active > 0 {
                 return Plan::Done(fail(rt, caller, import, TrapCode::DomainBusy));
             }
-            rt.restart(domain);
+            if !rt.restart(domain) {
+                return Plan::Done(fail(rt, caller, import, TrapCode::ResourceLimit));
+            }
             trace(rt, caller, import, Ok(vec![]));
             Plan::Done(0)
         }

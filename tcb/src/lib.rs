@@ -7,14 +7,18 @@
 //!   (`ctx.rs`), which always describes that domain's current memory (`runtime.rs`);
 //! - a capability call goes only where the capability was linked, only while it is
 //!   live, and a callee's trap faults only the callee (`idc.rs`);
-//! - helpers check every range before touching memory or regions (`helpers.rs`,
-//!   `regions.rs`); host functions exist only as granted imports (`host.rs`).
+//! - helpers check every range before touching memory or regions (`helpers.rs`;
+//!   the region table is the IR model's `resources.rs`); host functions exist only
+//!   as granted imports (`host.rs`);
+//! - whatever host memory a guest asks for is obtained fallibly and within the
+//!   limits' budgets (`memory.rs`, `runtime.rs`): exhaustion is the guilty
+//!   domain's -1 or trap, never the host's abort.
 
 pub mod ctx;
 pub mod helpers;
 pub mod host;
 pub mod idc;
-pub mod regions;
+pub mod memory;
 pub mod runtime;
 pub mod slots;
 

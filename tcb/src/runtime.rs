@@ -15,6 +15,7 @@ use std::time::Instant;
 
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::host_fn::{self, HostFn};
+use capjit_ir::resources::{Budget, RegionTable};
 use capjit_ir::{Domain, ImportSource, Module, Signature, TrapCode, Val, PAGE_SIZE};
 use capjit_verifier::Verified;
 
@@ -23,7 +24,7 @@ use crate::ctx::{
 };
 use crate::host::HostFunc;
 use crate::idc::has_data;
-use crate::regions::RegionTable;
+use crate::memory::{alloc_zeroed_lazy, LinearMemory};
 use crate::slots;
 
 /// Why a module could not be instantiated.
@@ -62,7 +63,8 @@ pub struct DomainState {
     /// Also holds the domain's status, epoch and activation count (`ctx.status`, ...),
     /// the single copy of each, read by generated code on the inline IDC path.
     pub ctx: Box<DomainCtx>,
-    pub memory: Vec<u8>,
+    /// Reserved for `max_pages` once; its base never moves (`memory.rs`).
+    pub memory: LinearMemory,
     pub max_pages: u32,
     pub caps: Vec<CapEntry>,
     /// What generated code reads for each capability; kept in step with `caps`.
@@ -115,6 +117,8 @@ pub struct Runtime {
     pub module: Module,
     pub domains: Vec<DomainState>,
     pub regions: RegionTable,
+    /// Linear memory and region bytes of every domain, within `limits.max_instance_bytes`.
+    pub budget: Budget,
     pub limits: Limits,
     pub depth: Box<u32>,
     pub output: Box<dyn Write>,
@@ -144,8 +148,23 @@ fn link_err(d: &Domain, message: String) -> LinkError {
     }
 }
 
-/// The memory a domain starts and restarts with (layout already verified).
-fn memory_image(d: &Domain, limits: &Limits) -> Result<Vec<u8>, LinkError> {
+fn pages_bytes(pages: u32) -> usize {
+    pages as usize * PAGE_SIZE as usize
+}
+
+/// Lay the domain's data segments into its memory (verified to fit the initial size).
+fn write_data(d: &Domain, mem: &mut LinearMemory) {
+    for seg in &d.data {
+        let start = seg.offset as usize;
+        if let Some(dst) = mem.get_mut(start..start + seg.bytes.len()) {
+            dst.copy_from_slice(&seg.bytes);
+        }
+    }
+}
+
+/// The memory a domain starts with, reserved for `max_pages` and charged to the
+/// instance's budget.
+fn memory_image(d: &Domain, limits: &Limits, max_pages: u32, budget: &mut Budget) -> Result<LinearMemory, LinkError> {
     if d.memory.initial > limits.max_memory_pages {
         return Err(link_err(
             d,
@@ -155,14 +174,19 @@ fn memory_image(d: &Domain, limits: &Limits) -> Result<Vec<u8>, LinkError> {
             ),
         ));
     }
-    let mut mem = vec![0u8; d.memory.initial as usize * PAGE_SIZE as usize];
-    for seg in &d.data {
-        let start = seg.offset as usize;
-        // Verified: every segment lies inside the initial memory.
-        if let Some(dst) = mem.get_mut(start..start + seg.bytes.len()) {
-            dst.copy_from_slice(&seg.bytes);
-        }
+    let len = pages_bytes(d.memory.initial);
+    if !budget.try_charge(len as u64) {
+        return Err(link_err(
+            d,
+            format!(
+                "memory of {len} bytes exceeds what is left of the instance's budget of {} bytes",
+                limits.max_instance_bytes
+            ),
+        ));
     }
+    let mut mem = LinearMemory::new(len, pages_bytes(max_pages))
+        .ok_or_else(|| link_err(d, format!("the host cannot supply a memory of {len} bytes")))?;
+    write_data(d, &mut mem);
     Ok(mem)
 }
 
@@ -252,8 +276,20 @@ impl Runtime {
         let mut depth = Box::new(0u32);
         let depth_ptr: *mut u32 = &mut *depth;
         let mut domains = Vec::with_capacity(m.domains.len());
+        let mut budget = Budget::new(limits.max_instance_bytes);
         for (i, d) in m.domains.iter().enumerate() {
-            let mut memory = memory_image(d, &limits)?;
+            if d.table.len() > limits.max_table_entries as usize {
+                return Err(link_err(
+                    d,
+                    format!(
+                        "function table of {} entries exceeds the limit of {}",
+                        d.table.len(),
+                        limits.max_table_entries
+                    ),
+                ));
+            }
+            let max_pages = d.memory.maximum.min(limits.max_memory_pages);
+            let mut memory = memory_image(d, &limits, max_pages, &mut budget)?;
             let caps = d
                 .imports
                 .iter()
@@ -266,7 +302,7 @@ impl Runtime {
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let ctx = Box::new(DomainCtx {
-                mem_base: memory.as_mut_ptr(),
+                mem_base: memory.base(),
                 mem_len: memory.len() as u64,
                 fuel: limits.fuel,
                 depth: depth_ptr,
@@ -301,7 +337,7 @@ impl Runtime {
             domains.push(DomainState {
                 ctx,
                 memory,
-                max_pages: d.memory.maximum.min(limits.max_memory_pages),
+                max_pages,
                 native_caps: vec![slow_cap(); caps.len()].into_boxed_slice(),
                 caps,
                 last_trap: None,
@@ -314,7 +350,8 @@ impl Runtime {
             });
         }
         let mut rt = Box::new(Runtime {
-            regions: RegionTable::new(limits.max_regions, limits.max_region_bytes),
+            regions: RegionTable::new(m.domains.len(), &limits, alloc_zeroed_lazy),
+            budget,
             module: m,
             domains,
             limits,
@@ -397,7 +434,7 @@ impl Runtime {
     /// Point the domain's context at its current memory (after grow or restart).
     pub fn sync_memory(&mut self, d: usize) {
         let state = &mut self.domains[d];
-        state.ctx.mem_base = state.memory.as_mut_ptr();
+        state.ctx.mem_base = state.memory.base();
         state.ctx.mem_len = state.memory.len() as u64;
     }
 
@@ -428,31 +465,71 @@ impl Runtime {
         info
     }
 
-    pub fn restart(&mut self, d: usize) {
-        // The image was laid out at link time, so this cannot fail now.
-        let image = memory_image(&self.module.domains[d], &self.limits).unwrap_or_default();
-        let globals = globals_image(&self.module.domains[d]);
+    /// Put domain `d` back to its initial image and running. `false` when its
+    /// initial memory no longer fits the instance's budget or the host: it is then
+    /// left dead, with nothing allocated.
+    pub fn restart(&mut self, d: usize) -> bool {
+        let dom = &self.module.domains[d];
+        let globals = globals_image(dom);
         let state = &mut self.domains[d];
-        state.memory = image;
+        let initial = pages_bytes(dom.memory.initial);
+        self.budget.release(state.memory.len() as u64);
+        let back = self.budget.try_charge(initial as u64)
+            && (state.memory.reset(initial) || {
+                self.budget.release(initial as u64);
+                false
+            });
+        if back {
+            write_data(dom, &mut state.memory);
+        } else {
+            state.memory.reset(0);
+        }
         // In place: `ctx.globals` keeps pointing at the same slots.
         state.globals.copy_from_slice(&globals);
         state.dropped.fill(false);
         // In place: `ctx.table` keeps pointing at the same entries.
         state.table.copy_from_slice(&state.table_init);
-        state.set_status(DomainStatus::Running);
+        state.set_status(if back {
+            DomainStatus::Running
+        } else {
+            DomainStatus::Dead
+        });
         state.ctx.fuel = self.limits.fuel;
         state.last_trap = None;
-        self.regions.free_all_of(d);
+        self.regions.free_all_of(d, &mut self.budget);
         self.sync_memory(d);
+        back
     }
 
     pub fn kill(&mut self, d: usize) {
         let state = &mut self.domains[d];
         state.set_status(DomainStatus::Dead);
         state.ctx.epoch = state.ctx.epoch.wrapping_add(1);
-        state.memory = Vec::new();
-        self.regions.free_all_of(d);
+        self.budget.release(state.memory.len() as u64);
+        state.memory.reset(0);
+        self.regions.free_all_of(d, &mut self.budget);
         self.sync_memory(d);
+    }
+
+    /// `memory.grow` of domain `d` by `delta` pages: the old size in pages, or -1
+    /// past the domain's maximum, the instance's budget or what the host supplies.
+    pub fn grow_memory(&mut self, d: usize, delta: u32) -> i32 {
+        let state = &mut self.domains[d];
+        let old = state.memory.len() as u64 / PAGE_SIZE;
+        let new = old + delta as u64;
+        if new > state.max_pages as u64 {
+            return -1;
+        }
+        let bytes = delta as u64 * PAGE_SIZE;
+        if !self.budget.try_charge(bytes) {
+            return -1;
+        }
+        if !state.memory.grow_to((new * PAGE_SIZE) as usize) {
+            self.budget.release(bytes);
+            return -1;
+        }
+        self.sync_memory(d);
+        old as i32
     }
 
     pub fn domain_index(&self, name: &str) -> Option<usize> {

@@ -6,7 +6,7 @@
 
 use capjit_ir::{Const, Type, Val};
 
-use crate::regions;
+use capjit_ir::RegionHandle;
 
 /// Encode a value: integers and floats by their bits (zero-extended), regions and
 /// bufs packed as `low | high << 32`, capabilities by import index.
@@ -16,7 +16,7 @@ pub fn to_slot(v: Val) -> u64 {
         Val::I64(x) => x as u64,
         Val::F32(b) => b as u64,
         Val::F64(b) => b,
-        Val::Region(h) => regions::pack(h),
+        Val::Region(h) => pack_region(h),
         Val::Buf { ptr, len } => ptr as u64 | (len as u64) << 32,
         Val::Cap(i) => i as u64,
     }
@@ -39,11 +39,23 @@ pub fn from_slot(ty: &Type, s: u64) -> Val {
         Type::I64 => Val::I64(s as i64),
         Type::F32 => Val::F32(s as u32),
         Type::F64 => Val::F64(s),
-        Type::Region => Val::Region(regions::unpack(s)),
+        Type::Region => Val::Region(unpack_region(s)),
         Type::Buf => Val::Buf {
             ptr: s as u32,
             len: (s >> 32) as u32,
         },
         Type::Cap(_) => Val::Cap(s as u32),
+    }
+}
+
+/// A region handle as one 64-bit word, the way generated code carries it.
+pub fn pack_region(h: RegionHandle) -> u64 {
+    h.slot as u64 | (h.generation as u64) << 32
+}
+
+pub fn unpack_region(word: u64) -> RegionHandle {
+    RegionHandle {
+        slot: word as u32,
+        generation: (word >> 32) as u32,
     }
 }

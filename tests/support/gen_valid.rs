@@ -258,8 +258,13 @@ pub const BASE_LIMITS: Limits = Limits {
     fuel: 2000,
     max_call_depth: 64,
     max_memory_pages: 4,
+    max_table_entries: 1 << 20,
     max_region_bytes: 4096,
+    // Per-domain region budgets below the instance's, so both bite in some cases.
+    max_domain_regions: 10,
+    max_domain_region_bytes: 3 * 4096,
     max_regions: 16,
+    max_instance_bytes: 2 << 20,
 };
 
 /// How many times the host calls the entry function (state carries over).
@@ -527,6 +532,11 @@ fn generate_with(c: &mut Choices) -> Case {
     }
     if c.chance(10) {
         limits.max_regions = 2;
+    }
+    if c.chance(10) {
+        // Every domain's initial memory (at most 2 pages each) still fits; grows
+        // and regions run into the instance's budget.
+        limits.max_instance_bytes = 7 * PAGE_SIZE;
     }
 
     let with_svc = c.chance(75);
@@ -2521,7 +2531,7 @@ pub fn run(case: &Case, backend: Backend) -> Result<Outcome, String> {
     let config = Config {
         backend,
         limits: case.limits,
-        stack_size: 16 << 20,
+        max_stack_size: 16 << 20,
         ..Config::default()
     };
     let mut inst = Instance::new(&case.module, &config, Box::new(sink.clone()))
@@ -2776,7 +2786,7 @@ pub fn case_text(case: &Case, description: &str) -> String {
     let l = case.limits;
     let args: Vec<String> = case.args.iter().map(val_text).collect();
     format!(
-        "; {description}\n; args: {}\n; between: {}\n; limits: fuel={} depth={} pages={} region_bytes={} regions={}\n\n{}",
+        "; {description}\n; args: {}\n; between: {}\n; limits: fuel={} depth={} pages={} region_bytes={} regions={} domain_regions={} domain_region_bytes={} instance_bytes={}\n\n{}",
         args.join(" "),
         case.between,
         l.fuel,
@@ -2784,6 +2794,9 @@ pub fn case_text(case: &Case, description: &str) -> String {
         l.max_memory_pages,
         l.max_region_bytes,
         l.max_regions,
+        l.max_domain_regions,
+        l.max_domain_region_bytes,
+        l.max_instance_bytes,
         capjit_ir::print_module(&case.module)
     )
 }
@@ -2810,6 +2823,9 @@ pub fn parse_case(text: &str) -> Result<Case, String> {
                     "pages" => limits.max_memory_pages = n as u32,
                     "region_bytes" => limits.max_region_bytes = n as u32,
                     "regions" => limits.max_regions = n as u32,
+                    "domain_regions" => limits.max_domain_regions = n as u32,
+                    "domain_region_bytes" => limits.max_domain_region_bytes = n,
+                    "instance_bytes" => limits.max_instance_bytes = n,
                     _ => return Err(format!("unknown limit `{k}`")),
                 }
             }

@@ -19,12 +19,48 @@ use crate::{translate, Compiled, Config, TranslateError};
 /// (helpers, host functions, the IDC path).
 const RUNTIME_RESERVE: u64 = 512 * 1024;
 
+/// Bytes the runtime's half of one `call_cap` (`capjit_call_cap` and what it calls
+/// before the callee's entry trampoline) may take on the native stack, with room
+/// to spare for unoptimised builds; `tests/call_depth.rs` recurses through it to
+/// the depth limit on both executors.
+const IDC_RUNTIME_FRAMES: u64 = 16 * 1024;
+
+/// The native stack a host call into `code` gets, and the part of it below
+/// `stack_limit` kept free, so that the call-depth limit and never the native stack
+/// stops a program: every level of calls may hold the module's largest frame and,
+/// when it has `call_cap`, the runtime's path and a trampoline; the host's own
+/// entry, helpers and host functions fit in the reserve.
+fn stack_plan(code: &Compiled, limits: &Limits) -> (u64, u64) {
+    let per_level = code.max_frame_bytes
+        + if code.has_call_cap {
+            IDC_RUNTIME_FRAMES + code.max_trampoline_bytes
+        } else {
+            0
+        };
+    let margin = RUNTIME_RESERVE + code.max_frame_bytes + code.max_trampoline_bytes;
+    let size = (limits.max_call_depth as u64)
+        .saturating_mul(per_level)
+        .saturating_add(2 * margin)
+        .next_multiple_of(64 * 1024);
+    (size, margin)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum InstantiateError {
     #[error(transparent)]
     Translate(#[from] TranslateError),
     #[error(transparent)]
     Link(#[from] LinkError),
+    #[error(
+        "a call depth of {depth} with frames of up to {frame} bytes needs {needed} bytes of native stack, \
+         more than the {max} allowed: lower the call-depth limit or allow a larger stack"
+    )]
+    Stack {
+        depth: u32,
+        frame: u64,
+        needed: u64,
+        max: u64,
+    },
 }
 
 /// A verified module translated and linked, ready to be called.
@@ -32,7 +68,10 @@ pub struct JitInstance {
     runtime: Box<Runtime>,
     /// Dropped after the runtime: no native code outlives its callers.
     code: Compiled,
+    /// Native stack of each host call, and the part of it kept free below the
+    /// stack limit (see `stack_plan`).
     stack_size: usize,
+    margin: u64,
 }
 
 /// Raw pointer to a runtime, handed to the thread that runs generated code while
@@ -43,16 +82,17 @@ struct SendPtr(*mut Runtime);
 unsafe impl Send for SendPtr {}
 
 impl JitInstance {
-    /// Translate and link. Every call runs on a fresh thread with `stack_size`
-    /// bytes of stack.
+    /// Translate and link. Every call runs on a fresh thread whose stack holds
+    /// `limits.max_call_depth` levels of the module's largest frames, at most
+    /// `max_stack_size` bytes.
     pub fn new(
         verified: &Verified<Module>,
         config: &Config,
         limits: Limits,
         output: Box<dyn Write + Send>,
-        stack_size: usize,
+        max_stack_size: usize,
     ) -> Result<JitInstance, InstantiateError> {
-        Self::with_host_functions(verified, config, limits, output, stack_size, Vec::new())
+        Self::with_host_functions(verified, config, limits, output, max_stack_size, Vec::new())
     }
 
     /// [`JitInstance::new`], with host functions the embedder defines, linked to
@@ -62,10 +102,19 @@ impl JitInstance {
         config: &Config,
         limits: Limits,
         output: Box<dyn Write + Send>,
-        stack_size: usize,
+        max_stack_size: usize,
         host_fns: Vec<HostFn>,
     ) -> Result<JitInstance, InstantiateError> {
         let code = translate(verified, config)?;
+        let (stack_size, margin) = stack_plan(&code, &limits);
+        if stack_size > max_stack_size as u64 {
+            return Err(InstantiateError::Stack {
+                depth: limits.max_call_depth,
+                frame: code.max_frame_bytes,
+                needed: stack_size,
+                max: max_stack_size as u64,
+            });
+        }
         let table = CodeTable {
             entries: code.entries.clone(),
             functions: code.exported_code.clone(),
@@ -75,7 +124,8 @@ impl JitInstance {
         Ok(JitInstance {
             runtime,
             code,
-            stack_size,
+            stack_size: stack_size as usize,
+            margin,
         })
     }
 
@@ -88,20 +138,18 @@ impl JitInstance {
         &self.code.stats
     }
 
+    /// Bytes of native stack each host call runs on.
+    pub fn stack_size(&self) -> usize {
+        self.stack_size
+    }
+
     /// Call exported function `f` of domain `d`.
     pub fn invoke(&mut self, d: usize, f: usize, args: &[Val]) -> Result<Vec<Val>, RunError> {
         if d >= self.runtime.domains.len() || f >= self.runtime.module.domains[d].functions.len() {
             return Err(RunError::BadInvoke(format!("no function #{f} in domain #{d}")));
         }
         let rt = SendPtr(&mut *self.runtime);
-        let margin = RUNTIME_RESERVE + self.code.max_frame_bytes;
-        let stack_size = self.stack_size;
-        if margin * 2 > stack_size as u64 {
-            return Err(RunError::BadInvoke(format!(
-                "a stack of {stack_size} bytes is too small for this module (needs over {})",
-                margin * 2
-            )));
-        }
+        let (margin, stack_size) = (self.margin, self.stack_size);
         std::thread::scope(|s| {
             let worker = std::thread::Builder::new()
                 .stack_size(stack_size)
@@ -151,8 +199,10 @@ impl JitInstance {
         self.runtime.domains[d].ctx.fuel
     }
 
-    pub fn restart(&mut self, d: usize) {
-        self.runtime.restart(d);
+    /// Restart domain `d`; `false` when its initial memory no longer fits the
+    /// instance's budget or the host (it is then left dead).
+    pub fn restart(&mut self, d: usize) -> bool {
+        self.runtime.restart(d)
     }
 
     pub fn kill(&mut self, d: usize) {

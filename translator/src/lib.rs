@@ -93,8 +93,13 @@ pub struct Compiled {
     /// Each domain's function table for `call_indirect`: code and signature number
     /// of each entry (see `lower::SigIds`).
     pub tables: Vec<Vec<TableEntry>>,
-    /// An upper bound on the native stack frame of any function, in bytes.
+    /// The largest native stack frame of any function, in bytes, as compiled.
     pub max_frame_bytes: u64,
+    /// The largest frame of an entry trampoline (zero without exports).
+    pub max_trampoline_bytes: u64,
+    /// Whether any function has a `call_cap`, whose runtime path puts the runtime's
+    /// own frames and an entry trampoline between two generated frames.
+    pub has_call_cap: bool,
     pub stats: Stats,
     /// `(domain.function, text)` when asked for.
     pub clif: Vec<(String, String)>,
@@ -158,19 +163,12 @@ fn helper_signature(call_conv: cranelift_codegen::isa::CallConv, params: &[types
     s
 }
 
-/// Bytes of native stack a function may use, bounded from its size: every value
-/// and instruction may take a spill slot, plus explicit slots and a fixed reserve.
-fn frame_bound(f: &capjit_ir::Function) -> u64 {
-    let insts: usize = f.blocks.iter().map(|b| b.insts.len() + 1 + b.params.len()).sum();
-    let slots: usize = f
-        .blocks
-        .iter()
-        .filter_map(|b| match &b.term {
-            capjit_ir::Terminator::CallCap { args, .. } => Some(8 * (args.len() + 8)),
-            _ => None,
-        })
-        .sum();
-    64 * 1024 + 256 * insts as u64 + slots as u64
+/// The native frame Cranelift laid out for the function it just compiled in `ctx`:
+/// everything between the stack pointer and the frame pointer, plus the saved frame
+/// pointer and return address.
+fn frame_bytes(ctx: &Context) -> Option<u64> {
+    let layout = ctx.compiled_code()?.buffer.frame_layout()?;
+    Some(layout.frame_to_fp_offset as u64 + 16)
 }
 
 /// Translate every function of a verified module.
@@ -215,6 +213,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     let mut asm = Vec::new();
     let mut functions = Vec::new();
     let mut max_frame = 0u64;
+    let mut max_trampoline = 0u64;
     let mut ctx = Context::new();
     let mut fb_ctx = FunctionBuilderContext::new();
     let mut trampolines: Vec<Vec<Option<FuncId>>> = Vec::new();
@@ -224,7 +223,6 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
         let mut domain_tramps = Vec::new();
         for (fi, f) in d.functions.iter().enumerate() {
             let name = format!("{}.{}", d.name, f.name);
-            max_frame = max_frame.max(frame_bound(f));
             stats.functions += 1;
             stats.ir_instructions += f.blocks.iter().map(|b| b.insts.len() + 1).sum::<usize>();
 
@@ -259,6 +257,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
             jit.define_function(func_ids[di][fi], &mut ctx)
                 .map_err(|e| codegen_err(&name, &format!("{e:?}")))?;
             stats.compile += started.elapsed();
+            max_frame = max_frame.max(frame_bytes(&ctx).ok_or_else(|| codegen_err(&name, &"no frame layout"))?);
             if let Some(code) = ctx.compiled_code() {
                 stats.code_bytes += code.code_info().total_size as usize;
                 if cfg.keep_asm {
@@ -279,6 +278,8 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
                 )
                 .map_err(|e| codegen_err(&name, &e))?;
                 stats.compile += started.elapsed();
+                max_trampoline =
+                    max_trampoline.max(frame_bytes(&ctx).ok_or_else(|| codegen_err(&name, &"no frame layout"))?);
                 Some(id)
             } else {
                 None
@@ -349,6 +350,13 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
         exported_code,
         tables,
         max_frame_bytes: max_frame,
+        max_trampoline_bytes: max_trampoline,
+        has_call_cap: m
+            .domains
+            .iter()
+            .flat_map(|d| &d.functions)
+            .flat_map(|f| &f.blocks)
+            .any(|b| matches!(b.term, capjit_ir::Terminator::CallCap { .. })),
         stats,
         clif,
         asm,

@@ -397,15 +397,9 @@ impl Machine<'_, '_> {
             }
             Op::MemorySize => one(Val::I32((self.memory().len() as u64 / PAGE_SIZE) as i32)),
             Op::MemoryGrow { delta } => {
-                let delta = i32_of(self.get(*delta)?)? as u32 as u64;
+                let delta = i32_of(self.get(*delta)?)? as u32;
                 let d = self.top().domain;
-                let old = self.memory().len() as u64 / PAGE_SIZE;
-                let new = old + delta;
-                if new > self.rt.domains[d].max_pages as u64 {
-                    return one(Val::I32(-1));
-                }
-                self.memory_mut().resize((new * PAGE_SIZE) as usize, 0);
-                one(Val::I32(old as i32))
+                one(Val::I32(self.rt.grow_memory(d, delta)))
             }
             Op::MemoryCopy { dst, src, len } => {
                 let dst = i32_of(self.get(*dst)?)? as u32;
@@ -487,7 +481,8 @@ impl Machine<'_, '_> {
             Op::RegionNew { len } => {
                 let len = i32_of(self.get(*len)?)? as u32;
                 let d = self.top().domain;
-                one(Val::Region(self.rt.regions.create(d, len)?))
+                let rt = &mut *self.rt;
+                one(Val::Region(rt.regions.create(d, len, &mut rt.budget)?))
             }
             Op::RegionLen { region } => {
                 let h = self.region(*region)?;
@@ -497,7 +492,8 @@ impl Machine<'_, '_> {
             Op::RegionFree { region } => {
                 let h = self.region(*region)?;
                 let d = self.top().domain;
-                self.rt.regions.free(h, d)?;
+                let rt = &mut *self.rt;
+                rt.regions.free(h, d, &mut rt.budget)?;
                 Ok(vec![])
             }
             Op::RegionLoad { access, region, index } => {
@@ -800,7 +796,9 @@ impl Machine<'_, '_> {
                 if self.frames.iter().any(|f| f.domain == domain) {
                     return self.fail_call(import, TrapCode::DomainBusy);
                 }
-                self.rt.restart(self.m, domain);
+                if !self.rt.restart(self.m, domain) {
+                    return self.fail_call(import, TrapCode::ResourceLimit);
+                }
                 self.trace(import, Ok(vec![]));
                 self.goto(ok, vec![])
             }

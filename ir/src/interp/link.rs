@@ -4,13 +4,13 @@
 use std::io::Write;
 use std::time::Instant;
 
-use crate::model::{Const, Domain, ImportSource, Module, Signature};
+use crate::model::{Const, Domain, ImportSource, Module, Signature, PAGE_SIZE};
 use crate::value::Val;
 
 use super::host::HostFunc;
-use super::regions::RegionTable;
 use super::{pages_to_bytes, DomainStatus, IdcEvent, Limits, TrapInfo};
 use crate::host_fn::{self, HostFn};
+use crate::resources::{alloc_zeroed_filled, Budget, RegionTable};
 
 /// Why a module could not be linked or instantiated.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -65,6 +65,8 @@ pub struct DomainState {
 pub struct Runtime {
     pub domains: Vec<DomainState>,
     pub regions: RegionTable,
+    /// Linear memory and region bytes of every domain, within `limits.max_instance_bytes`.
+    pub budget: Budget,
     pub limits: Limits,
     pub output: Box<dyn Write>,
     pub started: Instant,
@@ -88,7 +90,7 @@ fn err(d: &Domain, message: String) -> LinkError {
 }
 
 /// The memory a domain starts (and restarts) with.
-fn memory_image(d: &Domain, limits: &Limits) -> Result<Vec<u8>, LinkError> {
+fn memory_image(d: &Domain, limits: &Limits, budget: &mut Budget) -> Result<Vec<u8>, LinkError> {
     let m = d.memory;
     if m.initial > m.maximum {
         return Err(err(
@@ -109,7 +111,19 @@ fn memory_image(d: &Domain, limits: &Limits) -> Result<Vec<u8>, LinkError> {
         ));
     }
     let size = pages_to_bytes(m.initial);
-    let mut mem = vec![0u8; size as usize];
+    if !budget.try_charge(size) {
+        return Err(err(
+            d,
+            format!(
+                "memory of {size} bytes exceeds what is left of the instance's budget of {} bytes",
+                limits.max_instance_bytes
+            ),
+        ));
+    }
+    let Some(mut mem) = alloc_zeroed_filled(size as usize) else {
+        budget.release(size);
+        return Err(err(d, format!("the host cannot supply a memory of {size} bytes")));
+    };
     for seg in &d.data {
         let end = seg.offset as u64 + seg.bytes.len() as u64;
         if end > size {
@@ -241,11 +255,22 @@ impl Runtime {
         host_fns: Vec<HostFn>,
     ) -> Result<Runtime, LinkError> {
         let mut domains = Vec::with_capacity(m.domains.len());
+        let mut budget = Budget::new(limits.max_instance_bytes);
         for (i, d) in m.domains.iter().enumerate() {
             if m.domains[..i].iter().any(|x| x.name == d.name) {
                 return Err(err(d, "a domain with this name is already defined".to_string()));
             }
-            let memory = memory_image(d, &limits)?;
+            if d.table.len() > limits.max_table_entries as usize {
+                return Err(err(
+                    d,
+                    format!(
+                        "function table of {} entries exceeds the limit of {}",
+                        d.table.len(),
+                        limits.max_table_entries
+                    ),
+                ));
+            }
+            let memory = memory_image(d, &limits, &mut budget)?;
             let globals = initial_globals(d)?;
             let caps = d
                 .imports
@@ -273,7 +298,8 @@ impl Runtime {
         }
         Ok(Runtime {
             domains,
-            regions: RegionTable::new(limits.max_regions, limits.max_region_bytes),
+            regions: RegionTable::new(m.domains.len(), &limits, alloc_zeroed_filled),
+            budget,
             limits,
             output,
             started,
@@ -286,27 +312,54 @@ impl Runtime {
     }
 
     /// Back to the initial image (memory and globals); capabilities into the domain
-    /// keep working unless it was killed.
-    pub fn restart(&mut self, m: &Module, d: usize) {
-        // The image was laid out successfully at link time, so this cannot fail.
-        let image = memory_image(&m.domains[d], &self.limits).unwrap_or_default();
+    /// keep working unless it was killed. `false` when the initial memory no longer
+    /// fits the instance's budget or the host: the domain is then left dead.
+    pub fn restart(&mut self, m: &Module, d: usize) -> bool {
+        let released = self.domains[d].memory.len() as u64;
+        self.domains[d].memory = Vec::new();
+        self.budget.release(released);
+        let image = memory_image(&m.domains[d], &self.limits, &mut self.budget).ok();
+        let back = image.is_some();
         let globals = initial_globals(&m.domains[d]).unwrap_or_default();
         let state = &mut self.domains[d];
-        state.memory = image;
+        state.memory = image.unwrap_or_default();
         state.globals = globals;
         state.dropped.fill(false);
         state.table.clone_from(&m.domains[d].table);
-        state.status = DomainStatus::Running;
+        state.status = if back {
+            DomainStatus::Running
+        } else {
+            DomainStatus::Dead
+        };
         state.fuel = self.limits.fuel;
         state.last_trap = None;
-        self.regions.free_all_of(d);
+        self.regions.free_all_of(d, &mut self.budget);
+        back
+    }
+
+    /// `memory.grow` of domain `d` by `delta` pages: the old size in pages, or -1
+    /// past the domain's maximum, the instance's budget or what the host supplies.
+    pub fn grow_memory(&mut self, d: usize, delta: u32) -> i32 {
+        let state = &mut self.domains[d];
+        let old = state.memory.len() as u64 / PAGE_SIZE;
+        let new = old + delta as u64;
+        let bytes = delta as u64 * PAGE_SIZE;
+        if new > state.max_pages as u64 || !self.budget.try_charge(bytes) {
+            return -1;
+        }
+        if state.memory.try_reserve_exact(bytes as usize).is_err() {
+            self.budget.release(bytes);
+            return -1;
+        }
+        state.memory.resize((new * PAGE_SIZE) as usize, 0);
+        old as i32
     }
 
     pub fn kill(&mut self, d: usize) {
         let state = &mut self.domains[d];
         state.status = DomainStatus::Dead;
         state.epoch = state.epoch.wrapping_add(1);
-        state.memory = Vec::new();
-        self.regions.free_all_of(d);
+        self.budget.release(std::mem::take(&mut state.memory).len() as u64);
+        self.regions.free_all_of(d, &mut self.budget);
     }
 }

@@ -10,7 +10,6 @@ pub mod arith;
 mod exec;
 mod host;
 mod link;
-mod regions;
 
 use std::io::Write;
 use std::time::Instant;
@@ -19,9 +18,9 @@ use crate::host_fn::HostFn;
 use crate::model::{Module, PAGE_SIZE};
 
 pub use crate::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
+pub use crate::resources::RegionTable;
 pub use crate::value::{RegionHandle, Val};
 pub use link::LinkError;
-pub use regions::RegionTable;
 
 /// A linked, running module.
 pub struct Instance {
@@ -104,8 +103,13 @@ impl Instance {
     /// Put a domain back to its initial image (memory, fuel, regions freed) and running.
     pub fn restart(&mut self, domain: &str) -> Result<(), RunError> {
         let d = self.domain_index(domain)?;
-        self.rt.restart(&self.module, d);
-        Ok(())
+        if self.rt.restart(&self.module, d) {
+            Ok(())
+        } else {
+            Err(RunError::BadInvoke(format!(
+                "domain `{domain}` cannot restart: its memory no longer fits the instance's budget"
+            )))
+        }
     }
 
     /// Kill a domain: it becomes dead, its regions are freed and every capability
