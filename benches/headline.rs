@@ -19,7 +19,12 @@
 //!   again on an input small enough for the versioned copy; and what optimising
 //!   adds to translation time, for the kernels and the generated module.
 //!
-//! Run: `cargo bench --bench headline`. Prints a table and writes one flat JSON
+//! - **resources** (issue 12): growing a linear memory to 1 GiB (time, and how much
+//!   of it is resident while untouched), and the cost of Spectre guards: each
+//!   kernel with the translator's guards on / off, alternating rounds, geomean.
+//!
+//! Run: `cargo bench --bench headline` (`CAPJIT_HEADLINE_ONLY=resources,idc` runs
+//! only the named sections of translation, kernels, idc, resources). Prints a table and writes one flat JSON
 //! object of numbers to `target/headline.json`. Every result is checked against the
 //! native reference before it is timed.
 
@@ -1024,6 +1029,97 @@ fn load_average() -> Option<f64> {
     text.split_whitespace().next()?.parse().ok()
 }
 
+// ---- resources ------------------------------------------------------------------
+
+/// Resident bytes of this process now (`/proc/self/statm`), if the host says.
+fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+const GROW_1G: &str = "domain big {
+  memory 1 65536
+  export func grow() -> i32 {
+  block0:
+    v0 = iconst.i32 16383
+    v1 = memory.grow v0
+    return v1
+  }
+}";
+
+fn resources(figures: &mut Figures, table: &mut String) {
+    // Growing to 1 GiB: the fastest of a few fresh instances, and the resident
+    // memory the grown instance adds while its pages are untouched.
+    let m = parse_module(GROW_1G).expect("the grow module parses");
+    let big = capjit::Config {
+        limits: Limits {
+            max_memory_pages: 65536,
+            ..unlimited()
+        },
+        ..capjit::Config::default()
+    };
+    let mut times = Vec::new();
+    let mut resident = 0.0;
+    for _ in 0..5 {
+        let mut inst = Instance::new(&m, &big, Box::new(std::io::sink())).expect("instantiates");
+        let before = resident_bytes();
+        let started = Instant::now();
+        let r = inst.invoke("big", "grow", &[]);
+        times.push(secs(started.elapsed()));
+        assert_eq!(r, Ok(vec![Val::I32(1)]), "grow to 1 GiB");
+        assert_eq!(inst.memory("big").map(<[u8]>::len), Some(1 << 30));
+        if let (Some(b), Some(a)) = (before, resident_bytes()) {
+            resident = a.saturating_sub(b) as f64 / (1 << 20) as f64;
+        }
+    }
+    let grow = fastest(times);
+    figures.set("grow_1g_ms", ms(grow));
+    figures.set("grow_1g_resident_mb", resident);
+    let _ = writeln!(
+        table,
+        "\nresources: memory.grow to 1 GiB {:.3} ms (fastest of 5), resident after it {resident:.1} MiB (untouched)",
+        ms(grow)
+    );
+
+    // Spectre guards: each kernel with and without, alternating rounds.
+    let guarded = |on: bool| capjit::Config {
+        translator: translator::Config {
+            spectre_guards: on,
+            ..translator::Config::default()
+        },
+        ..config(Backend::Jit, translator::Config::default().regalloc)
+    };
+    let mut log = 0.0;
+    let _ = writeln!(
+        table,
+        "spectre guards: kernel time with guards / without (median of {KERNEL_ROUNDS} alternating rounds)"
+    );
+    for k in &KERNELS {
+        let m = parse_module(k.src).unwrap_or_else(|e| panic!("{}: {e}", k.name));
+        let arg = argument(&m, k, k.n);
+        let mut on = Instance::new(&m, &guarded(true), Box::new(std::io::sink())).expect("instantiates");
+        let mut off = Instance::new(&m, &guarded(false), Box::new(std::io::sink())).expect("instantiates");
+        let want = invoke(&mut off, k, arg);
+        let (mut t_on, mut t_off) = (Vec::new(), Vec::new());
+        for _ in 0..KERNEL_ROUNDS {
+            let (t, r) = timed(|| invoke(&mut on, k, arg));
+            assert_eq!(r, want, "{} with guards", k.name);
+            t_on.push(t);
+            let (t, r) = timed(|| invoke(&mut off, k, arg));
+            assert_eq!(r, want, "{} without guards", k.name);
+            t_off.push(t);
+        }
+        let ratio = median(t_on) / median(t_off);
+        log += ratio.ln();
+        figures.set(format!("kernel_{}_spectre_guard_cost", k.name), ratio);
+        let _ = writeln!(table, "  {:<10} {ratio:.3}", k.name);
+    }
+    let geo = (log / KERNELS.len() as f64).exp();
+    figures.set("spectre_guard_cost", geo);
+    let _ = writeln!(table, "  geometric mean {geo:.3}");
+}
+
 fn main() {
     idc::serve_echo_if_asked();
     let started = Instant::now();
@@ -1035,17 +1131,33 @@ fn main() {
         );
         figures.set("load_average_start", l);
     }
-    let mut table = String::new();
-    translation(&mut figures, &mut table);
-    print!("{table}");
-    let mut table2 = String::new();
-    kernels(&mut figures, &mut table2);
-    print!("{table2}");
-    let calls = idc::measure(false);
-    println!("\ninter-domain calls (JIT; median of repetitions, timed inside the IR)\n");
-    print!("{}", idc::table(&calls));
-    for (key, value) in &calls {
-        figures.set(key, *value);
+    let only = std::env::var("CAPJIT_HEADLINE_ONLY").ok();
+    let wanted = |section: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|s| s.trim() == section))
+    };
+    if wanted("translation") {
+        let mut table = String::new();
+        translation(&mut figures, &mut table);
+        print!("{table}");
+    }
+    if wanted("kernels") {
+        let mut table2 = String::new();
+        kernels(&mut figures, &mut table2);
+        print!("{table2}");
+    }
+    if wanted("idc") {
+        let calls = idc::measure(false);
+        println!("\ninter-domain calls (JIT; median of repetitions, timed inside the IR)\n");
+        print!("{}", idc::table(&calls));
+        for (key, value) in &calls {
+            figures.set(key, *value);
+        }
+    }
+    if wanted("resources") {
+        let mut table3 = String::new();
+        resources(&mut figures, &mut table3);
+        print!("{table3}");
     }
     let took = secs(started.elapsed());
     figures.set("bench_seconds", took);

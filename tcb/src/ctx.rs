@@ -10,7 +10,9 @@ use std::mem::offset_of;
 #[repr(C)]
 #[derive(Debug)]
 pub struct DomainCtx {
-    /// Start of the domain's linear memory (dangling but never dereferenced when empty).
+    /// Start of the domain's linear memory (dangling but never dereferenced when
+    /// empty). Never changes while the runtime lives (the memory is reserved once
+    /// and grows in place), so generated code may load it once per activation.
     pub mem_base: *mut u8,
     /// Its size in bytes.
     pub mem_len: u64,

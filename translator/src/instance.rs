@@ -20,10 +20,10 @@ use crate::{translate, Compiled, Config, TranslateError};
 const RUNTIME_RESERVE: u64 = 512 * 1024;
 
 /// Bytes the runtime's half of one `call_cap` (`capjit_call_cap` and what it calls
-/// before the callee's entry trampoline) may take on the native stack, with room
-/// to spare for unoptimised builds; `tests/call_depth.rs` recurses through it to
-/// the depth limit on both executors.
-const IDC_RUNTIME_FRAMES: u64 = 16 * 1024;
+/// before the callee's entry trampoline) may take on the native stack: under 700
+/// in an unoptimised build when measured, so about 6x room. `tests/call_depth.rs`
+/// recurses through it to the depth limit on both executors (and fails with 0).
+const IDC_RUNTIME_FRAMES: u64 = 4 * 1024;
 
 /// The native stack a host call into `code` gets, and the part of it below
 /// `stack_limit` kept free, so that the call-depth limit and never the native stack

@@ -49,6 +49,10 @@ pub struct Config {
     pub keep_asm: bool,
     /// Keep a copy of every function's CLIF as handed to Cranelift (benchmarks).
     pub keep_functions: bool,
+    /// Clamp each checked memory address and table index with a conditional move
+    /// after its bounds check, so that a mispredicted check reads nothing out of
+    /// bounds (Spectre variant 1). On by default; turning it off is for measuring.
+    pub spectre_guards: bool,
 }
 
 impl Default for Config {
@@ -59,6 +63,7 @@ impl Default for Config {
             keep_clif: false,
             keep_asm: false,
             keep_functions: false,
+            spectre_guards: true,
         }
     }
 }
@@ -232,7 +237,15 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
             ctx.func.signature = lower::function_signature(&f.sig, call_conv);
             ctx.func.name = UserFuncName::user(di as u32, fi as u32);
             {
-                let refs = declare_refs(&mut jit, &mut ctx.func, &helper_ids, &func_ids[di], f, &sig_ids);
+                let refs = declare_refs(
+                    &mut jit,
+                    &mut ctx.func,
+                    &helper_ids,
+                    &func_ids[di],
+                    f,
+                    &sig_ids,
+                    cfg.spectre_guards,
+                );
                 let mut b = FunctionBuilder::new(&mut ctx.func, &mut fb_ctx);
                 let proven = |bi: usize, ii: usize| v.access_proven(di, fi, bi, ii);
                 let data_results = f.exported && f.sig.results.iter().any(|t| matches!(t, Type::Buf | Type::Region));
@@ -372,6 +385,7 @@ fn declare_refs<'s>(
     domain_funcs: &[FuncId],
     f: &capjit_ir::Function,
     sig_ids: &'s lower::SigIds,
+    spectre_guards: bool,
 ) -> lower::Refs<'s> {
     let mut callees = vec![None; domain_funcs.len()];
     let mut helpers = [None; lower::HELPERS.len()];
@@ -402,5 +416,6 @@ fn declare_refs<'s>(
         helpers,
         callees,
         sig_ids,
+        spectre_guards,
     }
 }

@@ -182,6 +182,8 @@ pub struct Refs<'s> {
     pub callees: Vec<Option<FuncRef>>,
     /// The module's signature numbers, for `call_indirect`.
     pub sig_ids: &'s SigIds,
+    /// Clamp every checked address and table index after its check (`Config`).
+    pub spectre_guards: bool,
 }
 
 impl Refs<'_> {
@@ -208,6 +210,9 @@ pub struct Lower<'a, 'b> {
     /// `proven(block, inst)`: the verifier proved that memory access in bounds.
     pub proven: &'a dyn Fn(usize, usize) -> bool,
     ctx: ir::Value,
+    /// The domain's memory base, loaded once at entry when the function accesses
+    /// memory: the runtime never moves a linear memory (`tcb/src/memory.rs`).
+    mem_base: Option<ir::Value>,
     vals: Vec<Option<ir::Value>>,
     blocks: Vec<ir::Block>,
     pending_edges: Vec<(ir::Block, usize, &'a IrBlockCall)>,
@@ -259,6 +264,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             refs,
             proven,
             ctx: ir::Value::from_u32(0),
+            mem_base: None,
             vals: vec![None; max_value],
             blocks: Vec::new(),
             pending_edges: Vec::new(),
@@ -298,6 +304,15 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
         self.ctx = params[0];
+        let accesses_memory = self
+            .f
+            .blocks
+            .iter()
+            .flat_map(|b| &b.insts)
+            .any(|i| matches!(i.op, Op::Load { .. } | Op::Store { .. }));
+        if accesses_memory {
+            self.mem_base = Some(self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE));
+        }
         for (p, x) in self.f.blocks[0].params.iter().zip(&params[1..]) {
             self.set(p.value, *x);
             self.data[p.value.0 as usize] = is_data(&p.ty);
@@ -429,14 +444,33 @@ impl<'a, 'b> Lower<'a, 'b> {
         } else {
             ea
         };
-        if !proven {
+        let out = (!proven).then(|| {
             let mem_len = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_LEN);
             let end = self.b.ins().iadd_imm_u(ea, len as i64);
             let out = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, mem_len);
             self.trap_if(out, TrapCode::OutOfBounds, site);
+            out
+        });
+        let base = match self.mem_base {
+            Some(base) => base,
+            None => self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE),
+        };
+        let addr = self.b.ins().iadd(base, ea);
+        match out {
+            Some(out) => self.spectre_clamp(out, addr),
+            None => addr,
         }
-        let base = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE);
-        self.b.ins().iadd(base, ea)
+    }
+
+    /// With Spectre guards on: `addr`, or null when `out` (the failed check) holds,
+    /// chosen by a conditional move the CPU does not speculate past, so a
+    /// mispredicted check cannot read out of bounds.
+    fn spectre_clamp(&mut self, out: ir::Value, addr: ir::Value) -> ir::Value {
+        if !self.refs.spectre_guards {
+            return addr;
+        }
+        let null = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().select_spectre_guard(out, null, addr)
     }
 
     fn load(&mut self, a: MemAccess, p: ir::Value) -> ir::Value {
@@ -820,6 +854,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let offset = self.b.ins().imul_imm_u(idx, TABLE_ENTRY_SIZE);
         let table = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_TABLE);
         let entry = self.b.ins().iadd(table, offset);
+        let entry = self.spectre_clamp(out, entry);
         let have = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_SIG);
         let empty = self.b.ins().icmp_imm_u(IntCC::Equal, have, 0);
         self.trap_if(empty, TrapCode::IndirectCallNull, site);
