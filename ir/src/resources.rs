@@ -257,7 +257,7 @@ mod tests {
 
     #[test]
     fn budgets_bound_creation_and_frees_give_back() {
-        let mut budget = Budget::new(250);
+        let mut budget = Budget::new(240);
         let mut t = RegionTable::new(2, &limits(), alloc_zeroed_filled);
         assert_eq!(
             t.create(0, 101, &mut budget),

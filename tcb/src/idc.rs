@@ -261,7 +261,7 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
             rt.domains[domain].ctx.active += 1;
             Plan::Enter {
                 callee: domain,
-                ctx: &mut *rt.domains[domain].ctx,
+                ctx: rt.domains[domain].ctx.as_ptr(),
                 entry: callee_entry,
             }
         }

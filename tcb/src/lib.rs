@@ -20,7 +20,9 @@ pub mod host;
 pub mod idc;
 pub mod memory;
 pub mod runtime;
+pub mod shared;
 pub mod slots;
 
 pub use ctx::{DomainCtx, EntryFn};
 pub use runtime::{invoke, CodeTable, LinkError, Runtime};
+pub use shared::Shared;

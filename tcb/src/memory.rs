@@ -26,28 +26,111 @@ pub struct LinearMemory {
     reserved: usize,
 }
 
+/// The host's virtual memory: reserve address space, commit and decommit parts of
+/// it, release it. Under Miri, which has no `mprotect`, a plain zeroed allocation
+/// stands in for the reservation (committed from the start); everything above
+/// this module is the same code.
+#[cfg(not(miri))]
+mod os {
+    use std::ptr::NonNull;
+
+    /// Reserve `bytes` (> 0) of inaccessible address space; `None` when refused.
+    pub fn reserve(bytes: usize) -> Option<NonNull<u8>> {
+        // SAFETY: an anonymous private mapping at an address the kernel picks
+        // touches no existing memory; PROT_NONE and MAP_NORESERVE commit nothing.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                bytes,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            None
+        } else {
+            NonNull::new(p.cast())
+        }
+    }
+
+    /// Make `[start, start + len)` of a reservation readable and writable.
+    ///
+    /// # Safety
+    /// The range lies inside a reservation `reserve` made and nothing else uses.
+    pub unsafe fn commit(start: *mut u8, len: usize) -> bool {
+        // SAFETY: per the contract.
+        unsafe { libc::mprotect(start.cast(), len, libc::PROT_READ | libc::PROT_WRITE) == 0 }
+    }
+
+    /// Give the pages of `[start, start + len)` back (they read as zero again) and,
+    /// from `start + keep` on, make them inaccessible.
+    ///
+    /// # Safety
+    /// As for `commit`, and `keep <= len`.
+    pub unsafe fn decommit(start: *mut u8, len: usize, keep: usize) {
+        // SAFETY: per the contract; MADV_DONTNEED on a private anonymous mapping
+        // makes its pages read as zero.
+        if unsafe { libc::madvise(start.cast(), len, libc::MADV_DONTNEED) } != 0 {
+            // SAFETY: the range is committed and ours; zero it by hand instead.
+            unsafe { std::ptr::write_bytes(start, 0, len) };
+        }
+        // SAFETY: per the contract. Should this fail, the pages merely stay
+        // mapped; they are never handed out.
+        unsafe { libc::mprotect(start.add(keep).cast(), len - keep, libc::PROT_NONE) };
+    }
+
+    /// # Safety
+    /// `start` and `bytes` are exactly what `reserve` returned and was given, and
+    /// nothing uses the range any more.
+    pub unsafe fn release(start: *mut u8, bytes: usize) {
+        // SAFETY: per the contract.
+        unsafe { libc::munmap(start.cast(), bytes) };
+    }
+}
+
+#[cfg(miri)]
+mod os {
+    use std::alloc::Layout;
+    use std::ptr::NonNull;
+
+    fn layout(bytes: usize) -> Layout {
+        Layout::from_size_align(bytes, 4096).expect("a reservation fits a layout")
+    }
+
+    pub fn reserve(bytes: usize) -> Option<NonNull<u8>> {
+        // SAFETY: `bytes > 0`.
+        NonNull::new(unsafe { std::alloc::alloc_zeroed(layout(bytes)) })
+    }
+
+    /// # Safety
+    /// As in the non-Miri version.
+    pub unsafe fn commit(_start: *mut u8, _len: usize) -> bool {
+        true
+    }
+
+    /// # Safety
+    /// As in the non-Miri version.
+    pub unsafe fn decommit(start: *mut u8, len: usize, _keep: usize) {
+        // SAFETY: the range is inside the allocation and ours.
+        unsafe { std::ptr::write_bytes(start, 0, len) };
+    }
+
+    /// # Safety
+    /// As in the non-Miri version.
+    pub unsafe fn release(start: *mut u8, bytes: usize) {
+        // SAFETY: allocated by `reserve` with this layout.
+        unsafe { std::alloc::dealloc(start, layout(bytes)) };
+    }
+}
+
 /// Reserve `bytes` of inaccessible address space; `None` when the host refuses.
 fn reserve(bytes: usize) -> Option<NonNull<u8>> {
     if bytes == 0 {
         return Some(NonNull::dangling());
     }
-    // SAFETY: an anonymous private mapping at an address the kernel picks touches no
-    // existing memory; PROT_NONE and MAP_NORESERVE commit nothing.
-    let p = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            bytes,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if p == libc::MAP_FAILED {
-        None
-    } else {
-        NonNull::new(p.cast())
-    }
+    os::reserve(bytes)
 }
 
 impl LinearMemory {
@@ -89,13 +172,7 @@ impl LinearMemory {
         }
         // SAFETY: `[len, new_len)` lies inside this memory's own reservation
         // (`new_len <= reserved`), which nothing else uses.
-        let ok = unsafe {
-            libc::mprotect(
-                self.base.as_ptr().add(self.len).cast(),
-                new_len - self.len,
-                libc::PROT_READ | libc::PROT_WRITE,
-            )
-        } == 0;
+        let ok = unsafe { os::commit(self.base.as_ptr().add(self.len), new_len - self.len) };
         if ok {
             self.len = new_len;
         }
@@ -107,16 +184,10 @@ impl LinearMemory {
     /// larger than now and cannot be committed (then the memory is empty).
     pub fn reset(&mut self, len: usize) -> bool {
         if self.len > 0 {
-            // SAFETY: `[0, self.len)` is this memory's committed, private anonymous
-            // range; MADV_DONTNEED makes it read as zeros again.
-            let zeroed = unsafe { libc::madvise(self.base.as_ptr().cast(), self.len, libc::MADV_DONTNEED) } == 0;
-            if !zeroed {
-                self.fill(0);
-            }
             let keep = len.min(self.len);
-            // SAFETY: `[keep, self.len)` lies inside the reservation. Should this
-            // fail, those pages merely stay mapped; they are never handed out.
-            unsafe { libc::mprotect(self.base.as_ptr().add(keep).cast(), self.len - keep, libc::PROT_NONE) };
+            // SAFETY: `[0, self.len)` is this memory's committed range, and `keep`
+            // is at most its length.
+            unsafe { os::decommit(self.base.as_ptr(), self.len, keep) };
             self.len = keep;
         }
         self.grow_to(len) || {
@@ -129,9 +200,10 @@ impl LinearMemory {
 impl Drop for LinearMemory {
     fn drop(&mut self) {
         if self.reserved > 0 {
-            // SAFETY: exactly the mapping `reserve` made; nothing refers to it once
-            // the memory is dropped (generated code runs only while the runtime lives).
-            unsafe { libc::munmap(self.base.as_ptr().cast(), self.reserved) };
+            // SAFETY: exactly the reservation `reserve` made; nothing refers to it
+            // once the memory is dropped (generated code runs only while the
+            // runtime lives).
+            unsafe { os::release(self.base.as_ptr(), self.reserved) };
         }
     }
 }
@@ -195,7 +267,7 @@ mod tests {
         let mut m = LinearMemory::new(0, 0).unwrap();
         assert!(m.is_empty() && !m.grow_to(1));
         assert_eq!(alloc_zeroed_lazy(0), Some(Vec::new()));
-        assert!(alloc_zeroed_lazy(1 << 20).unwrap().iter().all(|&b| b == 0));
+        assert!(alloc_zeroed_lazy(1 << 16).unwrap().iter().all(|&b| b == 0));
         assert_eq!(alloc_zeroed_lazy(usize::MAX), None);
     }
 }

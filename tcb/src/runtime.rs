@@ -25,6 +25,7 @@ use crate::ctx::{
 use crate::host::HostFunc;
 use crate::idc::has_data;
 use crate::memory::{alloc_zeroed_lazy, LinearMemory};
+use crate::shared::Shared;
 use crate::slots;
 
 /// Why a module could not be instantiated.
@@ -62,23 +63,23 @@ pub struct CapEntry {
 pub struct DomainState {
     /// Also holds the domain's status, epoch and activation count (`ctx.status`, ...),
     /// the single copy of each, read by generated code on the inline IDC path.
-    pub ctx: Box<DomainCtx>,
+    pub ctx: Shared<DomainCtx>,
     /// Reserved for `max_pages` once; its base never moves (`memory.rs`).
     pub memory: LinearMemory,
     pub max_pages: u32,
     pub caps: Vec<CapEntry>,
     /// What generated code reads for each capability; kept in step with `caps`.
-    pub native_caps: Box<[NativeCap]>,
+    pub native_caps: Shared<[NativeCap]>,
     pub last_trap: Option<TrapInfo>,
     /// Entry trampolines, by function index (exported functions only).
     pub entries: Vec<Option<EntryFn>>,
     /// Native code of exported functions, by function index (for the inline IDC path).
     pub functions: Vec<Option<*const u8>>,
     /// One slot per global (`ctx.globals` points here; never reallocated).
-    pub globals: Box<[u64]>,
+    pub globals: Shared<[u64]>,
     /// The function table (`ctx.table` points here; `table.copy` changes entries in
     /// place, never its length or address).
-    pub table: Box<[TableEntry]>,
+    pub table: Shared<[TableEntry]>,
     /// The table as linked, which restarting copies back.
     pub table_init: Box<[TableEntry]>,
     /// Which passive data segments `data.drop` emptied, by index.
@@ -120,7 +121,7 @@ pub struct Runtime {
     /// Linear memory and region bytes of every domain, within `limits.max_instance_bytes`.
     pub budget: Budget,
     pub limits: Limits,
-    pub depth: Box<u32>,
+    pub depth: Shared<u32>,
     pub output: Box<dyn Write>,
     pub started: Instant,
     pub trace: Option<Vec<IdcEvent>>,
@@ -259,7 +260,7 @@ impl Runtime {
         code: CodeTable,
         limits: Limits,
         output: Box<dyn Write>,
-    ) -> Result<Box<Runtime>, LinkError> {
+    ) -> Result<Shared<Runtime>, LinkError> {
         Self::with_host_functions(verified, code, limits, output, Vec::new())
     }
 
@@ -271,10 +272,10 @@ impl Runtime {
         limits: Limits,
         output: Box<dyn Write>,
         host_fns: Vec<HostFn>,
-    ) -> Result<Box<Runtime>, LinkError> {
+    ) -> Result<Shared<Runtime>, LinkError> {
         let m = verified.module().clone();
-        let mut depth = Box::new(0u32);
-        let depth_ptr: *mut u32 = &mut *depth;
+        let depth = Shared::new(0u32);
+        let depth_ptr = depth.as_ptr();
         let mut domains = Vec::with_capacity(m.domains.len());
         let mut budget = Budget::new(limits.max_instance_bytes);
         for (i, d) in m.domains.iter().enumerate() {
@@ -301,7 +302,7 @@ impl Runtime {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let ctx = Box::new(DomainCtx {
+            let ctx = Shared::new(DomainCtx {
                 mem_base: memory.base(),
                 mem_len: memory.len() as u64,
                 fuel: limits.fuel,
@@ -338,18 +339,18 @@ impl Runtime {
                 ctx,
                 memory,
                 max_pages,
-                native_caps: vec![slow_cap(); caps.len()].into_boxed_slice(),
+                native_caps: Shared::from_box(vec![slow_cap(); caps.len()].into_boxed_slice()),
                 caps,
                 last_trap: None,
                 entries: code.entries.get(i).cloned().unwrap_or_default(),
                 functions: code.functions.get(i).cloned().unwrap_or_default(),
-                globals: globals_image(d),
+                globals: Shared::from_box(globals_image(d)),
                 table_init: table.clone(),
-                table,
+                table: Shared::from_box(table),
                 dropped: vec![false; d.passive_data.len()],
             });
         }
-        let mut rt = Box::new(Runtime {
+        let mut rt = Shared::new(Runtime {
             regions: RegionTable::new(m.domains.len(), &limits, alloc_zeroed_lazy),
             budget,
             module: m,
@@ -363,12 +364,12 @@ impl Runtime {
             host_fns,
             exit: None,
         });
-        let rt_ptr: *mut Runtime = &mut *rt;
+        let rt_ptr = rt.as_ptr();
         for d in &mut rt.domains {
             d.ctx.runtime = rt_ptr.cast();
-            d.ctx.caps = d.native_caps.as_ptr();
-            d.ctx.globals = d.globals.as_mut_ptr();
-            d.ctx.table = d.table.as_ptr();
+            d.ctx.caps = d.native_caps.as_ptr().cast();
+            d.ctx.globals = d.globals.as_ptr().cast();
+            d.ctx.table = d.table.as_ptr().cast();
             // Verified: a table has at most `u32::MAX` entries (indices are u32).
             d.ctx.table_len = u32::try_from(d.table.len()).unwrap_or(u32::MAX);
         }
@@ -383,7 +384,7 @@ impl Runtime {
         let tracing = self.trace.is_some();
         // Generated code writes through these (fuel, activations, trap records), so
         // they are taken from unique borrows.
-        let ctxs: Vec<*mut DomainCtx> = self.domains.iter_mut().map(|d| &mut *d.ctx as *mut DomainCtx).collect();
+        let ctxs: Vec<*mut DomainCtx> = self.domains.iter().map(|d| d.ctx.as_ptr()).collect();
         let mut tables = Vec::with_capacity(self.domains.len());
         for (d, state) in self.domains.iter().enumerate() {
             let table: Vec<NativeCap> = state
@@ -583,7 +584,7 @@ pub unsafe fn invoke(
         *r.depth = 1;
         r.exit = None;
         r.domains[d].ctx.active += 1;
-        let ctx: *mut DomainCtx = &mut *r.domains[d].ctx;
+        let ctx = r.domains[d].ctx.as_ptr();
         (entry, ctx, func.sig.results.clone())
     };
     let mut slots = vec![0u64; args.len().max(results_ty.len()).max(1)];

@@ -10,7 +10,7 @@ use std::io::Write;
 
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::{HostFn, Module, Val};
-use capjit_tcb::{CodeTable, LinkError, Runtime};
+use capjit_tcb::{CodeTable, LinkError, Runtime, Shared};
 use capjit_verifier::Verified;
 
 use crate::{translate, Compiled, Config, TranslateError};
@@ -65,7 +65,7 @@ pub enum InstantiateError {
 
 /// A verified module translated and linked, ready to be called.
 pub struct JitInstance {
-    runtime: Box<Runtime>,
+    runtime: Shared<Runtime>,
     /// Dropped after the runtime: no native code outlives its callers.
     code: Compiled,
     /// Native stack of each host call, and the part of it kept free below the
@@ -148,7 +148,7 @@ impl JitInstance {
         if d >= self.runtime.domains.len() || f >= self.runtime.module.domains[d].functions.len() {
             return Err(RunError::BadInvoke(format!("no function #{f} in domain #{d}")));
         }
-        let rt = SendPtr(&mut *self.runtime);
+        let rt = SendPtr(self.runtime.as_ptr());
         let (margin, stack_size) = (self.margin, self.stack_size);
         std::thread::scope(|s| {
             let worker = std::thread::Builder::new()

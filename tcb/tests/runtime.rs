@@ -1,0 +1,202 @@
+//! The runtime driven the way generated code and the host drive it, without any
+//! generated code: helpers called through a domain's context pointer, the host's
+//! restart and kill, budgets. Small enough for Miri (`cargo +nightly miri test -p
+//! capjit-tcb` with Tree Borrows, as `.ci/run` does), which checks the raw-pointer
+//! paths between the runtime, the contexts and the helpers.
+
+use capjit_ir::exec::{DomainStatus, Limits};
+use capjit_ir::{parse_module, TrapCode, PAGE_SIZE};
+use capjit_tcb::ctx::DomainCtx;
+use capjit_tcb::helpers::*;
+use capjit_tcb::{CodeTable, Runtime, Shared};
+
+const SRC: &str = r#"
+domain a {
+  memory 1 4
+  data 8 "\01\02\03\04"
+  export func f() {
+  block0:
+    return
+  }
+}
+domain b {
+  memory 0 2
+  export func g() {
+  block0:
+    return
+  }
+}"#;
+
+const PAGE: usize = PAGE_SIZE as usize;
+
+fn limits() -> Limits {
+    Limits {
+        max_instance_bytes: 3 * PAGE_SIZE + 100,
+        max_region_bytes: 64,
+        ..Limits::default()
+    }
+}
+
+fn runtime() -> Shared<Runtime> {
+    let m = parse_module(SRC).expect("parses");
+    let v = capjit_verifier::verify(&m).expect("verifies");
+    // No generated code: nothing is exported as code, so nothing can be entered.
+    let code = CodeTable {
+        entries: vec![vec![None]; 2],
+        functions: vec![vec![None]; 2],
+        tables: vec![Vec::new(), Vec::new()],
+    };
+    Runtime::new(&v, code, limits(), Box::new(std::io::sink())).expect("links")
+}
+
+/// The context pointer generated code of domain `d` receives.
+fn ctx(rt: &Runtime, d: usize) -> *mut DomainCtx {
+    rt.domains[d].ctx.as_ptr()
+}
+
+fn code(t: TrapCode) -> u32 {
+    t.code() as u32
+}
+
+#[test]
+fn helpers_through_the_context_touch_only_their_domain() {
+    let mut rt = runtime();
+    let (a, b) = (ctx(&rt, 0), ctx(&rt, 1));
+    // SAFETY (each helper call below): a live context of this runtime and nothing
+    // else borrowed, as when generated code calls the helper.
+    assert_eq!(unsafe { capjit_memory_grow(a, 1) }, 1);
+    assert_eq!(unsafe { capjit_memory_grow(b, 1) }, 0);
+    // The instance budget (3 pages + 100 bytes) is spent: -1, nothing changes.
+    assert_eq!(unsafe { capjit_memory_grow(b, 1) }, -1);
+    assert_eq!(rt.domains[1].memory.len(), PAGE);
+    assert_eq!(unsafe { capjit_memory_copy(a, 100, 8, 4) }, 0);
+    assert_eq!(&rt.domains[0].memory[100..104], &[1, 2, 3, 4]);
+    let near_end = 2 * PAGE as u32 - 2;
+    assert_eq!(
+        unsafe { capjit_memory_fill(a, near_end, 7, 3) },
+        code(TrapCode::OutOfBounds)
+    );
+    assert_eq!(unsafe { capjit_memory_fill(b, 0, 9, 16) }, 0);
+    assert!(rt.domains[0].memory[..16].iter().all(|&x| x != 9));
+    // The context always describes the domain's current memory.
+    let state = &mut rt.domains[0];
+    assert_eq!(state.ctx.mem_base, state.memory.base());
+    assert_eq!(state.ctx.mem_len, state.memory.len() as u64);
+}
+
+#[test]
+fn regions_are_budgeted_owned_and_freed_with_their_domain() {
+    let mut rt = runtime();
+    let (a, b) = (ctx(&rt, 0), ctx(&rt, 1));
+    // SAFETY (each helper call below): as in the test above.
+    assert_eq!(unsafe { capjit_memory_grow(a, 2) }, 1);
+    assert_eq!(unsafe { capjit_region_new(a, 64) }, 0);
+    let h = rt.domains[0].ctx.scratch[0];
+    assert_eq!(unsafe { capjit_region_store(a, h, 60, 4, 0xdead_beef) }, 0);
+    assert_eq!(unsafe { capjit_region_load(a, h, 60, 4, 1) }, 0);
+    assert_eq!(rt.domains[0].ctx.scratch[0] as i64, 0xdead_beef_u32 as i32 as i64);
+    // Too large, and another domain's handle.
+    assert_eq!(unsafe { capjit_region_new(a, 65) }, code(TrapCode::ResourceLimit));
+    assert_eq!(unsafe { capjit_region_len(b, h) }, code(TrapCode::RegionInvalid));
+    // 100 bytes of budget were left beyond the memory: 64 more do not fit.
+    assert_eq!(unsafe { capjit_region_new(b, 64) }, code(TrapCode::ResourceLimit));
+    assert_eq!(unsafe { capjit_region_copy(a, h, 0, 8, 4, 0) }, 0);
+    assert_eq!(unsafe { capjit_region_copy(a, h, 0, 200, 4, 1) }, 0);
+    assert_eq!(&rt.domains[0].memory[200..204], &[1, 2, 3, 4]);
+    assert_eq!(rt.budget.used(), 3 * PAGE_SIZE + 64);
+    assert!(rt.restart(0));
+    assert_eq!(
+        rt.budget.used(),
+        PAGE_SIZE,
+        "restart frees the region and the grown pages"
+    );
+    assert_eq!(unsafe { capjit_region_len(a, h) }, code(TrapCode::RegionInvalid));
+}
+
+#[test]
+fn restart_and_kill_give_memory_back_and_keep_the_base() {
+    let mut rt = runtime();
+    let a = ctx(&rt, 0);
+    let base = rt.domains[0].memory.base();
+    // SAFETY: as above.
+    assert_eq!(unsafe { capjit_memory_grow(a, 2) }, 1);
+    rt.domains[0].memory[3 * PAGE - 1] = 5;
+    rt.domains[0].memory[8] = 0;
+    assert_eq!(rt.budget.used(), 3 * PAGE_SIZE);
+    assert!(rt.restart(0));
+    assert_eq!(rt.budget.used(), PAGE_SIZE);
+    let state = &mut rt.domains[0];
+    assert_eq!((state.memory.base(), state.memory.len()), (base, PAGE));
+    assert_eq!(state.memory[8], 1, "the data segment is back");
+    rt.kill(0);
+    assert_eq!(rt.domains[0].status(), DomainStatus::Dead);
+    assert_eq!((rt.budget.used(), rt.domains[0].memory.len()), (0, 0));
+}
+
+#[test]
+fn the_runtime_half_of_call_cap_serves_host_capabilities() {
+    let src = r#"
+domain w {
+  memory 1
+  export func f() {
+  block0:
+    return
+  }
+}
+domain app {
+  memory 1
+  data 0 "hi"
+  import p = host.print : (buf)
+  import reset = host.restart(w) : ()
+  import call_f = w.f : ()
+  export func main() {
+  block0:
+    return
+  }
+}"#;
+    let m = parse_module(src).expect("parses");
+    let v = capjit_verifier::verify(&m).expect("verifies");
+    let code = CodeTable {
+        entries: vec![vec![None]; 2],
+        functions: vec![vec![None]; 2],
+        tables: vec![Vec::new(), Vec::new()],
+    };
+    let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut rt = Runtime::new(&v, code, Limits::default(), Box::new(Sink(out.clone()))).expect("links");
+    let app = ctx(&rt, 1);
+    // A `buf` of 2 bytes at 0, as generated code packs it into a slot.
+    let mut slots = [2u64 << 32];
+    // SAFETY (each call below): the live context of `app`, one slot, as generated
+    // code passes them.
+    assert_eq!(
+        unsafe { capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()) },
+        0
+    );
+    assert_eq!(out.lock().unwrap().as_slice(), b"hi");
+    // A buf past the caller's memory: the caller traps (negated code).
+    slots[0] = 0x10_0000 << 32;
+    let status = unsafe { capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()) };
+    assert_eq!(status, -TrapCode::OutOfBounds.code());
+    rt.domains[0].memory[0] = 9;
+    assert_eq!(
+        unsafe { capjit_tcb::idc::capjit_call_cap(app, 1, slots.as_mut_ptr()) },
+        0
+    );
+    assert_eq!(rt.domains[0].memory[0], 0, "restarted");
+    // `w.f` has no code here (nothing was translated): the call fails cleanly.
+    let status = unsafe { capjit_tcb::idc::capjit_call_cap(app, 2, slots.as_mut_ptr()) };
+    assert_eq!(status, TrapCode::HostError.code());
+    rt.revoke(1, 0);
+    let status = unsafe { capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()) };
+    assert_eq!(status, TrapCode::CapRevoked.code());
+}
