@@ -196,6 +196,7 @@ fn decode(file: &std::path::Path, output: Option<PathBuf>) -> Result<(), Reporte
 fn verify_loaded(loaded: &Loaded) -> Result<Verified<Module>, Reported> {
     verifier::verify(&loaded.module).map_err(|errors| {
         let mut stderr = StandardStream::stderr(diagnostics::stderr_colors());
+        let mut renderer = diagnostics::Renderer::new();
         for e in &errors {
             let file = loaded
                 .module
@@ -207,7 +208,7 @@ fn verify_loaded(loaded: &Loaded) -> Result<Verified<Module>, Reported> {
                 .or(loaded.files.first());
             let message = format!("{} [{}]", e.kind, e.kind.name());
             match file {
-                Some(file) => diagnostics::emit(&mut stderr, file, e.location.span, &message, &e.location.to_string()),
+                Some(file) => renderer.emit(&mut stderr, file, e.location.span, &message, &e.location.to_string()),
                 None => eprintln!("error: {}: {message}", e.location),
             }
         }

@@ -401,6 +401,67 @@ fn hundred_megabyte_garbage_line() {
     assert!(started.elapsed().as_secs() < 30, "took {:?}", started.elapsed());
 }
 
+/// A function of `blocks` chained blocks (about 100 bytes each) whose entry parameter
+/// is `i32` where the signature says `i64`, and whose every `dup_every`-th block
+/// redefines `v1`: errors located at the function, whose span is the whole function.
+fn huge_function(blocks: usize, dup_every: usize) -> String {
+    let mut text = String::from("domain big {\n  export func main(i64) -> i64 {\n  block0(v0: i32):\n");
+    text.push_str("    v1 = iconst.i64 1\n    jump block1(v1)\n");
+    for b in 1..blocks {
+        let v = 3 * b;
+        let p = if b % dup_every == 0 { 1 } else { v };
+        text.push_str(&format!(
+            "  block{b}(v{p}: i64):\n    v{} = iadd.i64 v{p}, v1\n    v{} = imul.i64 v{}, v{p}\n",
+            v + 1,
+            v + 2,
+            v + 1
+        ));
+        if b + 1 < blocks {
+            text.push_str(&format!("    jump block{}(v{})\n", b + 1, v + 2));
+        } else {
+            text.push_str(&format!("    return v{}\n", v + 2));
+        }
+    }
+    text.push_str("  }\n}\n");
+    text
+}
+
+/// An error whose span is a whole function of several megabytes is shown by its
+/// first line and a note where it ends, not by the function's lines.
+#[test]
+fn an_error_spanning_a_huge_function_is_shown_briefly() {
+    const BLOCKS: usize = 40_000;
+    const DUPS: usize = 20;
+    let text = huge_function(BLOCKS, BLOCKS / DUPS);
+    assert!(text.len() > 3 << 20, "{} bytes", text.len());
+    let lines = text.lines().count();
+    let file = temp_file("huge-function.cir", &text);
+    let err = assert_fails(
+        &capjit([OsStr::new("verify"), file.path().as_os_str()]),
+        EXIT_ERROR,
+        &[
+            "type mismatch in entry parameter v0: expected i64, found i32",
+            "v1 is defined more than once",
+            "huge-function.cir:2:3",
+            "2 │   export func main(i64) -> i64 {",
+            &format!("ends at line {}, column 3", lines - 1),
+            &format!("verification failed with {DUPS} error(s)"),
+        ],
+    );
+    // The first line is underlined; no line of the body is shown.
+    let caret = err
+        .lines()
+        .find(|l| l.contains("^^^"))
+        .unwrap_or_else(|| panic!("no caret:\n{err}"));
+    assert_eq!(
+        caret.matches('^').count(),
+        "export func main(i64) -> i64 {".len(),
+        "{err}"
+    );
+    assert!(!err.contains("iadd") && !err.contains("jump"), "{err}");
+    assert!(err.len() < DUPS * 500, "stderr of {} bytes:\n{err}", err.len());
+}
+
 // ---------------------------------------------------------------------------------------
 // Syntax errors
 // ---------------------------------------------------------------------------------------

@@ -49,6 +49,39 @@ pub fn parse_module(src: &str) -> PResult<Module> {
     Ok(Module { domains })
 }
 
+/// The block labels of one function, each with the index of the block it names.
+/// Labels usually come in order (`block0`, `block1`, ...): while they do, each is
+/// its own index and nothing is stored; the first one out of order moves them all
+/// into a map.
+#[derive(Default)]
+struct Labels {
+    /// How many labels were seen while they were `0, 1, 2, ...`.
+    in_order: u32,
+    map: Option<HashMap<u32, u32>>,
+}
+
+impl Labels {
+    /// Record `label` as naming block `idx`; false if it is already defined.
+    fn insert(&mut self, label: u32, idx: u32) -> bool {
+        let map = match &mut self.map {
+            Some(map) => map,
+            None if label == self.in_order && idx == self.in_order => {
+                self.in_order += 1;
+                return true;
+            }
+            None => self.map.insert((0..self.in_order).map(|l| (l, l)).collect()),
+        };
+        map.insert(label, idx).is_none()
+    }
+
+    fn get(&self, label: u32) -> Option<u32> {
+        match &self.map {
+            Some(map) => map.get(&label).copied(),
+            None => (label < self.in_order).then_some(label),
+        }
+    }
+}
+
 /// A call to a function by name, resolved when the whole domain has been read.
 struct PendingCall {
     func: usize,
@@ -753,7 +786,7 @@ impl<'a> Parser<'a> {
         let sig = self.signature(0)?;
         self.expect_punct('{')?;
         // Labels map to block indices in order of appearance; refs resolve at the end.
-        let mut labels: HashMap<u32, u32> = HashMap::new();
+        let mut labels = Labels::default();
         let mut refs: Vec<(u32, Span, usize, RefSlot)> = Vec::new();
         let mut blocks = Vec::new();
         while !self.eat_punct('}')? {
@@ -765,7 +798,7 @@ impl<'a> Parser<'a> {
                 ));
             };
             let idx = blocks.len() as u32;
-            if labels.insert(label, idx).is_some() {
+            if !labels.insert(label, idx) {
                 return Err(ParseError::new(format!("block{label} is defined twice"), span));
             }
             blocks.push(self.block(idx, index, pending, &mut refs)?);
@@ -780,7 +813,7 @@ impl<'a> Parser<'a> {
             ));
         }
         for (label, span, bi, slot) in refs {
-            let Some(&target) = labels.get(&label) else {
+            let Some(target) = labels.get(label) else {
                 return Err(ParseError::new(format!("unknown block `block{label}`"), span));
             };
             slot.set(&mut blocks[bi].term, BlockId(target));

@@ -742,6 +742,43 @@ fn empty_input_is_an_empty_module() {
     assert_eq!(print_module(&Module::default()), "");
 }
 
+/// Labels name blocks in any order: labels in order (`block0`, `block1`, ...) and
+/// the ones after the first out of order resolve alike, and a label defined twice is
+/// an error on either side of that point.
+#[test]
+fn block_labels_in_any_order() {
+    let src =
+        func_src("    jump block1\n  block1:\n    jump block7\n  block7:\n    jump block2\n  block2:\n    jump block7");
+    let m = parse_module(&src).unwrap();
+    let targets: Vec<u32> = m.domains[0].functions[0]
+        .blocks
+        .iter()
+        .map(|b| match &b.term {
+            Terminator::Jump(call) => call.block.0,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(targets, [1, 2, 3, 2]);
+    let in_order = func_src("    jump block1\n  block1:\n    trap\n  block1:\n    trap");
+    assert_err(&in_order, 7, 3, &["block1 is defined twice"]);
+    let after = func_src("    jump block1\n  block1:\n    trap\n  block5:\n    trap\n  block0:\n    trap");
+    assert_err(&after, 9, 3, &["block0 is defined twice"]);
+    let after = func_src("    jump block9\n  block9:\n    trap\n  block9:\n    trap");
+    assert_err(&after, 7, 3, &["block9 is defined twice"]);
+    assert_err(
+        &func_src("    jump block1\n  block2:\n    jump block1"),
+        4,
+        10,
+        &["unknown block `block1`"],
+    );
+    assert_err(
+        &func_src("    jump block1\n  block1:\n    jump block2"),
+        6,
+        10,
+        &["unknown block `block2`"],
+    );
+}
+
 #[test]
 fn messages_name_expected_and_found() {
     assert_err(
