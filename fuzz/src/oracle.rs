@@ -9,7 +9,7 @@
 //!   ever traps with `out_of_bounds`.
 
 use capjit_ir::interp::{Instance, Limits, RunError, TrapInfo};
-use capjit_ir::{codec, parse_module, print_module, Module, Op, TrapCode, Type, Val};
+use capjit_ir::{codec, parse_module, print_module, Module, TrapCode, Type, Val};
 use capjit_verifier::{verify, Verified, VerifyError};
 
 use crate::strip_spans;
