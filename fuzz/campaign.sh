@@ -23,11 +23,12 @@
 # MAX_FINDINGS (default 3), TIMEOUT (seconds per input before libFuzzer reports
 # a timeout; default 20).
 set -euo pipefail
+self="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
 cd "$(dirname "$0")"
 
 secs="${1:-3600}"
 case "$secs" in
-    -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,/^set -e/p' "$self" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     '' | *[!0-9]*) echo "usage: fuzz/campaign.sh [SECONDS_PER_TARGET]" >&2; exit 2 ;;
 esac
 max_findings="${MAX_FINDINGS:-3}"
