@@ -6,13 +6,16 @@
 #                          file format, and a few KiB of them make a whole module
 #                          (libFuzzer would otherwise start from tiny inputs)
 #   corpus/wasm_diff/      random blobs too: wasm-smith's choices
+#   corpus/jit_vs_interp/  random blobs of 0.5 to 4 KiB: the differential generator's
+#                          choices (a program uses a few hundred bytes to ~1.5 KiB of
+#                          them; the rest leaves libFuzzer room to grow it)
 # Corpora are not committed (.gitignore); CI runs this script.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 text=corpus/parse_text
 bin=corpus/decode_binary
-mkdir -p "$text" "$bin" corpus/verify_structured corpus/wasm_diff
+mkdir -p "$text" "$bin" corpus/verify_structured corpus/wasm_diff corpus/jit_vs_interp
 
 # One build of the CLI, then one process per file (no cargo start-up per file).
 # CAPJIT=path/to/capjit uses an already built CLI instead.
@@ -53,6 +56,11 @@ done
 for i in $(seq 1 64); do
     f=corpus/wasm_diff/random_$i
     [ -e "$f" ] || head -c 4096 /dev/urandom > "$f"
+    n_gen=$((n_gen + 1))
+done
+for i in $(seq 1 48); do
+    f=corpus/jit_vs_interp/random_$i
+    [ -e "$f" ] || head -c $((512 * (1 + i % 8))) /dev/urandom > "$f"
     n_gen=$((n_gen + 1))
 done
 echo "seeded $n_text text inputs, $n_bin binary inputs, $n_gen generator inputs"

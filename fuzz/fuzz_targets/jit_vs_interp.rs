@@ -1,34 +1,37 @@
 //! The JIT against the reference interpreter on random valid programs: the
 //! generator of `tests/support/gen_valid.rs` (the one `tests/differential.rs`
-//! drives with proptest) takes its choices from the fuzzer's bytes. The first
-//! eight bytes seed a generator that answers once the rest is used up, so that
-//! even short inputs make whole programs. Any difference that is not a known,
-//! reported bug (`gen_valid::KNOWN_BUGS`) is a crash, printed with the program
-//! as `.cir` text (save it under `tests/differential/` to keep it).
+//! drives with proptest) takes every choice from the fuzzer's bytes
+//! (`gen_valid::ByteChoices`: one byte for a choice among up to 256 options, and
+//! 0, the simplest option, once the input is used up). The mapping is fixed, so a
+//! mutated byte changes one choice and what follows from it, and libFuzzer grows
+//! programs by growing inputs (a few KiB make a program of a few functions;
+//! `seed.sh` seeds the corpus with such blobs). Any difference that is not a known,
+//! reported bug (`gen_valid::KNOWN_BUGS`) is a crash, printed with the program as
+//! `.cir` text (save it under `tests/differential/` to keep it).
+//!
+//! With `CAPJIT_FUZZ_PRINT=1` in the environment, every generated program is
+//! printed to stderr first, with how many of the input's bytes it used.
 #![no_main]
 
-use arbitrary::Unstructured;
+use std::sync::OnceLock;
+
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../../tests/support/gen_valid.rs"]
 mod gen_valid;
 
+fn print_cases() -> bool {
+    static PRINT: OnceLock<bool> = OnceLock::new();
+    *PRINT.get_or_init(|| std::env::var_os("CAPJIT_FUZZ_PRINT").is_some())
+}
+
 fuzz_target!(|data: &[u8]| {
-    let mut u = Unstructured::new(data);
-    let mut seed: u64 = u.arbitrary().unwrap_or(0);
-    let mut choose = |n: u32| {
-        if !u.is_empty() {
-            return u.int_in_range(0..=n.saturating_sub(1)).unwrap_or(0);
-        }
-        // splitmix64
-        seed = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = seed;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^= z >> 31;
-        (z % n.max(1) as u64) as u32
-    };
-    let case = gen_valid::generate(&mut choose);
+    let mut bytes = gen_valid::ByteChoices::new(data);
+    let case = gen_valid::generate(&mut |n| bytes.choose(n));
+    if print_cases() {
+        let about = format!("{} of {} input bytes used", bytes.used(), data.len());
+        eprintln!("{}", gen_valid::case_text(&case, &about));
+    }
     if let Err(m) = gen_valid::check(&case) {
         if gen_valid::known_bug(&case, &m).is_none() {
             panic!(

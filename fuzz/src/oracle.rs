@@ -9,7 +9,7 @@
 //!   ever traps with `out_of_bounds`.
 
 use capjit_ir::interp::{Instance, Limits, RunError, TrapInfo};
-use capjit_ir::{codec, parse_module, print_module, Module, Op, TrapCode, Type, Val};
+use capjit_ir::{codec, parse_module, print_module, Module, TrapCode, Type, Val};
 use capjit_verifier::{verify, Verified, VerifyError};
 
 use crate::strip_spans;
@@ -20,8 +20,12 @@ pub fn limits() -> Limits {
         fuel: 3_000,
         max_call_depth: 32,
         max_memory_pages: 8,
+        max_table_entries: 1 << 16,
         max_region_bytes: 1 << 16,
+        max_domain_regions: 24,
+        max_domain_region_bytes: 1 << 17,
         max_regions: 32,
+        max_instance_bytes: 4 << 20,
     }
 }
 

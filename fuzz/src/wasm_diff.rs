@@ -400,7 +400,7 @@ fn engine(module: &capjit::ir::Module, backend: Backend) -> Result<Instance, Str
     let config = Config {
         backend,
         limits: limits(),
-        stack_size: 16 << 20,
+        max_stack_size: 16 << 20,
         ..Config::default()
     };
     Instance::new(module, &config, Box::new(std::io::sink())).map_err(|e| e.to_string())

@@ -88,6 +88,47 @@ impl<'a> Choices<'a> {
     }
 }
 
+/// A choice source that reads every answer from bytes (a fuzzer's input): a choice
+/// among `n` options takes the fewest bytes that cover `n` (one byte up to 256
+/// options, two up to 65,536, ...), read big-endian and reduced modulo `n`. Once the
+/// bytes are used up every answer is 0, the simplest option, so every input makes a
+/// program, the same one every time, and changing a byte changes its choice and
+/// what depends on it rather than the whole program.
+pub struct ByteChoices<'a> {
+    data: &'a [u8],
+    used: usize,
+}
+
+impl<'a> ByteChoices<'a> {
+    pub fn new(data: &'a [u8]) -> Self {
+        ByteChoices { data, used: 0 }
+    }
+
+    /// A number in `[0, n)`; 0 when `n <= 1` (no byte is used) or the bytes are gone.
+    pub fn choose(&mut self, n: u32) -> u32 {
+        if n <= 1 {
+            return 0;
+        }
+        let span = n - 1;
+        let mut x: u64 = 0;
+        let mut k = 0;
+        while k < 4 && (span >> (8 * k)) != 0 {
+            let Some(&b) = self.data.get(self.used) else {
+                break;
+            };
+            x = (x << 8) | b as u64;
+            self.used += 1;
+            k += 1;
+        }
+        (x % n as u64) as u32
+    }
+
+    /// How many bytes the choices have read so far.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+}
+
 // ---- interesting constants ---------------------------------------------------
 
 const I32S: &[i32] = &[
