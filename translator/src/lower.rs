@@ -451,26 +451,28 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.trap_if(out, TrapCode::OutOfBounds, site);
             out
         });
+        let ea = match out {
+            Some(out) => self.spectre_clamp(out, ea),
+            None => ea,
+        };
         let base = match self.mem_base {
             Some(base) => base,
             None => self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE),
         };
-        let addr = self.b.ins().iadd(base, ea);
-        match out {
-            Some(out) => self.spectre_clamp(out, addr),
-            None => addr,
-        }
+        self.b.ins().iadd(base, ea)
     }
 
-    /// With Spectre guards on: `addr`, or null when `out` (the failed check) holds,
+    /// With Spectre guards on: `offset`, or 0 when `out` (the failed check) holds,
     /// chosen by a conditional move the CPU does not speculate past, so a
-    /// mispredicted check cannot read out of bounds.
-    fn spectre_clamp(&mut self, out: ir::Value, addr: ir::Value) -> ir::Value {
+    /// mispredicted check reads at the start of the same memory or table, never
+    /// out of bounds. (Clamping the offset rather than the final address lets the
+    /// base still fold into the access's addressing mode.)
+    fn spectre_clamp(&mut self, out: ir::Value, offset: ir::Value) -> ir::Value {
         if !self.refs.spectre_guards {
-            return addr;
+            return offset;
         }
-        let null = self.b.ins().iconst(types::I64, 0);
-        self.b.ins().select_spectre_guard(out, null, addr)
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().select_spectre_guard(out, zero, offset)
     }
 
     fn load(&mut self, a: MemAccess, p: ir::Value) -> ir::Value {
@@ -852,9 +854,9 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.trap_if(out, TrapCode::TableOutOfBounds, site);
         let idx = self.b.ins().uextend(types::I64, idx);
         let offset = self.b.ins().imul_imm_u(idx, TABLE_ENTRY_SIZE);
+        let offset = self.spectre_clamp(out, offset);
         let table = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_TABLE);
         let entry = self.b.ins().iadd(table, offset);
-        let entry = self.spectre_clamp(out, entry);
         let have = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_SIG);
         let empty = self.b.ins().icmp_imm_u(IntCC::Equal, have, 0);
         self.trap_if(empty, TrapCode::IndirectCallNull, site);
