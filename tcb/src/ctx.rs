@@ -12,7 +12,7 @@ use std::mem::offset_of;
 pub struct DomainCtx {
     /// Start of the domain's linear memory (dangling but never dereferenced when
     /// empty). Never changes while the runtime lives (the memory is reserved once
-    /// and grows in place), so generated code may load it once per activation.
+    /// and grows in place).
     pub mem_base: *mut u8,
     /// Its size in bytes.
     pub mem_len: u64,

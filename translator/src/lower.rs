@@ -210,9 +210,6 @@ pub struct Lower<'a, 'b> {
     /// `proven(block, inst)`: the verifier proved that memory access in bounds.
     pub proven: &'a dyn Fn(usize, usize) -> bool,
     ctx: ir::Value,
-    /// The domain's memory base, loaded once at entry when the function accesses
-    /// memory: the runtime never moves a linear memory (`tcb/src/memory.rs`).
-    mem_base: Option<ir::Value>,
     vals: Vec<Option<ir::Value>>,
     blocks: Vec<ir::Block>,
     pending_edges: Vec<(ir::Block, usize, &'a IrBlockCall)>,
@@ -264,7 +261,6 @@ impl<'a, 'b> Lower<'a, 'b> {
             refs,
             proven,
             ctx: ir::Value::from_u32(0),
-            mem_base: None,
             vals: vec![None; max_value],
             blocks: Vec::new(),
             pending_edges: Vec::new(),
@@ -304,15 +300,6 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
         self.ctx = params[0];
-        let accesses_memory = self
-            .f
-            .blocks
-            .iter()
-            .flat_map(|b| &b.insts)
-            .any(|i| matches!(i.op, Op::Load { .. } | Op::Store { .. }));
-        if accesses_memory {
-            self.mem_base = Some(self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE));
-        }
         for (p, x) in self.f.blocks[0].params.iter().zip(&params[1..]) {
             self.set(p.value, *x);
             self.data[p.value.0 as usize] = is_data(&p.ty);
@@ -455,10 +442,10 @@ impl<'a, 'b> Lower<'a, 'b> {
             Some(out) => self.spectre_clamp(out, ea),
             None => ea,
         };
-        let base = match self.mem_base {
-            Some(base) => base,
-            None => self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE),
-        };
+        // Loaded at each access: the base never moves, but keeping it in a register
+        // for the whole function measured slower with the backtracking allocator
+        // (docs/performance.md, "Resources and Spectre guards").
+        let base = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE);
         self.b.ins().iadd(base, ea)
     }
 
