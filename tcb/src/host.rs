@@ -44,9 +44,20 @@ pub fn read_granted_file(
     let Some((_, path)) = files.iter().find(|(n, _)| n == name) else {
         return Err(HostFailure::Failed(TrapCode::HostError));
     };
-    let bytes = std::fs::read(path).map_err(|_| HostFailure::Failed(TrapCode::HostError))?;
-    let n = bytes.len().min(len as usize);
-    memory[ptr as usize..ptr as usize + n].copy_from_slice(&bytes[..n]);
+    // Straight into the caller's buffer: nothing the size of the file or the
+    // buffer is allocated on the host.
+    let failed = |_| HostFailure::Failed(TrapCode::HostError);
+    let mut file = std::fs::File::open(path).map_err(failed)?;
+    let buf = &mut memory[ptr as usize..end as usize];
+    let mut n = 0;
+    while n < buf.len() {
+        match std::io::Read::read(&mut file, &mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(failed(e)),
+        }
+    }
     Ok(vec![Val::I32(n as i32)])
 }
 
@@ -78,16 +89,27 @@ impl HostFunc {
         started: Instant,
         args: &[Val],
     ) -> Result<Vec<Val>, HostFailure> {
-        let text = match (self, args) {
-            (HostFunc::PrintI32, [Val::I32(v)]) => format!("{v}\n").into_bytes(),
-            (HostFunc::PrintI64, [Val::I64(v)]) => format!("{v}\n").into_bytes(),
-            (HostFunc::PrintF64, [Val::F64(b)]) => format!("{:?}\n", f64::from_bits(*b)).into_bytes(),
+        let text;
+        let bytes: &[u8] = match (self, args) {
+            (HostFunc::PrintI32, [Val::I32(v)]) => {
+                text = format!("{v}\n");
+                text.as_bytes()
+            }
+            (HostFunc::PrintI64, [Val::I64(v)]) => {
+                text = format!("{v}\n");
+                text.as_bytes()
+            }
+            (HostFunc::PrintF64, [Val::F64(b)]) => {
+                text = format!("{:?}\n", f64::from_bits(*b));
+                text.as_bytes()
+            }
+            // Written from the caller's memory as it is, never copied.
             (HostFunc::Print, [Val::Buf { ptr, len }]) => {
                 let end = *ptr as u64 + *len as u64;
                 if end > memory.len() as u64 {
                     return Err(HostFailure::CallerTrap(TrapCode::OutOfBounds));
                 }
-                memory[*ptr as usize..end as usize].to_vec()
+                &memory[*ptr as usize..end as usize]
             }
             (HostFunc::ClockNs, []) => {
                 let ns = started.elapsed().as_nanos().min(i64::MAX as u128) as i64;
@@ -96,7 +118,7 @@ impl HostFunc {
             _ => return Err(HostFailure::Failed(TrapCode::HostError)),
         };
         output
-            .write_all(&text)
+            .write_all(bytes)
             .map_err(|_| HostFailure::Failed(TrapCode::HostError))?;
         Ok(Vec::new())
     }

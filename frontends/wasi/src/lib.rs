@@ -607,7 +607,12 @@ impl State {
         fdflags: u32,
         fd_ptr: u32,
     ) -> WasiResult {
-        let path_bytes = mem[range(mem, path.0, path.1 as u64)?].to_vec();
+        let path_range = range(mem, path.0, path.1 as u64)?;
+        // The host copies the path: a guest must not make it copy gigabytes.
+        if path_range.len() > MAX_PATH_BYTES {
+            return Err(errno::NAMETOOLONG);
+        }
+        let path_bytes = mem[path_range].to_vec();
         check(mem, fd_ptr, 4)?;
         let (dir, dir_rights) = match self.fd(dirfd)? {
             Fd::Dir { host, rights, .. } => (host.clone(), *rights),
@@ -660,6 +665,9 @@ impl State {
 /// an absolute path or one that climbs out of `dir` by `..` is refused before
 /// the file system is asked, and what it resolves to (symlinks followed) must
 /// lie inside `dir`; `ENOTCAPABLE` otherwise.
+/// The longest path a guest may pass (Linux's PATH_MAX).
+const MAX_PATH_BYTES: usize = 4096;
+
 fn resolve(dir: &Path, path: &[u8], follow_final_symlink: bool) -> Result<PathBuf, Errno> {
     let path = std::str::from_utf8(path).map_err(|_| errno::ILSEQ)?;
     if path.contains('\0') {

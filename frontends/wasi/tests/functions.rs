@@ -573,6 +573,20 @@ fn path_open_is_read_only() {
 }
 
 #[test]
+fn path_open_refuses_paths_longer_than_path_max_without_copying_them() {
+    let (base, root) = tree("long");
+    let w = files_ctx(&root);
+    let mut mem = vec![b'a'; 8192];
+    // 4,096 bytes is the limit; one more is ENAMETOOLONG before anything is copied.
+    let legal = b"a/".repeat(2048);
+    let (e, fd) = open(&w, &mut mem, 3, &[&legal[..], b"a"].concat());
+    assert_eq!((e, fd), (errno::NAMETOOLONG, 0xdead));
+    let (e, _) = open(&w, &mut mem, 3, &legal);
+    assert_eq!(e, errno::NOENT, "a long but legal path is looked up");
+    let _ = std::fs::remove_dir_all(base);
+}
+
+#[test]
 fn path_open_refuses_every_escape() {
     let (base, root) = tree("escape");
     let w = files_ctx(&root);

@@ -46,10 +46,14 @@ pub fn read_granted_file(
     let Some((_, path)) = files.iter().find(|(n, _)| n == name) else {
         return Err(HostFailure::Failed(TrapCode::HostError));
     };
-    let bytes = std::fs::read(path).map_err(|_| HostFailure::Failed(TrapCode::HostError))?;
-    let n = bytes.len().min(len as usize);
-    memory[ptr as usize..ptr as usize + n].copy_from_slice(&bytes[..n]);
-    Ok(vec![Val::I32(n as i32)])
+    // At most `len` bytes, however large the file: read through `take` into a
+    // buffer that grows only with what the file really holds.
+    let failed = |_| HostFailure::Failed(TrapCode::HostError);
+    let file = std::fs::File::open(path).map_err(failed)?;
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, len as u64), &mut bytes).map_err(failed)?;
+    memory[ptr as usize..ptr as usize + bytes.len()].copy_from_slice(&bytes);
+    Ok(vec![Val::I32(bytes.len() as i32)])
 }
 
 impl HostFunc {
@@ -84,7 +88,11 @@ impl HostFunc {
                 if end > mem.len() as u64 {
                     return Err(HostFailure::CallerTrap(TrapCode::OutOfBounds));
                 }
-                mem[start..end as usize].to_vec()
+                // Written from the caller's memory as it is, never copied.
+                rt.output
+                    .write_all(&mem[start..end as usize])
+                    .map_err(|_| HostFailure::Failed(TrapCode::HostError))?;
+                return Ok(Vec::new());
             }
             (HostFunc::ClockNs, []) => {
                 let ns = rt.started.elapsed().as_nanos().min(i64::MAX as u128) as i64;
