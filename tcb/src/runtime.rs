@@ -470,6 +470,8 @@ impl Runtime {
     /// initial memory no longer fits the instance's budget or the host: it is then
     /// left dead, with nothing allocated.
     pub fn restart(&mut self, d: usize) -> bool {
+        // Its regions go first: what they held is budget the memory may need.
+        self.regions.free_all_of(d, &mut self.budget);
         let dom = &self.module.domains[d];
         let globals = globals_image(dom);
         let state = &mut self.domains[d];
@@ -497,7 +499,6 @@ impl Runtime {
         });
         state.ctx.fuel = self.limits.fuel;
         state.last_trap = None;
-        self.regions.free_all_of(d, &mut self.budget);
         self.sync_memory(d);
         back
     }

@@ -315,6 +315,8 @@ impl Runtime {
     /// keep working unless it was killed. `false` when the initial memory no longer
     /// fits the instance's budget or the host: the domain is then left dead.
     pub fn restart(&mut self, m: &Module, d: usize) -> bool {
+        // Its regions go first: what they held is budget the memory may need.
+        self.regions.free_all_of(d, &mut self.budget);
         let released = self.domains[d].memory.len() as u64;
         self.domains[d].memory = Vec::new();
         self.budget.release(released);
@@ -333,7 +335,6 @@ impl Runtime {
         };
         state.fuel = self.limits.fuel;
         state.last_trap = None;
-        self.regions.free_all_of(d, &mut self.budget);
         back
     }
 
