@@ -234,17 +234,17 @@ fn cranelift_once(functions: Vec<Function>, cfg: &translator::Config) -> (f64, f
     let isa = translator::host_isa(cfg).expect("host ISA");
     let call_conv = isa.default_call_conv();
     let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
-    let helpers = capjit_tcb::helpers::symbols();
-    for (name, ptr) in &helpers {
-        builder.symbol(*name, *ptr);
+    let helpers = capjit_tcb::helpers::Helper::ALL;
+    for h in helpers {
+        builder.symbol(h.name(), h.address());
     }
     let mut jit = JITModule::new(builder);
     // The signature of an import is not used when the calling CLIF carries its own.
     let mut helper_sig = Signature::new(call_conv);
     helper_sig.params.push(AbiParam::new(types::I64));
     helper_sig.returns.push(AbiParam::new(types::I32));
-    for (name, _) in &helpers {
-        jit.declare_function(name, Linkage::Import, &helper_sig)
+    for h in helpers {
+        jit.declare_function(h.name(), Linkage::Import, &helper_sig)
             .expect("declare helper");
     }
     let ids: Vec<_> = functions

@@ -254,22 +254,123 @@ pub unsafe extern "C" fn capjit_region_copy(
     status(r, ctx)
 }
 
-/// Every helper by the symbol name generated code imports it under.
-pub fn symbols() -> Vec<(&'static str, *const u8)> {
-    vec![
-        ("capjit_call_cap", crate::idc::capjit_call_cap as *const u8),
-        ("capjit_idc_fault", crate::idc::capjit_idc_fault as *const u8),
-        ("capjit_memory_grow", capjit_memory_grow as *const u8),
-        ("capjit_memory_copy", capjit_memory_copy as *const u8),
-        ("capjit_memory_fill", capjit_memory_fill as *const u8),
-        ("capjit_memory_init", capjit_memory_init as *const u8),
-        ("capjit_data_drop", capjit_data_drop as *const u8),
-        ("capjit_table_copy", capjit_table_copy as *const u8),
-        ("capjit_region_new", capjit_region_new as *const u8),
-        ("capjit_region_len", capjit_region_len as *const u8),
-        ("capjit_region_free", capjit_region_free as *const u8),
-        ("capjit_region_load", capjit_region_load as *const u8),
-        ("capjit_region_store", capjit_region_store as *const u8),
-        ("capjit_region_copy", capjit_region_copy as *const u8),
-    ]
+/// The width of a helper parameter after the context (every helper takes the
+/// calling domain's `*mut DomainCtx` first and returns an `i32`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Param {
+    I32,
+    I64,
+}
+
+/// Every runtime helper generated code may call. The one declaration of the helper
+/// ABI: the translator builds each import's signature from `params` and links it to
+/// `address`, both read from the same `match` on the helper, so the two sides
+/// cannot disagree about a helper's name, parameters or function.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Helper {
+    CallCap,
+    IdcFault,
+    MemoryGrow,
+    MemoryCopy,
+    MemoryFill,
+    MemoryInit,
+    DataDrop,
+    TableCopy,
+    RegionNew,
+    RegionLen,
+    RegionFree,
+    RegionLoad,
+    RegionStore,
+    RegionCopy,
+}
+
+impl Helper {
+    pub const ALL: [Helper; 14] = [
+        Helper::CallCap,
+        Helper::IdcFault,
+        Helper::MemoryGrow,
+        Helper::MemoryCopy,
+        Helper::MemoryFill,
+        Helper::MemoryInit,
+        Helper::DataDrop,
+        Helper::TableCopy,
+        Helper::RegionNew,
+        Helper::RegionLen,
+        Helper::RegionFree,
+        Helper::RegionLoad,
+        Helper::RegionStore,
+        Helper::RegionCopy,
+    ];
+
+    /// The symbol generated code imports the helper under.
+    pub fn name(self) -> &'static str {
+        self.abi().0
+    }
+
+    /// Its parameters after the context.
+    pub fn params(self) -> &'static [Param] {
+        self.abi().1
+    }
+
+    /// Its code. Each cast is of the function whose parameters `params` lists, in
+    /// the same arm.
+    pub fn address(self) -> *const u8 {
+        self.abi().2
+    }
+
+    fn abi(self) -> (&'static str, &'static [Param], *const u8) {
+        use Param::{I32, I64};
+        match self {
+            Helper::CallCap => ("capjit_call_cap", &[I32, I64], crate::idc::capjit_call_cap as *const u8),
+            Helper::IdcFault => (
+                "capjit_idc_fault",
+                &[I32, I32],
+                crate::idc::capjit_idc_fault as *const u8,
+            ),
+            Helper::MemoryGrow => ("capjit_memory_grow", &[I32], capjit_memory_grow as *const u8),
+            Helper::MemoryCopy => ("capjit_memory_copy", &[I32, I32, I32], capjit_memory_copy as *const u8),
+            Helper::MemoryFill => ("capjit_memory_fill", &[I32, I32, I32], capjit_memory_fill as *const u8),
+            Helper::MemoryInit => (
+                "capjit_memory_init",
+                &[I32, I32, I32, I32],
+                capjit_memory_init as *const u8,
+            ),
+            Helper::DataDrop => ("capjit_data_drop", &[I32], capjit_data_drop as *const u8),
+            Helper::TableCopy => ("capjit_table_copy", &[I32, I32, I32], capjit_table_copy as *const u8),
+            Helper::RegionNew => ("capjit_region_new", &[I32], capjit_region_new as *const u8),
+            Helper::RegionLen => ("capjit_region_len", &[I64], capjit_region_len as *const u8),
+            Helper::RegionFree => ("capjit_region_free", &[I64], capjit_region_free as *const u8),
+            Helper::RegionLoad => (
+                "capjit_region_load",
+                &[I64, I32, I32, I32],
+                capjit_region_load as *const u8,
+            ),
+            Helper::RegionStore => (
+                "capjit_region_store",
+                &[I64, I32, I32, I64],
+                capjit_region_store as *const u8,
+            ),
+            Helper::RegionCopy => (
+                "capjit_region_copy",
+                &[I64, I32, I32, I32, I32],
+                capjit_region_copy as *const u8,
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_helper_once_in_declaration_order_with_its_own_symbol() {
+        for (i, h) in Helper::ALL.iter().enumerate() {
+            assert_eq!(*h as usize, i, "{h:?}");
+            assert!(h.name().starts_with("capjit_"));
+            let same_name = Helper::ALL.iter().filter(|g| g.name() == h.name()).count();
+            let same_code = Helper::ALL.iter().filter(|g| g.address() == h.address()).count();
+            assert_eq!((same_name, same_code), (1, 1), "{h:?}");
+        }
+    }
 }

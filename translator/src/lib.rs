@@ -160,10 +160,18 @@ pub fn host_isa(cfg: &Config) -> Result<cranelift_codegen::isa::OwnedTargetIsa, 
         .map_err(|e| TranslateError::UnsupportedHost(e.to_string()))
 }
 
-fn helper_signature(call_conv: cranelift_codegen::isa::CallConv, params: &[types::Type]) -> Signature {
+/// A helper's native signature, from its one declaration in the runtime: the
+/// context pointer, its parameters, an i32 back.
+fn helper_signature(call_conv: cranelift_codegen::isa::CallConv, params: &[capjit_tcb::helpers::Param]) -> Signature {
+    use capjit_tcb::helpers::Param;
     let mut s = Signature::new(call_conv);
     s.params.push(AbiParam::new(types::I64));
-    s.params.extend(params.iter().map(|t| AbiParam::new(*t)));
+    s.params.extend(params.iter().map(|p| {
+        AbiParam::new(match p {
+            Param::I32 => types::I32,
+            Param::I64 => types::I64,
+        })
+    }));
     s.returns.push(AbiParam::new(types::I32));
     s
 }
@@ -181,8 +189,8 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     let isa = host_isa(cfg)?;
     let call_conv = isa.default_call_conv();
     let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
-    for (name, ptr) in capjit_tcb::helpers::symbols() {
-        builder.symbol(name, ptr);
+    for h in lower::Helper::ALL {
+        builder.symbol(h.name(), h.address());
     }
     let mut jit = JITModule::new(builder);
     let frontend_config = jit.isa().frontend_config();
@@ -193,12 +201,13 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     };
 
     // Declarations: helpers, every function, every export's trampoline.
-    let mut helper_ids = Vec::new();
-    for (_, name, params) in lower::HELPERS {
+    // By `Helper as usize`, like `Refs::helpers`.
+    let mut helper_ids = [None; lower::Helper::ALL.len()];
+    for h in lower::Helper::ALL {
         let id = jit
-            .declare_function(name, Linkage::Import, &helper_signature(call_conv, params))
-            .map_err(|e| codegen_err(name, &e))?;
-        helper_ids.push(id);
+            .declare_function(h.name(), Linkage::Import, &helper_signature(call_conv, h.params()))
+            .map_err(|e| codegen_err(h.name(), &e))?;
+        helper_ids[h as usize] = Some(id);
     }
     let mut func_ids: Vec<Vec<FuncId>> = Vec::new();
     for (di, d) in m.domains.iter().enumerate() {
@@ -381,17 +390,17 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
 fn declare_refs<'s>(
     jit: &mut JITModule,
     func: &mut cranelift_codegen::ir::Function,
-    helper_ids: &[FuncId],
+    helper_ids: &[Option<FuncId>],
     domain_funcs: &[FuncId],
     f: &capjit_ir::Function,
     sig_ids: &'s lower::SigIds,
     spectre_guards: bool,
 ) -> lower::Refs<'s> {
     let mut callees = vec![None; domain_funcs.len()];
-    let mut helpers = [None; lower::HELPERS.len()];
+    let mut helpers = [None; lower::Helper::ALL.len()];
     let mut need = |h: lower::Helper, jit: &mut JITModule, func: &mut cranelift_codegen::ir::Function| {
-        if helpers[h as usize].is_none() {
-            helpers[h as usize] = Some(jit.declare_func_in_func(helper_ids[h as usize], func));
+        if let (None, Some(id)) = (helpers[h as usize], helper_ids[h as usize]) {
+            helpers[h as usize] = Some(jit.declare_func_in_func(id, func));
         }
     };
     for b in &f.blocks {

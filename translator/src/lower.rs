@@ -61,70 +61,9 @@ pub fn function_signature(sig: &capjit_ir::Signature, call_conv: CallConv) -> Si
     s
 }
 
-/// Runtime helpers generated code may call, in the order of `HELPERS`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Helper {
-    CallCap,
-    MemoryGrow,
-    MemoryCopy,
-    MemoryFill,
-    MemoryInit,
-    DataDrop,
-    TableCopy,
-    RegionNew,
-    RegionLen,
-    RegionFree,
-    RegionLoad,
-    RegionStore,
-    RegionCopy,
-    IdcFault,
-}
-
-/// Each helper's symbol and parameter types after the context (all return i32).
-pub const HELPERS: [(Helper, &str, &[ir::Type]); 14] = [
-    (Helper::CallCap, "capjit_call_cap", &[types::I32, types::I64]),
-    (Helper::MemoryGrow, "capjit_memory_grow", &[types::I32]),
-    (
-        Helper::MemoryCopy,
-        "capjit_memory_copy",
-        &[types::I32, types::I32, types::I32],
-    ),
-    (
-        Helper::MemoryFill,
-        "capjit_memory_fill",
-        &[types::I32, types::I32, types::I32],
-    ),
-    (
-        Helper::MemoryInit,
-        "capjit_memory_init",
-        &[types::I32, types::I32, types::I32, types::I32],
-    ),
-    (Helper::DataDrop, "capjit_data_drop", &[types::I32]),
-    (
-        Helper::TableCopy,
-        "capjit_table_copy",
-        &[types::I32, types::I32, types::I32],
-    ),
-    (Helper::RegionNew, "capjit_region_new", &[types::I32]),
-    (Helper::RegionLen, "capjit_region_len", &[types::I64]),
-    (Helper::RegionFree, "capjit_region_free", &[types::I64]),
-    (
-        Helper::RegionLoad,
-        "capjit_region_load",
-        &[types::I64, types::I32, types::I32, types::I32],
-    ),
-    (
-        Helper::RegionStore,
-        "capjit_region_store",
-        &[types::I64, types::I32, types::I32, types::I64],
-    ),
-    (
-        Helper::RegionCopy,
-        "capjit_region_copy",
-        &[types::I64, types::I32, types::I32, types::I32, types::I32],
-    ),
-    (Helper::IdcFault, "capjit_idc_fault", &[types::I32, types::I32]),
-];
+/// The runtime helpers, declared once with their ABI in the runtime
+/// (`capjit_tcb::helpers::Helper`).
+pub use capjit_tcb::helpers::Helper;
 
 /// The helper an operation needs, if any.
 pub fn helper_of_op(op: &Op) -> Option<Helper> {
@@ -177,7 +116,7 @@ impl SigIds {
 /// Function references a function body needs: helpers and same-domain callees.
 pub struct Refs<'s> {
     /// By `Helper as usize`; `Some` for every helper this function uses.
-    pub helpers: [Option<FuncRef>; HELPERS.len()],
+    pub helpers: [Option<FuncRef>; Helper::ALL.len()],
     /// By function index of the domain; `Some` for every function this one calls.
     pub callees: Vec<Option<FuncRef>>,
     /// The module's signature numbers, for `call_indirect`.
