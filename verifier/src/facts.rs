@@ -286,12 +286,16 @@ pub struct EdgeCondition {
 /// about `arg`: returns (upper bound of arg, lower bound of arg, arg < other?).
 fn refine(cx: &dyn Values, arg: Value, cond: &EdgeCondition) -> (Range, Option<Value>) {
     let mut r = range_of(cx, arg);
-    let cc = if cond.taken_when_true { cond.cc } else { negate(cond.cc) };
+    let cc = if cond.taken_when_true {
+        cond.cc
+    } else {
+        cond.cc.inverse()
+    };
     // Normalise to `arg CC other`.
     let (cc, other) = if cond.a == arg {
         (cc, cond.b)
     } else if cond.b == arg {
-        (swap(cc), cond.a)
+        (cc.swap(), cond.a)
     } else {
         return (r, None);
     };
@@ -316,36 +320,6 @@ fn refine(cx: &dyn Values, arg: Value, cond: &EdgeCondition) -> (Range, Option<V
         r = range_of(cx, arg);
     }
     (r, lt)
-}
-
-fn negate(cc: IntCC) -> IntCC {
-    match cc {
-        IntCC::Eq => IntCC::Ne,
-        IntCC::Ne => IntCC::Eq,
-        IntCC::Slt => IntCC::Sge,
-        IntCC::Sge => IntCC::Slt,
-        IntCC::Sle => IntCC::Sgt,
-        IntCC::Sgt => IntCC::Sle,
-        IntCC::Ult => IntCC::Uge,
-        IntCC::Uge => IntCC::Ult,
-        IntCC::Ule => IntCC::Ugt,
-        IntCC::Ugt => IntCC::Ule,
-    }
-}
-
-fn swap(cc: IntCC) -> IntCC {
-    match cc {
-        IntCC::Eq => IntCC::Eq,
-        IntCC::Ne => IntCC::Ne,
-        IntCC::Slt => IntCC::Sgt,
-        IntCC::Sgt => IntCC::Slt,
-        IntCC::Sle => IntCC::Sge,
-        IntCC::Sge => IntCC::Sle,
-        IntCC::Ult => IntCC::Ugt,
-        IntCC::Ugt => IntCC::Ult,
-        IntCC::Ule => IntCC::Uge,
-        IntCC::Uge => IntCC::Ule,
-    }
 }
 
 /// Check a block parameter's fact against the argument passed on one edge.
