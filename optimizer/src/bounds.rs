@@ -78,8 +78,8 @@ pub fn rewrite(cx: &DomainCx, f: &mut Function, assume: &Assumptions) -> bool {
 fn edge_counts(f: &Function) -> Vec<usize> {
     let mut n = vec![0; f.blocks.len()];
     for b in &f.blocks {
-        for s in util::successors(&b.term) {
-            if let Some(x) = n.get_mut(s) {
+        for s in b.term.successors() {
+            if let Some(x) = n.get_mut(s.0 as usize) {
                 *x += 1;
             }
         }

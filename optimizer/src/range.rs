@@ -172,45 +172,19 @@ pub struct EdgeCond {
     pub taken_when_true: bool,
 }
 
-pub fn negate(cc: IntCC) -> IntCC {
-    match cc {
-        IntCC::Eq => IntCC::Ne,
-        IntCC::Ne => IntCC::Eq,
-        IntCC::Slt => IntCC::Sge,
-        IntCC::Sge => IntCC::Slt,
-        IntCC::Sle => IntCC::Sgt,
-        IntCC::Sgt => IntCC::Sle,
-        IntCC::Ult => IntCC::Uge,
-        IntCC::Uge => IntCC::Ult,
-        IntCC::Ule => IntCC::Ugt,
-        IntCC::Ugt => IntCC::Ule,
-    }
-}
-
-pub fn swap(cc: IntCC) -> IntCC {
-    match cc {
-        IntCC::Eq => IntCC::Eq,
-        IntCC::Ne => IntCC::Ne,
-        IntCC::Slt => IntCC::Sgt,
-        IntCC::Sgt => IntCC::Slt,
-        IntCC::Sle => IntCC::Sge,
-        IntCC::Sge => IntCC::Sle,
-        IntCC::Ult => IntCC::Ugt,
-        IntCC::Ugt => IntCC::Ult,
-        IntCC::Ule => IntCC::Uge,
-        IntCC::Uge => IntCC::Ule,
-    }
-}
-
 /// The verifier's `refine`: what an edge's condition tells about `arg`.
 pub fn refine(cx: &dyn View, arg: Value, cond: &EdgeCond) -> Range {
     let unrefined = cx.range(arg);
     let mut r = unrefined;
-    let cc = if cond.taken_when_true { cond.cc } else { negate(cond.cc) };
+    let cc = if cond.taken_when_true {
+        cond.cc
+    } else {
+        cond.cc.inverse()
+    };
     let (cc, other) = if cond.a == arg {
         (cc, cond.b)
     } else if cond.b == arg {
-        (swap(cc), cond.a)
+        (cc.swap(), cond.a)
     } else {
         return r;
     };
@@ -312,7 +286,7 @@ pub fn analyze(cx: &DomainCx, f: &Function, defs: &Defs, cfg: &Cfg, assume: &Ass
     let mut bits = vec![0u32; n];
     let mut consts = vec![None; n];
     for (v, t) in &defs.ty {
-        if let (Some(b), Some(slot)) = (crate::util::int_bits(t), bits.get_mut(v.0 as usize)) {
+        if let (Some(b), Some(slot)) = (t.int_bits(), bits.get_mut(v.0 as usize)) {
             *slot = b;
         }
     }
