@@ -181,6 +181,14 @@ impl NumType {
     pub fn is_int(self) -> bool {
         matches!(self, NumType::I32 | NumType::I64)
     }
+
+    /// Bytes of a value of this type: 4 or 8.
+    pub fn bytes(self) -> u8 {
+        match self {
+            NumType::I32 | NumType::F32 => 4,
+            NumType::I64 | NumType::F64 => 8,
+        }
+    }
 }
 
 impl From<NumType> for Type {
@@ -209,5 +217,166 @@ impl Const {
             Const::F32(_) => NumType::F32,
             Const::F64(_) => NumType::F64,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{BlockCall, Function, Global, Import, ImportSource, Memory, Value};
+
+    const ALL_CC: [IntCC; 10] = [
+        IntCC::Eq,
+        IntCC::Ne,
+        IntCC::Slt,
+        IntCC::Sle,
+        IntCC::Sgt,
+        IntCC::Sge,
+        IntCC::Ult,
+        IntCC::Ule,
+        IntCC::Ugt,
+        IntCC::Uge,
+    ];
+
+    /// The meaning of a condition on 64-bit operands, written out independently.
+    fn holds(cc: IntCC, a: i64, b: i64) -> bool {
+        let (ua, ub) = (a as u64, b as u64);
+        match cc {
+            IntCC::Eq => a == b,
+            IntCC::Ne => a != b,
+            IntCC::Slt => a < b,
+            IntCC::Sle => a <= b,
+            IntCC::Sgt => a > b,
+            IntCC::Sge => a >= b,
+            IntCC::Ult => ua < ub,
+            IntCC::Ule => ua <= ub,
+            IntCC::Ugt => ua > ub,
+            IntCC::Uge => ua >= ub,
+        }
+    }
+
+    #[test]
+    fn inverse_and_swap_mean_what_they_say() {
+        let samples = [i64::MIN, -2, -1, 0, 1, 2, i64::MAX];
+        for cc in ALL_CC {
+            assert_eq!(cc.inverse().inverse(), cc);
+            assert_eq!(cc.swap().swap(), cc);
+            for a in samples {
+                for b in samples {
+                    assert_eq!(holds(cc.inverse(), a, b), !holds(cc, a, b), "{cc:?} {a} {b}");
+                    assert_eq!(holds(cc.swap(), b, a), holds(cc, a, b), "{cc:?} {a} {b}");
+                }
+            }
+        }
+    }
+
+    fn call(b: u32) -> BlockCall {
+        BlockCall {
+            block: BlockId(b),
+            args: vec![],
+        }
+    }
+
+    #[test]
+    fn successors_in_order_and_renumbered_alike() {
+        let v = Value(0);
+        let cases = [
+            (Terminator::Jump(call(3)), vec![3]),
+            (
+                Terminator::Brif {
+                    cond: v,
+                    then: call(1),
+                    else_: call(2),
+                },
+                vec![1, 2],
+            ),
+            (
+                Terminator::BrTable {
+                    index: v,
+                    default: call(4),
+                    targets: vec![call(1), call(4), call(2)],
+                },
+                vec![4, 1, 4, 2],
+            ),
+            (
+                Terminator::CallCap {
+                    cap: v,
+                    args: vec![],
+                    ok: BlockId(5),
+                    fail: BlockId(6),
+                },
+                vec![5, 6],
+            ),
+            (Terminator::Return(vec![v]), vec![]),
+            (Terminator::Trap, vec![]),
+            (Terminator::TrapWith(v), vec![]),
+        ];
+        for (mut t, want) in cases {
+            assert_eq!(t.successors().map(|b| b.0).collect::<Vec<_>>(), want, "{t:?}");
+            t.successors_mut().for_each(|b| b.0 += 10);
+            let moved: Vec<u32> = want.iter().map(|b| b + 10).collect();
+            assert_eq!(t.successors().map(|b| b.0).collect::<Vec<_>>(), moved, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn result_types_follow_the_domain() {
+        let sig = Signature {
+            params: vec![Type::I32],
+            results: vec![Type::I64, Type::Buf],
+        };
+        let d = Domain {
+            name: "d".into(),
+            memory: Memory::default(),
+            inbox: None,
+            data: vec![],
+            passive_data: vec![],
+            imports: vec![Import {
+                name: "f".into(),
+                source: ImportSource::Host { function: "f".into() },
+                sig: sig.clone(),
+                span: None,
+            }],
+            globals: vec![Global {
+                name: "g".into(),
+                ty: NumType::F32,
+                mutable: false,
+                init: Const::F32(0),
+                span: None,
+            }],
+            table: vec![],
+            functions: vec![Function {
+                name: "f".into(),
+                exported: false,
+                sig: sig.clone(),
+                blocks: vec![],
+                span: None,
+            }],
+            span: None,
+        };
+        let v = Value(0);
+        let types = |op: Op| op.result_types(&d).map(|r| r.to_vec());
+        assert_eq!(types(Op::Const(Const::F64(0))), Some(vec![Type::F64]));
+        assert_eq!(
+            types(Op::Icmp {
+                cc: IntCC::Eq,
+                ty: NumType::I64,
+                a: v,
+                b: v
+            }),
+            Some(vec![Type::I32])
+        );
+        assert_eq!(types(Op::RegionNew { len: v }), Some(vec![Type::Region]));
+        assert_eq!(types(Op::RegionFree { region: v }), Some(vec![]));
+        assert_eq!(types(Op::Call { func: 0, args: vec![v] }), Some(sig.results.clone()));
+        assert_eq!(types(Op::Call { func: 1, args: vec![v] }), None);
+        assert_eq!(types(Op::GlobalGet { global: 0 }), Some(vec![Type::F32]));
+        assert_eq!(types(Op::GlobalGet { global: 1 }), None);
+        assert_eq!(
+            types(Op::CapGet { import: 0 }),
+            Some(vec![Type::Cap(Box::new(sig.clone()))])
+        );
+        assert_eq!(types(Op::CapGet { import: 1 }), None);
+        assert_eq!(Op::CapGet { import: 1 }.result_type_vec(&d), vec![]);
     }
 }

@@ -197,7 +197,7 @@ fn edge_params(f: &mut Function, defs: &Defs, cfg: &Cfg, st: &Ranges, wanted: &H
 fn recomputable(op: &Op) -> bool {
     match op {
         Op::Binary { op, ty, .. } => {
-            matches!(ty, NumType::I32 | NumType::I64)
+            ty.is_int()
                 && !matches!(
                     op,
                     capjit_ir::BinOp::Udiv | capjit_ir::BinOp::Sdiv | capjit_ir::BinOp::Urem | capjit_ir::BinOp::Srem

@@ -94,10 +94,7 @@ pub fn int_bits(t: TypeId) -> Option<u32> {
 /// Whether a memory access shape is well-formed: 1, 2, 4 or 8 bytes, no wider
 /// than its type, narrow only for integers, sign-extension only when narrow.
 pub fn access_ok(a: MemAccess) -> bool {
-    let width = match a.ty {
-        NumType::I32 | NumType::F32 => 4,
-        NumType::I64 | NumType::F64 => 8,
-    };
+    let width = a.ty.bytes();
     let narrow = a.bytes < width;
     matches!(a.bytes, 1 | 2 | 4 | 8) && a.bytes <= width && (!narrow || a.ty.is_int()) && (!a.signed || narrow)
 }
