@@ -1,7 +1,7 @@
 //! The IR's shape, written once: the types each operation defines, the blocks each
 //! terminator can go to, how an integer condition turns around, and how the numeric
 //! types sit among the value types. The verifier, the translator, the optimiser, the
-//! frontends' tests and the fuzzer all read these; none keeps its own table.
+//! Wasm frontend, the fuzzer and the tests all read these; none keeps its own table.
 //!
 //! TRUSTED (read by the verifier and the translator): a wrong answer here is a wrong
 //! type or a missed edge everywhere at once, so every `match` is exhaustive and
@@ -42,17 +42,6 @@ pub enum ResultTypes<'a> {
 }
 
 impl ResultTypes<'_> {
-    pub fn len(&self) -> usize {
-        match self {
-            ResultTypes::Types(ts) => ts.len(),
-            ResultTypes::Cap(_) => 1,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     pub fn to_vec(&self) -> Vec<Type> {
         match self {
             ResultTypes::Types(ts) => ts.to_vec(),
