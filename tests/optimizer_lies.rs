@@ -26,9 +26,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use capjit::ir::exec::RunError;
-use capjit::ir::{
-    parse_module, BlockCall, Const, Def, Fact, Function, Inst, IntCC, Module, Op, Terminator, Type, Value,
-};
+use capjit::ir::{parse_module, BlockCall, Const, Def, Fact, Function, Inst, Module, Op, Terminator, Type, Value};
 use capjit::opt::Fallback;
 use capjit::optimizer::{optimize_report, Options};
 use capjit::{Backend, Config, Instance};
@@ -107,20 +105,16 @@ fn value_type(f: &Function, v: Value) -> Option<Type> {
         for i in &b.insts {
             if i.results.first().is_some_and(|d| d.value == v) {
                 return match &i.op {
-                    Op::Binary { ty, .. } | Op::Unary { ty, .. } => Some(capjit::optimizer::util::num_type(*ty)),
-                    Op::Convert { to, .. } => Some(capjit::optimizer::util::num_type(*to)),
+                    Op::Binary { ty, .. } | Op::Unary { ty, .. } => Some(Type::from(*ty)),
+                    Op::Convert { to, .. } => Some(Type::from(*to)),
                     Op::Const(Const::I64(_)) => Some(Type::I64),
-                    Op::Load { access, .. } => Some(capjit::optimizer::util::num_type(access.ty)),
+                    Op::Load { access, .. } => Some(Type::from(access.ty)),
                     _ => Some(Type::I32),
                 };
             }
         }
     }
     None
-}
-
-fn negate(cc: IntCC) -> IntCC {
-    capjit::optimizer::range::negate(cc)
 }
 
 /// Every corrupted version of `m`, labelled by the kind of lie.
@@ -267,7 +261,7 @@ fn lies(m: &Module) -> Vec<(&'static str, String, Module)> {
                                 for inst in &mut block.insts {
                                     if inst.results.first().is_some_and(|x| x.value == *cond) {
                                         if let Op::Icmp { cc, .. } = &mut inst.op {
-                                            *cc = negate(*cc);
+                                            *cc = cc.inverse();
                                         }
                                     }
                                 }

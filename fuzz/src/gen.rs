@@ -83,23 +83,6 @@ impl Pick for Unstructured<'_> {
     }
 }
 
-fn ty_of(t: NumType) -> Type {
-    match t {
-        NumType::I32 => Type::I32,
-        NumType::I64 => Type::I64,
-        NumType::F32 => Type::F32,
-        NumType::F64 => Type::F64,
-    }
-}
-
-fn bits_of(t: &Type) -> Option<u32> {
-    match t {
-        Type::I32 => Some(32),
-        Type::I64 => Some(64),
-        _ => None,
-    }
-}
-
 fn max_of(bits: u32) -> u64 {
     if bits >= 64 {
         u64::MAX
@@ -300,6 +283,21 @@ struct DomPlan {
 impl DomPlan {
     fn initial_bytes(&self) -> u64 {
         self.memory.initial as u64 * PAGE_SIZE
+    }
+}
+
+/// For [`Op::result_types`]; the generator does not emit globals yet.
+impl DomainTypes for DomPlan {
+    fn function_sig(&self, func: u32) -> Option<&Signature> {
+        self.funcs.get(func as usize).map(|f| &f.sig)
+    }
+
+    fn import_sig(&self, import: u32) -> Option<&Signature> {
+        self.imports.get(import as usize).map(|i| &i.sig)
+    }
+
+    fn global_type(&self, _: u32) -> Option<NumType> {
+        None
     }
 }
 
@@ -511,7 +509,7 @@ struct Known {
 
 impl Known {
     fn range(&self) -> (u64, u64) {
-        self.range.unwrap_or((0, bits_of(&self.ty).map_or(u64::MAX, max_of)))
+        self.range.unwrap_or((0, self.ty.int_bits().map_or(u64::MAX, max_of)))
     }
 }
 
@@ -725,7 +723,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
     /// A fact for a block parameter: on entry and `call_cap` successors (`foreign`)
     /// only the trivial one is provable; elsewhere a bound an edge may establish.
     fn param_fact(&mut self, b: usize, foreign: bool, i: usize, ty: &Type) -> Result<Option<Fact>> {
-        let Some(bits) = bits_of(ty) else {
+        let Some(bits) = ty.int_bits() else {
             return Ok(if self.u.rare(10)? {
                 Some(Fact::Range { lo: 0, hi: 1 })
             } else {
@@ -769,7 +767,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
     }
 
     fn known_param(&self, p: &BlockParam) -> Known {
-        let bits = bits_of(&p.ty);
+        let bits = p.ty.int_bits();
         let (range, in_memory) = match (p.fact, bits) {
             (Some(Fact::Range { lo, hi }), Some(bits)) if lo <= hi && hi <= max_of(bits) => (Some((lo, hi)), None),
             (Some(Fact::InMemory { size }), Some(bits)) => (
@@ -842,7 +840,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
     }
 
     fn num_operand(&mut self, t: NumType) -> Result<Value> {
-        self.operand(&ty_of(t))
+        self.operand(t.as_type())
     }
 
     fn wrong_operand(&mut self) -> Result<Value> {
@@ -984,7 +982,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
     /// A fact for the result of `op` of type `ty`: usually what the verifier can
     /// prove (or weaker), rarely a false one.
     fn result_fact(&mut self, op: &Op, ty: &Type) -> Result<Option<Fact>> {
-        let Some(bits) = bits_of(ty) else {
+        let Some(bits) = ty.int_bits() else {
             return Ok(None);
         };
         if !self.u.pct(30)? {
@@ -1025,7 +1023,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                     let above: Vec<Value> = self
                         .avail
                         .iter()
-                        .filter(|k| bits_of(&k.ty).is_some() && k.range.is_some_and(|(l, _)| l > hi))
+                        .filter(|k| k.ty.int_bits().is_some() && k.range.is_some_and(|(l, _)| l > hi))
                         .map(|k| k.v)
                         .collect();
                     if above.is_empty() {
@@ -1038,56 +1036,9 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
         })
     }
 
-    fn result_types(&self, op: &Op) -> Vec<Type> {
-        match op {
-            Op::Const(c) => vec![match c {
-                Const::I32(_) => Type::I32,
-                Const::I64(_) => Type::I64,
-                Const::F32(_) => Type::F32,
-                Const::F64(_) => Type::F64,
-            }],
-            Op::Binary { ty, .. } | Op::Unary { ty, .. } => vec![ty_of(*ty)],
-            Op::Icmp { .. } | Op::Fcmp { .. } => vec![Type::I32],
-            Op::Select { ty, .. } => vec![ty.clone()],
-            Op::Convert { to, .. } => vec![ty_of(*to)],
-            Op::Load { access, .. } | Op::RegionLoad { access, .. } => vec![ty_of(access.ty)],
-            Op::Store { .. }
-            | Op::MemoryCopy { .. }
-            | Op::MemoryFill { .. }
-            | Op::MemoryInit { .. }
-            | Op::DataDrop { .. }
-            | Op::TableCopy { .. }
-            | Op::RegionStore { .. }
-            | Op::RegionRead { .. }
-            | Op::RegionWrite { .. }
-            | Op::RegionFree { .. }
-            | Op::GlobalSet { .. } => vec![],
-            // The generator does not emit globals or tables yet.
-            Op::CallIndirect { sig, .. } => sig.results.clone(),
-            Op::GlobalGet { .. } => vec![],
-            Op::MemorySize | Op::MemoryGrow { .. } | Op::BufPtr { .. } | Op::BufLen { .. } | Op::RegionLen { .. } => {
-                vec![Type::I32]
-            }
-            Op::Call { func, .. } => self
-                .dom
-                .funcs
-                .get(*func as usize)
-                .map(|f| f.sig.results.clone())
-                .unwrap_or_default(),
-            Op::CapGet { import } => self
-                .dom
-                .imports
-                .get(*import as usize)
-                .map(|i| vec![Type::Cap(Box::new(i.sig.clone()))])
-                .unwrap_or_default(),
-            Op::BufMake { .. } => vec![Type::Buf],
-            Op::RegionNew { .. } => vec![Type::Region],
-        }
-    }
-
     /// Append an instruction with fresh results (and maybe facts); returns them.
     fn emit(&mut self, op: Op) -> Result<Vec<Value>> {
-        let mut tys = self.result_types(&op);
+        let mut tys = op.result_type_vec(self.dom);
         if self.u.rare(5)? {
             // Deliberately the wrong number of results.
             if tys.is_empty() || self.u.pct(50)? {
@@ -1101,7 +1052,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
         for ty in tys {
             let value = self.fresh()?;
             let fact = self.result_fact(&op, &ty)?;
-            let bits = bits_of(&ty);
+            let bits = ty.int_bits();
             let range = match (fact, bits) {
                 (Some(Fact::Range { lo, hi }), Some(b)) if lo <= hi && hi <= max_of(b) => Some((lo, hi)),
                 (None, Some(b)) => match op {
@@ -1218,7 +1169,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
         let op = match kind {
             OpKind::Const => {
                 let t = self.u.num_type()?;
-                self.materialize(&ty_of(t))?;
+                self.materialize(t.as_type())?;
                 return Ok(());
             }
             OpKind::IntBinary => {
@@ -1609,7 +1560,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                     let cands: Vec<Value> = (0..blocks.len())
                         .filter(|&d| d != p.block && doms[p.block] & (1 << d) != 0)
                         .flat_map(|d| self.defs[d].iter())
-                        .filter(|k| bits_of(&k.ty).is_some())
+                        .filter(|k| k.ty.int_bits().is_some())
                         .map(|k| k.v)
                         .collect();
                     if cands.is_empty() {

@@ -1,7 +1,9 @@
 //! capjit IR.
 //!
 //! Always built, and the only part trusted code may use (plain data and names):
-//! `model` (the IR), `trap` (trap codes), `value` (runtime values), `exec` (limits,
+//! `model` (the IR), `shape` (each operation's result types, each terminator's
+//! successors, condition and numeric-type helpers: the IR's shape, written once),
+//! `trap` (trap codes), `value` (runtime values), `exec` (limits,
 //! statuses and reports shared by executors), `names` (display forms),
 //! `host_fn` (host functions the embedder defines) and `resources` (the byte budget
 //! and region table both executors share).
@@ -16,11 +18,13 @@ pub mod host_fn;
 pub mod model;
 pub mod names;
 pub mod resources;
+pub mod shape;
 pub mod trap;
 pub mod value;
 
 pub use host_fn::{HostCall, HostFailure, HostFn};
 pub use model::*;
+pub use shape::{DomainTypes, ResultTypes};
 pub use trap::TrapCode;
 pub use value::{RegionHandle, Val};
 

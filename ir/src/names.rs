@@ -83,11 +83,7 @@ pub(crate) fn write_list<T: Display>(f: &mut impl Write, items: &[T]) -> fmt::Re
 }
 
 fn access_name(prefix: &str, a: MemAccess, is_load: bool) -> String {
-    let width = match a.ty {
-        NumType::I32 | NumType::F32 => 4,
-        NumType::I64 | NumType::F64 => 8,
-    };
-    if a.bytes >= width {
+    if a.bytes >= a.ty.bytes() {
         return format!("{prefix}.{}", a.ty);
     }
     let bits = a.bytes as u32 * 8;

@@ -243,13 +243,6 @@ fn store_kind(w: &str) -> Option<(Option<u8>, bool)> {
     })
 }
 
-pub(crate) fn type_width(ty: NumType) -> u8 {
-    match ty {
-        NumType::I32 | NumType::F32 => 4,
-        NumType::I64 | NumType::F64 => 8,
-    }
-}
-
 fn parse_value_name(w: &str) -> Option<Value> {
     let digits = w.strip_prefix('v')?;
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || (digits.len() > 1 && digits.starts_with('0'))
@@ -917,7 +910,7 @@ impl<'a> Parser<'a> {
     }
 
     fn mem_access(&self, kind: (Option<u8>, bool), ty: NumType, span: Span) -> PResult<MemAccess> {
-        let width = type_width(ty);
+        let width = ty.bytes();
         let bytes = kind.0.unwrap_or(width);
         if bytes >= width && kind.0.is_some() || matches!(ty, NumType::F32 | NumType::F64) && kind.0.is_some() {
             return Err(ParseError::new(

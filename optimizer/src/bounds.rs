@@ -42,8 +42,9 @@ use capjit_ir::{
     Block, BlockCall, BlockId, BlockParam, ConvOp, Def, Fact, Function, Inst, IntCC, NumType, Op, Terminator, Value,
 };
 
-use crate::range::{self, analyze, Assumptions, Range, Ranges, View};
+use crate::range::{self, analyze, Assumptions, Range, RangeExt, Ranges, View};
 use crate::util::{self, block_calls, foreign_param_blocks, Cfg, Defs, DomainCx, Site};
+use capjit_verifier::rules::Operands;
 
 /// Rounds of rewriting before the facts are written.
 const MAX_REWRITE_ROUNDS: usize = 24;
@@ -78,8 +79,8 @@ pub fn rewrite(cx: &DomainCx, f: &mut Function, assume: &Assumptions) -> bool {
 fn edge_counts(f: &Function) -> Vec<usize> {
     let mut n = vec![0; f.blocks.len()];
     for b in &f.blocks {
-        for s in util::successors(&b.term) {
-            if let Some(x) = n.get_mut(s) {
+        for s in b.term.successors() {
+            if let Some(x) = n.get_mut(s.0 as usize) {
                 *x += 1;
             }
         }
@@ -197,7 +198,7 @@ fn edge_params(f: &mut Function, defs: &Defs, cfg: &Cfg, st: &Ranges, wanted: &H
 fn recomputable(op: &Op) -> bool {
     match op {
         Op::Binary { op, ty, .. } => {
-            matches!(ty, NumType::I32 | NumType::I64)
+            ty.is_int()
                 && !matches!(
                     op,
                     capjit_ir::BinOp::Udiv | capjit_ir::BinOp::Sdiv | capjit_ir::BinOp::Urem | capjit_ir::BinOp::Srem
@@ -215,7 +216,7 @@ struct With<'a> {
     r: Range,
 }
 
-impl View for With<'_> {
+impl Operands for With<'_> {
     fn range(&self, v: Value) -> Range {
         if v == self.x {
             self.r
@@ -226,11 +227,14 @@ impl View for With<'_> {
     fn constant(&self, v: Value) -> Option<u64> {
         self.st.constant(v)
     }
-    fn bits(&self, v: Value) -> u32 {
-        self.st.bits(v)
-    }
     fn pages(&self) -> (u32, u32) {
         self.st.pages()
+    }
+}
+
+impl View for With<'_> {
+    fn bits(&self, v: Value) -> u32 {
+        self.st.bits(v)
     }
 }
 

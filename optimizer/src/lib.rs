@@ -189,7 +189,7 @@ fn well_formed(f: &Function) -> bool {
     let n = f.blocks.len();
     util::next_value(f) <= capjit_verifier::limits::MAX_VALUE_INDEX
         && f.blocks.iter().all(|b| {
-            util::successors(&b.term).iter().all(|&s| s < n && s != 0)
+            b.term.successors().all(|s| (s.0 as usize) < n && s.0 != 0)
                 && util::block_calls(&b.term)
                     .iter()
                     .all(|c| c.args.len() == f.blocks[c.block.0 as usize].params.len())

@@ -1,236 +1,60 @@
-//! Unsigned range analysis that mirrors the verifier's fact rules
-//! (`verifier/src/facts.rs`) exactly, so that a range computed here and attached as
-//! `!range(lo, hi)` is a fact the verifier can check with its own local rules.
+//! Unsigned range analysis with the verifier's own fact rules
+//! (`capjit_verifier::rules`: `derive`, `derive_binary`, `refine`), so that a range
+//! computed here and attached as `!range(lo, hi)` is a fact the verifier can check
+//! with the same local rules.
 //!
-//! The transfer functions below are copies of the verifier's `derive`,
-//! `derive_binary` and `refine` (same widths, same overflow cut-offs, same
-//! refinement of a `brif` edge by its `icmp`). The analysis iterates them to a
-//! post-fixpoint over the whole function: instruction results from their operands,
-//! block parameters as the join over every incoming edge (refined by the edge's
-//! condition), with widening at parameters that keep growing and two narrowing
-//! rounds afterwards. Whatever it gets wrong, the verifier rejects, and the
-//! optimiser drops the fact (see `lib.rs`); a wrong range is never a wrong program
-//! except through the rewrites that rely on it, which only use ranges derived from
-//! facts of a module that verified.
+//! The analysis iterates those rules to a post-fixpoint over the whole function:
+//! instruction results from their operands, block parameters as the join over every
+//! incoming edge (refined by the edge's condition), with widening at parameters that
+//! keep growing and two narrowing rounds afterwards. Whatever it gets wrong, the
+//! verifier rejects, and the optimiser drops the fact (see `lib.rs`); a wrong range is
+//! never a wrong program except through the rewrites that rely on it, which only use
+//! ranges derived from facts of a module that verified.
 
 use std::collections::HashMap;
 
-use capjit_ir::{BinOp, Const, ConvOp, Fact, Function, IntCC, Op, Terminator, UnOp, Value};
+use capjit_ir::{Const, Fact, Function, IntCC, Op, Terminator, Value};
+pub use capjit_verifier::rules::{derive, derive_binary, max_of, Range};
+use capjit_verifier::rules::{refine, EdgeCondition, Operands};
 
 use crate::util::{block_calls, Cfg, Defs, DomainCx};
 
-/// An inclusive unsigned range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Range {
-    pub lo: u64,
-    pub hi: u64,
+/// What the analysis needs of a range beyond the verifier's rules.
+pub trait RangeExt {
+    fn full(bits: u32) -> Range;
+    fn point(c: u64) -> Range;
+    fn join(self, o: Range) -> Range;
+    fn contains(self, o: Range) -> bool;
 }
 
-impl Range {
-    pub fn full(bits: u32) -> Range {
+impl RangeExt for Range {
+    fn full(bits: u32) -> Range {
         Range {
             lo: 0,
             hi: max_of(bits),
         }
     }
 
-    pub fn point(c: u64) -> Range {
+    fn point(c: u64) -> Range {
         Range { lo: c, hi: c }
     }
 
-    pub fn join(self, o: Range) -> Range {
+    fn join(self, o: Range) -> Range {
         Range {
             lo: self.lo.min(o.lo),
             hi: self.hi.max(o.hi),
         }
     }
 
-    pub fn contains(self, o: Range) -> bool {
+    fn contains(self, o: Range) -> bool {
         self.lo <= o.lo && o.hi <= self.hi
     }
 }
 
-pub fn max_of(bits: u32) -> u64 {
-    if bits >= 64 {
-        u64::MAX
-    } else {
-        (1u64 << bits) - 1
-    }
-}
-
-fn bounded(lo: u128, hi: u128, bits: u32) -> Range {
-    if hi > max_of(bits) as u128 || lo > hi {
-        Range::full(bits)
-    } else {
-        Range {
-            lo: lo as u64,
-            hi: hi as u64,
-        }
-    }
-}
-
-/// How operands look to the verifier's rules: a range per value, the constant a
-/// value is defined as, and its width.
-pub trait View {
-    fn range(&self, v: Value) -> Range;
-    fn constant(&self, v: Value) -> Option<u64>;
+/// How operands look to the verifier's rules ([`Operands`]: a range per value, the
+/// constant a value is defined as, the memory's pages), and each value's width.
+pub trait View: Operands {
     fn bits(&self, v: Value) -> u32;
-    fn pages(&self) -> (u32, u32);
-}
-
-/// The verifier's `derive`: the range of an instruction's single result.
-pub fn derive(cx: &dyn View, op: &Op, bits: u32) -> Range {
-    let r = |v: Value| cx.range(v);
-    match op {
-        Op::Const(Const::I32(c)) => Range::point(*c as u32 as u64),
-        Op::Const(Const::I64(c)) => Range::point(*c as u64),
-        Op::Binary { op, a, b, .. } => derive_binary(*op, r(*a), r(*b), cx.constant(*b), bits),
-        Op::Unary {
-            op: UnOp::Clz | UnOp::Ctz | UnOp::Popcnt,
-            ..
-        } => Range { lo: 0, hi: bits as u64 },
-        Op::Icmp { .. } | Op::Fcmp { .. } => Range { lo: 0, hi: 1 },
-        Op::Select { a, b, .. } => r(*a).join(r(*b)),
-        Op::Convert {
-            op: ConvOp::Uextend, a, ..
-        } => r(*a),
-        Op::Convert {
-            op: ConvOp::Sextend, a, ..
-        } if r(*a).hi < 1 << 31 => r(*a),
-        Op::Convert {
-            op: ConvOp::Wrap, a, ..
-        } if r(*a).hi <= u32::MAX as u64 => r(*a),
-        Op::Load { access, .. } | Op::RegionLoad { access, .. } if !access.signed && access.bytes < 8 => {
-            let narrow = max_of(access.bytes as u32 * 8);
-            Range {
-                lo: 0,
-                hi: narrow.min(max_of(bits)),
-            }
-        }
-        Op::MemorySize => {
-            let (initial, maximum) = cx.pages();
-            Range {
-                lo: initial as u64,
-                hi: maximum as u64,
-            }
-        }
-        _ => Range::full(bits),
-    }
-}
-
-/// The verifier's `derive_binary`.
-pub fn derive_binary(op: BinOp, a: Range, b: Range, b_const: Option<u64>, bits: u32) -> Range {
-    let (alo, ahi, blo, bhi) = (a.lo as u128, a.hi as u128, b.lo as u128, b.hi as u128);
-    match op {
-        BinOp::Iadd => bounded(alo + blo, ahi + bhi, bits),
-        BinOp::Isub if alo >= bhi => bounded(alo - bhi, ahi - blo, bits),
-        BinOp::Imul => bounded(alo * blo, ahi * bhi, bits),
-        BinOp::Band => Range {
-            lo: 0,
-            hi: a.hi.min(b.hi),
-        },
-        BinOp::Bor | BinOp::Bxor => {
-            let top = a.hi.max(b.hi);
-            let hi = if top == 0 { 0 } else { max_of(64 - top.leading_zeros()) };
-            Range { lo: 0, hi }
-        }
-        BinOp::Ushr => match b_const {
-            Some(k) => {
-                let k = (k % bits as u64) as u32;
-                Range {
-                    lo: a.lo >> k,
-                    hi: a.hi >> k,
-                }
-            }
-            None => Range { lo: 0, hi: a.hi },
-        },
-        BinOp::Ishl => match b_const {
-            Some(k) => {
-                let k = (k % bits as u64) as u32;
-                bounded(alo << k, ahi << k, bits)
-            }
-            None => Range::full(bits),
-        },
-        BinOp::Udiv => Range {
-            lo: if b.lo > 0 { a.lo / b.hi.max(1) } else { 0 },
-            hi: a.hi / b.lo.max(1),
-        },
-        BinOp::Urem => Range {
-            lo: 0,
-            hi: a.hi.min(b.hi.saturating_sub(1)),
-        },
-        _ => Range::full(bits),
-    }
-}
-
-/// The condition deciding one edge of a `brif`.
-#[derive(Clone, Copy, Debug)]
-pub struct EdgeCond {
-    pub cc: IntCC,
-    pub a: Value,
-    pub b: Value,
-    pub taken_when_true: bool,
-}
-
-pub fn negate(cc: IntCC) -> IntCC {
-    match cc {
-        IntCC::Eq => IntCC::Ne,
-        IntCC::Ne => IntCC::Eq,
-        IntCC::Slt => IntCC::Sge,
-        IntCC::Sge => IntCC::Slt,
-        IntCC::Sle => IntCC::Sgt,
-        IntCC::Sgt => IntCC::Sle,
-        IntCC::Ult => IntCC::Uge,
-        IntCC::Uge => IntCC::Ult,
-        IntCC::Ule => IntCC::Ugt,
-        IntCC::Ugt => IntCC::Ule,
-    }
-}
-
-pub fn swap(cc: IntCC) -> IntCC {
-    match cc {
-        IntCC::Eq => IntCC::Eq,
-        IntCC::Ne => IntCC::Ne,
-        IntCC::Slt => IntCC::Sgt,
-        IntCC::Sgt => IntCC::Slt,
-        IntCC::Sle => IntCC::Sge,
-        IntCC::Sge => IntCC::Sle,
-        IntCC::Ult => IntCC::Ugt,
-        IntCC::Ugt => IntCC::Ult,
-        IntCC::Ule => IntCC::Uge,
-        IntCC::Uge => IntCC::Ule,
-    }
-}
-
-/// The verifier's `refine`: what an edge's condition tells about `arg`.
-pub fn refine(cx: &dyn View, arg: Value, cond: &EdgeCond) -> Range {
-    let unrefined = cx.range(arg);
-    let mut r = unrefined;
-    let cc = if cond.taken_when_true { cond.cc } else { negate(cond.cc) };
-    let (cc, other) = if cond.a == arg {
-        (cc, cond.b)
-    } else if cond.b == arg {
-        (swap(cc), cond.a)
-    } else {
-        return r;
-    };
-    let o = cx.range(other);
-    match cc {
-        IntCC::Ult => r.hi = r.hi.min(o.hi.saturating_sub(1)),
-        IntCC::Ule => r.hi = r.hi.min(o.hi),
-        IntCC::Ugt => r.lo = r.lo.max(o.lo.saturating_add(1)),
-        IntCC::Uge => r.lo = r.lo.max(o.lo),
-        IntCC::Eq => {
-            r.lo = r.lo.max(o.lo);
-            r.hi = r.hi.min(o.hi);
-        }
-        _ => {}
-    }
-    if r.lo > r.hi {
-        unrefined
-    } else {
-        r
-    }
 }
 
 /// The `icmp` deciding the edges of a `brif` terminator, as the verifier finds it.
@@ -263,7 +87,7 @@ pub struct Ranges {
     pages: (u32, u32),
 }
 
-impl View for Ranges {
+impl Operands for Ranges {
     fn range(&self, v: Value) -> Range {
         let bits = self.bits(v);
         if let Some(c) = self.constant(v) {
@@ -277,14 +101,17 @@ impl View for Ranges {
     fn constant(&self, v: Value) -> Option<u64> {
         self.consts.get(v.0 as usize).copied().flatten()
     }
+    fn pages(&self) -> (u32, u32) {
+        self.pages
+    }
+}
+
+impl View for Ranges {
     fn bits(&self, v: Value) -> u32 {
         match self.bits.get(v.0 as usize) {
             Some(&b) if b > 0 => b,
             _ => 64,
         }
-    }
-    fn pages(&self) -> (u32, u32) {
-        self.pages
     }
 }
 
@@ -312,7 +139,7 @@ pub fn analyze(cx: &DomainCx, f: &Function, defs: &Defs, cfg: &Cfg, assume: &Ass
     let mut bits = vec![0u32; n];
     let mut consts = vec![None; n];
     for (v, t) in &defs.ty {
-        if let (Some(b), Some(slot)) = (crate::util::int_bits(t), bits.get_mut(v.0 as usize)) {
+        if let (Some(b), Some(slot)) = (t.int_bits(), bits.get_mut(v.0 as usize)) {
             *slot = b;
         }
     }
@@ -554,16 +381,15 @@ fn incoming(
 /// condition is `cond`.
 pub fn edge_range(st: &dyn View, cond: Option<(IntCC, Value, Value)>, ci: usize, arg: Value) -> Range {
     match cond {
-        Some((cc, a, b)) if ci < 2 => refine(
-            st,
-            arg,
-            &EdgeCond {
+        Some((cc, a, b)) if ci < 2 => {
+            let cond = EdgeCondition {
                 cc,
                 a,
                 b,
                 taken_when_true: ci == 0,
-            },
-        ),
+            };
+            refine(st, arg, &cond).0
+        }
         _ => st.range(arg),
     }
 }

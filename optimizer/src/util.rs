@@ -1,14 +1,14 @@
-//! Shared plumbing for the passes: operands of operations and terminators, result
-//! types, the control-flow graph with dominators, value substitution, and block
-//! insertion and removal with renumbering.
+//! Shared plumbing for the passes: operands of operations and terminators, value
+//! types (result types come from `capjit_ir::shape`), the control-flow graph with
+//! dominators, value substitution, and block insertion and removal with renumbering.
 //!
 //! Nothing here changes what a function computes; the passes decide what is safe.
 
 use std::collections::HashMap;
 
 use capjit_ir::{
-    BinOp, BlockCall, BlockId, Const, ConvOp, Domain, Fact, Function, Memory, NumType, Op, Signature, Terminator, Type,
-    Value,
+    BinOp, BlockCall, Const, ConvOp, Domain, DomainTypes, Fact, Function, Memory, NumType, Op, Signature, Terminator,
+    Type, Value,
 };
 
 /// What a pass needs to know about the domain around a function.
@@ -43,70 +43,18 @@ impl DomainCx {
     }
 }
 
-pub fn num_type(t: NumType) -> Type {
-    match t {
-        NumType::I32 => Type::I32,
-        NumType::I64 => Type::I64,
-        NumType::F32 => Type::F32,
-        NumType::F64 => Type::F64,
+/// For [`Op::result_types`].
+impl DomainTypes for DomainCx {
+    fn function_sig(&self, func: u32) -> Option<&Signature> {
+        self.funcs.get(func as usize)
     }
-}
 
-/// Bits of an integer type, `None` for every other type.
-pub fn int_bits(t: &Type) -> Option<u32> {
-    match t {
-        Type::I32 => Some(32),
-        Type::I64 => Some(64),
-        _ => None,
+    fn import_sig(&self, import: u32) -> Option<&Signature> {
+        self.imports.get(import as usize)
     }
-}
 
-/// The result types of an operation (empty for unknown callees or imports).
-pub fn result_types(cx: &DomainCx, op: &Op) -> Vec<Type> {
-    match op {
-        Op::Const(c) => vec![match c {
-            Const::I32(_) => Type::I32,
-            Const::I64(_) => Type::I64,
-            Const::F32(_) => Type::F32,
-            Const::F64(_) => Type::F64,
-        }],
-        Op::Binary { ty, .. } | Op::Unary { ty, .. } => vec![num_type(*ty)],
-        Op::Icmp { .. } | Op::Fcmp { .. } => vec![Type::I32],
-        Op::Select { ty, .. } => vec![ty.clone()],
-        Op::Convert { to, .. } => vec![num_type(*to)],
-        Op::Load { access, .. } | Op::RegionLoad { access, .. } => vec![num_type(access.ty)],
-        Op::Store { .. }
-        | Op::MemoryCopy { .. }
-        | Op::MemoryFill { .. }
-        | Op::MemoryInit { .. }
-        | Op::DataDrop { .. }
-        | Op::TableCopy { .. }
-        | Op::RegionStore { .. }
-        | Op::RegionRead { .. }
-        | Op::RegionWrite { .. }
-        | Op::RegionFree { .. } => vec![],
-        Op::MemorySize | Op::MemoryGrow { .. } | Op::BufPtr { .. } | Op::BufLen { .. } | Op::RegionLen { .. } => {
-            vec![Type::I32]
-        }
-        Op::Call { func, .. } => cx
-            .funcs
-            .get(*func as usize)
-            .map(|s| s.results.clone())
-            .unwrap_or_default(),
-        Op::CallIndirect { sig, .. } => sig.results.clone(),
-        Op::GlobalGet { global } => cx
-            .globals
-            .get(*global as usize)
-            .map(|t| vec![num_type(*t)])
-            .unwrap_or_default(),
-        Op::GlobalSet { .. } => vec![],
-        Op::CapGet { import } => cx
-            .imports
-            .get(*import as usize)
-            .map(|s| vec![Type::Cap(Box::new(s.clone()))])
-            .unwrap_or_default(),
-        Op::BufMake { .. } => vec![Type::Buf],
-        Op::RegionNew { .. } => vec![Type::Region],
+    fn global_type(&self, global: u32) -> Option<NumType> {
+        self.globals.get(global as usize).copied()
     }
 }
 
@@ -254,29 +202,6 @@ pub fn block_calls_mut(t: &mut Terminator) -> Vec<&mut BlockCall> {
     }
 }
 
-/// Every successor of a terminator, in order, duplicates included.
-pub fn successors(t: &Terminator) -> Vec<usize> {
-    match t {
-        Terminator::CallCap { ok, fail, .. } => vec![ok.0 as usize, fail.0 as usize],
-        _ => block_calls(t).iter().map(|c| c.block.0 as usize).collect(),
-    }
-}
-
-/// Rename every block id in a terminator.
-pub fn map_targets(t: &mut Terminator, f: &dyn Fn(u32) -> u32) {
-    match t {
-        Terminator::CallCap { ok, fail, .. } => {
-            ok.0 = f(ok.0);
-            fail.0 = f(fail.0);
-        }
-        _ => {
-            for c in block_calls_mut(t) {
-                c.block = BlockId(f(c.block.0));
-            }
-        }
-    }
-}
-
 /// Blocks that are entered from outside the function's values: the entry, and the
 /// `ok`/`fail` blocks of `call_cap` (their parameters are fixed by signatures).
 pub fn foreign_param_blocks(f: &Function) -> Vec<bool> {
@@ -335,7 +260,7 @@ impl Defs {
                 ty.insert(p.value, p.ty.clone());
             }
             for (i, inst) in block.insts.iter().enumerate() {
-                let types = result_types(cx, &inst.op);
+                let types = inst.op.result_type_vec(cx);
                 for (r, def) in inst.results.iter().enumerate() {
                     site.insert(
                         def.value,
@@ -355,7 +280,7 @@ impl Defs {
     }
 
     pub fn bits(&self, v: Value) -> Option<u32> {
-        self.ty.get(&v).and_then(int_bits)
+        self.ty.get(&v).and_then(Type::int_bits)
     }
 
     /// The operation defining `v`, when an instruction defines it.
@@ -413,7 +338,7 @@ impl Cfg {
         let succs: Vec<Vec<usize>> = f
             .blocks
             .iter()
-            .map(|b| successors(&b.term).into_iter().filter(|&s| s < n).collect())
+            .map(|b| b.term.successors().map(|s| s.0 as usize).filter(|&s| s < n).collect())
             .collect();
         let mut preds = vec![Vec::new(); n];
         for (b, ss) in succs.iter().enumerate() {
@@ -610,7 +535,9 @@ pub fn remove_unreachable_blocks(f: &mut Function) -> bool {
         .enumerate()
         .filter(|(b, _)| cfg.reachable(*b))
         .map(|(_, mut block)| {
-            map_targets(&mut block.term, &|t| new_index.get(t as usize).copied().unwrap_or(t));
+            for t in block.term.successors_mut() {
+                t.0 = new_index.get(t.0 as usize).copied().unwrap_or(t.0);
+            }
             block
         })
         .collect();
@@ -622,7 +549,7 @@ pub fn remove_unreachable_blocks(f: &mut Function) -> bool {
 pub fn insert_block(f: &mut Function, at: usize, block: capjit_ir::Block) {
     let at32 = at as u32;
     for b in &mut f.blocks {
-        map_targets(&mut b.term, &|t| if t >= at32 { t + 1 } else { t });
+        b.term.successors_mut().filter(|t| t.0 >= at32).for_each(|t| t.0 += 1);
     }
     f.blocks.insert(at, block);
 }

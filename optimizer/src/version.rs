@@ -83,9 +83,9 @@ pub fn run(cx: &DomainCx, f: &mut Function, base: &Assumptions) -> bool {
         .params
         .iter()
         .enumerate()
-        .filter(|(_, p)| util::int_bits(&p.ty).is_some());
+        .filter(|(_, p)| p.ty.int_bits().is_some());
     for (k, p) in ints.take(MAX_CANDIDATES) {
-        let Some(bits) = util::int_bits(&p.ty) else { continue };
+        let Some(bits) = p.ty.int_bits() else { continue };
         let assuming = |bound: u64| {
             let mut a = base.clone();
             a.entry.insert(p.value, Range { lo: 0, hi: bound });
@@ -193,11 +193,11 @@ fn specialise(f: &mut Function, k: usize, bound: u64) {
             }
         }
         util::for_each_term_value_mut(&mut b.term, &mut |v| *v = r(*v));
-        util::map_targets(&mut b.term, &|t| t + n + 1);
+        b.term.successors_mut().for_each(|t| t.0 += n + 1);
     }
     // The original blocks move up by one.
     for b in &mut f.blocks {
-        util::map_targets(&mut b.term, &|t| t + 1);
+        b.term.successors_mut().for_each(|t| t.0 += 1);
     }
     // The new entry.
     let params: Vec<BlockParam> = f.blocks[0]

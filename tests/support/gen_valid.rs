@@ -425,7 +425,7 @@ fn random_globals(c: &mut Choices) -> Vec<Global> {
     (0..c.below(5))
         .map(|i| {
             let ty = c.pick(&NUMS);
-            let init = match random_val(c, &num_ty(ty)) {
+            let init = match random_val(c, &Type::from(ty)) {
                 Val::I32(x) => Const::I32(x),
                 Val::I64(x) => Const::I64(x),
                 Val::F32(b) => Const::F32(b),
@@ -460,19 +460,10 @@ fn random_table(c: &mut Choices, funcs: &[FnInfo], main: Option<usize>) -> Vec<O
         .collect()
 }
 
-fn num_ty(t: NumType) -> Type {
-    match t {
-        NumType::I32 => Type::I32,
-        NumType::I64 => Type::I64,
-        NumType::F32 => Type::F32,
-        NumType::F64 => Type::F64,
-    }
-}
-
 const NUMS: [NumType; 4] = [NumType::I32, NumType::I64, NumType::F32, NumType::F64];
 
 fn random_num_type(c: &mut Choices) -> Type {
-    num_ty(c.pick(&NUMS))
+    Type::from(c.pick(&NUMS))
 }
 
 /// A parameter or result type of a function: mostly numbers, sometimes data.
@@ -545,7 +536,7 @@ fn host_imports(imports: &mut Vec<Import>) {
             name: name.into(),
             source: ImportSource::Host { function: name.into() },
             sig: Signature {
-                params: vec![num_ty(t)],
+                params: vec![Type::from(t)],
                 results: vec![],
             },
             span: None,
@@ -1123,7 +1114,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         for b in &self.layout {
             let pb = blocks[*b].take().expect("each block is laid out once");
             let mut term = pb.term.expect("generator bug: a block without terminator");
-            remap(&mut term, &pos);
+            term.successors_mut().for_each(|t| t.0 = pos[t.0 as usize]);
             out.push(Block {
                 params: pb.params,
                 insts: pb.insts,
@@ -1250,11 +1241,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
     }
 
     fn konst_num(&mut self, t: NumType) -> Value {
-        self.konst(&num_ty(t))
+        self.konst(&Type::from(t))
     }
 
     fn val_num(&mut self, t: NumType) -> Value {
-        self.val(&num_ty(t))
+        self.val(&Type::from(t))
     }
 
     /// A condition: usually a fresh comparison.
@@ -1433,13 +1424,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     op = UnOp::Sext16;
                 }
                 let a = self.val_num(ty);
-                self.emit1(Op::Unary { op, ty, a }, num_ty(ty));
+                self.emit1(Op::Unary { op, ty, a }, Type::from(ty));
             }
             4 => {
                 let ty = self.c.pick(&[NumType::F32, NumType::F64]);
                 let op = self.c.pick(&FLOAT_UNOPS);
                 let a = self.val_num(ty);
-                self.emit1(Op::Unary { op, ty, a }, num_ty(ty));
+                self.emit1(Op::Unary { op, ty, a }, Type::from(ty));
             }
             5 => {
                 self.icmp();
@@ -1469,7 +1460,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             let value = self.val_num(ty);
             self.emit0(Op::GlobalSet { global: g, value });
         } else {
-            self.emit1(Op::GlobalGet { global: g }, num_ty(ty));
+            self.emit1(Op::GlobalGet { global: g }, Type::from(ty));
         }
     }
 
@@ -1483,7 +1474,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         let risky = is_div && self.risky();
         let a = if risky && self.c.chance(40) {
-            self.emit1(min(ty), num_ty(ty))
+            self.emit1(min(ty), Type::from(ty))
         } else {
             self.val_num(ty)
         };
@@ -1513,10 +1504,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
                     a: x,
                     b: one,
                 },
-                num_ty(ty),
+                Type::from(ty),
             )
         };
-        self.emit1(Op::Binary { op, ty, a, b }, num_ty(ty));
+        self.emit1(Op::Binary { op, ty, a, b }, Type::from(ty));
     }
 
     fn float_binary(&mut self) {
@@ -1524,7 +1515,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let op = self.c.pick(&FLOAT_BINOPS);
         let a = self.val_num(ty);
         let b = self.val_num(ty);
-        self.emit1(Op::Binary { op, ty, a, b }, num_ty(ty));
+        self.emit1(Op::Binary { op, ty, a, b }, Type::from(ty));
     }
 
     fn select(&mut self) {
@@ -1597,7 +1588,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         } else {
             self.val_num(from)
         };
-        self.emit1(Op::Convert { op, from, to, a }, num_ty(to));
+        self.emit1(Op::Convert { op, from, to, a }, Type::from(to));
     }
 
     /// An address and offset for an access of `bytes` bytes: proven in bounds,
@@ -1727,7 +1718,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let (ty, bytes, signed) = self.c.pick(LOADS);
         let (addr, offset) = self.address(bytes);
         let access = MemAccess { ty, bytes, signed };
-        self.emit1(Op::Load { access, addr, offset }, num_ty(ty));
+        self.emit1(Op::Load { access, addr, offset }, Type::from(ty));
     }
 
     fn store(&mut self) {
@@ -1839,7 +1830,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let region = self.val(&Type::Region);
                 let index = self.region_index();
                 let access = MemAccess { ty, bytes, signed };
-                self.emit1(Op::RegionLoad { access, region, index }, num_ty(ty));
+                self.emit1(Op::RegionLoad { access, region, index }, Type::from(ty));
             }
             3 | 4 => {
                 let (ty, bytes) = self.c.pick(STORES);
@@ -2450,7 +2441,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let (g, gp) = self.new_block(&[Type::I32]);
         self.blocks[g].params[0].fact = Some(fact);
         let p = gp[0];
-        let join_ty = num_ty(ty);
+        let join_ty = Type::from(ty);
         let (join, _) = self.new_block(std::slice::from_ref(&join_ty));
         let other = self.val(&join_ty);
         self.terminate(Terminator::Brif {
@@ -2483,28 +2474,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.terminate(Terminator::Jump(Self::call(join, vec![out])));
         self.pool.truncate(mark);
         self.switch_to(join);
-    }
-}
-
-fn remap(t: &mut Terminator, pos: &[u32]) {
-    let fix = |b: &mut BlockId| b.0 = pos[b.0 as usize];
-    match t {
-        Terminator::Jump(c) => fix(&mut c.block),
-        Terminator::Brif { then, else_, .. } => {
-            fix(&mut then.block);
-            fix(&mut else_.block);
-        }
-        Terminator::BrTable { default, targets, .. } => {
-            fix(&mut default.block);
-            for t in targets {
-                fix(&mut t.block);
-            }
-        }
-        Terminator::CallCap { ok, fail, .. } => {
-            fix(ok);
-            fix(fail);
-        }
-        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => {}
     }
 }
 

@@ -5,6 +5,10 @@
 //! definition), types of every operand and successor argument, call and
 //! capability signatures, reachability of every block, and that no proof fact
 //! is written (the corpus carries none).
+//!
+//! The rules on operands are written again here on purpose; what an operation
+//! defines and where a terminator goes are the IR's definition, not rules, and come
+//! from `capjit_ir::shape` like everywhere else.
 
 use std::collections::{HashMap, HashSet};
 
@@ -39,32 +43,6 @@ struct Func<'a> {
     problems: Vec<String>,
 }
 
-fn num(t: NumType) -> Type {
-    match t {
-        NumType::I32 => Type::I32,
-        NumType::I64 => Type::I64,
-        NumType::F32 => Type::F32,
-        NumType::F64 => Type::F64,
-    }
-}
-
-fn is_int(t: NumType) -> bool {
-    matches!(t, NumType::I32 | NumType::I64)
-}
-
-fn successors(t: &Terminator) -> Vec<usize> {
-    match t {
-        Terminator::Jump(c) => vec![c.block.0 as usize],
-        Terminator::Brif { then, else_, .. } => vec![then.block.0 as usize, else_.block.0 as usize],
-        Terminator::BrTable { default, targets, .. } => std::iter::once(default)
-            .chain(targets)
-            .map(|c| c.block.0 as usize)
-            .collect(),
-        Terminator::CallCap { ok, fail, .. } => vec![ok.0 as usize, fail.0 as usize],
-        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => vec![],
-    }
-}
-
 /// Immediate-dominator-free dominance: `dom[b]` = set of blocks dominating `b`.
 fn dominators(f: &Function) -> Vec<Option<HashSet<usize>>> {
     let n = f.blocks.len();
@@ -76,7 +54,7 @@ fn dominators(f: &Function) -> Vec<Option<HashSet<usize>>> {
             continue;
         }
         reachable[b] = true;
-        for s in successors(&f.blocks[b].term) {
+        for s in f.blocks[b].term.successors().map(|s| s.0 as usize) {
             if s < n {
                 preds[s].push(b);
                 stack.push(s);
@@ -141,7 +119,7 @@ impl Func<'_> {
                 self.define(bi, -1, p.value, p.ty.clone(), p.fact);
             }
             for (ii, inst) in b.insts.iter().enumerate() {
-                let tys = self.result_types(&inst.op);
+                let tys = inst.op.result_type_vec(self.d);
                 if tys.len() != inst.results.len() {
                     self.problem(
                         bi,
@@ -208,56 +186,6 @@ impl Func<'_> {
         }
     }
 
-    fn result_types(&self, op: &Op) -> Vec<Type> {
-        match op {
-            Op::Const(c) => vec![match c {
-                Const::I32(_) => Type::I32,
-                Const::I64(_) => Type::I64,
-                Const::F32(_) => Type::F32,
-                Const::F64(_) => Type::F64,
-            }],
-            Op::Binary { ty, .. } | Op::Unary { ty, .. } => vec![num(*ty)],
-            Op::Icmp { .. } | Op::Fcmp { .. } => vec![Type::I32],
-            Op::Select { ty, .. } => vec![ty.clone()],
-            Op::Convert { to, .. } => vec![num(*to)],
-            Op::Load { access, .. } | Op::RegionLoad { access, .. } => vec![num(access.ty)],
-            Op::MemorySize | Op::MemoryGrow { .. } => vec![Type::I32],
-            Op::Call { func, .. } => self
-                .d
-                .functions
-                .get(*func as usize)
-                .map(|f| f.sig.results.clone())
-                .unwrap_or_default(),
-            Op::CapGet { import } => self
-                .d
-                .imports
-                .get(*import as usize)
-                .map(|i| vec![Type::Cap(Box::new(i.sig.clone()))])
-                .unwrap_or_default(),
-            Op::CallIndirect { sig, .. } => sig.results.clone(),
-            Op::GlobalGet { global } => self
-                .d
-                .globals
-                .get(*global as usize)
-                .map(|g| vec![num(g.ty)])
-                .unwrap_or_default(),
-            Op::GlobalSet { .. } => vec![],
-            Op::BufMake { .. } => vec![Type::Buf],
-            Op::BufPtr { .. } | Op::BufLen { .. } | Op::RegionLen { .. } => vec![Type::I32],
-            Op::RegionNew { .. } => vec![Type::Region],
-            Op::Store { .. }
-            | Op::RegionStore { .. }
-            | Op::MemoryCopy { .. }
-            | Op::MemoryFill { .. }
-            | Op::MemoryInit { .. }
-            | Op::DataDrop { .. }
-            | Op::TableCopy { .. }
-            | Op::RegionRead { .. }
-            | Op::RegionWrite { .. }
-            | Op::RegionFree { .. } => vec![],
-        }
-    }
-
     fn check_op(&mut self, bi: usize, pos: i64, doms: &HashSet<usize>, op: &Op) {
         let name = opcode_text(op);
         let i32t = Type::I32;
@@ -266,31 +194,31 @@ impl Func<'_> {
             Op::Binary { op: bop, ty, a, b } => {
                 use BinOp::*;
                 let int_op = !matches!(bop, Fadd | Fsub | Fmul | Fdiv | Fmin | Fmax | Fcopysign);
-                if int_op != is_int(*ty) {
+                if int_op != ty.is_int() {
                     self.problem(bi, format!("`{name}` is not a legal type for this operation"));
                 }
-                self.expect(bi, pos, doms, *a, &num(*ty), &name);
-                self.expect(bi, pos, doms, *b, &num(*ty), &name);
+                self.expect(bi, pos, doms, *a, ty.as_type(), &name);
+                self.expect(bi, pos, doms, *b, ty.as_type(), &name);
             }
             Op::Unary { op: uop, ty, a } => {
                 use UnOp::*;
                 let legal = match uop {
-                    Clz | Ctz | Popcnt | Sext8 | Sext16 => is_int(*ty),
+                    Clz | Ctz | Popcnt | Sext8 | Sext16 => ty.is_int(),
                     Sext32 => *ty == NumType::I64,
-                    Fneg | Fabs | Fsqrt | Fceil | Ffloor | Ftrunc | Fnearest => !is_int(*ty),
+                    Fneg | Fabs | Fsqrt | Fceil | Ffloor | Ftrunc | Fnearest => !ty.is_int(),
                 };
                 if !legal {
                     self.problem(bi, format!("`{name}` is not a legal type for this operation"));
                 }
-                self.expect(bi, pos, doms, *a, &num(*ty), &name);
+                self.expect(bi, pos, doms, *a, ty.as_type(), &name);
             }
             Op::Icmp { ty, a, b, .. } | Op::Fcmp { ty, a, b, .. } => {
                 let want_int = matches!(op, Op::Icmp { .. });
-                if want_int != is_int(*ty) {
+                if want_int != ty.is_int() {
                     self.problem(bi, format!("`{name}` compares the wrong kind of type"));
                 }
-                self.expect(bi, pos, doms, *a, &num(*ty), &name);
-                self.expect(bi, pos, doms, *b, &num(*ty), &name);
+                self.expect(bi, pos, doms, *a, ty.as_type(), &name);
+                self.expect(bi, pos, doms, *b, ty.as_type(), &name);
             }
             Op::Select { ty, cond, a, b } => {
                 self.expect(bi, pos, doms, *cond, &i32t, &name);
@@ -303,8 +231,8 @@ impl Func<'_> {
                 let legal = match cop {
                     Wrap => (*from, *to) == (I64, I32),
                     Uextend | Sextend => (*from, *to) == (I32, I64),
-                    FtoSint | FtoUint | FtoSintSat | FtoUintSat => !is_int(*from) && is_int(*to),
-                    SintToF | UintToF => is_int(*from) && !is_int(*to),
+                    FtoSint | FtoUint | FtoSintSat | FtoUintSat => !from.is_int() && to.is_int(),
+                    SintToF | UintToF => from.is_int() && !to.is_int(),
                     Promote => (*from, *to) == (F32, F64),
                     Demote => (*from, *to) == (F64, F32),
                     Bitcast => matches!((*from, *to), (I32, F32) | (F32, I32) | (I64, F64) | (F64, I64)),
@@ -312,13 +240,13 @@ impl Func<'_> {
                 if !legal {
                     self.problem(bi, format!("`{name}` is not a legal conversion"));
                 }
-                self.expect(bi, pos, doms, *a, &num(*from), &name);
+                self.expect(bi, pos, doms, *a, from.as_type(), &name);
             }
             Op::Load { addr, .. } => self.expect(bi, pos, doms, *addr, &i32t, &name),
             Op::Store {
                 access, value, addr, ..
             } => {
-                self.expect(bi, pos, doms, *value, &num(access.ty), &name);
+                self.expect(bi, pos, doms, *value, access.ty.as_type(), &name);
                 self.expect(bi, pos, doms, *addr, &i32t, &name);
             }
             Op::MemoryGrow { delta } => self.expect(bi, pos, doms, *delta, &i32t, &name),
@@ -371,7 +299,7 @@ impl Func<'_> {
             }
             Op::GlobalSet { global, value } => match self.d.globals.get(*global as usize) {
                 Some(g) if g.mutable => {
-                    let ty = num(g.ty);
+                    let ty = Type::from(g.ty);
                     self.expect(bi, pos, doms, *value, &ty, &name)
                 }
                 _ => self.problem(
@@ -403,7 +331,7 @@ impl Func<'_> {
                 region,
                 index,
             } => {
-                self.expect(bi, pos, doms, *value, &num(access.ty), &name);
+                self.expect(bi, pos, doms, *value, access.ty.as_type(), &name);
                 self.expect(bi, pos, doms, *region, &Type::Region, &name);
                 self.expect(bi, pos, doms, *index, &i32t, &name);
             }

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 
 use capjit_ir::{
     BinOp, Block as IrBlock, BlockCall as IrBlockCall, Const, ConvOp, Domain, FloatCC as IrFloatCC, Function,
-    IntCC as IrIntCC, MemAccess, NumType, Op, Terminator, TrapCode, Type, UnOp, Value,
+    IntCC as IrIntCC, MemAccess, NumType, Op, ResultTypes, Terminator, TrapCode, Type, UnOp, Value,
 };
 use capjit_tcb::ctx::*;
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
@@ -80,7 +80,24 @@ pub fn helper_of_op(op: &Op) -> Option<Helper> {
         Op::RegionLoad { .. } => Helper::RegionLoad,
         Op::RegionStore { .. } => Helper::RegionStore,
         Op::RegionRead { .. } | Op::RegionWrite { .. } => Helper::RegionCopy,
-        _ => return None,
+        Op::Const(_)
+        | Op::Binary { .. }
+        | Op::Unary { .. }
+        | Op::Icmp { .. }
+        | Op::Fcmp { .. }
+        | Op::Select { .. }
+        | Op::Convert { .. }
+        | Op::Load { .. }
+        | Op::Store { .. }
+        | Op::MemorySize
+        | Op::Call { .. }
+        | Op::CallIndirect { .. }
+        | Op::GlobalGet { .. }
+        | Op::GlobalSet { .. }
+        | Op::CapGet { .. }
+        | Op::BufMake { .. }
+        | Op::BufPtr { .. }
+        | Op::BufLen { .. } => return None,
     })
 }
 
@@ -270,14 +287,13 @@ impl<'a, 'b> Lower<'a, 'b> {
                 inst: Some(ii as u32),
             };
             let results = self.lower_op(&inst.op, site, (self.proven)(bi, ii));
+            // Verified: every index resolves, and the results have these types.
+            let types = inst.op.result_types(self.d);
             for (k, (d, x)) in inst.results.iter().zip(results).enumerate() {
                 self.set(d.value, x);
-                self.data[d.value.0 as usize] = match &inst.op {
-                    Op::BufMake { .. } | Op::RegionNew { .. } => true,
-                    Op::Select { ty, .. } => is_data(ty),
-                    Op::Call { func, .. } => self.d.functions[*func as usize].sig.results.get(k).is_some_and(is_data),
-                    Op::CallIndirect { sig, .. } => sig.results.get(k).is_some_and(is_data),
-                    _ => false,
+                self.data[d.value.0 as usize] = match types {
+                    Some(ResultTypes::Types(ts)) => ts.get(k).is_some_and(is_data),
+                    Some(ResultTypes::Cap(_)) | None => false,
                 };
             }
         }

@@ -4,29 +4,9 @@
 //! O(E log V)), iteratively so that a hostile function cannot exhaust the native
 //! stack. Dominance queries are O(1) through dominator-tree DFS intervals.
 
-use capjit_ir::{BlockId, Function, Terminator};
+use capjit_ir::Function;
 
 const NONE: u32 = u32::MAX;
-
-/// Call `f` on each successor block of a terminator, in order (duplicates included).
-pub fn for_each_successor(term: &Terminator, mut f: impl FnMut(BlockId)) {
-    match term {
-        Terminator::Jump(c) => f(c.block),
-        Terminator::Brif { then, else_, .. } => {
-            f(then.block);
-            f(else_.block);
-        }
-        Terminator::BrTable { default, targets, .. } => {
-            f(default.block);
-            targets.iter().for_each(|t| f(t.block));
-        }
-        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => {}
-        Terminator::CallCap { ok, fail, .. } => {
-            f(*ok);
-            f(*fail);
-        }
-    }
-}
 
 /// The dominator tree of a function whose branch targets are all valid.
 pub struct DomTree {
@@ -46,7 +26,7 @@ impl DomTree {
         let mut succ: Vec<u32> = Vec::with_capacity(2 * n);
         for b in &f.blocks {
             start.push(succ.len());
-            for_each_successor(&b.term, |t| succ.push(t.0));
+            succ.extend(b.term.successors().map(|t| t.0));
         }
         start.push(succ.len());
 

@@ -11,7 +11,6 @@ use capjit_ir::{Domain, ImportSource, Module, Op, Signature, Type, PAGE_SIZE};
 
 use crate::error::{ErrorKind, Location, VerifyError};
 use crate::limits::*;
-use crate::types::const_type;
 
 /// Collects errors; each check reports and carries on.
 pub struct Report {
@@ -199,11 +198,11 @@ pub fn check_unique_names(m: &Module, report: &mut Report) {
 /// Each global starts with a constant of its type; each table entry is empty or
 /// names a function of the domain.
 pub fn check_globals_and_table(d: &Domain, report: &mut Report) {
-    for g in d.globals.iter().filter(|g| const_type(&g.init) != g.ty) {
+    for g in d.globals.iter().filter(|g| g.init.num_type() != g.ty) {
         let kind = ErrorKind::TypeMismatch {
             what: format!("the initial value of global `{}`", g.name),
             expected: g.ty.to_string(),
-            found: const_type(&g.init).to_string(),
+            found: g.init.num_type().to_string(),
         };
         report.push(
             Location {

@@ -48,6 +48,33 @@ pub trait Values {
     fn pages(&self) -> (u32, u32);
 }
 
+/// What the derivation and refinement rules read of operands: a range for each
+/// value, the constant a value is defined as, and the memory's pages. The verifier
+/// reads claimed facts ([`range_of`]); the optimiser supplies what it computed.
+pub trait Operands {
+    fn range(&self, v: Value) -> Range;
+    fn constant(&self, v: Value) -> Option<u64>;
+    /// Pages of the domain's memory: initial and maximum.
+    fn pages(&self) -> (u32, u32);
+}
+
+/// Operands as the verifier knows them: from their claimed facts and constants.
+struct Claimed<'a>(&'a dyn Values);
+
+impl Operands for Claimed<'_> {
+    fn range(&self, v: Value) -> Range {
+        range_of(self.0, v)
+    }
+
+    fn constant(&self, v: Value) -> Option<u64> {
+        const_of(self.0, v)
+    }
+
+    fn pages(&self) -> (u32, u32) {
+        self.0.pages()
+    }
+}
+
 fn bits_of(cx: &dyn Values, v: Value) -> u32 {
     int_bits(cx.ty(v)).unwrap_or(64)
 }
@@ -111,8 +138,8 @@ fn bounded(lo: u128, hi: u128, bits: u32) -> Range {
 }
 
 /// The range an instruction's (single) result is known to lie in.
-pub fn derive(cx: &dyn Values, op: &Op, bits: u32) -> Range {
-    let r = |v: Value| range_of(cx, v);
+pub fn derive(cx: &dyn Operands, op: &Op, bits: u32) -> Range {
+    let r = |v: Value| cx.range(v);
     match op {
         Op::Const(Const::I32(c)) => Range {
             lo: *c as u32 as u64,
@@ -122,7 +149,7 @@ pub fn derive(cx: &dyn Values, op: &Op, bits: u32) -> Range {
             lo: *c as u64,
             hi: *c as u64,
         },
-        Op::Binary { op, a, b, .. } => derive_binary(*op, r(*a), r(*b), const_of(cx, *b), bits),
+        Op::Binary { op, a, b, .. } => derive_binary(*op, r(*a), r(*b), cx.constant(*b), bits),
         Op::Unary {
             op: UnOp::Clz | UnOp::Ctz | UnOp::Popcnt,
             ..
@@ -162,7 +189,9 @@ pub fn derive(cx: &dyn Values, op: &Op, bits: u32) -> Range {
     }
 }
 
-fn derive_binary(op: BinOp, a: Range, b: Range, b_const: Option<u64>, bits: u32) -> Range {
+/// The range of a binary operation's result from its operands' (`b_const`: `b`'s
+/// value when it is a constant).
+pub fn derive_binary(op: BinOp, a: Range, b: Range, b_const: Option<u64>, bits: u32) -> Range {
     let (alo, ahi, blo, bhi) = (a.lo as u128, a.hi as u128, b.lo as u128, b.hi as u128);
     match op {
         BinOp::Iadd => bounded(alo + blo, ahi + bhi, bits),
@@ -221,7 +250,7 @@ pub fn check_result_fact(
     dominates: &dyn Fn(Value) -> bool,
 ) -> Result<(), String> {
     let bits = bits_of(cx, v);
-    let derived = derive(cx, op, bits);
+    let derived = derive(&Claimed(cx), op, bits);
     match fact {
         Fact::Range { lo, hi } => {
             if within((lo, hi), derived) {
@@ -274,6 +303,7 @@ fn fits_memory(hi: u64, extra: u64, cx: &dyn Values) -> bool {
 }
 
 /// The `icmp` deciding a `brif`, as seen from one of its edges.
+#[derive(Clone, Copy, Debug)]
 pub struct EdgeCondition {
     pub cc: IntCC,
     pub a: Value,
@@ -284,18 +314,22 @@ pub struct EdgeCondition {
 
 /// The relation `a R b` that holds on the edge, as (strictly-less, or-equal) facts
 /// about `arg`: returns (upper bound of arg, lower bound of arg, arg < other?).
-fn refine(cx: &dyn Values, arg: Value, cond: &EdgeCondition) -> (Range, Option<Value>) {
-    let mut r = range_of(cx, arg);
-    let cc = if cond.taken_when_true { cond.cc } else { negate(cond.cc) };
+pub fn refine(cx: &dyn Operands, arg: Value, cond: &EdgeCondition) -> (Range, Option<Value>) {
+    let mut r = cx.range(arg);
+    let cc = if cond.taken_when_true {
+        cond.cc
+    } else {
+        cond.cc.inverse()
+    };
     // Normalise to `arg CC other`.
     let (cc, other) = if cond.a == arg {
         (cc, cond.b)
     } else if cond.b == arg {
-        (swap(cc), cond.a)
+        (cc.swap(), cond.a)
     } else {
         return (r, None);
     };
-    let o = range_of(cx, other);
+    let o = cx.range(other);
     let mut lt = None;
     match cc {
         IntCC::Ult => {
@@ -313,39 +347,9 @@ fn refine(cx: &dyn Values, arg: Value, cond: &EdgeCondition) -> (Range, Option<V
     }
     if r.lo > r.hi {
         // The edge cannot be taken; keep the unrefined range, which is still sound.
-        r = range_of(cx, arg);
+        r = cx.range(arg);
     }
     (r, lt)
-}
-
-fn negate(cc: IntCC) -> IntCC {
-    match cc {
-        IntCC::Eq => IntCC::Ne,
-        IntCC::Ne => IntCC::Eq,
-        IntCC::Slt => IntCC::Sge,
-        IntCC::Sge => IntCC::Slt,
-        IntCC::Sle => IntCC::Sgt,
-        IntCC::Sgt => IntCC::Sle,
-        IntCC::Ult => IntCC::Uge,
-        IntCC::Uge => IntCC::Ult,
-        IntCC::Ule => IntCC::Ugt,
-        IntCC::Ugt => IntCC::Ule,
-    }
-}
-
-fn swap(cc: IntCC) -> IntCC {
-    match cc {
-        IntCC::Eq => IntCC::Eq,
-        IntCC::Ne => IntCC::Ne,
-        IntCC::Slt => IntCC::Sgt,
-        IntCC::Sgt => IntCC::Slt,
-        IntCC::Sle => IntCC::Sge,
-        IntCC::Sge => IntCC::Sle,
-        IntCC::Ult => IntCC::Ugt,
-        IntCC::Ugt => IntCC::Ult,
-        IntCC::Ule => IntCC::Uge,
-        IntCC::Uge => IntCC::Ule,
-    }
 }
 
 /// Check a block parameter's fact against the argument passed on one edge.
@@ -359,7 +363,7 @@ pub fn check_edge_fact(
     defined_before_target: &dyn Fn(Value) -> bool,
 ) -> Result<(), String> {
     let (r, lt) = match cond {
-        Some(c) => refine(cx, arg, c),
+        Some(c) => refine(&Claimed(cx), arg, c),
         None => (range_of(cx, arg), None),
     };
     match fact {

@@ -7,7 +7,7 @@
 
 use capjit_ir::{BinOp, BlockCall, Domain, Fact, Function, Op, Terminator, Type, Value, PAGE_SIZE};
 
-use crate::cfg::{for_each_successor, DomTree};
+use crate::cfg::DomTree;
 use crate::domain::Report;
 use crate::error::{ErrorKind, Location, Site};
 use crate::facts::{self, EdgeCondition, Values};
@@ -200,7 +200,7 @@ fn check_block_targets(f: &Function, report: &mut Report, loc: &Location) -> boo
                 ok = false;
             }
         }
-        for_each_successor(&block.term, |t| {
+        for t in block.term.successors() {
             if t.0 as usize >= f.blocks.len() {
                 report.push(at(), ErrorKind::UnknownBlock(t.0));
                 ok = false;
@@ -208,7 +208,7 @@ fn check_block_targets(f: &Function, report: &mut Report, loc: &Location) -> boo
                 report.push(at(), ErrorKind::EntryTargeted);
                 ok = false;
             }
-        });
+        }
     }
     ok
 }
@@ -286,13 +286,7 @@ impl<'a> Cx<'a> {
             }
             for (i, inst) in block.insts.iter().enumerate() {
                 let mut results = std::mem::take(&mut self.s.results);
-                result_types(self.d, &inst.op, &mut self.s.types, &mut results);
-                let resolvable = match &inst.op {
-                    Op::Call { func, .. } => (*func as usize) < self.d.functions.len(),
-                    Op::CapGet { import } => (*import as usize) < self.d.imports.len(),
-                    Op::GlobalGet { global } => (*global as usize) < self.d.globals.len(),
-                    _ => true,
-                };
+                let resolvable = result_types(self.d, &inst.op, &mut self.s.types, &mut results);
                 if resolvable && results.len() != inst.results.len() {
                     self.err(
                         b,
@@ -429,7 +423,7 @@ impl<'a> Cx<'a> {
             }
             Op::Const(_) | Op::MemorySize | Op::DataDrop { .. } => {}
             Op::Binary { op: bop, ty, a, b: rhs } => {
-                if binop_is_int(*bop) != is_int(*ty) {
+                if binop_is_int(*bop) != ty.is_int() {
                     self.err(b, site, bad(ty));
                 }
                 self.use_as(*a, num(*ty), b, pos, site, &operand(1));
@@ -442,7 +436,7 @@ impl<'a> Cx<'a> {
                 self.use_as(*a, num(*ty), b, pos, site, &operand(1));
             }
             Op::Icmp { ty, a, b: rhs, .. } | Op::Fcmp { ty, a, b: rhs, .. } => {
-                if is_int(*ty) != matches!(op, Op::Icmp { .. }) {
+                if ty.is_int() != matches!(op, Op::Icmp { .. }) {
                     self.err(b, site, bad(ty));
                 }
                 self.use_as(*a, num(*ty), b, pos, site, &operand(1));

@@ -97,6 +97,14 @@ mod function;
 pub mod limits;
 mod types;
 
+/// The rules facts are checked with: a result's range from its operands' ranges, and
+/// what a branch's condition tells about an argument on each edge. Producers of facts
+/// (the optimiser) compute with these, so that what they claim is what the verifier
+/// derives.
+pub mod rules {
+    pub use crate::facts::{derive, derive_binary, max_of, refine, EdgeCondition, Operands, Range};
+}
+
 pub use error::{ErrorKind, Location, Site, VerifyError};
 pub use function::Counts;
 

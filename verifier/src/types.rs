@@ -1,4 +1,5 @@
-//! Compact type ids for the scratch tables, and the result types of every operation.
+//! Compact type ids for the scratch tables, and the result types of every operation
+//! (written in `capjit_ir::shape`) as ids.
 //!
 //! Invariant protected: every value has exactly one type, fixed by the operation
 //! that defines it (never inferred from operands), and capability types compare by
@@ -6,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use capjit_ir::{Const, ConvOp, Domain, MemAccess, NumType, Op, Signature, Type, UnOp};
+use capjit_ir::{ConvOp, Domain, MemAccess, NumType, Op, ResultTypes, Signature, Type, UnOp};
 
 pub type TypeId = u32;
 pub const I32: TypeId = 0;
@@ -81,10 +82,6 @@ pub fn num(t: NumType) -> TypeId {
     }
 }
 
-pub fn is_int(t: NumType) -> bool {
-    matches!(t, NumType::I32 | NumType::I64)
-}
-
 /// Bits of an integer type id (the width facts are read at).
 pub fn int_bits(t: TypeId) -> Option<u32> {
     match t {
@@ -94,25 +91,12 @@ pub fn int_bits(t: TypeId) -> Option<u32> {
     }
 }
 
-/// The type of a constant.
-pub fn const_type(c: &Const) -> NumType {
-    match c {
-        Const::I32(_) => NumType::I32,
-        Const::I64(_) => NumType::I64,
-        Const::F32(_) => NumType::F32,
-        Const::F64(_) => NumType::F64,
-    }
-}
-
 /// Whether a memory access shape is well-formed: 1, 2, 4 or 8 bytes, no wider
 /// than its type, narrow only for integers, sign-extension only when narrow.
 pub fn access_ok(a: MemAccess) -> bool {
-    let width = match a.ty {
-        NumType::I32 | NumType::F32 => 4,
-        NumType::I64 | NumType::F64 => 8,
-    };
+    let width = a.ty.bytes();
     let narrow = a.bytes < width;
-    matches!(a.bytes, 1 | 2 | 4 | 8) && a.bytes <= width && (!narrow || is_int(a.ty)) && (!a.signed || narrow)
+    matches!(a.bytes, 1 | 2 | 4 | 8) && a.bytes <= width && (!narrow || a.ty.is_int()) && (!a.signed || narrow)
 }
 
 /// Whether a conversion is defined between these types.
@@ -122,8 +106,8 @@ pub fn conversion_ok(op: ConvOp, from: NumType, to: NumType) -> bool {
     match op {
         ConvOp::Wrap => from == I64 && to == I32,
         ConvOp::Uextend | ConvOp::Sextend => from == I32 && to == I64,
-        ConvOp::FtoSint | ConvOp::FtoUint | ConvOp::FtoSintSat | ConvOp::FtoUintSat => float(from) && is_int(to),
-        ConvOp::SintToF | ConvOp::UintToF => is_int(from) && float(to),
+        ConvOp::FtoSint | ConvOp::FtoUint | ConvOp::FtoSintSat | ConvOp::FtoUintSat => float(from) && to.is_int(),
+        ConvOp::SintToF | ConvOp::UintToF => from.is_int() && float(to),
         ConvOp::Promote => from == F32 && to == F64,
         ConvOp::Demote => from == F64 && to == F32,
         ConvOp::Bitcast => matches!((from, to), (I32, F32) | (F32, I32) | (I64, F64) | (F64, I64)),
@@ -133,56 +117,23 @@ pub fn conversion_ok(op: ConvOp, from: NumType, to: NumType) -> bool {
 /// Whether a unary operation is defined on a type.
 pub fn unary_ok(op: UnOp, ty: NumType) -> bool {
     match op {
-        UnOp::Clz | UnOp::Ctz | UnOp::Popcnt | UnOp::Sext8 | UnOp::Sext16 => is_int(ty),
+        UnOp::Clz | UnOp::Ctz | UnOp::Popcnt | UnOp::Sext8 | UnOp::Sext16 => ty.is_int(),
         UnOp::Sext32 => ty == NumType::I64,
         UnOp::Fneg | UnOp::Fabs | UnOp::Fsqrt | UnOp::Fceil | UnOp::Ffloor | UnOp::Ftrunc | UnOp::Fnearest => {
-            !is_int(ty)
+            !ty.is_int()
         }
     }
 }
 
-/// Result types of an operation. Out-of-range function, import or global indices
-/// give no results here; the use pass reports them.
-pub fn result_types(d: &Domain, op: &Op, table: &mut TypeTable, out: &mut Vec<TypeId>) {
+/// Result types of an operation ([`Op::result_types`]) as type ids; `false` (and
+/// none) when a function, import or global index is out of range: the use pass
+/// reports it.
+pub fn result_types(d: &Domain, op: &Op, table: &mut TypeTable, out: &mut Vec<TypeId>) -> bool {
     out.clear();
-    match op {
-        Op::Const(c) => out.push(num(const_type(c))),
-        Op::Binary { ty, .. } | Op::Unary { ty, .. } => out.push(num(*ty)),
-        Op::Icmp { .. } | Op::Fcmp { .. } => out.push(I32),
-        Op::Select { ty, .. } => out.push(table.id(ty)),
-        Op::Convert { to, .. } => out.push(num(*to)),
-        Op::Load { access, .. } | Op::RegionLoad { access, .. } => out.push(num(access.ty)),
-        Op::CallIndirect { sig, .. } => out.extend(sig.results.iter().map(|t| table.id(t))),
-        Op::GlobalGet { global } => out.extend(d.globals.get(*global as usize).map(|g| num(g.ty))),
-        Op::GlobalSet { .. }
-        | Op::Store { .. }
-        | Op::MemoryCopy { .. }
-        | Op::MemoryFill { .. }
-        | Op::MemoryInit { .. }
-        | Op::DataDrop { .. }
-        | Op::TableCopy { .. }
-        | Op::RegionStore { .. }
-        | Op::RegionRead { .. }
-        | Op::RegionWrite { .. }
-        | Op::RegionFree { .. } => {}
-        Op::MemorySize | Op::MemoryGrow { .. } | Op::BufPtr { .. } | Op::BufLen { .. } | Op::RegionLen { .. } => {
-            out.push(I32)
-        }
-        Op::Call { func, .. } => {
-            if let Some(f) = d.functions.get(*func as usize) {
-                for t in &f.sig.results {
-                    let id = table.id(t);
-                    out.push(id);
-                }
-            }
-        }
-        Op::CapGet { import } => {
-            if let Some(imp) = d.imports.get(*import as usize) {
-                let id = table.id(&Type::Cap(Box::new(imp.sig.clone())));
-                out.push(id);
-            }
-        }
-        Op::BufMake { .. } => out.push(BUF),
-        Op::RegionNew { .. } => out.push(REGION),
+    match op.result_types(d) {
+        Some(ResultTypes::Types(ts)) => out.extend(ts.iter().map(|t| table.id(t))),
+        Some(ResultTypes::Cap(sig)) => out.push(table.id(&Type::Cap(Box::new(sig.clone())))),
+        None => return false,
     }
+    true
 }

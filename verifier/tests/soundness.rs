@@ -127,37 +127,6 @@ fn bounded(lo: u128, hi: u128, bits: u32) -> Rg {
     }
 }
 
-fn negate(cc: IntCC) -> IntCC {
-    use IntCC::*;
-    match cc {
-        Eq => Ne,
-        Ne => Eq,
-        Slt => Sge,
-        Sge => Slt,
-        Sle => Sgt,
-        Sgt => Sle,
-        Ult => Uge,
-        Uge => Ult,
-        Ule => Ugt,
-        Ugt => Ule,
-    }
-}
-
-fn swap(cc: IntCC) -> IntCC {
-    use IntCC::*;
-    match cc {
-        Slt => Sgt,
-        Sgt => Slt,
-        Sle => Sge,
-        Sge => Sle,
-        Ult => Ugt,
-        Ugt => Ult,
-        Ule => Uge,
-        Uge => Ule,
-        other => other,
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 struct Info {
     ty: NumType,
@@ -483,11 +452,11 @@ impl Gen<'_> {
             return (r, None);
         };
         let orig = r;
-        let cc = if taken { c.cc } else { negate(c.cc) };
+        let cc = if taken { c.cc } else { c.cc.inverse() };
         let (cc, other) = if c.a == arg {
             (cc, c.b)
         } else if c.b == arg {
-            (swap(cc), c.a)
+            (cc.swap(), c.a)
         } else {
             return (r, None);
         };
@@ -1542,8 +1511,8 @@ impl Gen<'_> {
     /// The body's range of `i` when `i` is claimed to lie in `claim` (mirrors `refine`
     /// for a value whose info is not recorded yet).
     fn refine_hypothetical(&self, claim: Rg, cc: IntCC, swapped: bool, on_then: bool, o: Rg) -> Rg {
-        let cc = if on_then { cc } else { negate(cc) };
-        let cc = if swapped { swap(cc) } else { cc };
+        let cc = if on_then { cc } else { cc.inverse() };
+        let cc = if swapped { cc.swap() } else { cc };
         let mut r = claim;
         match cc {
             IntCC::Ult => r.hi = r.hi.min(o.hi.saturating_sub(1)),

@@ -27,7 +27,7 @@ use capjit_ir::{
 use wasmparser::{BlockType, FunctionBody, MemArg, Operator, OperatorsReader};
 
 use crate::error::{WasmError, WasmErrorKind};
-use crate::module::{num_to_type, val_type, ParsedModule, WasmSig};
+use crate::module::{val_type, ParsedModule, WasmSig};
 use crate::{MAX_BLOCK_PARAMS, MAX_VALUES};
 
 /// How a call to an imported function is made.
@@ -216,7 +216,7 @@ pub fn alias(sig: &WasmSig, target: u32, name: String, exported: bool) -> Functi
         .enumerate()
         .map(|(i, &t)| BlockParam {
             value: Value(i as u32),
-            ty: num_to_type(t),
+            ty: t.into(),
             fact: None,
         })
         .collect();
@@ -355,7 +355,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
             values.push(v);
             params.push(BlockParam {
                 value: v,
-                ty: num_to_type(t),
+                ty: t.into(),
                 fact: None,
             });
         }
@@ -1125,7 +1125,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
         let (b, _) = self.pop()?;
         let (a, ty) = self.pop()?;
         let v = self.inst1(Op::Select {
-            ty: num_to_type(ty),
+            ty: ty.into(),
             cond,
             a,
             b,
@@ -1156,7 +1156,11 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
                 crate::MAX_BLOCKS
             )));
         }
-        let succs: Vec<Vec<u32>> = self.blocks.iter().map(|b| successors(&b.term)).collect();
+        let succs: Vec<Vec<u32>> = self
+            .blocks
+            .iter()
+            .map(|b| b.term.successors().map(|s| s.0).collect())
+            .collect();
         let mut visited = vec![false; n];
         let mut postorder = Vec::with_capacity(n);
         let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
@@ -1191,44 +1195,10 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
             let Some(mut block) = blocks[b].take() else {
                 return Err(self.internal("block visited twice"));
             };
-            renumber(&mut block.term, &new_index);
+            block.term.successors_mut().for_each(|t| t.0 = new_index[t.0 as usize]);
             out.push(block);
         }
         Ok(out)
-    }
-}
-
-fn successors(t: &Terminator) -> Vec<u32> {
-    match t {
-        Terminator::Jump(c) => vec![c.block.0],
-        Terminator::Brif { then, else_, .. } => vec![then.block.0, else_.block.0],
-        Terminator::BrTable { default, targets, .. } => std::iter::once(default.block.0)
-            .chain(targets.iter().map(|c| c.block.0))
-            .collect(),
-        Terminator::CallCap { ok, fail, .. } => vec![ok.0, fail.0],
-        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => Vec::new(),
-    }
-}
-
-fn renumber(t: &mut Terminator, map: &[u32]) {
-    let fix = |b: &mut BlockId| b.0 = map[b.0 as usize];
-    match t {
-        Terminator::Jump(c) => fix(&mut c.block),
-        Terminator::Brif { then, else_, .. } => {
-            fix(&mut then.block);
-            fix(&mut else_.block);
-        }
-        Terminator::BrTable { default, targets, .. } => {
-            fix(&mut default.block);
-            for c in targets {
-                fix(&mut c.block);
-            }
-        }
-        Terminator::CallCap { ok, fail, .. } => {
-            fix(ok);
-            fix(fail);
-        }
-        Terminator::Return(_) | Terminator::Trap | Terminator::TrapWith(_) => {}
     }
 }
 

@@ -845,7 +845,7 @@ fn global_getter(ty: NumType, global: u32, name: String) -> Function {
         exported: true,
         sig: capjit_ir::Signature {
             params: Vec::new(),
-            results: vec![module::num_to_type(ty)],
+            results: vec![ty.into()],
         },
         blocks: vec![capjit_ir::Block {
             params: Vec::new(),

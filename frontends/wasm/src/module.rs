@@ -23,8 +23,8 @@ pub struct WasmSig {
 impl WasmSig {
     pub fn to_ir(&self) -> Signature {
         Signature {
-            params: self.params.iter().map(|t| num_to_type(*t)).collect(),
-            results: self.results.iter().map(|t| num_to_type(*t)).collect(),
+            params: self.params.iter().map(|t| Type::from(*t)).collect(),
+            results: self.results.iter().map(|t| Type::from(*t)).collect(),
         }
     }
 }
@@ -33,15 +33,6 @@ impl std::fmt::Display for WasmSig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let list = |ts: &[NumType]| ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
         write!(f, "({}) -> ({})", list(&self.params), list(&self.results))
-    }
-}
-
-pub fn num_to_type(t: NumType) -> Type {
-    match t {
-        NumType::I32 => Type::I32,
-        NumType::I64 => Type::I64,
-        NumType::F32 => Type::F32,
-        NumType::F64 => Type::F64,
     }
 }
 

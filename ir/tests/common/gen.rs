@@ -319,30 +319,12 @@ fn arb_conv_op() -> impl Strategy<Value = ConvOp> {
     ])
 }
 
-fn type_width(ty: NumType) -> u8 {
-    match ty {
-        NumType::I32 | NumType::F32 => 4,
-        NumType::I64 | NumType::F64 => 8,
-    }
-}
-
-fn is_int(ty: NumType) -> bool {
-    match ty {
-        NumType::I32 | NumType::I64 => true,
-        NumType::F32 | NumType::F64 => false,
-    }
-}
-
 /// A 1/2/4/8-byte access within an integer type, full width for a float type;
 /// `signed` only for narrow integer loads.
 fn arb_access(load: bool) -> impl Strategy<Value = MemAccess> {
     (arb_num_type(), select(vec![1u8, 2, 4, 8]), any::<bool>()).prop_map(move |(ty, bytes, signed)| {
-        let bytes = if is_int(ty) {
-            bytes.min(type_width(ty))
-        } else {
-            type_width(ty)
-        };
-        let narrow_int_load = load && is_int(ty) && bytes < type_width(ty);
+        let bytes = if ty.is_int() { bytes.min(ty.bytes()) } else { ty.bytes() };
+        let narrow_int_load = load && ty.is_int() && bytes < ty.bytes();
         MemAccess {
             ty,
             bytes,
