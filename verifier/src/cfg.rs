@@ -206,10 +206,13 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        for _ in 0..300 {
-            let n = 1 + (next() % 12) as usize;
+        // Small graphs, then larger ones, whose deeper DFS trees exercise the path
+        // compression of `eval` (a wrong label there survived the small ones).
+        for round in 0..400 {
+            let (nodes, edges) = if round < 300 { (12, 3) } else { (48, 4) };
+            let n = 1 + (next() % nodes) as usize;
             let succ: Vec<Vec<usize>> = (0..n)
-                .map(|_| (0..next() % 3).map(|_| (next() % n as u64) as usize).collect())
+                .map(|_| (0..next() % edges).map(|_| (next() % n as u64) as usize).collect())
                 .collect();
             let f = graph_function(&succ);
             let tree = DomTree::new(&f);

@@ -1984,3 +1984,603 @@ fn malformed_operand_facts_are_reported_not_used() {
     check_at(&errs[0], "fact_malformed", inst(0, 0));
     check_at(&errs[1], "fact_not_proven", inst(0, 1));
 }
+
+// ---- found by mutation testing (tcb/mutants, docs/verifier-mutants.md) -----------------------
+
+/// A module over one count limit stops verification there: only the limit is
+/// reported, not the function without blocks that a further pass would find.
+#[test]
+fn a_count_limit_stops_verification() {
+    let over = |what: &str, d: &mut Domain| match what {
+        "functions" => d
+            .functions
+            .extend((0..MAX_FUNCTIONS).map(|i| unit_fn(&format!("f{i}")))),
+        "imports" => d.imports = (0..=MAX_IMPORTS).map(host_import).collect(),
+        "globals" => d.globals = (0..=MAX_GLOBALS).map(i32_global).collect(),
+        "table entries" => d.table = vec![None; MAX_TABLE_ENTRIES + 1],
+        "passive data segments" => d.passive_data = vec![vec![]; MAX_PASSIVE_DATA + 1],
+        "blocks" => d.functions.push(Function {
+            blocks: vec![ret_block(); MAX_BLOCKS + 1],
+            ..unit_fn("big")
+        }),
+        _ => unreachable!(),
+    };
+    for what in [
+        "functions",
+        "imports",
+        "globals",
+        "table entries",
+        "passive data segments",
+        "blocks",
+    ] {
+        let mut d = simple_domain("d");
+        d.functions = vec![Function {
+            blocks: vec![],
+            ..unit_fn("empty")
+        }];
+        over(what, &mut d);
+        let errs = reject_module(&Module { domains: vec![d] });
+        assert_eq!(
+            errs.len(),
+            1,
+            "{what}: {:?}",
+            errs.iter().take(3).map(|e| e.to_string()).collect::<Vec<_>>()
+        );
+        assert!(
+            matches!(&errs[0].kind, ErrorKind::LimitExceeded { what: w, .. } if *w == what),
+            "{what}: {}",
+            errs[0]
+        );
+    }
+}
+
+fn host_import(i: usize) -> Import {
+    Import {
+        name: format!("i{i}"),
+        source: ImportSource::Host {
+            function: "print_i32".into(),
+        },
+        sig: Signature::default(),
+        span: None,
+    }
+}
+
+fn i32_global(i: usize) -> Global {
+    Global {
+        name: format!("g{i}"),
+        ty: NumType::I32,
+        mutable: false,
+        init: Const::I32(0),
+        span: None,
+    }
+}
+
+/// Likewise an import signature over `MAX_ARITY`: the duplicate function name
+/// behind it is not reported.
+#[test]
+fn an_import_arity_limit_stops_verification() {
+    for results in [false, true] {
+        let mut m = parse(
+            "domain d { import p = host.print_i32 : (i32) func f() { block0: return } func g() { block0: return } }",
+        );
+        m.domains[0].functions[1].name = "f".into();
+        let sig = &mut m.domains[0].imports[0].sig;
+        if results {
+            sig.results = vec![Type::I32; MAX_ARITY + 1];
+        } else {
+            sig.params = vec![Type::I32; MAX_ARITY + 1];
+        }
+        only(&reject_module(&m), "limit_exceeded", dom("d"));
+    }
+}
+
+/// Data segments, active and passive, hold at most `MAX_DATA_BYTES` in one domain.
+/// (Zeroed vectors: the pages are never touched.)
+#[test]
+fn limit_on_data_bytes() {
+    let mut d = simple_domain("d");
+    d.passive_data = vec![vec![0u8; MAX_DATA_BYTES - 1], vec![0u8; 1]];
+    let m = Module { domains: vec![d] };
+    let mut m = capjit_verifier::verify_owned(m)
+        .unwrap_or_else(|e| panic!("{e:?}"))
+        .into_inner();
+    m.domains[0].passive_data.push(vec![0u8; 1]);
+    let errs = match capjit_verifier::verify_owned(m) {
+        Ok(_) => panic!("expected rejection"),
+        Err(errs) => errs,
+    };
+    let k = only(&errs, "bad_memory", dom("d"));
+    says(&k, "1073741825 bytes of data segments exceed the limit of 1073741824");
+}
+
+/// Errors about a global or an import point at its declaration, not its domain.
+#[test]
+fn global_and_link_errors_point_at_the_declaration() {
+    let src = "domain d {\n  global g : i64 = 7\n  import x = nowhere.f : (i32)\n}";
+    let m = parse(src);
+    let (g_span, x_span) = (m.domains[0].globals[0].span, m.domains[0].imports[0].span);
+    assert!(g_span.is_some() && x_span.is_some() && g_span != m.domains[0].span);
+    let mut bad = m.clone();
+    bad.domains[0].globals[0].init = Const::F64(0);
+    let errs = reject_module(&bad);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    check_at(&errs[0], "type_mismatch", dom("d"));
+    assert_eq!(errs[0].location.span, g_span);
+    check_at(&errs[1], "link_missing", dom("d"));
+    assert_eq!(errs[1].location.span, x_span);
+}
+
+/// A sum that reaches exactly the largest value of its type keeps its lower bound.
+#[test]
+fn iadd_up_to_the_top_of_the_type_keeps_its_range() {
+    fact_ok(
+        "    v2 = iconst.i32 -1\n    v3 !range(0, 4294967294) = urem.i32 v0, v2\n    v4 = iconst.i32 1\n    v5 !range(1, 4294967295) = iadd.i32 v3, v4",
+    );
+    fact_ok(
+        "    v2 = iconst.i64 -1\n    v3 !range(0, 18446744073709551614) = urem.i64 v1, v2\n    v4 = iconst.i64 1\n    v5 !range(1, 18446744073709551615) = iadd.i64 v3, v4",
+    );
+}
+
+/// Sign extension keeps a range only below 2^31: `0x80000000` extends to
+/// `0xffffffff80000000`.
+#[test]
+fn sextend_of_the_sign_bit_gives_nothing() {
+    fact_ok("    v2 = iconst.i32 2147483647\n    v3 !range(2147483647, 2147483647) = sextend.i64.i32 v2");
+    fact_bad(
+        "    v2 = iconst.i32 -2147483648\n    v3 !range(2147483648, 2147483648) = sextend.i64.i32 v2",
+        "fact_not_proven",
+        "[0, 18446744073709551615]",
+    );
+}
+
+/// A shift right by a constant moves both bounds.
+#[test]
+fn ushr_keeps_the_lower_bound() {
+    let shifted = |claim: &str| {
+        format!("    v2 = iconst.i32 255\n    v3 !range(0, 255) = band.i32 v0, v2\n    v4 = iconst.i32 256\n    v5 !range(256, 511) = iadd.i32 v3, v4\n    v6 = iconst.i32 4\n    v7 {claim} = ushr.i32 v5, v6")
+    };
+    fact_ok(&shifted("!range(16, 31)"));
+    fact_bad(&shifted("!range(17, 31)"), "fact_not_proven", "[16, 31]");
+}
+
+/// `f(i32, i32)`: block0 computes `insts`, then jumps to block1 with `arg`;
+/// block1's parameter claims `fact`.
+fn edge_fn(insts: &str, arg: &str, fact: &str) -> String {
+    fun(
+        "(i32, i32)",
+        &format!("  block0(v0: i32, v1: i32):\n{insts}\n    jump block1({arg})\n  block1(v9: i32 {fact}):\n    return"),
+    )
+}
+
+#[test]
+fn lt_facts_on_block_parameters() {
+    // The argument's own `lt` fact carries over.
+    accept(&edge_fn("    v2 !lt(v0) = urem.i32 v1, v0", "v2", "!lt(v0)"));
+    // So does a range below the bound's lower bound (3 < 10)...
+    accept(&edge_fn(
+        "    v2 = iconst.i32 3\n    v3 = iconst.i32 10",
+        "v2",
+        "!lt(v3)",
+    ));
+    // ... but not one that may reach it.
+    let errs = reject(&edge_fn(
+        "    v2 = iconst.i32 10\n    v3 = iconst.i32 10",
+        "v2",
+        "!lt(v3)",
+    ));
+    let k = only(&errs, "fact_not_proven", term(0));
+    says(&k, "nothing on this edge shows v2 < v3");
+}
+
+#[test]
+fn eq_conditions_refine_their_edge() {
+    let src = |then_else: &str| {
+        fun(
+            "(i32)",
+            &format!(
+                "  block0(v0: i32):
+    v1 = iconst.i32 5
+    v2 = icmp.eq.i32 v0, v1
+    brif v2, {then_else}
+  block1(v3: i32 !range(5, 5)):
+    return
+  block2:
+    return"
+            ),
+        )
+    };
+    accept(&src("block1(v0), block2"));
+    only(&reject(&src("block2, block1(v0)")), "fact_not_proven", term(0));
+}
+
+/// Errors without a span of their own (block parameters) point at their function.
+#[test]
+fn parameter_errors_point_at_the_function() {
+    let src = fun("(i32)", "  block0(v0: i64):\n    return");
+    let m = parse(&src);
+    let errs = reject_module(&m);
+    only(&errs, "type_mismatch", param(0, 0));
+    assert!(m.domains[0].functions[0].span.is_some());
+    assert_eq!(errs[0].location.span, m.domains[0].functions[0].span);
+}
+
+/// Every conversion against every pair of number types: exactly these are defined.
+#[test]
+fn conversions_are_defined_for_exactly_their_types() {
+    let types = ["i32", "i64", "f32", "f64"];
+    let (ints, floats) = (["i32", "i64"], ["f32", "f64"]);
+    let mut legal: Vec<(&str, &str, &str)> = vec![
+        ("wrap", "i32", "i64"),
+        ("uextend", "i64", "i32"),
+        ("sextend", "i64", "i32"),
+        ("fpromote", "f64", "f32"),
+        ("fdemote", "f32", "f64"),
+        ("bitcast", "f32", "i32"),
+        ("bitcast", "i32", "f32"),
+        ("bitcast", "f64", "i64"),
+        ("bitcast", "i64", "f64"),
+    ];
+    for op in ["fcvt_to_sint", "fcvt_to_uint", "fcvt_to_sint_sat", "fcvt_to_uint_sat"] {
+        for to in ints {
+            legal.extend(floats.iter().map(|&from| (op, to, from)));
+        }
+    }
+    for op in ["fcvt_from_sint", "fcvt_from_uint"] {
+        for to in floats {
+            legal.extend(ints.iter().map(|&from| (op, to, from)));
+        }
+    }
+    let ops = [
+        "wrap",
+        "uextend",
+        "sextend",
+        "fcvt_to_sint",
+        "fcvt_to_uint",
+        "fcvt_to_sint_sat",
+        "fcvt_to_uint_sat",
+        "fcvt_from_sint",
+        "fcvt_from_uint",
+        "fpromote",
+        "fdemote",
+        "bitcast",
+    ];
+    for op in ops {
+        for to in types {
+            for from in types {
+                let src = fun(
+                    &format!("({from})"),
+                    &format!("  block0(v0: {from}):\n    v1 = {op}.{to}.{from} v0\n    return"),
+                );
+                if legal.contains(&(op, to, from)) {
+                    accept(&src);
+                } else {
+                    let k = only(&reject(&src), "bad_op_type", inst(0, 0));
+                    says(&k, &format!("is not defined for {from} to {to}"));
+                }
+            }
+        }
+    }
+}
+
+/// The type of a `select` is bounded like every other type.
+#[test]
+fn type_limits_cover_select() {
+    let select = |t: Type| {
+        let mut m = takes(Type::I32);
+        f_mut(&mut m).blocks[0].insts.push(Inst {
+            results: vec![Def {
+                value: Value(1),
+                fact: None,
+            }],
+            op: Op::Select {
+                ty: t,
+                cond: Value(0),
+                a: Value(0),
+                b: Value(0),
+            },
+            span: None,
+        });
+        m
+    };
+    // Within the limit, the select is checked as usual: its operands are i32.
+    has(
+        &reject_module(&select(nested_cap(MAX_TYPE_DEPTH))),
+        "type_mismatch",
+        inst(0, 0),
+    );
+    let k = only(
+        &reject_module(&select(nested_cap(MAX_TYPE_DEPTH + 1))),
+        "limit_exceeded",
+        func("d", "f"),
+    );
+    says(&k, "too many levels of nested capability types: 17");
+}
+
+/// Errors about a domain, or an import's signature, point at their declaration.
+#[test]
+fn domain_errors_point_at_the_domain() {
+    let mut m = parse("domain d {\n  func f() { block0: return }\n  func g() { block0: return }\n}");
+    m.domains[0].functions[1].name = "f".into();
+    let errs = reject_module(&m);
+    only(&errs, "duplicate_name", dom("d"));
+    assert!(m.domains[0].span.is_some());
+    assert_eq!(errs[0].location.span, m.domains[0].span);
+
+    let mut m = parse("domain d {\n  import p = host.print_i32 : (i32)\n}");
+    m.domains[0].imports[0].sig.params = vec![Type::I32; MAX_ARITY + 1];
+    let errs = reject_module(&m);
+    only(&errs, "limit_exceeded", dom("d"));
+    assert!(m.domains[0].imports[0].span.is_some());
+    assert_eq!(errs[0].location.span, m.domains[0].imports[0].span);
+}
+
+/// Limits inside a function (its blocks, its types) point at the function.
+#[test]
+fn function_limits_point_at_the_function() {
+    let m = parse(&fun("(i32)", "  block0(v0: i32):\n    return"));
+    let span = m.domains[0].functions[0].span;
+    assert!(span.is_some() && span != m.domains[0].span);
+
+    let mut big = m.clone();
+    let f = f_mut(&mut big);
+    f.blocks.extend(vec![ret_block(); MAX_BLOCKS]);
+    let errs = reject_module(&big);
+    let k = only(&errs, "limit_exceeded", func("d", "f"));
+    says(&k, "too many blocks: 1000001, the limit is 1000000");
+    assert_eq!(errs[0].location.span, span);
+
+    let mut deep = m;
+    let f = f_mut(&mut deep);
+    f.sig.params[0] = nested_cap(MAX_TYPE_DEPTH + 1);
+    f.blocks[0].params[0].ty = nested_cap(MAX_TYPE_DEPTH + 1);
+    let errs = reject_module(&deep);
+    only(&errs, "limit_exceeded", func("d", "f"));
+    assert_eq!(errs[0].location.span, span);
+}
+
+/// A capability crossing a boundary is reported at the export or import that carries it.
+#[test]
+fn cap_crossing_errors_point_at_the_declaration() {
+    let src = "domain d {\n  import p = host.f : (cap<()>)\n  export func f(cap<()>) {\n  block0(v0: cap<()>):\n    return\n  }\n}";
+    let m = parse(src);
+    let errs = reject_module(&m);
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    check_at(&errs[0], "cap_crosses_domains", func("d", "f"));
+    assert_eq!(errs[0].location.span, m.domains[0].functions[0].span);
+    check_at(&errs[1], "cap_crosses_domains", dom("d"));
+    assert_eq!(errs[1].location.span, m.domains[0].imports[0].span);
+    assert!(errs
+        .iter()
+        .all(|e| e.location.span.is_some() && e.location.span != m.domains[0].span));
+}
+
+/// `lt(n)` reads the lower bound of a non-constant `n` from its range fact.
+#[test]
+fn lt_bound_from_a_range_fact() {
+    let body = |k: u32| {
+        format!("    v2 = iconst.i32 255\n    v3 !range(0, 255) = band.i32 v0, v2\n    v4 = iconst.i32 100\n    v5 !range(100, 355) = iadd.i32 v3, v4\n    v6 !lt(v5) = iconst.i32 {k}")
+    };
+    fact_ok(&body(99));
+    fact_bad(
+        &body(100),
+        "fact_not_proven",
+        "v6 may reach 100 but v5 may be as low as 100",
+    );
+}
+
+/// A narrow load gives exactly its width's range: no less.
+#[test]
+fn narrow_loads_give_their_whole_width() {
+    for (load, max) in [
+        ("load8u.i32", 255u64),
+        ("load16u.i64", 65535),
+        ("load32u.i64", 4294967295),
+    ] {
+        fact_ok(&format!("    v2 = iconst.i32 0\n    v3 !range(0, {max}) = {load} v2"));
+        fact_bad(
+            &format!("    v2 = iconst.i32 0\n    v3 !range(0, {}) = {load} v2", max - 1),
+            "fact_not_proven",
+            &format!("[0, {max}]"),
+        );
+    }
+}
+
+/// A product's lower bound is the product of the lower bounds.
+#[test]
+fn imul_keeps_the_lower_bound() {
+    let body = |claim: &str| {
+        format!("    v2 = iconst.i32 1\n    v3 !range(0, 1) = band.i32 v0, v2\n    v4 = iconst.i32 3\n    v5 !range(3, 4) = iadd.i32 v3, v4\n    v6 {claim} = imul.i32 v5, v5")
+    };
+    fact_ok(&body("!range(9, 16)"));
+    fact_bad(&body("!range(10, 16)"), "fact_not_proven", "[9, 16]");
+}
+
+/// `bor` and `bxor` round the larger upper bound up to a power of two minus one, no less.
+#[test]
+fn bor_and_bxor_bounds_are_tight() {
+    for op in ["bor", "bxor"] {
+        let body = |claim: &str| {
+            format!("    v2 = iconst.i32 5\n    v3 !range(0, 5) = band.i32 v0, v2\n    v4 {claim} = {op}.i32 v3, v2")
+        };
+        fact_ok(&body("!range(0, 7)"));
+        fact_bad(&body("!range(0, 6)"), "fact_not_proven", "[0, 7]");
+    }
+}
+
+/// `udiv` of [100, 163] by [2, 4] lies in [100 / 4, 163 / 2].
+#[test]
+fn udiv_bounds() {
+    let body = |claim: &str| {
+        format!("    v2 = iconst.i32 63\n    v3 !range(0, 63) = band.i32 v0, v2\n    v4 = iconst.i32 100\n    v5 !range(100, 163) = iadd.i32 v3, v4\n    v6 = iconst.i32 2\n    v7 !range(0, 2) = band.i32 v0, v6\n    v8 !range(2, 4) = iadd.i32 v7, v6\n    v9 {claim} = udiv.i32 v5, v8")
+    };
+    fact_ok(&body("!range(25, 81)"));
+    fact_bad(&body("!range(26, 81)"), "fact_not_proven", "[25, 81]");
+    fact_bad(&body("!range(25, 80)"), "fact_not_proven", "[25, 81]");
+}
+
+/// Each unsigned comparison (and `eq`) refines its `then` edge to exactly this range.
+#[test]
+fn each_comparison_refines_its_edge() {
+    let src = |cc: &str, fact: &str| {
+        fun(
+            "(i32)",
+            &format!(
+                "  block0(v0: i32):
+    v1 = iconst.i32 5
+    v2 = icmp.{cc}.i32 v0, v1
+    brif v2, block1(v0), block2
+  block1(v3: i32 {fact}):
+    return
+  block2:
+    return"
+            ),
+        )
+    };
+    let max = u32::MAX;
+    for (cc, lo, hi) in [
+        ("ult", 0, 4),
+        ("ule", 0, 5),
+        ("ugt", 6, max),
+        ("uge", 5, max),
+        ("eq", 5, 5),
+    ] {
+        accept(&src(cc, &format!("!range({lo}, {hi})")));
+        if lo > 0 && lo < hi {
+            only(
+                &reject(&src(cc, &format!("!range({}, {hi})", lo + 1))),
+                "fact_not_proven",
+                term(0),
+            );
+        }
+        if hi < max && lo < hi {
+            only(
+                &reject(&src(cc, &format!("!range({lo}, {})", hi - 1))),
+                "fact_not_proven",
+                term(0),
+            );
+        }
+    }
+}
+
+/// An unknown callee, import or global is reported once: its results are not
+/// also counted against nothing.
+#[test]
+fn unknown_names_are_reported_once() {
+    let src = "domain d {
+  import p = host.print_i32 : (i32)
+  global g : i32 = 0
+  func h() -> i32 { block0: v0 = iconst.i32 1 return v0 }
+  export func f() {
+  block0:
+    v1 = call h()
+    v2 = cap.get p
+    v3 = global.get g
+    return
+  }
+}";
+    let m = parse(src);
+    accept_module(&m);
+    // Exactly one past the end of each list (2 functions, 1 import, 1 global), then far past it.
+    let ops = |k: u32| {
+        [
+            Op::Call {
+                func: 2 + k,
+                args: vec![],
+            },
+            Op::CapGet { import: 1 + k },
+            Op::GlobalGet { global: 1 + k },
+        ]
+    };
+    for k in [0, 8] {
+        for (i, (op, kind)) in ops(k)
+            .into_iter()
+            .zip(["unknown_function", "unknown_import", "unknown_global"])
+            .enumerate()
+        {
+            let mut bad = m.clone();
+            bad.domains[0].functions[1].blocks[0].insts[i].op = op;
+            only(
+                &reject_module(&bad),
+                kind,
+                ("d", Some("f"), Some(0), Some(Site::Inst(i as u32))),
+            );
+        }
+    }
+}
+
+/// A bad branch target is reported at the terminator's own source.
+#[test]
+fn branch_target_errors_point_at_the_terminator() {
+    let src = fun("()", "  block0:\n    jump block1\n  block1:\n    return");
+    let mut m = parse(&src);
+    let term_span = m.domains[0].functions[0].blocks[0].term_span;
+    assert!(term_span.is_some() && term_span != m.domains[0].functions[0].span);
+    f_mut(&mut m).blocks[0].term = Terminator::Jump(BlockCall {
+        block: BlockId(7),
+        args: vec![],
+    });
+    let errs = reject_module(&m);
+    only(&errs, "unknown_block", term(0));
+    assert_eq!(errs[0].location.span, term_span);
+}
+
+/// Stores never sign-extend, to memory or to a region, whatever their width.
+#[test]
+fn signed_stores_are_rejected() {
+    let src = fun(
+        "(i32)",
+        "  block0(v0: i32):\n    store8.i32 v0, v0\n    v1 = region.new v0\n    region.store8.i32 v0, v1, v0\n    return",
+    );
+    let m = parse(&src);
+    accept_module(&m);
+    for i in [0, 2] {
+        let mut bad = m.clone();
+        match &mut f_mut(&mut bad).blocks[0].insts[i].op {
+            Op::Store { access, .. } | Op::RegionStore { access, .. } => access.signed = true,
+            op => panic!("{op:?}"),
+        }
+        only(&reject_module(&bad), "bad_op_type", inst(0, i as u32));
+    }
+}
+
+/// Type errors name the operand by its position, for every operation with several.
+#[test]
+fn operands_are_numbered_in_messages() {
+    let src = "domain d {
+  memory 1
+  data passive \"ab\"
+  table [f]
+  export func f(i32, i64) {
+  block0(v0: i32, v9: i64):
+    v1 = region.new v0
+    memory.copy v0, v0, v0
+    memory.fill v0, v0, v0
+    memory.init 0, v0, v0, v0
+    table.copy v0, v0, v0
+    region.read v1, v0, v0, v0
+    region.write v1, v0, v0, v0
+    return
+  }
+}";
+    let m = parse(src);
+    accept_module(&m);
+    for i in 1..=6 {
+        let first = if i >= 5 { 2 } else { 1 };
+        for k in first..=3 + first - 1 {
+            let mut bad = m.clone();
+            let op = &mut f_mut(&mut bad).blocks[0].insts[i].op;
+            let slot = match op {
+                Op::MemoryCopy { dst, src, len } | Op::MemoryFill { dst, byte: src, len } => [dst, src, len],
+                Op::MemoryInit { dst, src, len, .. } | Op::TableCopy { dst, src, len } => [dst, src, len],
+                Op::RegionRead { index, addr, len, .. } | Op::RegionWrite { index, addr, len, .. } => {
+                    [index, addr, len]
+                }
+                op => panic!("{op:?}"),
+            };
+            *slot[k - first] = Value(9);
+            let k_msg = only(&reject_module(&bad), "type_mismatch", inst(0, i as u32));
+            says(&k_msg, &format!("operand {k} of"));
+            says(&k_msg, "expected i32, found i64");
+        }
+    }
+}
