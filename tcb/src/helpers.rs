@@ -369,8 +369,12 @@ mod tests {
             assert_eq!(*h as usize, i, "{h:?}");
             assert!(h.name().starts_with("capjit_"));
             let same_name = Helper::ALL.iter().filter(|g| g.name() == h.name()).count();
-            let same_code = Helper::ALL.iter().filter(|g| g.address() == h.address()).count();
-            assert_eq!((same_name, same_code), (1, 1), "{h:?}");
+            assert_eq!(same_name, 1, "{h:?}");
+            // Miri gives a function a new address each time one is taken.
+            if !cfg!(miri) {
+                let same_code = Helper::ALL.iter().filter(|g| g.address() == h.address()).count();
+                assert_eq!(same_code, 1, "{h:?}");
+            }
         }
     }
 }
