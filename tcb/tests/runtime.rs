@@ -29,6 +29,16 @@ domain b {
 
 const PAGE: usize = PAGE_SIZE as usize;
 
+/// Call a helper (or the runtime half of `call_cap`) as generated code does.
+macro_rules! from_code {
+    ($call:expr) => {{
+        // SAFETY: every call in these tests passes a live context of a live runtime
+        // (and, for `call_cap`, a slot array of the import's size), with nothing else
+        // borrowed from the runtime, as generated code does.
+        unsafe { $call }
+    }};
+}
+
 fn limits() -> Limits {
     Limits {
         max_instance_bytes: 3 * PAGE_SIZE + 100,
@@ -62,21 +72,19 @@ fn code(t: TrapCode) -> u32 {
 fn helpers_through_the_context_touch_only_their_domain() {
     let mut rt = runtime();
     let (a, b) = (ctx(&rt, 0), ctx(&rt, 1));
-    // SAFETY (each helper call below): a live context of this runtime and nothing
-    // else borrowed, as when generated code calls the helper.
-    assert_eq!(unsafe { capjit_memory_grow(a, 1) }, 1);
-    assert_eq!(unsafe { capjit_memory_grow(b, 1) }, 0);
+    assert_eq!(from_code!(capjit_memory_grow(a, 1)), 1);
+    assert_eq!(from_code!(capjit_memory_grow(b, 1)), 0);
     // The instance budget (3 pages + 100 bytes) is spent: -1, nothing changes.
-    assert_eq!(unsafe { capjit_memory_grow(b, 1) }, -1);
+    assert_eq!(from_code!(capjit_memory_grow(b, 1)), -1);
     assert_eq!(rt.domains[1].memory.len(), PAGE);
-    assert_eq!(unsafe { capjit_memory_copy(a, 100, 8, 4) }, 0);
+    assert_eq!(from_code!(capjit_memory_copy(a, 100, 8, 4)), 0);
     assert_eq!(&rt.domains[0].memory[100..104], &[1, 2, 3, 4]);
     let near_end = 2 * PAGE as u32 - 2;
     assert_eq!(
-        unsafe { capjit_memory_fill(a, near_end, 7, 3) },
+        from_code!(capjit_memory_fill(a, near_end, 7, 3)),
         code(TrapCode::OutOfBounds)
     );
-    assert_eq!(unsafe { capjit_memory_fill(b, 0, 9, 16) }, 0);
+    assert_eq!(from_code!(capjit_memory_fill(b, 0, 9, 16)), 0);
     assert!(rt.domains[0].memory[..16].iter().all(|&x| x != 9));
     // The context always describes the domain's current memory.
     let state = &mut rt.domains[0];
@@ -88,20 +96,19 @@ fn helpers_through_the_context_touch_only_their_domain() {
 fn regions_are_budgeted_owned_and_freed_with_their_domain() {
     let mut rt = runtime();
     let (a, b) = (ctx(&rt, 0), ctx(&rt, 1));
-    // SAFETY (each helper call below): as in the test above.
-    assert_eq!(unsafe { capjit_memory_grow(a, 2) }, 1);
-    assert_eq!(unsafe { capjit_region_new(a, 64) }, 0);
+    assert_eq!(from_code!(capjit_memory_grow(a, 2)), 1);
+    assert_eq!(from_code!(capjit_region_new(a, 64)), 0);
     let h = rt.domains[0].ctx.scratch[0];
-    assert_eq!(unsafe { capjit_region_store(a, h, 60, 4, 0xdead_beef) }, 0);
-    assert_eq!(unsafe { capjit_region_load(a, h, 60, 4, 1) }, 0);
+    assert_eq!(from_code!(capjit_region_store(a, h, 60, 4, 0xdead_beef)), 0);
+    assert_eq!(from_code!(capjit_region_load(a, h, 60, 4, 1)), 0);
     assert_eq!(rt.domains[0].ctx.scratch[0] as i64, 0xdead_beef_u32 as i32 as i64);
     // Too large, and another domain's handle.
-    assert_eq!(unsafe { capjit_region_new(a, 65) }, code(TrapCode::ResourceLimit));
-    assert_eq!(unsafe { capjit_region_len(b, h) }, code(TrapCode::RegionInvalid));
+    assert_eq!(from_code!(capjit_region_new(a, 65)), code(TrapCode::ResourceLimit));
+    assert_eq!(from_code!(capjit_region_len(b, h)), code(TrapCode::RegionInvalid));
     // 100 bytes of budget were left beyond the memory: 64 more do not fit.
-    assert_eq!(unsafe { capjit_region_new(b, 64) }, code(TrapCode::ResourceLimit));
-    assert_eq!(unsafe { capjit_region_copy(a, h, 0, 8, 4, 0) }, 0);
-    assert_eq!(unsafe { capjit_region_copy(a, h, 0, 200, 4, 1) }, 0);
+    assert_eq!(from_code!(capjit_region_new(b, 64)), code(TrapCode::ResourceLimit));
+    assert_eq!(from_code!(capjit_region_copy(a, h, 0, 8, 4, 0)), 0);
+    assert_eq!(from_code!(capjit_region_copy(a, h, 0, 200, 4, 1)), 0);
     assert_eq!(&rt.domains[0].memory[200..204], &[1, 2, 3, 4]);
     assert_eq!(rt.budget.used(), 3 * PAGE_SIZE + 64);
     assert!(rt.restart(0));
@@ -110,7 +117,7 @@ fn regions_are_budgeted_owned_and_freed_with_their_domain() {
         PAGE_SIZE,
         "restart frees the region and the grown pages"
     );
-    assert_eq!(unsafe { capjit_region_len(a, h) }, code(TrapCode::RegionInvalid));
+    assert_eq!(from_code!(capjit_region_len(a, h)), code(TrapCode::RegionInvalid));
 }
 
 #[test]
@@ -118,8 +125,7 @@ fn restart_and_kill_give_memory_back_and_keep_the_base() {
     let mut rt = runtime();
     let a = ctx(&rt, 0);
     let base = rt.domains[0].memory.base();
-    // SAFETY: as above.
-    assert_eq!(unsafe { capjit_memory_grow(a, 2) }, 1);
+    assert_eq!(from_code!(capjit_memory_grow(a, 2)), 1);
     rt.domains[0].memory[3 * PAGE - 1] = 5;
     rt.domains[0].memory[8] = 0;
     assert_eq!(rt.budget.used(), 3 * PAGE_SIZE);
@@ -176,27 +182,25 @@ domain app {
     let app = ctx(&rt, 1);
     // A `buf` of 2 bytes at 0, as generated code packs it into a slot.
     let mut slots = [2u64 << 32];
-    // SAFETY (each call below): the live context of `app`, one slot, as generated
-    // code passes them.
     assert_eq!(
-        unsafe { capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()) },
+        from_code!(capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr())),
         0
     );
     assert_eq!(out.lock().unwrap().as_slice(), b"hi");
     // A buf past the caller's memory: the caller traps (negated code).
     slots[0] = 0x10_0000 << 32;
-    let status = unsafe { capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()) };
+    let status = from_code!(capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()));
     assert_eq!(status, -TrapCode::OutOfBounds.code());
     rt.domains[0].memory[0] = 9;
     assert_eq!(
-        unsafe { capjit_tcb::idc::capjit_call_cap(app, 1, slots.as_mut_ptr()) },
+        from_code!(capjit_tcb::idc::capjit_call_cap(app, 1, slots.as_mut_ptr())),
         0
     );
     assert_eq!(rt.domains[0].memory[0], 0, "restarted");
     // `w.f` has no code here (nothing was translated): the call fails cleanly.
-    let status = unsafe { capjit_tcb::idc::capjit_call_cap(app, 2, slots.as_mut_ptr()) };
+    let status = from_code!(capjit_tcb::idc::capjit_call_cap(app, 2, slots.as_mut_ptr()));
     assert_eq!(status, TrapCode::HostError.code());
     rt.revoke(1, 0);
-    let status = unsafe { capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()) };
+    let status = from_code!(capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()));
     assert_eq!(status, TrapCode::CapRevoked.code());
 }
