@@ -18,6 +18,7 @@
 //! data); each supplies its own buffer allocator.
 
 use crate::exec::Limits;
+use crate::model::{Domain, PAGE_SIZE};
 use crate::trap::TrapCode;
 use crate::value::RegionHandle;
 
@@ -54,6 +55,43 @@ impl Budget {
     pub fn used(&self) -> u64 {
         self.used
     }
+
+    /// Charge `memory.grow` by `delta` pages of a memory of `len` bytes that may
+    /// reach `max_pages`: the old size in pages and the bytes charged, or `None`
+    /// (nothing charged) past the maximum or the budget. The executor gives the
+    /// bytes back when the host then cannot supply them.
+    pub fn charge_grow(&mut self, len: u64, delta: u32, max_pages: u32) -> Option<(u32, u64)> {
+        let old = len / PAGE_SIZE;
+        let bytes = delta as u64 * PAGE_SIZE;
+        (old + delta as u64 <= max_pages as u64 && self.try_charge(bytes)).then_some((old as u32, bytes))
+    }
+}
+
+/// Admit domain `d` when linking: its function table and initial memory within
+/// `limits`, and its initial memory charged to `budget`. The bytes charged, or why
+/// the domain cannot be linked.
+pub fn admit(d: &Domain, limits: &Limits, budget: &mut Budget) -> Result<u64, String> {
+    if d.table.len() > limits.max_table_entries as usize {
+        return Err(format!(
+            "function table of {} entries exceeds the limit of {}",
+            d.table.len(),
+            limits.max_table_entries
+        ));
+    }
+    if d.memory.initial > limits.max_memory_pages {
+        return Err(format!(
+            "memory of {} pages exceeds the limit of {} pages",
+            d.memory.initial, limits.max_memory_pages
+        ));
+    }
+    let bytes = d.memory.initial as u64 * PAGE_SIZE;
+    if !budget.try_charge(bytes) {
+        return Err(format!(
+            "memory of {bytes} bytes exceeds what is left of the instance's budget of {} bytes",
+            limits.max_instance_bytes
+        ));
+    }
+    Ok(bytes)
 }
 
 /// A zero-filled buffer of exactly `len` bytes, or `None` when the host cannot

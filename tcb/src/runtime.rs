@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::host_fn::{self, HostFn};
-use capjit_ir::resources::{Budget, RegionTable};
+use capjit_ir::resources::{self, Budget, RegionTable};
 use capjit_ir::{Domain, ImportSource, Module, Signature, TrapCode, Val, PAGE_SIZE};
 use capjit_verifier::Verified;
 
@@ -163,28 +163,10 @@ fn write_data(d: &Domain, mem: &mut LinearMemory) {
     }
 }
 
-/// The memory a domain starts with, reserved for `max_pages` and charged to the
-/// instance's budget.
+/// The memory a domain starts with, reserved for `max_pages`, once the domain is
+/// admitted under the limits (which charges the memory to the instance's budget).
 fn memory_image(d: &Domain, limits: &Limits, max_pages: u32, budget: &mut Budget) -> Result<LinearMemory, LinkError> {
-    if d.memory.initial > limits.max_memory_pages {
-        return Err(link_err(
-            d,
-            format!(
-                "memory of {} pages exceeds the limit of {} pages",
-                d.memory.initial, limits.max_memory_pages
-            ),
-        ));
-    }
-    let len = pages_bytes(d.memory.initial);
-    if !budget.try_charge(len as u64) {
-        return Err(link_err(
-            d,
-            format!(
-                "memory of {len} bytes exceeds what is left of the instance's budget of {} bytes",
-                limits.max_instance_bytes
-            ),
-        ));
-    }
+    let len = resources::admit(d, limits, budget).map_err(|message| link_err(d, message))? as usize;
     let mut mem = LinearMemory::new(len, pages_bytes(max_pages))
         .ok_or_else(|| link_err(d, format!("the host cannot supply a memory of {len} bytes")))?;
     write_data(d, &mut mem);
@@ -279,16 +261,6 @@ impl Runtime {
         let mut domains = Vec::with_capacity(m.domains.len());
         let mut budget = Budget::new(limits.max_instance_bytes);
         for (i, d) in m.domains.iter().enumerate() {
-            if d.table.len() > limits.max_table_entries as usize {
-                return Err(link_err(
-                    d,
-                    format!(
-                        "function table of {} entries exceeds the limit of {}",
-                        d.table.len(),
-                        limits.max_table_entries
-                    ),
-                ));
-            }
             let max_pages = d.memory.maximum.min(limits.max_memory_pages);
             let mut memory = memory_image(d, &limits, max_pages, &mut budget)?;
             let caps = d
@@ -517,16 +489,13 @@ impl Runtime {
     /// past the domain's maximum, the instance's budget or what the host supplies.
     pub fn grow_memory(&mut self, d: usize, delta: u32) -> i32 {
         let state = &mut self.domains[d];
-        let old = state.memory.len() as u64 / PAGE_SIZE;
-        let new = old + delta as u64;
-        if new > state.max_pages as u64 {
+        let Some((old, bytes)) = self
+            .budget
+            .charge_grow(state.memory.len() as u64, delta, state.max_pages)
+        else {
             return -1;
-        }
-        let bytes = delta as u64 * PAGE_SIZE;
-        if !self.budget.try_charge(bytes) {
-            return -1;
-        }
-        if !state.memory.grow_to((new * PAGE_SIZE) as usize) {
+        };
+        if !state.memory.grow_to(state.memory.len() + bytes as usize) {
             self.budget.release(bytes);
             return -1;
         }

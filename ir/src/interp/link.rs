@@ -4,13 +4,13 @@
 use std::io::Write;
 use std::time::Instant;
 
-use crate::model::{Const, Domain, ImportSource, Module, Signature, PAGE_SIZE};
+use crate::model::{Const, Domain, ImportSource, Module, Signature};
 use crate::value::Val;
 
 use super::host::HostFunc;
-use super::{pages_to_bytes, DomainStatus, IdcEvent, Limits, TrapInfo};
+use super::{DomainStatus, IdcEvent, Limits, TrapInfo};
 use crate::host_fn::{self, HostFn};
-use crate::resources::{alloc_zeroed_filled, Budget, RegionTable};
+use crate::resources::{self, alloc_zeroed_filled, Budget, RegionTable};
 
 /// Why a module could not be linked or instantiated.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -101,25 +101,7 @@ fn memory_image(d: &Domain, limits: &Limits, budget: &mut Budget) -> Result<Vec<
             ),
         ));
     }
-    if m.initial > limits.max_memory_pages {
-        return Err(err(
-            d,
-            format!(
-                "memory of {} pages exceeds the limit of {} pages",
-                m.initial, limits.max_memory_pages
-            ),
-        ));
-    }
-    let size = pages_to_bytes(m.initial);
-    if !budget.try_charge(size) {
-        return Err(err(
-            d,
-            format!(
-                "memory of {size} bytes exceeds what is left of the instance's budget of {} bytes",
-                limits.max_instance_bytes
-            ),
-        ));
-    }
+    let size = resources::admit(d, limits, budget).map_err(|message| err(d, message))?;
     let Some(mut mem) = alloc_zeroed_filled(size as usize) else {
         budget.release(size);
         return Err(err(d, format!("the host cannot supply a memory of {size} bytes")));
@@ -260,16 +242,6 @@ impl Runtime {
             if m.domains[..i].iter().any(|x| x.name == d.name) {
                 return Err(err(d, "a domain with this name is already defined".to_string()));
             }
-            if d.table.len() > limits.max_table_entries as usize {
-                return Err(err(
-                    d,
-                    format!(
-                        "function table of {} entries exceeds the limit of {}",
-                        d.table.len(),
-                        limits.max_table_entries
-                    ),
-                ));
-            }
             let memory = memory_image(d, &limits, &mut budget)?;
             let globals = initial_globals(d)?;
             let caps = d
@@ -342,17 +314,17 @@ impl Runtime {
     /// past the domain's maximum, the instance's budget or what the host supplies.
     pub fn grow_memory(&mut self, d: usize, delta: u32) -> i32 {
         let state = &mut self.domains[d];
-        let old = state.memory.len() as u64 / PAGE_SIZE;
-        let new = old + delta as u64;
-        let bytes = delta as u64 * PAGE_SIZE;
-        if new > state.max_pages as u64 || !self.budget.try_charge(bytes) {
+        let Some((old, bytes)) = self
+            .budget
+            .charge_grow(state.memory.len() as u64, delta, state.max_pages)
+        else {
             return -1;
-        }
+        };
         if state.memory.try_reserve_exact(bytes as usize).is_err() {
             self.budget.release(bytes);
             return -1;
         }
-        state.memory.resize((new * PAGE_SIZE) as usize, 0);
+        state.memory.resize(state.memory.len() + bytes as usize, 0);
         old as i32
     }
 

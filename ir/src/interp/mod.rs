@@ -15,7 +15,7 @@ use std::io::Write;
 use std::time::Instant;
 
 use crate::host_fn::HostFn;
-use crate::model::{Module, PAGE_SIZE};
+use crate::model::Module;
 
 pub use crate::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 pub use crate::resources::RegionTable;
@@ -205,9 +205,4 @@ impl Instance {
         let d = self.module.domains.iter().position(|d| d.name == domain)?;
         Some(self.rt.domains[d].fuel)
     }
-}
-
-/// Bytes of `pages` pages, saturating.
-pub(crate) fn pages_to_bytes(pages: u32) -> u64 {
-    pages as u64 * PAGE_SIZE
 }
