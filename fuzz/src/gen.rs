@@ -204,18 +204,6 @@ const FLOAT_UNOPS: [UnOp; 7] = [
     UnOp::Ftrunc,
     UnOp::Fnearest,
 ];
-const INT_CCS: [IntCC; 10] = [
-    IntCC::Eq,
-    IntCC::Ne,
-    IntCC::Slt,
-    IntCC::Sle,
-    IntCC::Sgt,
-    IntCC::Sge,
-    IntCC::Ult,
-    IntCC::Ule,
-    IntCC::Ugt,
-    IntCC::Uge,
-];
 const FLOAT_CCS: [FloatCC; 6] = [
     FloatCC::Eq,
     FloatCC::Ne,
@@ -1208,7 +1196,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             OpKind::Icmp => {
                 let ty = self.u.int_type()?;
                 let ty = self.maybe_wrong(ty)?;
-                let cc = *self.u.choose(&INT_CCS)?;
+                let cc = *self.u.choose(&IntCC::ALL)?;
                 let a = self.num_operand(ty)?;
                 let b = self.num_operand(ty)?;
                 Op::Icmp { cc, ty, a, b }
@@ -1454,7 +1442,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                     let cc = if self.u.pct(50)? {
                         IntCC::Ult
                     } else {
-                        *self.u.choose(&INT_CCS)?
+                        *self.u.choose(&IntCC::ALL)?
                     };
                     let a = self.num_operand(ty)?;
                     let bv = self.num_operand(ty)?;

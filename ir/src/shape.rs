@@ -123,6 +123,20 @@ impl Terminator {
 }
 
 impl IntCC {
+    /// Every integer condition, in declaration order.
+    pub const ALL: [IntCC; 10] = [
+        IntCC::Eq,
+        IntCC::Ne,
+        IntCC::Slt,
+        IntCC::Sle,
+        IntCC::Sgt,
+        IntCC::Sge,
+        IntCC::Ult,
+        IntCC::Ule,
+        IntCC::Ugt,
+        IntCC::Uge,
+    ];
+
     /// The condition that holds exactly when this one does not (`slt` -> `sge`).
     pub fn inverse(self) -> IntCC {
         match self {
@@ -214,19 +228,6 @@ mod tests {
     use super::*;
     use crate::model::{BlockCall, Function, Global, Import, ImportSource, Memory, Value};
 
-    const ALL_CC: [IntCC; 10] = [
-        IntCC::Eq,
-        IntCC::Ne,
-        IntCC::Slt,
-        IntCC::Sle,
-        IntCC::Sgt,
-        IntCC::Sge,
-        IntCC::Ult,
-        IntCC::Ule,
-        IntCC::Ugt,
-        IntCC::Uge,
-    ];
-
     /// The meaning of a condition on 64-bit operands, written out independently.
     fn holds(cc: IntCC, a: i64, b: i64) -> bool {
         let (ua, ub) = (a as u64, b as u64);
@@ -247,7 +248,7 @@ mod tests {
     #[test]
     fn inverse_and_swap_mean_what_they_say() {
         let samples = [i64::MIN, -2, -1, 0, 1, 2, i64::MAX];
-        for cc in ALL_CC {
+        for cc in IntCC::ALL {
             assert_eq!(cc.inverse().inverse(), cc);
             assert_eq!(cc.swap().swap(), cc);
             for a in samples {

@@ -883,19 +883,6 @@ const FLOAT_UNOPS: [UnOp; 7] = [
     UnOp::Fnearest,
 ];
 
-const INT_CCS: [IntCC; 10] = [
-    IntCC::Eq,
-    IntCC::Ne,
-    IntCC::Slt,
-    IntCC::Sle,
-    IntCC::Sgt,
-    IntCC::Sge,
-    IntCC::Ult,
-    IntCC::Ule,
-    IntCC::Ugt,
-    IntCC::Uge,
-];
-
 const FLOAT_CCS: [FloatCC; 6] = [
     FloatCC::Eq,
     FloatCC::Ne,
@@ -1259,7 +1246,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     fn icmp(&mut self) -> Value {
         let ty = self.c.pick(&[NumType::I32, NumType::I64]);
-        let cc = self.c.pick(&INT_CCS);
+        let cc = self.c.pick(&IntCC::ALL);
         let a = self.val_num(ty);
         let b = self.val_num(ty);
         self.emit1(Op::Icmp { cc, ty, a, b }, Type::I32)
