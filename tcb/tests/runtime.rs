@@ -47,16 +47,21 @@ fn limits() -> Limits {
     }
 }
 
-fn runtime() -> Shared<Runtime> {
-    let m = parse_module(SRC).expect("parses");
+/// A runtime for `src` (two domains of one function each, no tables) without any
+/// generated code: nothing is exported as code, so nothing can be entered.
+fn runtime_of(src: &str, limits: Limits, output: Box<dyn std::io::Write>) -> Shared<Runtime> {
+    let m = parse_module(src).expect("parses");
     let v = capjit_verifier::verify(&m).expect("verifies");
-    // No generated code: nothing is exported as code, so nothing can be entered.
     let code = CodeTable {
         entries: vec![vec![None]; 2],
         functions: vec![vec![None]; 2],
         tables: vec![Vec::new(), Vec::new()],
     };
-    Runtime::new(&v, code, limits(), Box::new(std::io::sink())).expect("links")
+    Runtime::new(&v, code, limits, output).expect("links")
+}
+
+fn runtime() -> Shared<Runtime> {
+    runtime_of(SRC, limits(), Box::new(std::io::sink()))
 }
 
 /// The context pointer generated code of domain `d` receives.
@@ -160,13 +165,6 @@ domain app {
     return
   }
 }"#;
-    let m = parse_module(src).expect("parses");
-    let v = capjit_verifier::verify(&m).expect("verifies");
-    let code = CodeTable {
-        entries: vec![vec![None]; 2],
-        functions: vec![vec![None]; 2],
-        tables: vec![Vec::new(), Vec::new()],
-    };
     let out = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
     impl std::io::Write for Sink {
@@ -178,7 +176,7 @@ domain app {
             Ok(())
         }
     }
-    let mut rt = Runtime::new(&v, code, Limits::default(), Box::new(Sink(out.clone()))).expect("links");
+    let mut rt = runtime_of(src, Limits::default(), Box::new(Sink(out.clone())));
     let app = ctx(&rt, 1);
     // A `buf` of 2 bytes at 0, as generated code packs it into a slot.
     let mut slots = [2u64 << 32];
