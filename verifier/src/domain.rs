@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use capjit_ir::{Domain, ImportSource, Module, Op, Signature, Type, PAGE_SIZE};
+use capjit_ir::{Domain, Function, ImportSource, Module, Signature, Type, PAGE_SIZE};
 
 use crate::error::{ErrorKind, Location, VerifyError};
 use crate::limits::*;
@@ -31,136 +31,90 @@ fn at_domain(d: &Domain) -> Location {
     }
 }
 
-fn limit(report: &mut Report, loc: Location, what: &'static str, found: usize, max: usize) -> bool {
-    if found > max {
-        report.push(
-            loc,
-            ErrorKind::LimitExceeded {
-                what,
-                limit: max as u64,
-                found: found as u64,
-            },
-        );
-        return false;
+/// Whether `found <= max`; if not, reports it at `loc()` (built only then: this
+/// runs for every type and function of the module).
+fn at_function(d: &Domain, f: &Function) -> Location {
+    Location {
+        function: Some(f.name.clone()),
+        span: f.span.or(d.span),
+        ..at_domain(d)
     }
-    true
 }
 
-/// Every type the module mentions, with where it is.
-fn types_of(m: &Module) -> impl Iterator<Item = (&Domain, Option<&capjit_ir::Function>, &Type)> {
-    m.domains.iter().flat_map(|d| {
-        let imports = d
-            .imports
-            .iter()
-            .flat_map(move |i| i.sig.params.iter().chain(&i.sig.results).map(move |t| (d, None, t)));
-        let funcs = d.functions.iter().flat_map(move |f| {
-            let sig = f.sig.params.iter().chain(&f.sig.results);
-            let params = f.blocks.iter().flat_map(|b| b.params.iter().map(|p| &p.ty));
-            let in_ops = f.blocks.iter().flat_map(|b| &b.insts).flat_map(|i| match &i.op {
-                Op::Select { ty, .. } => std::slice::from_ref(ty).iter().chain(&[]),
-                Op::CallIndirect { sig, .. } => sig.params.iter().chain(&sig.results),
-                _ => [].iter().chain(&[]),
-            });
-            sig.chain(params).chain(in_ops).map(move |t| (d, Some(f), t))
-        });
-        imports.chain(funcs)
-    })
-}
-
-/// Nesting depth and widest signature of a type, walked without recursion so that
-/// a hostile type cannot exhaust the stack.
-fn type_shape(t: &Type) -> (usize, usize) {
-    let (mut depth, mut widest) = (0, 0);
-    let mut stack = vec![(t, 0usize)];
-    while let Some((t, outer)) = stack.pop() {
-        if let Type::Cap(sig) = t {
-            let d = outer + 1;
-            depth = depth.max(d);
-            widest = widest.max(sig.params.len()).max(sig.results.len());
-            if d <= MAX_TYPE_DEPTH {
-                stack.extend(sig.params.iter().chain(&sig.results).map(|t| (t, d)));
-            }
+/// Reports `error`, if any, at `loc()` (built only then: this runs for every
+/// function and block of the module); whether there was none.
+fn within(report: &mut Report, loc: impl FnOnce() -> Location, error: Option<ErrorKind>) -> bool {
+    match error {
+        Some(kind) => {
+            report.push(loc(), kind);
+            false
         }
+        None => true,
     }
-    (depth, widest)
 }
 
-/// Types are at most `MAX_TYPE_DEPTH` deep and signatures at most `MAX_ARITY`
-/// wide, so comparing, copying and printing them stays cheap and shallow.
+fn limit(report: &mut Report, loc: impl FnOnce() -> Location, what: &'static str, found: usize, max: usize) -> bool {
+    within(report, loc, over(what, found, max))
+}
+
+/// Types are at most `MAX_TYPE_DEPTH` deep and signatures and blocks at most
+/// `MAX_ARITY` wide, so comparing, copying and printing them stays cheap and
+/// shallow. The types inside instructions are checked as each function's values
+/// are defined (`define_values`), before anything compares them.
 fn check_type_limits(m: &Module, report: &mut Report) -> bool {
-    let mut ok = true;
     for d in &m.domains {
         for imp in &d.imports {
-            let loc = Location {
+            let loc = || Location {
                 span: imp.span,
                 ..at_domain(d)
             };
-            ok &= limit(
-                report,
-                loc.clone(),
-                "parameters of a signature",
-                imp.sig.params.len(),
-                MAX_ARITY,
-            );
-            ok &= limit(report, loc, "results of a signature", imp.sig.results.len(), MAX_ARITY);
+            if !within(report, loc, signature_over(&imp.sig)) {
+                return false;
+            }
+        }
+        for f in &d.functions {
+            let loc = || at_function(d, f);
+            let mut error = signature_over(&f.sig);
+            for b in &f.blocks {
+                error = error.or_else(|| types_over("parameters of a block", b.params.iter().map(|p| &p.ty)));
+            }
+            if !within(report, loc, error) {
+                return false;
+            }
         }
     }
-    for (d, f, t) in types_of(m) {
-        let (depth, widest) = type_shape(t);
-        let loc = Location {
-            function: f.map(|f| f.name.clone()),
-            span: f.and_then(|f| f.span).or(d.span),
-            ..at_domain(d)
-        };
-        ok &= limit(
-            report,
-            loc.clone(),
-            "levels of nested capability types",
-            depth,
-            MAX_TYPE_DEPTH,
-        );
-        ok &= limit(
-            report,
-            loc,
-            "parameters or results of a capability type",
-            widest,
-            MAX_ARITY,
-        );
-        if !ok {
-            break;
-        }
-    }
-    ok
+    true
 }
 
 /// Counts that bound the work of every later pass. Returns false when the module
 /// is too big to look at further.
 pub fn check_limits(m: &Module, report: &mut Report) -> bool {
-    let mut ok = limit(report, Location::default(), "domains", m.domains.len(), MAX_DOMAINS);
+    let mut ok = limit(report, Location::default, "domains", m.domains.len(), MAX_DOMAINS);
     let mut insts = 0usize;
     for d in &m.domains {
-        ok &= limit(report, at_domain(d), "functions", d.functions.len(), MAX_FUNCTIONS);
-        ok &= limit(report, at_domain(d), "imports", d.imports.len(), MAX_IMPORTS);
-        ok &= limit(report, at_domain(d), "globals", d.globals.len(), MAX_GLOBALS);
-        ok &= limit(report, at_domain(d), "table entries", d.table.len(), MAX_TABLE_ENTRIES);
+        ok &= limit(report, || at_domain(d), "functions", d.functions.len(), MAX_FUNCTIONS);
+        ok &= limit(report, || at_domain(d), "imports", d.imports.len(), MAX_IMPORTS);
+        ok &= limit(report, || at_domain(d), "globals", d.globals.len(), MAX_GLOBALS);
         ok &= limit(
             report,
-            at_domain(d),
+            || at_domain(d),
+            "table entries",
+            d.table.len(),
+            MAX_TABLE_ENTRIES,
+        );
+        ok &= limit(
+            report,
+            || at_domain(d),
             "passive data segments",
             d.passive_data.len(),
             MAX_PASSIVE_DATA,
         );
         for f in &d.functions {
-            let loc = Location {
-                function: Some(f.name.clone()),
-                span: f.span,
-                ..at_domain(d)
-            };
-            ok &= limit(report, loc, "blocks", f.blocks.len(), MAX_BLOCKS);
+            ok &= limit(report, || at_function(d, f), "blocks", f.blocks.len(), MAX_BLOCKS);
             insts = insts.saturating_add(f.blocks.iter().map(|b| b.insts.len() + 1).sum::<usize>());
         }
     }
-    ok &= limit(report, Location::default(), "instructions", insts, MAX_INSTRUCTIONS);
+    ok &= limit(report, Location::default, "instructions", insts, MAX_INSTRUCTIONS);
     ok && check_type_limits(m, report)
 }
 

@@ -112,7 +112,7 @@ pub fn verify_function(
         report.push(loc, ErrorKind::EmptyFunction);
         return AccessProofs::default();
     }
-    if !check_arity_limits(f, report, &loc) || !check_block_targets(f, report, &loc) {
+    if !check_block_targets(f, report, &loc) {
         return AccessProofs::default();
     }
     s.types.clear();
@@ -127,7 +127,10 @@ pub fn verify_function(
         loc,
     };
     cx.check_reachable();
-    cx.define_values();
+    if !cx.define_values() {
+        cx.reset();
+        return AccessProofs::default();
+    }
     cx.check_entry_params();
     let mut start = Vec::with_capacity(f.blocks.len() + 1);
     let mut total = 0u32;
@@ -150,33 +153,6 @@ pub fn verify_function(
         proofs = AccessProofs::default();
     }
     proofs
-}
-
-fn check_arity_limits(f: &Function, report: &mut Report, loc: &Location) -> bool {
-    let indirect = f.blocks.iter().flat_map(|b| &b.insts).filter_map(|i| match &i.op {
-        Op::CallIndirect { sig, .. } => Some(sig.params.len().max(sig.results.len())),
-        _ => None,
-    });
-    let widest = f
-        .blocks
-        .iter()
-        .map(|b| b.params.len())
-        .chain(indirect)
-        .chain([f.sig.params.len(), f.sig.results.len()])
-        .max()
-        .unwrap_or(0);
-    if widest > MAX_ARITY {
-        report.push(
-            loc.clone(),
-            ErrorKind::LimitExceeded {
-                what: "parameters or results",
-                limit: MAX_ARITY as u64,
-                found: widest as u64,
-            },
-        );
-        return false;
-    }
-    true
 }
 
 /// Every branch target exists and is not the entry block; br_table sizes are bounded.
@@ -276,8 +252,11 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// Record each value's definition site, type and fact; each value once.
-    fn define_values(&mut self) {
+    /// Record each value's definition site, type and fact; each value once. The
+    /// types an instruction names are checked against the limits first (as the
+    /// domain pass did for signatures and block parameters); false if one is over,
+    /// and nothing else may look at this function then.
+    fn define_values(&mut self) -> bool {
         let f = self.f;
         for (b, block) in f.blocks.iter().enumerate() {
             for (i, p) in block.params.iter().enumerate() {
@@ -285,6 +264,15 @@ impl<'a> Cx<'a> {
                 self.define(p.value, ty, p.fact, b, PARAM_POS, Site::Param(i as u32));
             }
             for (i, inst) in block.insts.iter().enumerate() {
+                let over = match &inst.op {
+                    Op::Select { ty, .. } => type_over(ty),
+                    Op::CallIndirect { sig, .. } => signature_over(sig),
+                    _ => None,
+                };
+                if let Some(kind) = over {
+                    self.err(b, Site::Inst(i as u32), kind);
+                    return false;
+                }
                 let mut results = std::mem::take(&mut self.s.results);
                 let resolvable = result_types(self.d, &inst.op, &mut self.s.types, &mut results);
                 if resolvable && results.len() != inst.results.len() {
@@ -304,6 +292,7 @@ impl<'a> Cx<'a> {
                 self.s.results = results;
             }
         }
+        true
     }
 
     fn define(&mut self, v: Value, ty: TypeId, fact: Option<Fact>, b: usize, pos: u32, site: Site) {

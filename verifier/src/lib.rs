@@ -11,8 +11,9 @@
 //! 1. `check_limits`: counts of domains, functions, imports, globals, table
 //!    entries, blocks and instructions are bounded (see `limits.rs`), so
 //!    verification stays linear; `check_type_limits`: every type (those in
-//!    `call_indirect` signatures included) nests at most 16 capability levels and
-//!    every signature has at most `MAX_ARITY` entries (walked without recursion).
+//!    `call_indirect` signatures included) nests at most 16 capability levels, and
+//!    every signature (`call_indirect`'s included) and block has at most
+//!    `MAX_ARITY` parameters or results (types walked without recursion).
 //! 2. `check_unique_names`: domain names are unique; function, import and global
 //!    names are unique within their domain.
 //! 3. `check_memory_layout`: initial <= maximum <= 65536 pages; data segments and
@@ -24,8 +25,7 @@
 //!    with the identical signature; `host.restart(D)` names a domain and is `()`.
 //!
 //! Functions (`function.rs`), each:
-//! 6. the function has at least one block; signatures (`call_indirect`'s included)
-//!    and block parameters have at most `MAX_ARITY` entries;
+//! 6. the function has at least one block;
 //! 7. `check_block_targets`: every branch target exists and is not the entry block;
 //!    `br_table` has at most `MAX_TABLE_TARGETS` targets;
 //! 8. `check_reachable`: every block is reachable from the entry (dominators are

@@ -29,3 +29,48 @@ pub const MAX_VALUE_INDEX: u32 = 1 << 22;
 pub const MAX_MEMORY_PAGES: u32 = 65_536;
 /// Bytes of data segments (active and passive) in one domain.
 pub const MAX_DATA_BYTES: usize = 1 << 30;
+
+use capjit_ir::{Signature, Type};
+
+use crate::error::ErrorKind;
+
+/// `LimitExceeded` when `found > max`.
+pub fn over(what: &'static str, found: usize, max: usize) -> Option<ErrorKind> {
+    (found > max).then_some(ErrorKind::LimitExceeded {
+        what,
+        limit: max as u64,
+        found: found as u64,
+    })
+}
+
+/// A type nesting more than `MAX_TYPE_DEPTH` capability levels, or holding a
+/// signature wider than `MAX_ARITY`; walked without recursion so that a hostile
+/// type cannot exhaust the stack. Checked before anything compares or hashes it.
+pub fn type_over(t: &Type) -> Option<ErrorKind> {
+    let Type::Cap(_) = t else { return None };
+    let (mut depth, mut widest) = (0, 0);
+    let mut stack = vec![(t, 0usize)];
+    while let Some((t, outer)) = stack.pop() {
+        if let Type::Cap(sig) = t {
+            let d = outer + 1;
+            depth = depth.max(d);
+            widest = widest.max(sig.params.len()).max(sig.results.len());
+            if d <= MAX_TYPE_DEPTH {
+                stack.extend(sig.params.iter().chain(&sig.results).map(|t| (t, d)));
+            }
+        }
+    }
+    over("levels of nested capability types", depth, MAX_TYPE_DEPTH)
+        .or_else(|| over("parameters or results of a capability type", widest, MAX_ARITY))
+}
+
+/// The first limit a list of types exceeds: its length, then each type.
+pub fn types_over<'t>(what: &'static str, mut types: impl ExactSizeIterator<Item = &'t Type>) -> Option<ErrorKind> {
+    over(what, types.len(), MAX_ARITY).or_else(|| types.find_map(type_over))
+}
+
+/// The first limit a signature exceeds.
+pub fn signature_over(sig: &Signature) -> Option<ErrorKind> {
+    types_over("parameters of a signature", sig.params.iter())
+        .or_else(|| types_over("results of a signature", sig.results.iter()))
+}

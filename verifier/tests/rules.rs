@@ -418,7 +418,7 @@ fn arity_limit() {
         fact: None,
     });
     let k = only(&reject_module(&m), "limit_exceeded", func("d", "f"));
-    says(&k, "too many parameters or results: 1001, the limit is 1000");
+    says(&k, "too many parameters of a signature: 1001, the limit is 1000");
 }
 
 // ---- 7. check_block_targets ---------------------------------------------------------------------
@@ -1929,14 +1929,14 @@ fn call_indirect_shapes() {
         panic!("not call_indirect")
     };
     sig.results = vec![Type::I64; MAX_ARITY + 1];
-    let k = only(&reject_module(&m), "limit_exceeded", func("d", "f"));
-    says(&k, "too many parameters or results: 1001");
+    let k = only(&reject_module(&m), "limit_exceeded", inst(0, 3));
+    says(&k, "too many results of a signature: 1001");
     let mut m = parse(&globals_src(GLOBALS_OK));
     let Op::CallIndirect { sig, .. } = &mut f_mut(&mut m).blocks[0].insts[3].op else {
         panic!("not call_indirect")
     };
     sig.params = vec![nested_cap(MAX_TYPE_DEPTH + 1)];
-    let k = only(&reject_module(&m), "limit_exceeded", func("d", "f"));
+    let k = only(&reject_module(&m), "limit_exceeded", inst(0, 3));
     says(&k, "levels of nested capability types");
 }
 
@@ -2291,7 +2291,7 @@ fn type_limits_cover_select() {
     let k = only(
         &reject_module(&select(nested_cap(MAX_TYPE_DEPTH + 1))),
         "limit_exceeded",
-        func("d", "f"),
+        inst(0, 0),
     );
     says(&k, "too many levels of nested capability types: 17");
 }
