@@ -976,10 +976,10 @@ fn rust_built_attacks() -> Vec<(&'static str, Builder, &'static str)> {
                 main_fn(&mut m).blocks[0].insts.push(inst(
                     &[],
                     Op::CallIndirect {
-                        sig: Signature {
+                        sig: Box::new(Signature {
                             params: vec![],
                             results: vec![Type::I32; capjit::verifier::limits::MAX_ARITY + 1],
-                        },
+                        }),
                         index: Value(0),
                         args: vec![],
                     },
@@ -1002,10 +1002,10 @@ fn rust_built_attacks() -> Vec<(&'static str, Builder, &'static str)> {
                 main_fn(&mut m).blocks[0].insts.push(inst(
                     &[1],
                     Op::CallIndirect {
-                        sig: Signature {
+                        sig: Box::new(Signature {
                             params: vec![],
                             results: vec![ty],
-                        },
+                        }),
                         index: Value(0),
                         args: vec![],
                     },

@@ -87,7 +87,7 @@ fn entry_const(f: &mut Function, ty: &Type, c: u64) -> Value {
     f.blocks[0].insts.insert(
         0,
         Inst {
-            results: vec![Def { value: v, fact: None }],
+            results: [Def { value: v, fact: None }].into(),
             op: Op::Const(k),
             span: None,
         },

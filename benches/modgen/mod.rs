@@ -228,7 +228,7 @@ impl Builder<'_> {
 
     fn push(&mut self, results: Vec<Def>, op: Op) {
         self.blocks[self.cur].insts.push(Inst {
-            results,
+            results: results.into(),
             op,
             span: None,
         });

@@ -1063,7 +1063,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
         }
         let values = results.iter().map(|d| d.value).collect();
         self.insts.push(Inst {
-            results,
+            results: results.into(),
             op,
             span: None,
         });

@@ -1155,12 +1155,14 @@ fn read_block(r: &mut Reader) -> Result<Block> {
 
 fn read_inst(r: &mut Reader) -> Result<Inst> {
     Ok(Inst {
-        results: r.vec(|r| {
-            Ok(Def {
-                value: r.value()?,
-                fact: read_fact(r)?,
-            })
-        })?,
+        results: r
+            .vec(|r| {
+                Ok(Def {
+                    value: r.value()?,
+                    fact: read_fact(r)?,
+                })
+            })?
+            .into(),
         op: read_op(r)?,
         span: r.span()?,
     })
@@ -1273,7 +1275,7 @@ fn read_op(r: &mut Reader) -> Result<Op> {
             args: r.values()?,
         },
         op_tag::CALL_INDIRECT => Op::CallIndirect {
-            sig: read_signature(r, 0)?,
+            sig: Box::new(read_signature(r, 0)?),
             index: r.value()?,
             args: r.values()?,
         },

@@ -183,10 +183,14 @@ pub struct Def {
     pub fact: Option<Fact>,
 }
 
+/// The values an instruction defines: kept inline when there is at most one (almost
+/// always), so that walking a function does not chase a pointer per instruction.
+pub type Defs = smallvec::SmallVec<[Def; 1]>;
+
 /// A non-terminator instruction with the values it defines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Inst {
-    pub results: Vec<Def>,
+    pub results: Defs,
     pub op: Op,
     pub span: Option<Span>,
 }
@@ -404,7 +408,8 @@ pub enum Op {
     /// if there is no such entry, `indirect_call_null` if it is empty, and
     /// `indirect_call_type` if the function's signature is not `sig`.
     CallIndirect {
-        sig: Signature,
+        /// Boxed so that `Op` stays small (every instruction pays for the largest variant).
+        sig: Box<Signature>,
         index: Value,
         args: Vec<Value>,
     },

@@ -880,8 +880,8 @@ impl<'a> Parser<'a> {
     fn inst(&mut self, func: usize, block: usize, inst: usize, pending: &mut Vec<PendingCall>) -> PResult<Inst> {
         let start = self.span;
         let results = match self.tok {
-            Tok::Word(w) if parse_value_name(w).is_some() => self.defs()?,
-            _ => Vec::new(),
+            Tok::Word(w) if parse_value_name(w).is_some() => self.defs()?.into(),
+            _ => Defs::new(),
         };
         let op = self.op(func, block, inst, pending)?;
         Ok(Inst {
@@ -1014,7 +1014,7 @@ impl<'a> Parser<'a> {
                 let index = self.value()?;
                 let args = self.paren_values()?;
                 self.expect_punct(':')?;
-                let sig = self.signature(0)?;
+                let sig = Box::new(self.signature(0)?);
                 Op::CallIndirect { sig, index, args }
             }
             ("global", Some(kind @ ("get" | "set"))) if s2.is_none() => {

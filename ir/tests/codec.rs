@@ -78,7 +78,7 @@ fn one_inst_module(op: Op) -> Module {
                 blocks: vec![Block {
                     params: vec![],
                     insts: vec![Inst {
-                        results: vec![],
+                        results: Default::default(),
                         op,
                         span: None,
                     }],
@@ -220,10 +220,10 @@ fn globals_table_and_their_ops_hand_written() {
         (
             &[0x32, 1, 0, 1, 1, 3, 1, 4],
             Op::CallIndirect {
-                sig: Signature {
+                sig: Box::new(Signature {
                     params: vec![Type::I32],
                     results: vec![Type::I64],
-                },
+                }),
                 index: Value(3),
                 args: vec![Value(4)],
             },
@@ -546,7 +546,7 @@ fn nested_cap_module(depth: usize) -> Module {
     for _ in 0..depth {
         ty = Type::Cap(Box::new(Signature {
             params: vec![ty],
-            results: vec![],
+            results: Default::default(),
         }));
     }
     let mut m = one_inst_module(Op::MemorySize);
@@ -555,7 +555,7 @@ fn nested_cap_module(depth: usize) -> Module {
         source: ImportSource::Host { function: "h".into() },
         sig: Signature {
             params: vec![ty],
-            results: vec![],
+            results: Default::default(),
         },
         span: None,
     });

@@ -142,10 +142,11 @@ fn const_module(consts: &[Const]) -> Module {
         .iter()
         .enumerate()
         .map(|(i, c)| Inst {
-            results: vec![Def {
+            results: [Def {
                 value: Value(i as u32),
                 fact: None,
-            }],
+            }]
+            .into(),
             op: Op::Const(*c),
             span: None,
         })
@@ -414,10 +415,10 @@ fn globals_and_table_parse_and_print() {
     assert_eq!(
         ops[2],
         &Op::CallIndirect {
-            sig: Signature {
+            sig: Box::new(Signature {
                 params: vec![Type::I32, Type::F32],
                 results: vec![Type::I32, Type::I64],
-            },
+            }),
             index: Value(0),
             args: vec![Value(0), Value(1)],
         }

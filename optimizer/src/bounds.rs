@@ -305,7 +305,7 @@ fn edge_blocks(f: &mut Function, defs: &Defs, cfg: &Cfg, st: &Ranges, wanted: &H
                     let nv = Value(next);
                     next += 1;
                     insts.push(Inst {
-                        results: vec![Def { value: nv, fact: None }],
+                        results: [Def { value: nv, fact: None }].into(),
                         op,
                         span: None,
                     });
@@ -470,7 +470,7 @@ fn derived_ivs(cx: &DomainCx, f: &mut Function, defs: &Defs, cfg: &Cfg, st: &Ran
                 let nv = Value(next);
                 next += 1;
                 insts.push(Inst {
-                    results: vec![Def { value: nv, fact: None }],
+                    results: [Def { value: nv, fact: None }].into(),
                     op: Op::Const(match ty {
                         NumType::I32 => capjit_ir::Const::I32(c as u32 as i32),
                         _ => capjit_ir::Const::I64(c as i64),
@@ -485,7 +485,7 @@ fn derived_ivs(cx: &DomainCx, f: &mut Function, defs: &Defs, cfg: &Cfg, st: &Ran
             next += 2;
             insts.extend([
                 Inst {
-                    results: vec![Def { value: t1, fact: None }],
+                    results: [Def { value: t1, fact: None }].into(),
                     op: Op::Binary {
                         op: capjit_ir::BinOp::Imul,
                         ty,
@@ -495,7 +495,7 @@ fn derived_ivs(cx: &DomainCx, f: &mut Function, defs: &Defs, cfg: &Cfg, st: &Ran
                     span: None,
                 },
                 Inst {
-                    results: vec![Def { value: t2, fact: None }],
+                    results: [Def { value: t2, fact: None }].into(),
                     op: Op::Binary {
                         op: capjit_ir::BinOp::Iadd,
                         ty,

@@ -217,7 +217,7 @@ fn const_params(f: &mut Function) -> bool {
                 inserts.push((
                     b,
                     Inst {
-                        results: vec![Def { value: v, fact: None }],
+                        results: [Def { value: v, fact: None }].into(),
                         op: Op::Const(c),
                         span: None,
                     },

@@ -220,12 +220,12 @@ fn specialise(f: &mut Function, k: usize, bound: u64) {
         params,
         insts: vec![
             Inst {
-                results: vec![Def { value: kv, fact: None }],
+                results: [Def { value: kv, fact: None }].into(),
                 op: Op::Const(c),
                 span: None,
             },
             Inst {
-                results: vec![Def { value: cv, fact: None }],
+                results: [Def { value: cv, fact: None }].into(),
                 op: Op::Icmp {
                     cc: IntCC::Ule,
                     ty,

@@ -1061,7 +1061,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     fn emit_unpooled(&mut self, op: Op) -> Value {
         let v = self.fresh();
         self.blocks[self.cur].insts.push(Inst {
-            results: vec![Def { value: v, fact: None }],
+            results: [Def { value: v, fact: None }].into(),
             op,
             span: None,
         });
@@ -2239,7 +2239,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         let args = self.args_for(&sig.params);
         let op = Op::CallIndirect {
-            sig: sig.clone(),
+            sig: Box::new(sig.clone()),
             index,
             args,
         };

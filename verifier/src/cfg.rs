@@ -8,107 +8,148 @@ use capjit_ir::Function;
 
 const NONE: u32 = u32::MAX;
 
-/// The dominator tree of a function whose branch targets are all valid.
+/// The dominator tree of a function whose branch targets are all valid. One is
+/// kept for the whole module and rebuilt for each function, so that its tables
+/// are allocated once.
+#[derive(Default)]
 pub struct DomTree {
     /// Preorder number of each block in the DFS from the entry; `NONE` if unreachable.
     pre: Vec<u32>,
     /// Dominator-tree DFS entry and exit times, by block.
     enter: Vec<u32>,
     exit: Vec<u32>,
+    /// Reachable blocks in dominator-tree preorder: every block after its dominators.
+    preorder: Vec<u32>,
+    work: Work,
+}
+
+/// The working tables of one build; over preorder numbers unless they say otherwise.
+#[derive(Default)]
+struct Work {
+    /// Successors of block `b` (by block): `succ[start[b]..start[b + 1]]`.
+    start: Vec<usize>,
+    succ: Vec<u32>,
+    /// Block of each preorder number, and its DFS-tree parent.
+    vertex: Vec<u32>,
+    parent: Vec<u32>,
+    stack: Vec<(u32, u32)>,
+    /// Predecessors of `w`: `preds[pred_start[w]..pred_start[w + 1]]`.
+    pred_start: Vec<usize>,
+    preds: Vec<u32>,
+    fill: Vec<usize>,
+    semi: Vec<u32>,
+    label: Vec<u32>,
+    ancestor: Vec<u32>,
+    idom: Vec<u32>,
+    /// Lengauer–Tarjan's buckets as linked lists: first member, next member.
+    bucket: Vec<u32>,
+    next: Vec<u32>,
+    path: Vec<u32>,
+}
+
+/// Clears `v` and fills it with `n` copies of `x`, keeping its allocation.
+fn reset<T: Clone>(v: &mut Vec<T>, n: usize, x: T) {
+    v.clear();
+    v.resize(n, x);
 }
 
 impl DomTree {
-    /// Build the tree; branch targets must already be known to be in range.
-    pub fn new(f: &Function) -> DomTree {
+    /// Build the tree of `f`; branch targets must already be known to be in range.
+    pub fn build(&mut self, f: &Function) {
         let n = f.blocks.len();
-        // Successors as one flat list: `succ[start[b]..start[b + 1]]`.
-        let mut start = Vec::with_capacity(n + 1);
-        let mut succ: Vec<u32> = Vec::with_capacity(2 * n);
+        let w = &mut self.work;
+        w.start.clear();
+        w.succ.clear();
         for b in &f.blocks {
-            start.push(succ.len());
-            succ.extend(b.term.successors().map(|t| t.0));
+            w.start.push(w.succ.len());
+            w.succ.extend(b.term.successors().map(|t| t.0));
         }
-        start.push(succ.len());
+        w.start.push(w.succ.len());
 
         // Iterative DFS from the entry: preorder numbers and DFS-tree parents.
-        let mut pre = vec![NONE; n];
-        let mut vertex = Vec::with_capacity(n);
-        let mut parent = Vec::with_capacity(n);
-        let mut stack: Vec<(u32, u32)> = vec![(0, NONE)];
-        while let Some((b, from)) = stack.pop() {
-            if pre[b as usize] != NONE {
+        reset(&mut self.pre, n, NONE);
+        w.vertex.clear();
+        w.parent.clear();
+        w.stack.clear();
+        w.stack.push((0, NONE));
+        while let Some((b, from)) = w.stack.pop() {
+            if self.pre[b as usize] != NONE {
                 continue;
             }
-            pre[b as usize] = vertex.len() as u32;
-            vertex.push(b);
-            parent.push(from);
-            for s in succ[start[b as usize]..start[b as usize + 1]].iter().rev() {
-                if pre[*s as usize] == NONE {
-                    stack.push((*s, pre[b as usize]));
+            self.pre[b as usize] = w.vertex.len() as u32;
+            w.vertex.push(b);
+            w.parent.push(from);
+            for s in w.succ[w.start[b as usize]..w.start[b as usize + 1]].iter().rev() {
+                if self.pre[*s as usize] == NONE {
+                    w.stack.push((*s, self.pre[b as usize]));
                 }
             }
         }
-        let count = vertex.len();
+        let count = w.vertex.len();
 
-        // Predecessors of reachable blocks, as preorder numbers, flat like `succ`.
-        let mut pred_count = vec![0usize; count + 1];
-        for (b, &p) in pre.iter().enumerate() {
+        // Predecessors of reachable blocks, as preorder numbers.
+        reset(&mut w.pred_start, count + 1, 0);
+        for (b, &p) in self.pre.iter().enumerate() {
             if p != NONE {
-                for s in &succ[start[b]..start[b + 1]] {
-                    pred_count[pre[*s as usize] as usize + 1] += 1;
+                for s in &w.succ[w.start[b]..w.start[b + 1]] {
+                    w.pred_start[self.pre[*s as usize] as usize + 1] += 1;
                 }
             }
         }
         for i in 0..count {
-            pred_count[i + 1] += pred_count[i];
+            w.pred_start[i + 1] += w.pred_start[i];
         }
-        let mut fill = pred_count.clone();
-        let mut preds = vec![0u32; pred_count[count]];
-        for (b, &p) in pre.iter().enumerate() {
+        w.fill.clone_from(&w.pred_start);
+        reset(&mut w.preds, w.pred_start[count], 0);
+        for (b, &p) in self.pre.iter().enumerate() {
             if p != NONE {
-                for s in &succ[start[b]..start[b + 1]] {
-                    let w = pre[*s as usize] as usize;
-                    preds[fill[w]] = p;
-                    fill[w] += 1;
+                for s in &w.succ[w.start[b]..w.start[b + 1]] {
+                    let to = self.pre[*s as usize] as usize;
+                    w.preds[w.fill[to]] = p;
+                    w.fill[to] += 1;
                 }
             }
         }
 
-        let idom = lengauer_tarjan(&parent, &preds, &pred_count);
+        w.lengauer_tarjan();
 
-        // Dominator-tree DFS intervals, by block: children in flat lists too.
-        let mut child_count = vec![0usize; count + 1];
-        for &p in idom.iter().skip(1) {
-            child_count[p as usize + 1] += 1;
+        // Dominator-tree DFS intervals, by block. Children of `v` as linked lists
+        // (reusing `bucket` and `next`), walked by an explicit stack.
+        reset(&mut w.bucket, count, NONE);
+        reset(&mut w.next, count, NONE);
+        for v in (1..count).rev() {
+            let p = w.idom[v] as usize;
+            w.next[v] = w.bucket[p];
+            w.bucket[p] = v as u32;
         }
-        for i in 0..count {
-            child_count[i + 1] += child_count[i];
-        }
-        let mut fill = child_count.clone();
-        let mut children = vec![0u32; count.saturating_sub(1)];
-        for (w, &p) in idom.iter().enumerate().skip(1) {
-            children[fill[p as usize]] = w as u32;
-            fill[p as usize] += 1;
-        }
-        let mut enter = vec![0; n];
-        let mut exit = vec![0; n];
+        reset(&mut self.enter, n, 0);
+        reset(&mut self.exit, n, 0);
         let mut clock = 0u32;
-        let mut stack: Vec<(u32, bool)> = vec![(0, false)];
-        while let Some((v, done)) = stack.pop() {
-            let block = vertex[v as usize] as usize;
-            if done {
-                exit[block] = clock;
+        self.preorder.clear();
+        w.stack.clear();
+        w.stack.push((0, 0));
+        while let Some((v, done)) = w.stack.pop() {
+            let block = w.vertex[v as usize] as usize;
+            if done == 1 {
+                self.exit[block] = clock;
                 clock += 1;
                 continue;
             }
-            enter[block] = clock;
+            self.enter[block] = clock;
+            self.preorder.push(block as u32);
             clock += 1;
-            stack.push((v, true));
-            for c in &children[child_count[v as usize]..child_count[v as usize + 1]] {
-                stack.push((*c, false));
+            w.stack.push((v, 1));
+            let mut c = w.bucket[v as usize];
+            while c != NONE {
+                w.stack.push((c, 0));
+                c = w.next[c as usize];
             }
         }
-        DomTree { pre, enter, exit }
+    }
+
+    /// Reachable blocks, each after every block that dominates it.
+    pub fn preorder(&self) -> &[u32] {
+        &self.preorder
     }
 
     pub fn reachable(&self, b: usize) -> bool {
@@ -121,59 +162,71 @@ impl DomTree {
     }
 }
 
-/// Immediate dominators over preorder numbers (vertex 0 is the root); the
-/// predecessors of `w` are `preds[pred_start[w]..pred_start[w + 1]]`.
-fn lengauer_tarjan(parent: &[u32], preds: &[u32], pred_start: &[usize]) -> Vec<u32> {
-    let n = parent.len();
-    let mut semi: Vec<u32> = (0..n as u32).collect();
-    let mut label: Vec<u32> = (0..n as u32).collect();
-    let mut ancestor = vec![NONE; n];
-    let mut idom = vec![0u32; n];
-    let mut bucket: Vec<Vec<u32>> = vec![Vec::new(); n];
-    let mut path = Vec::new();
+impl Work {
+    /// Immediate dominators (`idom`) over preorder numbers (vertex 0 is the root),
+    /// from `parent` and the predecessor lists.
+    fn lengauer_tarjan(&mut self) {
+        let n = self.parent.len();
+        self.semi.clear();
+        self.semi.extend(0..n as u32);
+        self.label.clone_from(&self.semi);
+        reset(&mut self.ancestor, n, NONE);
+        reset(&mut self.idom, n, 0);
+        reset(&mut self.bucket, n, NONE);
+        reset(&mut self.next, n, NONE);
 
-    let eval = |v: u32, ancestor: &mut Vec<u32>, label: &mut Vec<u32>, semi: &Vec<u32>, path: &mut Vec<u32>| {
-        if ancestor[v as usize] == NONE {
+        for w in (1..n).rev() {
+            for k in self.pred_start[w]..self.pred_start[w + 1] {
+                let u = self.eval(self.preds[k]);
+                if self.semi[u as usize] < self.semi[w] {
+                    self.semi[w] = self.semi[u as usize];
+                }
+            }
+            let s = self.semi[w] as usize;
+            self.next[w] = self.bucket[s];
+            self.bucket[s] = w as u32;
+            let p = self.parent[w];
+            self.ancestor[w] = p;
+            let mut v = std::mem::replace(&mut self.bucket[p as usize], NONE);
+            while v != NONE {
+                let u = self.eval(v);
+                self.idom[v as usize] = if self.semi[u as usize] < self.semi[v as usize] {
+                    u
+                } else {
+                    p
+                };
+                v = self.next[v as usize];
+            }
+        }
+        for w in 1..n {
+            if self.idom[w] != self.semi[w] {
+                self.idom[w] = self.idom[self.idom[w] as usize];
+            }
+        }
+    }
+
+    /// The vertex of least semidominator on `v`'s ancestor path, compressing it.
+    fn eval(&mut self, v: u32) -> u32 {
+        if self.ancestor[v as usize] == NONE {
             return v;
         }
         // Compress the ancestor path of v, root side first.
-        path.clear();
+        self.path.clear();
         let mut x = v;
-        while ancestor[ancestor[x as usize] as usize] != NONE {
-            path.push(x);
-            x = ancestor[x as usize];
+        while self.ancestor[self.ancestor[x as usize] as usize] != NONE {
+            self.path.push(x);
+            x = self.ancestor[x as usize];
         }
-        for &x in path.iter().rev() {
-            let a = ancestor[x as usize] as usize;
-            if semi[label[a] as usize] < semi[label[x as usize] as usize] {
-                label[x as usize] = label[a];
+        for i in (0..self.path.len()).rev() {
+            let x = self.path[i];
+            let a = self.ancestor[x as usize] as usize;
+            if self.semi[self.label[a] as usize] < self.semi[self.label[x as usize] as usize] {
+                self.label[x as usize] = self.label[a];
             }
-            ancestor[x as usize] = ancestor[a];
+            self.ancestor[x as usize] = self.ancestor[a];
         }
-        label[v as usize]
-    };
-
-    for w in (1..n).rev() {
-        for &v in &preds[pred_start[w]..pred_start[w + 1]] {
-            let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
-            if semi[u as usize] < semi[w] {
-                semi[w] = semi[u as usize];
-            }
-        }
-        bucket[semi[w] as usize].push(w as u32);
-        let p = parent[w];
-        ancestor[w] = p;
-        for v in std::mem::take(&mut bucket[p as usize]) {
-            let u = eval(v, &mut ancestor, &mut label, &semi, &mut path);
-            idom[v as usize] = if semi[u as usize] < semi[v as usize] { u } else { p };
-        }
+        self.label[v as usize]
     }
-    for w in 1..n {
-        if idom[w] != semi[w] {
-            idom[w] = idom[idom[w] as usize];
-        }
-    }
-    idom
 }
 
 #[cfg(test)]
@@ -215,7 +268,8 @@ mod tests {
                 .map(|_| (0..next() % edges).map(|_| (next() % n as u64) as usize).collect())
                 .collect();
             let f = graph_function(&succ);
-            let tree = DomTree::new(&f);
+            let mut tree = DomTree::default();
+            tree.build(&f);
             let mut seen = vec![false; n];
             let mut stack = vec![0usize];
             while let Some(x) = stack.pop() {

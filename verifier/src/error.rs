@@ -5,8 +5,9 @@ use std::fmt;
 
 use capjit_ir::{Fact, Span, Value};
 
-/// The part of a block an error points at.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The part of a block an error points at; ordered as in the text (parameters,
+/// instructions, terminator).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Site {
     Param(u32),
     Inst(u32),

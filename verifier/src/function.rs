@@ -5,7 +5,7 @@
 //! Invariant protected: a verified function can be translated instruction by
 //! instruction with every value already defined and of the type its use expects.
 
-use capjit_ir::{BinOp, BlockCall, Domain, Fact, Function, Op, Terminator, Type, Value, PAGE_SIZE};
+use capjit_ir::{BinOp, BlockCall, BlockParam, Domain, Fact, Function, Op, Terminator, Type, Value, PAGE_SIZE};
 
 use crate::cfg::DomTree;
 use crate::domain::Report;
@@ -29,6 +29,10 @@ pub struct Scratch {
     touched: Vec<u32>,
     types: TypeTable,
     results: Vec<TypeId>,
+    dom: DomTree,
+    order: Vec<u32>,
+    /// Uses met in the walk before any definition of their value.
+    early_uses: Vec<(Value, u32, Site)>,
 }
 
 /// Which memory accesses of a function were proven in bounds, by block and instruction.
@@ -119,7 +123,11 @@ pub fn verify_function(
     let mut cx = Cx {
         d,
         f,
-        dom: DomTree::new(f),
+        dom: {
+            let mut dom = std::mem::take(&mut s.dom);
+            dom.build(f);
+            dom
+        },
         s,
         initial_bytes: d.memory.initial as u64 * PAGE_SIZE,
         max_bytes: d.memory.maximum as u64 * PAGE_SIZE,
@@ -127,29 +135,45 @@ pub fn verify_function(
         loc,
     };
     cx.check_reachable();
-    if !cx.define_values() {
-        cx.reset();
-        return AccessProofs::default();
-    }
-    cx.check_entry_params();
     let mut start = Vec::with_capacity(f.blocks.len() + 1);
     let mut total = 0u32;
     for b in &f.blocks {
         start.push(total);
         total += b.insts.len() as u32;
+        counts.instructions += b.insts.len() as u64 + 1;
     }
     start.push(total);
     let mut proven = vec![false; total as usize];
+    // One walk, dominators first: every value a use may legally name is defined
+    // by the time the use is checked (a block's parameters as the walk enters it;
+    // an edge's check reads the target's parameters from their declarations).
+    // Values of unreachable blocks are defined after it (they are errors already),
+    // so that a use of one is `not_dominated`.
+    let mut order = std::mem::take(&mut cx.s.order);
+    order.clear();
+    order.extend_from_slice(cx.dom.preorder());
+    let mut within_limits = true;
+    for &b in &order {
+        let b = b as usize;
+        let range = start[b] as usize..start[b + 1] as usize;
+        within_limits = within_limits && cx.check_block(b, &mut proven[range], counts);
+    }
+    cx.s.order = order;
     for b in 0..f.blocks.len() {
-        if cx.dom.reachable(b) {
-            let range = start[b] as usize..start[b + 1] as usize;
-            cx.check_block(b, &mut proven[range], counts);
+        if !cx.dom.reachable(b) {
+            cx.define_params(b);
+            within_limits = within_limits && (0..f.blocks[b].insts.len()).all(|i| cx.define_results(b, i));
         }
-        counts.instructions += f.blocks[b].insts.len() as u64 + 1;
+    }
+    if within_limits {
+        cx.report_early_uses();
     }
     let mut proofs = AccessProofs { start, proven };
     cx.reset();
-    if cx.report.errors.len() > errors_before {
+    let errors = &mut cx.report.errors[errors_before..];
+    if !errors.is_empty() {
+        // In the order of the text, not of the walk.
+        errors.sort_by_key(|e| (e.location.block, e.location.site));
         proofs = AccessProofs::default();
     }
     proofs
@@ -236,7 +260,7 @@ impl<'a> Cx<'a> {
         }
         for (i, (p, t)) in params.iter().zip(sig).enumerate() {
             if let Some(fact) = p.fact {
-                self.check_unprovable_fact(0, i, p.value, fact);
+                self.check_unprovable_fact(0, i, p, fact);
             }
             if &p.ty != t {
                 self.err(
@@ -252,46 +276,44 @@ impl<'a> Cx<'a> {
         }
     }
 
-    /// Record each value's definition site, type and fact; each value once. The
-    /// types an instruction names are checked against the limits first (as the
-    /// domain pass did for signatures and block parameters); false if one is over,
-    /// and nothing else may look at this function then.
-    fn define_values(&mut self) -> bool {
-        let f = self.f;
-        for (b, block) in f.blocks.iter().enumerate() {
-            for (i, p) in block.params.iter().enumerate() {
-                let ty = self.s.types.id(&p.ty);
-                self.define(p.value, ty, p.fact, b, PARAM_POS, Site::Param(i as u32));
-            }
-            for (i, inst) in block.insts.iter().enumerate() {
-                let over = match &inst.op {
-                    Op::Select { ty, .. } => type_over(ty),
-                    Op::CallIndirect { sig, .. } => signature_over(sig),
-                    _ => None,
-                };
-                if let Some(kind) = over {
-                    self.err(b, Site::Inst(i as u32), kind);
-                    return false;
-                }
-                let mut results = std::mem::take(&mut self.s.results);
-                let resolvable = result_types(self.d, &inst.op, &mut self.s.types, &mut results);
-                if resolvable && results.len() != inst.results.len() {
-                    self.err(
-                        b,
-                        Site::Inst(i as u32),
-                        ErrorKind::ArityMismatch {
-                            what: "results".into(),
-                            expected: results.len(),
-                            found: inst.results.len(),
-                        },
-                    );
-                }
-                for (def, ty) in inst.results.iter().zip(results.iter()) {
-                    self.define(def.value, *ty, def.fact, b, i as u32 + 1, Site::Inst(i as u32));
-                }
-                self.s.results = results;
-            }
+    /// Record block `b`'s parameters' definition sites, types and facts.
+    fn define_params(&mut self, b: usize) {
+        for (i, p) in self.f.blocks[b].params.iter().enumerate() {
+            let ty = self.s.types.id(&p.ty);
+            self.define(p.value, ty, p.fact, b, PARAM_POS, Site::Param(i as u32));
         }
+    }
+
+    /// Record instruction `i` of block `b`'s results: definition site, type and
+    /// fact; each value once. The types an instruction names are checked against
+    /// the limits first (as the domain pass did for signatures and block
+    /// parameters); false if one is over, and nothing may look at this function then.
+    fn define_results(&mut self, b: usize, i: usize) -> bool {
+        let inst = &self.f.blocks[b].insts[i];
+        let site = Site::Inst(i as u32);
+        let over = match &inst.op {
+            Op::Select { ty, .. } => type_over(ty),
+            Op::CallIndirect { sig, .. } => signature_over(sig),
+            _ => None,
+        };
+        if let Some(kind) = over {
+            self.err(b, site, kind);
+            return false;
+        }
+        let mut results = std::mem::take(&mut self.s.results);
+        let resolvable = result_types(self.d, &inst.op, &mut self.s.types, &mut results);
+        if resolvable && results.len() != inst.results.len() {
+            let kind = ErrorKind::ArityMismatch {
+                what: "results".into(),
+                expected: results.len(),
+                found: inst.results.len(),
+            };
+            self.err(b, site, kind);
+        }
+        for (def, ty) in inst.results.iter().zip(results.iter()) {
+            self.define(def.value, *ty, def.fact, b, i as u32 + 1, site);
+        }
+        self.s.results = results;
         true
     }
 
@@ -319,8 +341,11 @@ impl<'a> Cx<'a> {
         self.s.touched.push(v.0);
     }
 
+    /// Leaves the scratch tables ready for the next function.
     fn reset(&mut self) {
         let s = &mut *self.s;
+        s.dom = std::mem::take(&mut self.dom);
+        s.early_uses.clear();
         for v in s.touched.drain(..) {
             s.def_block[v as usize] = UNDEFINED;
             s.fact[v as usize] = None;
@@ -350,11 +375,33 @@ impl<'a> Cx<'a> {
     fn use_any(&mut self, v: Value, b: usize, pos: u32, site: Site) -> Option<TypeId> {
         match self.available(v, b, pos) {
             Ok(()) => Some(self.s.ty[v.0 as usize]),
+            // Not defined yet in the walk: undefined, or defined where it does not
+            // dominate this use; which one is known at the end.
+            Err(ErrorKind::UndefinedValue(_)) => {
+                self.s.early_uses.push((v, b as u32, site));
+                None
+            }
             Err(kind) => {
                 self.err(b, site, kind);
                 None
             }
         }
+    }
+
+    /// Report each use met before any definition of its value: `not_dominated`
+    /// if the value is defined somewhere, else `undefined_value`.
+    fn report_early_uses(&mut self) {
+        let mut uses = std::mem::take(&mut self.s.early_uses);
+        for (v, b, site) in uses.drain(..) {
+            let defined = self.s.def_block.get(v.0 as usize).is_some_and(|&db| db != UNDEFINED);
+            let kind = if defined {
+                ErrorKind::NotDominated(v)
+            } else {
+                ErrorKind::UndefinedValue(v)
+            };
+            self.err(b as usize, site, kind);
+        }
+        self.s.early_uses = uses;
     }
 
     /// Check a use of `v` that must have type `want`.
@@ -371,12 +418,23 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn check_block(&mut self, b: usize, proofs: &mut [bool], counts: &mut Counts) {
+    /// Check block `b`'s instructions, defining each one's results after its
+    /// operands are checked, then its terminator; false if a type in it is over
+    /// the limits.
+    fn check_block(&mut self, b: usize, proofs: &mut [bool], counts: &mut Counts) -> bool {
         let f = self.f;
         let block = &f.blocks[b];
+        self.define_params(b);
+        if b == 0 {
+            self.check_entry_params();
+        }
         for (i, inst) in block.insts.iter().enumerate() {
             let site = Site::Inst(i as u32);
             let pos = i as u32 + 1;
+            // Its types are bounded before `check_op` compares them.
+            if !self.define_results(b, i) {
+                return false;
+            }
             let proven = self.check_op(&inst.op, b, pos, site);
             if let Some(p) = proven {
                 proofs[i] = p;
@@ -393,6 +451,7 @@ impl<'a> Cx<'a> {
             }
         }
         self.check_terminator(b);
+        true
     }
 
     /// Type-check an operation's operands. For memory accesses, returns whether the
@@ -606,8 +665,8 @@ impl<'a> Cx<'a> {
         }
     }
 
-    fn check_fact_shape(&mut self, v: Value, fact: Fact, b: usize, site: Site) -> bool {
-        let ty = self.ty(v);
+    /// A fact sits on an integer value (`v`, of type `ty`) and is well-formed.
+    fn check_fact_shape(&mut self, v: Value, ty: TypeId, fact: Fact, b: usize, site: Site) -> bool {
         let Some(bits) = int_bits(ty) else {
             let kind = ErrorKind::FactOnWrongType {
                 fact,
@@ -633,7 +692,7 @@ impl<'a> Cx<'a> {
     }
 
     fn check_result_fact(&mut self, v: Value, op: &Op, fact: Fact, b: usize, pos: u32, site: Site) {
-        if !self.check_fact_shape(v, fact, b, site) {
+        if !self.check_fact_shape(v, self.ty(v), fact, b, site) {
             return;
         }
         if let Fact::Lt(n) = fact {
@@ -752,19 +811,20 @@ impl<'a> Cx<'a> {
                 );
             }
             if let Some(fact) = p.fact {
-                self.check_unprovable_fact(target, k, p.value, fact);
+                self.check_unprovable_fact(target, k, p, fact);
             }
         }
     }
 
     /// A fact on a value nothing in this function produced holds only if it says
     /// nothing beyond the value's type.
-    fn check_unprovable_fact(&mut self, block: usize, k: usize, v: Value, fact: Fact) {
-        let site = Site::Param(k as u32);
-        if !self.check_fact_shape(v, fact, block, site) {
+    fn check_unprovable_fact(&mut self, block: usize, k: usize, p: &BlockParam, fact: Fact) {
+        let (site, v, ty) = (Site::Param(k as u32), p.value, self.s.types.id(&p.ty));
+        if !self.check_fact_shape(v, ty, fact, block, site) {
             return;
         }
-        let trivial = matches!(fact, Fact::Range { lo: 0, hi } if int_bits(self.ty(v)).is_some_and(|bits| hi >= facts::max_of(bits)));
+        let trivial =
+            matches!(fact, Fact::Range { lo: 0, hi } if int_bits(ty).is_some_and(|bits| hi >= facts::max_of(bits)));
         if !trivial {
             let why = "the value comes from outside this function, so nothing proves it".to_string();
             self.err(block, site, ErrorKind::FactNotProven { fact, value: v, why });
@@ -791,7 +851,8 @@ impl<'a> Cx<'a> {
         }
         for (k, (arg, p)) in call.args.iter().zip(params).enumerate() {
             let Some(fact) = p.fact else { continue };
-            if !self.check_fact_shape(p.value, fact, target, Site::Param(k as u32)) {
+            let ty = self.s.types.id(&p.ty);
+            if !self.check_fact_shape(p.value, ty, fact, target, Site::Param(k as u32)) {
                 continue;
             }
             let before_target = |n: Value| {

@@ -31,6 +31,7 @@ impl TypeTable {
         self.ids.clear();
     }
 
+    #[inline]
     pub fn id(&mut self, t: &Type) -> TypeId {
         match t {
             Type::I32 => I32,
@@ -39,16 +40,19 @@ impl TypeTable {
             Type::F64 => F64,
             Type::Region => REGION,
             Type::Buf => BUF,
-            Type::Cap(sig) => {
-                if let Some(id) = self.ids.get(sig.as_ref()) {
-                    return *id;
-                }
-                let id = FIRST_CAP + self.caps.len() as TypeId;
-                self.caps.push(sig.as_ref().clone());
-                self.ids.insert(sig.as_ref().clone(), id);
-                id
-            }
+            Type::Cap(sig) => self.cap_id(sig),
         }
+    }
+
+    #[inline(never)]
+    fn cap_id(&mut self, sig: &Signature) -> TypeId {
+        if let Some(id) = self.ids.get(sig) {
+            return *id;
+        }
+        let id = FIRST_CAP + self.caps.len() as TypeId;
+        self.caps.push(sig.clone());
+        self.ids.insert(sig.clone(), id);
+        id
     }
 
     /// The type's text, for messages.

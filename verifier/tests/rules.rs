@@ -2268,10 +2268,11 @@ fn type_limits_cover_select() {
     let select = |t: Type| {
         let mut m = takes(Type::I32);
         f_mut(&mut m).blocks[0].insts.push(Inst {
-            results: vec![Def {
+            results: [Def {
                 value: Value(1),
                 fact: None,
-            }],
+            }]
+            .into(),
             op: Op::Select {
                 ty: t,
                 cond: Value(0),

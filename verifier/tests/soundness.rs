@@ -674,7 +674,7 @@ impl Gen<'_> {
 
     fn push(&mut self, results: Vec<Def>, op: Op) {
         self.blocks[self.cur].insts.push(Inst {
-            results,
+            results: results.into(),
             op,
             span: None,
         });

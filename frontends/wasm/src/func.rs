@@ -970,7 +970,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
                 let args = self.pop_n(sig.params.len())?;
                 let results = self.inst(
                     Op::CallIndirect {
-                        sig: sig.to_ir(),
+                        sig: Box::new(sig.to_ir()),
                         index,
                         args,
                     },

@@ -850,7 +850,7 @@ fn global_getter(ty: NumType, global: u32, name: String) -> Function {
         blocks: vec![capjit_ir::Block {
             params: Vec::new(),
             insts: vec![capjit_ir::Inst {
-                results: vec![capjit_ir::Def { value: v, fact: None }],
+                results: [capjit_ir::Def { value: v, fact: None }].into(),
                 op: capjit_ir::Op::GlobalGet { global },
                 span: None,
             }],

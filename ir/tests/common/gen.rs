@@ -275,7 +275,11 @@ fn arb_block(scope: Scope) -> impl Strategy<Value = Block> {
 
 fn arb_inst(scope: Scope) -> impl Strategy<Value = Inst> {
     let def = (arb_value(), arb_fact()).prop_map(|(value, fact)| Def { value, fact });
-    (vec(def, 0..3), arb_op(scope), arb_span(scope.spans)).prop_map(|(results, op, span)| Inst { results, op, span })
+    (vec(def, 0..3), arb_op(scope), arb_span(scope.spans)).prop_map(|(results, op, span)| Inst {
+        results: results.into(),
+        op,
+        span,
+    })
 }
 
 fn arb_const() -> impl Strategy<Value = Const> {
@@ -415,7 +419,11 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
             .boxed(),
         v().prop_map(|region| Op::RegionFree { region }).boxed(),
         (arb_signature(MAX_CAP_DEPTH), v(), vec(v(), 0..3))
-            .prop_map(|(sig, index, args)| Op::CallIndirect { sig, index, args })
+            .prop_map(|(sig, index, args)| Op::CallIndirect {
+                sig: Box::new(sig),
+                index,
+                args,
+            })
             .boxed(),
     ];
     if scope.globals > 0 {
