@@ -23,9 +23,12 @@
 //!   of it is resident while untouched), and the cost of Spectre guards: each
 //!   kernel with the translator's guards on / off, alternating rounds, geomean.
 //!
+//! - **verification** (`capjit_verifier::verify_owned`): the generated module and
+//!   one ten times larger, each call on a fresh copy: `verify_insts_per_s`.
+//!
 //! Run: `cargo bench --bench headline` (`CAPJIT_HEADLINE_ONLY=resources,idc` runs
-//! only the named sections of translation, kernels, idc, resources). Prints a table and writes one flat JSON
-//! object of numbers to `target/headline.json`. Every result is checked against the
+//! only the named sections of translation, verify, kernels, idc, resources). Prints
+//! a table and writes one flat JSON object of numbers to `target/headline.json`. Every result is checked against the
 //! native reference before it is timed.
 
 mod modgen;
@@ -272,6 +275,61 @@ fn cranelift_once(functions: Vec<Function>, cfg: &translator::Config) -> (f64, f
         secs(link_started - compile_started),
         secs(done - link_started),
     )
+}
+
+/// Copies of the module verified per sample of [`verification`], by size.
+const VERIFY_COPIES: [(usize, usize); 2] = [(TRANSLATE_SIZE, 16), (10 * TRANSLATE_SIZE, 4)];
+const VERIFY_SAMPLES: usize = 5;
+
+/// `capjit_verifier::verify_owned` on the generated module and on one ten times
+/// larger. Each call gets its own copy, made before the sample starts (as
+/// `capjit run` hands the parsed module over), so the module is not in the cache;
+/// copying is not timed. The rate is the median sample's.
+fn verification(figures: &mut Figures, table: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        table,
+        "\nverification (verify_owned, a fresh copy per call; median of {VERIFY_SAMPLES} samples)\n"
+    );
+    let _ = writeln!(table, "{:>10} {:>12} {:>12}", "instrs", "ms per call", "instrs/s");
+    let mut per_size = Vec::new();
+    for (size, copies) in VERIFY_COPIES {
+        let m = modgen::module(size, 0x4ead_1e55);
+        let insts = modgen::instruction_count(&m) as f64;
+        let mut samples = Vec::new();
+        for _ in 0..VERIFY_SAMPLES {
+            let inputs: Vec<Module> = (0..copies).map(|_| m.clone()).collect();
+            let mut kept = Vec::with_capacity(copies);
+            let start = Instant::now();
+            for input in inputs {
+                kept.push(
+                    capjit_verifier::verify_owned(std::hint::black_box(input)).expect("the generated module verifies"),
+                );
+            }
+            samples.push(secs(start.elapsed()) / copies as f64);
+            drop(kept);
+        }
+        let per_call = median(samples);
+        let _ = writeln!(
+            table,
+            "{insts:>10} {:>12.2} {:>10.1} M",
+            ms(per_call),
+            insts / per_call / 1e6
+        );
+        per_size.push((insts, per_call));
+    }
+    let (insts, per_call) = per_size[0];
+    figures.set("verify_insts", insts);
+    figures.set("verify_insts_per_s", insts / per_call);
+    let (insts_10x, per_call_10x) = per_size[1];
+    figures.set("verify_insts_per_s_10x", insts_10x / per_call_10x);
+    // Time for ten times the input, per ten times the instructions (linear: 10).
+    let scaled = per_call_10x / per_call * (insts / insts_10x) * 10.0;
+    figures.set("verify_10x_time_ratio", scaled);
+    let _ = writeln!(
+        table,
+        "10x the input took {scaled:.1}x the time (per instruction, scaled to 10x)"
+    );
 }
 
 fn translation(figures: &mut Figures, table: &mut String) {
@@ -1139,6 +1197,11 @@ fn main() {
     if wanted("translation") {
         let mut table = String::new();
         translation(&mut figures, &mut table);
+        print!("{table}");
+    }
+    if wanted("verify") {
+        let mut table = String::new();
+        verification(&mut figures, &mut table);
         print!("{table}");
     }
     if wanted("kernels") {

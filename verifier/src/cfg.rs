@@ -114,10 +114,12 @@ impl DomTree {
         w.lengauer_tarjan();
 
         // Dominator-tree DFS intervals, by block. Children of `v` as linked lists
-        // (reusing `bucket` and `next`), walked by an explicit stack.
+        // (reusing `bucket` and `next`), walked by an explicit stack; the lists
+        // run in decreasing preorder, so children are visited in increasing
+        // preorder, close to the order of the text (and of the blocks in memory).
         reset(&mut w.bucket, count, NONE);
         reset(&mut w.next, count, NONE);
-        for v in (1..count).rev() {
+        for v in 1..count {
             let p = w.idom[v] as usize;
             w.next[v] = w.bucket[p];
             w.bucket[p] = v as u32;

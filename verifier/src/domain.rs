@@ -57,10 +57,10 @@ fn limit(report: &mut Report, loc: impl FnOnce() -> Location, what: &'static str
     within(report, loc, over(what, found, max))
 }
 
-/// Types are at most `MAX_TYPE_DEPTH` deep and signatures and blocks at most
-/// `MAX_ARITY` wide, so comparing, copying and printing them stays cheap and
-/// shallow. The types inside instructions are checked as each function's values
-/// are defined (`define_values`), before anything compares them.
+/// Types are at most `MAX_TYPE_DEPTH` deep and signatures at most `MAX_ARITY`
+/// wide, so comparing, copying and printing them stays cheap and shallow. Block
+/// parameters are checked as each function's verification starts, and the types
+/// inside instructions as its values are defined, before anything compares them.
 fn check_type_limits(m: &Module, report: &mut Report) -> bool {
     for d in &m.domains {
         for imp in &d.imports {
@@ -73,12 +73,7 @@ fn check_type_limits(m: &Module, report: &mut Report) -> bool {
             }
         }
         for f in &d.functions {
-            let loc = || at_function(d, f);
-            let mut error = signature_over(&f.sig);
-            for b in &f.blocks {
-                error = error.or_else(|| types_over("parameters of a block", b.params.iter().map(|p| &p.ty)));
-            }
-            if !within(report, loc, error) {
+            if !within(report, || at_function(d, f), signature_over(&f.sig)) {
                 return false;
             }
         }

@@ -116,6 +116,14 @@ pub fn verify_function(
         report.push(loc, ErrorKind::EmptyFunction);
         return AccessProofs::default();
     }
+    let params = f.blocks.iter().map(|b| b.params.iter().map(|p| &p.ty));
+    if let Some(kind) = params
+        .into_iter()
+        .find_map(|ts| types_over("parameters of a block", ts))
+    {
+        report.push(loc, kind);
+        return AccessProofs::default();
+    }
     if !check_block_targets(f, report, &loc) {
         return AccessProofs::default();
     }

@@ -10,10 +10,11 @@
 //! Module and domains (`domain.rs`):
 //! 1. `check_limits`: counts of domains, functions, imports, globals, table
 //!    entries, blocks and instructions are bounded (see `limits.rs`), so
-//!    verification stays linear; `check_type_limits`: every type (those in
-//!    `call_indirect` signatures included) nests at most 16 capability levels, and
-//!    every signature (`call_indirect`'s included) and block has at most
-//!    `MAX_ARITY` parameters or results (types walked without recursion).
+//!    verification stays linear; `check_type_limits`: every type nests at most 16
+//!    capability levels and every signature has at most `MAX_ARITY` parameters or
+//!    results (walked without recursion). The same limits hold for block
+//!    parameters (rule 6) and the types inside instructions (rule 9), checked
+//!    where those are first read, before anything compares or hashes them.
 //! 2. `check_unique_names`: domain names are unique; function, import and global
 //!    names are unique within their domain.
 //! 3. `check_memory_layout`: initial <= maximum <= 65536 pages; data segments and
@@ -25,17 +26,24 @@
 //!    with the identical signature; `host.restart(D)` names a domain and is `()`.
 //!
 //! Functions (`function.rs`), each:
-//! 6. the function has at least one block;
+//! 6. the function has at least one block; its blocks' parameters are within the
+//!    type limits of rule 1;
 //! 7. `check_block_targets`: every branch target exists and is not the entry block;
 //!    `br_table` has at most `MAX_TABLE_TARGETS` targets;
 //! 8. `check_reachable`: every block is reachable from the entry (dominators are
 //!    computed by Lengauer–Tarjan in `cfg.rs`);
-//! 9. `define_values`: every value number is below `MAX_VALUE_INDEX` and defined
-//!    exactly once (block parameter or instruction result); an instruction names
-//!    exactly as many results as its operation produces, and each result's type is
-//!    fixed by the operation;
+//! Rules 9 to 13 are checked in one walk over the reachable blocks in
+//! dominator-tree order (`check_block`), so that every definition a use may
+//! legally name has been seen when the use is checked; a use met before any
+//! definition of its value is reported at the end, as `not_dominated` if the value
+//! is defined somewhere (unreachable blocks included) and `undefined_value` if not.
+//! Errors are reported in the order of the text.
+//! 9. `define_params`, `define_results`: every value number is below
+//!    `MAX_VALUE_INDEX` and defined exactly once (block parameter or instruction
+//!    result); an instruction names exactly as many results as its operation
+//!    produces, and each result's type is fixed by the operation;
 //! 10. `check_entry_params`: the entry block's parameters are the signature's;
-//! 11. for every instruction, in block order (`check_op`):
+//! 11. for every instruction (`check_op`):
 //!     - each operand is defined earlier in the same block or in a block that
 //!       dominates this one (`available`), and has the type the operation needs;
 //!     - the operation is defined for its type (`iadd` on integers, `fadd` on floats,
