@@ -5,7 +5,9 @@
 //! Invariant protected: a verified function can be translated instruction by
 //! instruction with every value already defined and of the type its use expects.
 
-use capjit_ir::{BinOp, BlockCall, BlockParam, Domain, Fact, Function, Op, Terminator, Type, Value, PAGE_SIZE};
+use capjit_ir::{
+    BinOp, BlockCall, BlockParam, Domain, Fact, Function, Op, ResultTypes, Terminator, Type, Value, PAGE_SIZE,
+};
 
 use crate::cfg::DomTree;
 use crate::domain::Report;
@@ -28,7 +30,6 @@ pub struct Scratch {
     fact: Vec<Option<Fact>>,
     touched: Vec<u32>,
     types: TypeTable,
-    results: Vec<TypeId>,
     dom: DomTree,
     order: Vec<u32>,
     /// Uses met in the walk before any definition of their value.
@@ -308,20 +309,30 @@ impl<'a> Cx<'a> {
             self.err(b, site, kind);
             return false;
         }
-        let mut results = std::mem::take(&mut self.s.results);
-        let resolvable = result_types(self.d, &inst.op, &mut self.s.types, &mut results);
-        if resolvable && results.len() != inst.results.len() {
+        // Out-of-range function, import and global indices give none: `check_op`
+        // reports them.
+        let (types, cap) = match inst.op.result_types(self.d) {
+            Some(ResultTypes::Types(types)) => (types, None),
+            Some(ResultTypes::Cap(sig)) => (&[][..], Some(self.s.types.cap_id(sig))),
+            None => return true,
+        };
+        let count = types.len() + cap.iter().len();
+        if count != inst.results.len() {
             let kind = ErrorKind::ArityMismatch {
                 what: "results".into(),
-                expected: results.len(),
+                expected: count,
                 found: inst.results.len(),
             };
             self.err(b, site, kind);
         }
-        for (def, ty) in inst.results.iter().zip(results.iter()) {
-            self.define(def.value, *ty, def.fact, b, i as u32 + 1, site);
+        for (k, def) in inst.results.iter().enumerate() {
+            let ty = match (types.get(k), cap) {
+                (Some(t), _) => self.s.types.id(t),
+                (None, Some(id)) if k == 0 => id,
+                _ => break,
+            };
+            self.define(def.value, ty, def.fact, b, i as u32 + 1, site);
         }
-        self.s.results = results;
         true
     }
 

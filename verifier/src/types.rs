@@ -1,5 +1,5 @@
-//! Compact type ids for the scratch tables, and the result types of every operation
-//! (written in `capjit_ir::shape`) as ids.
+//! Compact type ids for the scratch tables, and which operations, conversions and
+//! memory accesses are defined for which types.
 //!
 //! Invariant protected: every value has exactly one type, fixed by the operation
 //! that defines it (never inferred from operands), and capability types compare by
@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use capjit_ir::{ConvOp, Domain, MemAccess, NumType, Op, ResultTypes, Signature, Type, UnOp};
+use capjit_ir::{ConvOp, MemAccess, NumType, Signature, Type, UnOp};
 
 pub type TypeId = u32;
 pub const I32: TypeId = 0;
@@ -44,8 +44,9 @@ impl TypeTable {
         }
     }
 
+    /// The id of `cap<sig>`.
     #[inline(never)]
-    fn cap_id(&mut self, sig: &Signature) -> TypeId {
+    pub fn cap_id(&mut self, sig: &Signature) -> TypeId {
         if let Some(id) = self.ids.get(sig) {
             return *id;
         }
@@ -127,17 +128,4 @@ pub fn unary_ok(op: UnOp, ty: NumType) -> bool {
             !ty.is_int()
         }
     }
-}
-
-/// Result types of an operation ([`Op::result_types`]) as type ids; `false` (and
-/// none) when a function, import or global index is out of range: the use pass
-/// reports it.
-pub fn result_types(d: &Domain, op: &Op, table: &mut TypeTable, out: &mut Vec<TypeId>) -> bool {
-    out.clear();
-    match op.result_types(d) {
-        Some(ResultTypes::Types(ts)) => out.extend(ts.iter().map(|t| table.id(t))),
-        Some(ResultTypes::Cap(sig)) => out.push(table.id(&Type::Cap(Box::new(sig.clone())))),
-        None => return false,
-    }
-    true
 }
