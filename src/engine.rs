@@ -224,10 +224,9 @@ pub enum EngineError {
     Verify(Vec<VerifyError>),
     #[error(transparent)]
     Translate(#[from] TranslateError),
+    /// Linking failed (either backend: both link with `capjit_ir::link`).
     #[error(transparent)]
     Link(#[from] LinkError),
-    #[error(transparent)]
-    InterpLink(#[from] capjit_ir::interp::LinkError),
     /// The call-depth limit times the module's largest native frame is more
     /// stack than [`Config::max_stack_size`] allows.
     #[error("{0}")]
@@ -297,7 +296,7 @@ impl Instance {
         output: Box<dyn Write + Send>,
     ) -> Result<Instance, EngineError> {
         let fns = &config.host_functions;
-        let builtins = capjit_tcb::host::HostFunc::names();
+        let builtins = capjit_ir::builtins::Builtin::names();
         let clash = fns.iter().enumerate().find_map(|(i, f)| {
             let taken = builtins.contains(&f.name()) || fns[..i].iter().any(|g| g.name() == f.name());
             taken.then(|| f.name().to_string())

@@ -5,16 +5,19 @@
 //! successors, condition and numeric-type helpers: the IR's shape, written once),
 //! `trap` (trap codes), `value` (runtime values), `exec` (limits,
 //! statuses and reports shared by executors), `names` (display forms),
-//! `host_fn` (host functions the embedder defines) and `resources` (the byte budget
-//! and region table both executors share).
+//! `host_fn` (host functions the embedder defines), `builtins` (the built-in host
+//! functions), `link` (what each import binds to) and `resources` (the byte budget
+//! and region table): the last three are shared by both executors.
 //!
 //! With the `tools` feature (on by default; trusted crates turn it off, so the
 //! compiler keeps them away from it): the `.cir` text format (`parse`, `print`),
 //! the binary codec (`codec`) and the reference interpreter (`interp`). These are
 //! untrusted: whatever they produce is verified again.
 
+pub mod builtins;
 pub mod exec;
 pub mod host_fn;
+pub mod link;
 pub mod model;
 pub mod names;
 pub mod resources;

@@ -17,9 +17,9 @@ use capjit_ir::exec::{DomainStatus, IdcEvent};
 use capjit_ir::{HostCall, Signature, TrapCode, Type, Val};
 
 use crate::ctx::DomainCtx;
-use crate::host::HostFailure;
 use crate::runtime::{CapTarget, Runtime};
 use crate::slots;
+use capjit_ir::HostFailure;
 
 /// What the first half of a call decided.
 enum Plan {
@@ -216,7 +216,7 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
                 _ => return Plan::Done(-TrapCode::HostError.code()),
             };
             let memory = &mut rt.domains[caller].memory;
-            let outcome = crate::host::read_granted_file(&rt.files, name, memory, ptr, len);
+            let outcome = capjit_ir::builtins::read_granted_file(&rt.files, name, memory, ptr, len);
             Plan::Done(host_outcome(rt, caller, import, outcome, slots_ptr))
         }
         CapTarget::Restart { domain } => {

@@ -9,14 +9,14 @@
 //!   live, and a callee's trap faults only the callee (`idc.rs`);
 //! - helpers check every range before touching memory or regions (`helpers.rs`;
 //!   the region table is the IR model's `resources.rs`); host functions exist only
-//!   as granted imports (`host.rs`);
+//!   as granted imports (the IR model's `link.rs` binds them, `builtins.rs` runs
+//!   the built-in ones, for both executors);
 //! - whatever host memory a guest asks for is obtained fallibly and within the
 //!   limits' budgets (`memory.rs`, `runtime.rs`): exhaustion is the guilty
 //!   domain's -1 or trap, never the host's abort.
 
 pub mod ctx;
 pub mod helpers;
-pub mod host;
 pub mod idc;
 pub mod memory;
 pub mod runtime;

@@ -14,43 +14,20 @@ use std::io::Write;
 use std::time::Instant;
 
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
-use capjit_ir::host_fn::{self, HostFn};
+use capjit_ir::host_fn::HostFn;
 use capjit_ir::resources::{self, Budget, RegionTable};
-use capjit_ir::{Domain, ImportSource, Module, Signature, TrapCode, Val, PAGE_SIZE};
+use capjit_ir::{Domain, Module, TrapCode, Val, PAGE_SIZE};
 use capjit_verifier::Verified;
 
 use crate::ctx::{
     DomainCtx, EntryFn, NativeCap, TableEntry, STATUS_DEAD, STATUS_FAULTED, STATUS_RUNNING, TRAP_AT_TERMINATOR,
 };
-use crate::host::HostFunc;
 use crate::idc::has_data;
 use crate::memory::{alloc_zeroed_lazy, LinearMemory};
 use crate::shared::Shared;
 use crate::slots;
 
-/// Why a module could not be instantiated.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("link error in domain `{domain}`: {message}")]
-pub struct LinkError {
-    pub domain: String,
-    pub message: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapTarget {
-    Func {
-        domain: usize,
-        func: usize,
-    },
-    Host(HostFunc),
-    /// An embedder-defined host function, by index into `Runtime::host_fns`.
-    Embedder(usize),
-    Restart {
-        domain: usize,
-    },
-    /// A file the host may grant under the import's name.
-    File,
-}
+pub use capjit_ir::link::{CapTarget, LinkError};
 
 #[derive(Clone, Copy, Debug)]
 pub struct CapEntry {
@@ -142,13 +119,6 @@ fn slow_cap() -> NativeCap {
     }
 }
 
-fn link_err(d: &Domain, message: String) -> LinkError {
-    LinkError {
-        domain: d.name.clone(),
-        message,
-    }
-}
-
 fn pages_bytes(pages: u32) -> usize {
     pages as usize * PAGE_SIZE as usize
 }
@@ -166,9 +136,9 @@ fn write_data(d: &Domain, mem: &mut LinearMemory) {
 /// The memory a domain starts with, reserved for `max_pages`, once the domain is
 /// admitted under the limits (which charges the memory to the instance's budget).
 fn memory_image(d: &Domain, limits: &Limits, max_pages: u32, budget: &mut Budget) -> Result<LinearMemory, LinkError> {
-    let len = resources::admit(d, limits, budget).map_err(|message| link_err(d, message))? as usize;
+    let len = resources::admit(d, limits, budget).map_err(|message| LinkError::new(d, message))? as usize;
     let mut mem = LinearMemory::new(len, pages_bytes(max_pages))
-        .ok_or_else(|| link_err(d, format!("the host cannot supply a memory of {len} bytes")))?;
+        .ok_or_else(|| LinkError::new(d, format!("the host cannot supply a memory of {len} bytes")))?;
     write_data(d, &mut mem);
     Ok(mem)
 }
@@ -176,62 +146,6 @@ fn memory_image(d: &Domain, limits: &Limits, max_pages: u32, budget: &mut Budget
 /// The values a domain's globals start and restart with.
 fn globals_image(d: &Domain) -> Box<[u64]> {
     d.globals.iter().map(|g| slots::const_slot(g.init)).collect()
-}
-
-fn bind(m: &Module, d: &Domain, import: &capjit_ir::Import, host_fns: &[HostFn]) -> Result<CapTarget, LinkError> {
-    let index = |name: &str| m.domains.iter().position(|x| x.name == name);
-    match &import.source {
-        // Verified: the export exists with the identical signature.
-        ImportSource::Export { domain, function } => {
-            let t = index(domain).ok_or_else(|| link_err(d, format!("unknown domain `{domain}`")))?;
-            let f = m.domains[t]
-                .functions
-                .iter()
-                .position(|f| &f.name == function && f.exported)
-                .ok_or_else(|| link_err(d, format!("`{domain}` exports no `{function}`")))?;
-            Ok(CapTarget::Func { domain: t, func: f })
-        }
-        ImportSource::Host { function } => {
-            // Built-in names first, then the embedder's.
-            let (target, sig) = match HostFunc::by_name(function) {
-                Some(h) => (CapTarget::Host(h), h.signature()),
-                None => match host_fn::find(host_fns, function) {
-                    Some((i, f)) => (CapTarget::Embedder(i), f.signature().clone()),
-                    None => {
-                        let mut names = HostFunc::names();
-                        names.extend(host_fns.iter().map(HostFn::name));
-                        return Err(link_err(
-                            d,
-                            format!(
-                                "import `{}`: no host function `{function}` (available: {})",
-                                import.name,
-                                names.join(", ")
-                            ),
-                        ));
-                    }
-                },
-            };
-            if sig != import.sig {
-                return Err(link_err(
-                    d,
-                    format!(
-                        "import `{}` declares {}, but host function `{function}` has {sig}",
-                        import.name, import.sig,
-                    ),
-                ));
-            }
-            Ok(target)
-        }
-        ImportSource::Restart { domain } => {
-            let t = index(domain).ok_or_else(|| link_err(d, format!("unknown domain `{domain}`")))?;
-            if import.sig != Signature::default() {
-                return Err(link_err(d, format!("restart capability `{}` must be ()", import.name)));
-            }
-            Ok(CapTarget::Restart { domain: t })
-        }
-        // Verified: the signature is `(buf) -> i32`.
-        ImportSource::File { .. } => Ok(CapTarget::File),
-    }
 }
 
 impl Runtime {
@@ -267,7 +181,7 @@ impl Runtime {
                 .imports
                 .iter()
                 .map(|imp| {
-                    bind(&m, d, imp, &host_fns).map(|target| CapEntry {
+                    capjit_ir::link::bind(&m, d, imp, &host_fns).map(|target| CapEntry {
                         target,
                         epoch: 0,
                         revoked: false,
@@ -298,7 +212,7 @@ impl Runtime {
             });
             let table: Box<[TableEntry]> = code.tables.get(i).cloned().unwrap_or_default().into();
             if table.len() != d.table.len() {
-                return Err(link_err(
+                return Err(LinkError::new(
                     d,
                     format!(
                         "function table of {} entries, but the code has {}",

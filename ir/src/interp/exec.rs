@@ -770,7 +770,8 @@ impl Machine<'_, '_> {
         }
         match entry.target {
             CapTarget::Host(h) => {
-                let outcome = h.call(self.rt, caller, &args);
+                let rt = &mut *self.rt;
+                let outcome = h.call(&rt.domains[caller].memory, &mut *rt.output, rt.started, &args);
                 self.host_outcome(import, ok, outcome)
             }
             CapTarget::Embedder(i) => {
@@ -789,7 +790,8 @@ impl Machine<'_, '_> {
                     return invalid("a file capability takes one buf");
                 };
                 let rt = &mut *self.rt;
-                let outcome = super::host::read_granted_file(&rt.files, name, &mut rt.domains[caller].memory, ptr, len);
+                let outcome =
+                    crate::builtins::read_granted_file(&rt.files, name, &mut rt.domains[caller].memory, ptr, len);
                 self.host_outcome(import, ok, outcome)
             }
             CapTarget::Restart { domain } => {

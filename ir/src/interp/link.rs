@@ -4,38 +4,13 @@
 use std::io::Write;
 use std::time::Instant;
 
-use crate::model::{Const, Domain, ImportSource, Module, Signature};
+use crate::model::{Const, Domain, Module};
 use crate::value::Val;
 
-use super::host::HostFunc;
 use super::{DomainStatus, IdcEvent, Limits, TrapInfo};
-use crate::host_fn::{self, HostFn};
+use crate::host_fn::HostFn;
+pub use crate::link::{bind, CapTarget, LinkError};
 use crate::resources::{self, alloc_zeroed_filled, Budget, RegionTable};
-
-/// Why a module could not be linked or instantiated.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("link error in domain `{domain}`: {message}")]
-pub struct LinkError {
-    pub domain: String,
-    pub message: String,
-}
-
-/// What a capability calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CapTarget {
-    Func {
-        domain: usize,
-        func: usize,
-    },
-    Host(HostFunc),
-    /// An embedder-defined host function, by index into `Runtime::host_fns`.
-    Embedder(usize),
-    Restart {
-        domain: usize,
-    },
-    /// A file the host may grant under the import's name.
-    File,
-}
 
 #[derive(Clone, Debug)]
 pub struct CapEntry {
@@ -82,18 +57,11 @@ pub struct Runtime {
     pub exit: Option<i32>,
 }
 
-fn err(d: &Domain, message: String) -> LinkError {
-    LinkError {
-        domain: d.name.clone(),
-        message,
-    }
-}
-
 /// The memory a domain starts (and restarts) with.
 fn memory_image(d: &Domain, limits: &Limits, budget: &mut Budget) -> Result<Vec<u8>, LinkError> {
     let m = d.memory;
     if m.initial > m.maximum {
-        return Err(err(
+        return Err(LinkError::new(
             d,
             format!(
                 "memory initial size {} pages exceeds its maximum {}",
@@ -101,15 +69,18 @@ fn memory_image(d: &Domain, limits: &Limits, budget: &mut Budget) -> Result<Vec<
             ),
         ));
     }
-    let size = resources::admit(d, limits, budget).map_err(|message| err(d, message))?;
+    let size = resources::admit(d, limits, budget).map_err(|message| LinkError::new(d, message))?;
     let Some(mut mem) = alloc_zeroed_filled(size as usize) else {
         budget.release(size);
-        return Err(err(d, format!("the host cannot supply a memory of {size} bytes")));
+        return Err(LinkError::new(
+            d,
+            format!("the host cannot supply a memory of {size} bytes"),
+        ));
     };
     for seg in &d.data {
         let end = seg.offset as u64 + seg.bytes.len() as u64;
         if end > size {
-            return Err(err(
+            return Err(LinkError::new(
                 d,
                 format!(
                     "data segment at offset {} of {} bytes does not fit the memory of {size} bytes",
@@ -122,7 +93,7 @@ fn memory_image(d: &Domain, limits: &Limits, budget: &mut Budget) -> Result<Vec<
     }
     if let Some(inbox) = d.inbox {
         if inbox.offset as u64 + inbox.size as u64 > size {
-            return Err(err(
+            return Err(LinkError::new(
                 d,
                 format!(
                     "inbox [{}, {}) lies outside the initial memory of {size} bytes",
@@ -149,83 +120,13 @@ fn initial_globals(d: &Domain) -> Result<Vec<Val>, LinkError> {
             if v.has_num_type(g.ty) {
                 Ok(v)
             } else {
-                Err(err(d, format!("global `{}` of type {} starts as {v}", g.name, g.ty)))
+                Err(LinkError::new(
+                    d,
+                    format!("global `{}` of type {} starts as {v}", g.name, g.ty),
+                ))
             }
         })
         .collect()
-}
-
-fn bind_import(
-    m: &Module,
-    d: &Domain,
-    imp: &crate::model::Import,
-    host_fns: &[HostFn],
-) -> Result<CapTarget, LinkError> {
-    let expect = |have: &Signature, what: &str| -> Result<(), LinkError> {
-        if have == &imp.sig {
-            Ok(())
-        } else {
-            Err(err(
-                d,
-                format!("import `{}` declares {}, but {what} has {have}", imp.name, imp.sig),
-            ))
-        }
-    };
-    match &imp.source {
-        ImportSource::Export { domain, function } => {
-            let Some(t) = m.domains.iter().position(|x| &x.name == domain) else {
-                return Err(err(d, format!("import `{}` names unknown domain `{domain}`", imp.name)));
-            };
-            let target = &m.domains[t];
-            let Some(f) = target.functions.iter().position(|f| &f.name == function && f.exported) else {
-                return Err(err(
-                    d,
-                    format!(
-                        "import `{}`: domain `{domain}` exports no function `{function}`",
-                        imp.name
-                    ),
-                ));
-            };
-            expect(&target.functions[f].sig, &format!("export `{domain}.{function}`"))?;
-            Ok(CapTarget::Func { domain: t, func: f })
-        }
-        ImportSource::Host { function } => {
-            let Some(h) = HostFunc::by_name(function) else {
-                // Built-in names first, then the embedder's.
-                if let Some((i, f)) = host_fn::find(host_fns, function) {
-                    expect(f.signature(), &format!("host function `{function}`"))?;
-                    return Ok(CapTarget::Embedder(i));
-                }
-                let mut names = HostFunc::names();
-                names.extend(host_fns.iter().map(HostFn::name));
-                return Err(err(
-                    d,
-                    format!(
-                        "import `{}`: no host function `{function}` (available: {})",
-                        imp.name,
-                        names.join(", ")
-                    ),
-                ));
-            };
-            expect(&h.signature(), &format!("host function `{function}`"))?;
-            Ok(CapTarget::Host(h))
-        }
-        ImportSource::Restart { domain } => {
-            let Some(t) = m.domains.iter().position(|x| &x.name == domain) else {
-                return Err(err(d, format!("import `{}` names unknown domain `{domain}`", imp.name)));
-            };
-            expect(&Signature::default(), "a restart capability")?;
-            Ok(CapTarget::Restart { domain: t })
-        }
-        ImportSource::File { .. } => {
-            let want = Signature {
-                params: vec![crate::model::Type::Buf],
-                results: vec![crate::model::Type::I32],
-            };
-            expect(&want, "a file capability")?;
-            Ok(CapTarget::File)
-        }
-    }
 }
 
 impl Runtime {
@@ -240,7 +141,10 @@ impl Runtime {
         let mut budget = Budget::new(limits.max_instance_bytes);
         for (i, d) in m.domains.iter().enumerate() {
             if m.domains[..i].iter().any(|x| x.name == d.name) {
-                return Err(err(d, "a domain with this name is already defined".to_string()));
+                return Err(LinkError::new(
+                    d,
+                    "a domain with this name is already defined".to_string(),
+                ));
             }
             let memory = memory_image(d, &limits, &mut budget)?;
             let globals = initial_globals(d)?;
@@ -248,7 +152,7 @@ impl Runtime {
                 .imports
                 .iter()
                 .map(|imp| {
-                    bind_import(m, d, imp, &host_fns).map(|target| CapEntry {
+                    bind(m, d, imp, &host_fns).map(|target| CapEntry {
                         target,
                         epoch: 0,
                         revoked: false,

@@ -8,7 +8,6 @@
 
 pub mod arith;
 mod exec;
-mod host;
 mod link;
 
 use std::io::Write;
