@@ -8,9 +8,7 @@
 //! condition. All arithmetic here is in u64/u128 with explicit width masks, so a
 //! range never wraps and an i32 is never read with i64 bounds.
 
-use capjit_ir::{BinOp, Const, ConvOp, Fact, IntCC, Op, UnOp, Value};
-
-use crate::types::{int_bits, TypeId};
+use capjit_ir::{BinOp, Const, ConvOp, Fact, IntCC, Op, UnOp, Value, PAGE_SIZE};
 
 /// An inclusive unsigned range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,23 +32,22 @@ fn full(bits: u32) -> Range {
     }
 }
 
-/// What the fact rules need to know about values, supplied by the function pass.
-pub trait Values {
-    fn ty(&self, v: Value) -> TypeId;
+/// What the fact rules read of values: each one's claimed fact, width and the
+/// constant it is defined as, and the memory's pages. The function pass supplies
+/// it; so can a test that wants to know what the verifier will accept.
+pub trait Claims {
     fn fact(&self, v: Value) -> Option<Fact>;
-    /// The operation defining `v`, if it is an instruction result.
-    fn def_op(&self, v: Value) -> Option<&Op>;
-    /// Bytes of the domain's memory at its maximum size.
-    fn max_memory_bytes(&self) -> u64;
-    /// Bytes of the domain's memory when it starts; it never shrinks while code runs.
-    fn initial_memory_bytes(&self) -> u64;
+    /// Bits of an integer value (64 for any other).
+    fn bits(&self, v: Value) -> u32;
+    /// The constant `v` is defined as (`iconst`), if it is one, zero-extended.
+    fn constant(&self, v: Value) -> Option<u64>;
     /// Pages of the domain's memory: initial and maximum.
     fn pages(&self) -> (u32, u32);
 }
 
 /// What the derivation and refinement rules read of operands: a range for each
 /// value, the constant a value is defined as, and the memory's pages. The verifier
-/// reads claimed facts ([`range_of`]); the optimiser supplies what it computed.
+/// reads claimed facts ([`Claimed`]); the optimiser supplies what it computed.
 pub trait Operands {
     fn range(&self, v: Value) -> Range;
     fn constant(&self, v: Value) -> Option<u64>;
@@ -59,7 +56,7 @@ pub trait Operands {
 }
 
 /// Operands as the verifier knows them: from their claimed facts and constants.
-struct Claimed<'a>(&'a dyn Values);
+pub struct Claimed<'a>(pub &'a dyn Claims);
 
 impl Operands for Claimed<'_> {
     fn range(&self, v: Value) -> Range {
@@ -67,7 +64,7 @@ impl Operands for Claimed<'_> {
     }
 
     fn constant(&self, v: Value) -> Option<u64> {
-        const_of(self.0, v)
+        self.0.constant(v)
     }
 
     fn pages(&self) -> (u32, u32) {
@@ -75,22 +72,20 @@ impl Operands for Claimed<'_> {
     }
 }
 
-fn bits_of(cx: &dyn Values, v: Value) -> u32 {
-    int_bits(cx.ty(v)).unwrap_or(64)
+/// Bytes of the memory when the domain starts (it never shrinks while code runs),
+/// and at its maximum.
+fn initial_memory_bytes(cx: &dyn Claims) -> u64 {
+    cx.pages().0 as u64 * PAGE_SIZE
 }
 
-fn const_of(cx: &dyn Values, v: Value) -> Option<u64> {
-    match cx.def_op(v)? {
-        Op::Const(Const::I32(c)) => Some(*c as u32 as u64),
-        Op::Const(Const::I64(c)) => Some(*c as u64),
-        _ => None,
-    }
+fn max_memory_bytes(cx: &dyn Claims) -> u64 {
+    cx.pages().1 as u64 * PAGE_SIZE
 }
 
 /// What is known of `v` from its own claimed fact (checked separately) or from
 /// being a constant; otherwise the whole range of its type.
-pub fn range_of(cx: &dyn Values, v: Value) -> Range {
-    let bits = bits_of(cx, v);
+pub fn range_of(cx: &dyn Claims, v: Value) -> Range {
+    let bits = cx.bits(v);
     let max = max_of(bits);
     let known = match cx.fact(v) {
         Some(Fact::Range { lo, hi }) => Some(Range { lo, hi: hi.min(max) }),
@@ -100,29 +95,29 @@ pub fn range_of(cx: &dyn Values, v: Value) -> Range {
         }),
         Some(Fact::InMemory { size }) => Some(Range {
             lo: 0,
-            hi: cx.max_memory_bytes().saturating_sub(size as u64).min(max),
+            hi: max_memory_bytes(cx).saturating_sub(size as u64).min(max),
         }),
         None => None,
     };
     known
         // A malformed claim (reported on its own) tells nothing.
         .filter(|r| r.lo <= r.hi)
-        .or_else(|| const_of(cx, v).map(|c| Range { lo: c, hi: c }))
+        .or_else(|| cx.constant(v).map(|c| Range { lo: c, hi: c }))
         .unwrap_or(full(bits))
 }
 
 /// Upper bound of `n` without following further `lt` facts (keeps checks local).
-fn shallow_hi(cx: &dyn Values, n: Value) -> u64 {
+fn shallow_hi(cx: &dyn Claims, n: Value) -> u64 {
     match cx.fact(n) {
-        Some(Fact::Range { hi, .. }) => hi.min(max_of(bits_of(cx, n))),
-        _ => const_of(cx, n).unwrap_or(max_of(bits_of(cx, n))),
+        Some(Fact::Range { hi, .. }) => hi.min(max_of(cx.bits(n))),
+        _ => cx.constant(n).unwrap_or(max_of(cx.bits(n))),
     }
 }
 
-fn shallow_lo(cx: &dyn Values, n: Value) -> u64 {
+pub fn shallow_lo(cx: &dyn Claims, n: Value) -> u64 {
     match cx.fact(n) {
         Some(Fact::Range { lo, .. }) => lo,
-        _ => const_of(cx, n).unwrap_or(0),
+        _ => cx.constant(n).unwrap_or(0),
     }
 }
 
@@ -243,13 +238,13 @@ fn within(claim: (u64, u64), r: Range) -> bool {
 /// Check a fact claimed for the result `v` of `op`. `dominates(n)` says whether the
 /// definition of `n` comes before `v`'s on every path.
 pub fn check_result_fact(
-    cx: &dyn Values,
+    cx: &dyn Claims,
     v: Value,
     op: &Op,
     fact: Fact,
     dominates: &dyn Fn(Value) -> bool,
 ) -> Result<(), String> {
-    let bits = bits_of(cx, v);
+    let bits = cx.bits(v);
     let derived = derive(&Claimed(cx), op, bits);
     match fact {
         Fact::Range { lo, hi } => {
@@ -298,8 +293,8 @@ pub fn check_result_fact(
     }
 }
 
-fn fits_memory(hi: u64, extra: u64, cx: &dyn Values) -> bool {
-    hi as u128 + extra as u128 <= cx.initial_memory_bytes() as u128
+fn fits_memory(hi: u64, extra: u64, cx: &dyn Claims) -> bool {
+    hi as u128 + extra as u128 <= initial_memory_bytes(cx) as u128
 }
 
 /// The `icmp` deciding a `brif`, as seen from one of its edges.
@@ -312,8 +307,8 @@ pub struct EdgeCondition {
     pub taken_when_true: bool,
 }
 
-/// The relation `a R b` that holds on the edge, as (strictly-less, or-equal) facts
-/// about `arg`: returns (upper bound of arg, lower bound of arg, arg < other?).
+/// What the relation `a CC b` that holds on the edge tells about `arg` (one of
+/// `a`, `b`): its range, narrowed, and the other value when `arg < other` follows.
 pub fn refine(cx: &dyn Operands, arg: Value, cond: &EdgeCondition) -> (Range, Option<Value>) {
     let mut r = cx.range(arg);
     let cc = if cond.taken_when_true {
@@ -356,7 +351,7 @@ pub fn refine(cx: &dyn Operands, arg: Value, cond: &EdgeCondition) -> (Range, Op
 /// `defined_before_target(n)` says whether `n` is defined on every path before the
 /// target block is entered.
 pub fn check_edge_fact(
-    cx: &dyn Values,
+    cx: &dyn Claims,
     arg: Value,
     fact: Fact,
     cond: Option<&EdgeCondition>,
@@ -400,17 +395,17 @@ pub fn check_edge_fact(
 
 /// Whether `[addr + offset, addr + offset + len)` is within memory for every value
 /// `addr` may hold, where `len` is at most `len_hi`.
-pub fn access_in_bounds(cx: &dyn Values, addr: Value, offset: u64, len_hi: u64) -> bool {
+pub fn access_in_bounds(cx: &dyn Claims, addr: Value, offset: u64, len_hi: u64) -> bool {
     if let Some(Fact::InMemory { size }) = cx.fact(addr) {
         if size as u64 >= offset.saturating_add(len_hi) {
             return true;
         }
     }
     let r = range_of(cx, addr);
-    r.hi as u128 + offset as u128 + len_hi as u128 <= cx.initial_memory_bytes() as u128
+    r.hi as u128 + offset as u128 + len_hi as u128 <= initial_memory_bytes(cx) as u128
 }
 
 /// The largest value `v` may hold.
-pub fn upper_bound(cx: &dyn Values, v: Value) -> u64 {
+pub fn upper_bound(cx: &dyn Claims, v: Value) -> u64 {
     range_of(cx, v).hi
 }

@@ -6,13 +6,13 @@
 //! instruction with every value already defined and of the type its use expects.
 
 use capjit_ir::{
-    BinOp, BlockCall, BlockParam, Domain, Fact, Function, Op, ResultTypes, Terminator, Type, Value, PAGE_SIZE,
+    BinOp, BlockCall, BlockParam, Const, Domain, Fact, Function, Op, ResultTypes, Terminator, Type, Value,
 };
 
 use crate::cfg::DomTree;
 use crate::domain::Report;
 use crate::error::{ErrorKind, Location, Site};
-use crate::facts::{self, EdgeCondition, Values};
+use crate::facts::{self, Claims, EdgeCondition};
 use crate::limits::*;
 use crate::types::*;
 
@@ -66,19 +66,35 @@ struct Cx<'a> {
     f: &'a Function,
     s: &'a mut Scratch,
     dom: DomTree,
-    initial_bytes: u64,
-    max_bytes: u64,
     report: &'a mut Report,
     loc: Location,
 }
 
-impl Values for Cx<'_> {
-    fn ty(&self, v: Value) -> TypeId {
-        self.s.ty.get(v.0 as usize).copied().unwrap_or(I64)
-    }
+impl Claims for Cx<'_> {
     fn fact(&self, v: Value) -> Option<Fact> {
         self.s.fact.get(v.0 as usize).copied().flatten()
     }
+    fn bits(&self, v: Value) -> u32 {
+        int_bits(self.ty(v)).unwrap_or(64)
+    }
+    fn constant(&self, v: Value) -> Option<u64> {
+        match self.def_op(v)? {
+            Op::Const(Const::I32(c)) => Some(*c as u32 as u64),
+            Op::Const(Const::I64(c)) => Some(*c as u64),
+            _ => None,
+        }
+    }
+    fn pages(&self) -> (u32, u32) {
+        (self.d.memory.initial, self.d.memory.maximum)
+    }
+}
+
+impl Cx<'_> {
+    fn ty(&self, v: Value) -> TypeId {
+        self.s.ty.get(v.0 as usize).copied().unwrap_or(I64)
+    }
+
+    /// The operation defining `v`, if it is an instruction result.
     fn def_op(&self, v: Value) -> Option<&Op> {
         let b = *self.s.def_block.get(v.0 as usize)?;
         let pos = self.s.def_pos[v.0 as usize];
@@ -86,15 +102,6 @@ impl Values for Cx<'_> {
             return None;
         }
         Some(&self.f.blocks[b as usize].insts[pos as usize - 1].op)
-    }
-    fn max_memory_bytes(&self) -> u64 {
-        self.max_bytes
-    }
-    fn initial_memory_bytes(&self) -> u64 {
-        self.initial_bytes
-    }
-    fn pages(&self) -> (u32, u32) {
-        (self.d.memory.initial, self.d.memory.maximum)
     }
 }
 
@@ -138,8 +145,6 @@ pub fn verify_function(
             dom
         },
         s,
-        initial_bytes: d.memory.initial as u64 * PAGE_SIZE,
-        max_bytes: d.memory.maximum as u64 * PAGE_SIZE,
         report,
         loc,
     };

@@ -105,12 +105,16 @@ mod function;
 pub mod limits;
 mod types;
 
-/// The rules facts are checked with: a result's range from its operands' ranges, and
-/// what a branch's condition tells about an argument on each edge. Producers of facts
-/// (the optimiser) compute with these, so that what they claim is what the verifier
-/// derives.
+/// The rules facts are checked with: a result's range from its operands' ranges
+/// (`derive`), what a branch's condition tells about an argument on each edge
+/// (`refine`), and what a value's own claim or constant says of it (`range_of`,
+/// read through [`rules::Claims`]). Producers of facts (the optimiser) and the
+/// soundness test compute with these, so that what they claim is what the verifier
+/// derives: no copy of a rule lives outside the verifier.
 pub mod rules {
-    pub use crate::facts::{derive, derive_binary, max_of, refine, EdgeCondition, Operands, Range};
+    pub use crate::facts::{
+        derive, derive_binary, max_of, range_of, refine, shallow_lo, Claimed, Claims, EdgeCondition, Operands, Range,
+    };
 }
 
 pub use error::{ErrorKind, Location, Site, VerifyError};

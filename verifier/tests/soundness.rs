@@ -29,6 +29,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use capjit_ir::interp::{Instance, Limits, RunError, Val};
 use capjit_ir::*;
+use capjit_verifier::rules::{self, derive_binary, max_of, Claimed, Claims, EdgeCondition, Operands, Range};
 use capjit_verifier::{verify, ErrorKind, Verified};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -77,22 +78,10 @@ impl Entropy<'_> {
     }
 }
 
-// ---- what the verifier can know of a value (mirrors its rules, to aim facts) ----
+// ---- what the verifier can know of a value (its own rules, to aim facts) ---------
 
-/// An inclusive unsigned range.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Rg {
-    lo: u64,
-    hi: u64,
-}
-
-fn max_of(bits: u32) -> u64 {
-    if bits >= 64 {
-        u64::MAX
-    } else {
-        (1 << bits) - 1
-    }
-}
+/// An inclusive unsigned range, as the verifier's rules compute it.
+type Rg = Range;
 
 fn bits(ty: NumType) -> u32 {
     if ty == NumType::I64 {
@@ -116,14 +105,33 @@ fn union(a: Rg, b: Rg) -> Rg {
     }
 }
 
-fn bounded(lo: u128, hi: u128, bits: u32) -> Rg {
-    if hi > max_of(bits) as u128 || lo > hi {
-        full(bits)
-    } else {
-        Rg {
-            lo: lo as u64,
-            hi: hi as u64,
+/// Operands whose ranges are given (a hypothetical claim for a loop counter, and
+/// what it is compared with), for asking the verifier's `refine` about a claim
+/// before it is made.
+struct Given {
+    arg: Rg,
+    other: Rg,
+    pages: (u32, u32),
+}
+
+const GIVEN_ARG: Value = Value(0);
+const GIVEN_OTHER: Value = Value(1);
+
+impl Operands for Given {
+    fn range(&self, v: Value) -> Range {
+        if v == GIVEN_ARG {
+            self.arg
+        } else {
+            self.other
         }
+    }
+
+    fn constant(&self, _: Value) -> Option<u64> {
+        None
+    }
+
+    fn pages(&self) -> (u32, u32) {
+        self.pages
     }
 }
 
@@ -167,6 +175,27 @@ struct Claimable {
 }
 
 // ---- the generator -------------------------------------------------------------
+
+/// The program's values as the verifier reads them: the fact chosen for each
+/// (whether or not it was stripped, so that aims stay put), its width, its
+/// constant.
+impl Claims for Gen<'_> {
+    fn fact(&self, v: Value) -> Option<Fact> {
+        self.infos.get(&v.0).and_then(|i| i.fact)
+    }
+
+    fn bits(&self, v: Value) -> u32 {
+        self.infos.get(&v.0).map_or(64, |i| bits(i.ty))
+    }
+
+    fn constant(&self, v: Value) -> Option<u64> {
+        self.infos.get(&v.0).and_then(|i| i.konst)
+    }
+
+    fn pages(&self) -> (u32, u32) {
+        (self.initial, self.maximum)
+    }
+}
 
 struct Bb {
     key: Option<u32>,
@@ -318,41 +347,14 @@ impl Gen<'_> {
         self.infos[&v.0].ty
     }
 
-    // ---- the verifier's view -----------------------------------------------------
+    // ---- the verifier's view (`impl Claims for Gen` below) -------------------------
 
-    fn shallow_hi(&self, n: Value) -> u64 {
-        let i = &self.infos[&n.0];
-        match i.fact {
-            Some(Fact::Range { hi, .. }) => hi.min(max_of(bits(i.ty))),
-            _ => i.konst.unwrap_or(max_of(bits(i.ty))),
-        }
+    fn range_of(&self, v: Value) -> Rg {
+        rules::range_of(self, v)
     }
 
     fn shallow_lo(&self, n: Value) -> u64 {
-        let i = &self.infos[&n.0];
-        match i.fact {
-            Some(Fact::Range { lo, .. }) => lo,
-            _ => i.konst.unwrap_or(0),
-        }
-    }
-
-    fn range_of(&self, v: Value) -> Rg {
-        let i = &self.infos[&v.0];
-        let max = max_of(bits(i.ty));
-        match i.fact {
-            // A malformed claim (rejected on its own) tells nothing.
-            Some(Fact::Range { lo, hi }) if lo <= hi.min(max) => Rg { lo, hi: hi.min(max) },
-            Some(Fact::Range { .. }) => i.konst.map_or(full(bits(i.ty)), |c| Rg { lo: c, hi: c }),
-            Some(Fact::Lt(n)) => Rg {
-                lo: 0,
-                hi: self.shallow_hi(n).saturating_sub(1).min(max),
-            },
-            Some(Fact::InMemory { size }) => Rg {
-                lo: 0,
-                hi: (self.maximum as u64 * 65536).saturating_sub(size as u64).min(max),
-            },
-            None => i.konst.map_or(full(bits(i.ty)), |c| Rg { lo: c, hi: c }),
-        }
+        rules::shallow_lo(self, n)
     }
 
     fn mem_of(&self, v: Value) -> Option<u64> {
@@ -362,124 +364,25 @@ impl Gen<'_> {
         }
     }
 
+    /// The range the verifier derives for the result of `op`.
     fn derive(&self, op: &Op, bits: u32) -> Rg {
-        let r = |v: Value| self.range_of(v);
-        match op {
-            Op::Const(Const::I32(c)) => Rg {
-                lo: *c as u32 as u64,
-                hi: *c as u32 as u64,
-            },
-            Op::Const(Const::I64(c)) => Rg {
-                lo: *c as u64,
-                hi: *c as u64,
-            },
-            Op::Binary { op, a, b, .. } => {
-                let (a, b, bk) = (r(*a), r(*b), self.infos[&b.0].konst);
-                let (alo, ahi, blo, bhi) = (a.lo as u128, a.hi as u128, b.lo as u128, b.hi as u128);
-                match op {
-                    BinOp::Iadd => bounded(alo + blo, ahi + bhi, bits),
-                    BinOp::Isub if alo >= bhi => bounded(alo - bhi, ahi - blo, bits),
-                    BinOp::Imul => bounded(alo * blo, ahi * bhi, bits),
-                    BinOp::Band => Rg {
-                        lo: 0,
-                        hi: a.hi.min(b.hi),
-                    },
-                    BinOp::Bor | BinOp::Bxor => {
-                        let top = a.hi.max(b.hi);
-                        Rg {
-                            lo: 0,
-                            hi: if top == 0 { 0 } else { max_of(64 - top.leading_zeros()) },
-                        }
-                    }
-                    BinOp::Ushr => match bk {
-                        Some(k) => {
-                            let k = (k % bits as u64) as u32;
-                            Rg {
-                                lo: a.lo >> k,
-                                hi: a.hi >> k,
-                            }
-                        }
-                        None => Rg { lo: 0, hi: a.hi },
-                    },
-                    BinOp::Ishl => match bk {
-                        Some(k) => {
-                            let k = (k % bits as u64) as u32;
-                            bounded(alo << k, ahi << k, bits)
-                        }
-                        None => full(bits),
-                    },
-                    BinOp::Udiv => Rg {
-                        lo: if b.lo > 0 { a.lo / b.hi.max(1) } else { 0 },
-                        hi: a.hi / b.lo.max(1),
-                    },
-                    BinOp::Urem => Rg {
-                        lo: 0,
-                        hi: a.hi.min(b.hi.saturating_sub(1)),
-                    },
-                    _ => full(bits),
-                }
-            }
-            Op::Unary {
-                op: UnOp::Clz | UnOp::Ctz | UnOp::Popcnt,
-                ..
-            } => Rg { lo: 0, hi: bits as u64 },
-            Op::Icmp { .. } => Rg { lo: 0, hi: 1 },
-            Op::Select { a, b, .. } => union(r(*a), r(*b)),
-            Op::Convert {
-                op: ConvOp::Uextend, a, ..
-            } => r(*a),
-            Op::Convert {
-                op: ConvOp::Sextend, a, ..
-            } if r(*a).hi < 1 << 31 => r(*a),
-            Op::Convert {
-                op: ConvOp::Wrap, a, ..
-            } if r(*a).hi <= u32::MAX as u64 => r(*a),
-            Op::Load { access, .. } if !access.signed && access.bytes < 8 => Rg {
-                lo: 0,
-                hi: max_of(access.bytes as u32 * 8).min(max_of(bits)),
-            },
-            Op::MemorySize => Rg {
-                lo: self.initial as u64,
-                hi: self.maximum as u64,
-            },
-            _ => full(bits),
-        }
+        rules::derive(&Claimed(self), op, bits)
     }
 
-    /// What an edge tells about its argument, given the argument's range `r`.
-    fn refine(&self, mut r: Rg, arg: Value, cond: Option<(Cond, bool)>) -> (Rg, Option<Value>) {
-        let Some((c, taken)) = cond else {
-            return (r, None);
-        };
-        let orig = r;
-        let cc = if taken { c.cc } else { c.cc.inverse() };
-        let (cc, other) = if c.a == arg {
-            (cc, c.b)
-        } else if c.b == arg {
-            (cc.swap(), c.a)
-        } else {
-            return (r, None);
-        };
-        let o = self.range_of(other);
-        let mut lt = None;
-        match cc {
-            IntCC::Ult => {
-                r.hi = r.hi.min(o.hi.saturating_sub(1));
-                lt = Some(other);
+    /// What an edge tells the verifier about its argument.
+    fn refine(&self, arg: Value, cond: Option<(Cond, bool)>) -> (Rg, Option<Value>) {
+        match cond {
+            None => (self.range_of(arg), None),
+            Some((c, taken_when_true)) => {
+                let cond = EdgeCondition {
+                    cc: c.cc,
+                    a: c.a,
+                    b: c.b,
+                    taken_when_true,
+                };
+                rules::refine(&Claimed(self), arg, &cond)
             }
-            IntCC::Ule => r.hi = r.hi.min(o.hi),
-            IntCC::Ugt => r.lo = r.lo.max(o.lo.saturating_add(1)),
-            IntCC::Uge => r.lo = r.lo.max(o.lo),
-            IntCC::Eq => {
-                r.lo = r.lo.max(o.lo);
-                r.hi = r.hi.min(o.hi);
-            }
-            _ => {}
         }
-        if r.lo > r.hi {
-            r = orig;
-        }
-        (r, lt)
     }
 
     /// What may be claimed of a parameter fed by `edges`; `before` are the values
@@ -489,7 +392,7 @@ impl Gen<'_> {
         let mut lt: Vec<Value> = before.to_vec();
         let mut mem: Option<u64> = Some(u64::MAX);
         for edge in edges {
-            let (r, edge_lt) = self.refine(self.range_of(edge.arg), edge.arg, edge.cond);
+            let (r, edge_lt) = self.refine(edge.arg, edge.cond);
             range = Some(range.map_or(r, |x| union(x, r)));
             let arg_fact = self.infos[&edge.arg.0].fact;
             lt.retain(|n| edge_lt == Some(*n) || arg_fact == Some(Fact::Lt(*n)) || r.hi < self.shallow_lo(*n));
@@ -1381,10 +1284,8 @@ impl Gen<'_> {
         // body's view of `i` (refined by the edge) plus the step.
         let entering = |g: &Self, c: Rg| {
             let j = g.refine_hypothetical(c, cc, swapped, body_on_then, b_range);
-            union(
-                r0,
-                bounded(j.lo as u128 + step as u128, j.hi as u128 + step as u128, bits(ty)),
-            )
+            let plus_step = derive_binary(BinOp::Iadd, j, Rg { lo: step, hi: step }, Some(step), bits(ty));
+            union(r0, plus_step)
         };
         let closed = |g: &Self, c: Rg| {
             let n = entering(g, c);
@@ -1510,26 +1411,27 @@ impl Gen<'_> {
 
     /// The body's range of `i` when `i` is claimed to lie in `claim` (mirrors `refine`
     /// for a value whose info is not recorded yet).
-    fn refine_hypothetical(&self, claim: Rg, cc: IntCC, swapped: bool, on_then: bool, o: Rg) -> Rg {
-        let cc = if on_then { cc } else { cc.inverse() };
-        let cc = if swapped { cc.swap() } else { cc };
-        let mut r = claim;
-        match cc {
-            IntCC::Ult => r.hi = r.hi.min(o.hi.saturating_sub(1)),
-            IntCC::Ule => r.hi = r.hi.min(o.hi),
-            IntCC::Ugt => r.lo = r.lo.max(o.lo.saturating_add(1)),
-            IntCC::Uge => r.lo = r.lo.max(o.lo),
-            IntCC::Eq => {
-                r.lo = r.lo.max(o.lo);
-                r.hi = r.hi.min(o.hi);
-            }
-            _ => {}
-        }
-        if r.lo > r.hi {
-            claim
+    /// What the verifier's `refine` makes of a counter claimed to lie in `claim`,
+    /// compared (`counter cc other`, or `other cc counter` if `swapped`) with a
+    /// value in `other`, on the `then` edge or the other one.
+    fn refine_hypothetical(&self, claim: Rg, cc: IntCC, swapped: bool, on_then: bool, other: Rg) -> Rg {
+        let given = Given {
+            arg: claim,
+            other,
+            pages: (self.initial, self.maximum),
+        };
+        let (a, b) = if swapped {
+            (GIVEN_OTHER, GIVEN_ARG)
         } else {
-            r
-        }
+            (GIVEN_ARG, GIVEN_OTHER)
+        };
+        let cond = EdgeCondition {
+            cc,
+            a,
+            b,
+            taken_when_true: on_then,
+        };
+        rules::refine(&given, GIVEN_ARG, &cond).0
     }
 
     fn into_built(self) -> Built {
