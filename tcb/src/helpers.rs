@@ -29,11 +29,11 @@ fn range(len: usize, start: u32, n: u32) -> Result<std::ops::Range<usize>, TrapC
     Ok(start as usize..end as usize)
 }
 
-fn status(r: Result<u64, TrapCode>, ctx: *mut DomainCtx) -> u32 {
+/// The status for generated code; a result goes to domain `d`'s `ctx.scratch[0]`.
+fn status(rt: &mut Runtime, d: usize, r: Result<u64, TrapCode>) -> u32 {
     match r {
         Ok(v) => {
-            // SAFETY: `ctx` is the live context the helper was called with.
-            unsafe { (*ctx).scratch[0] = v };
+            rt.domains[d].ctx.scratch[0] = v;
             0
         }
         Err(code) => code.code() as u32,
@@ -63,7 +63,7 @@ pub unsafe extern "C" fn capjit_memory_copy(ctx: *mut DomainCtx, dst: u32, src: 
         mem.copy_within(s, t.start);
         Ok(0)
     });
-    status(r, ctx)
+    status(rt, d, r)
 }
 
 /// `memory.fill`.
@@ -78,7 +78,7 @@ pub unsafe extern "C" fn capjit_memory_fill(ctx: *mut DomainCtx, dst: u32, byte:
         mem[t].fill(byte as u8);
         0
     });
-    status(r, ctx)
+    status(rt, d, r)
 }
 
 /// `memory.init` of passive segment `seg` (verified to exist; a dropped one is empty).
@@ -101,7 +101,7 @@ pub unsafe extern "C" fn capjit_memory_init(ctx: *mut DomainCtx, seg: u32, dst: 
         state.memory[t].copy_from_slice(&bytes[s]);
         Ok(0)
     });
-    status(r, ctx)
+    status(rt, d, r)
 }
 
 /// `data.drop` of passive segment `seg`. Never traps.
@@ -133,7 +133,7 @@ pub unsafe extern "C" fn capjit_table_copy(ctx: *mut DomainCtx, dst: u32, src: u
         }
         _ => Err(TrapCode::TableOutOfBounds),
     };
-    status(r, ctx)
+    status(rt, d, r)
 }
 
 /// `region.new`: the packed handle in scratch.
@@ -143,7 +143,8 @@ pub unsafe extern "C" fn capjit_table_copy(ctx: *mut DomainCtx, dst: u32, src: u
 pub unsafe extern "C" fn capjit_region_new(ctx: *mut DomainCtx, len: u32) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    status(rt.regions.create(d, len, &mut rt.budget).map(pack_region), ctx)
+    let r = rt.regions.create(d, len, &mut rt.budget).map(pack_region);
+    status(rt, d, r)
 }
 
 /// `region.len`.
@@ -153,7 +154,8 @@ pub unsafe extern "C" fn capjit_region_new(ctx: *mut DomainCtx, len: u32) -> u32
 pub unsafe extern "C" fn capjit_region_len(ctx: *mut DomainCtx, handle: u64) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    status(rt.regions.bytes(unpack_region(handle), d).map(|b| b.len() as u64), ctx)
+    let r = rt.regions.bytes(unpack_region(handle), d).map(|b| b.len() as u64);
+    status(rt, d, r)
 }
 
 /// `region.free`.
@@ -163,10 +165,8 @@ pub unsafe extern "C" fn capjit_region_len(ctx: *mut DomainCtx, handle: u64) -> 
 pub unsafe extern "C" fn capjit_region_free(ctx: *mut DomainCtx, handle: u64) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    status(
-        rt.regions.free(unpack_region(handle), d, &mut rt.budget).map(|_| 0),
-        ctx,
-    )
+    let r = rt.regions.free(unpack_region(handle), d, &mut rt.budget).map(|_| 0);
+    status(rt, d, r)
 }
 
 /// `region.load`: `bytes` little-endian bytes at `index`, sign-extended to 64 bits
@@ -193,7 +193,7 @@ pub unsafe extern "C" fn capjit_region_load(
             raw
         })
     });
-    status(r, ctx)
+    status(rt, d, r)
 }
 
 /// `region.store`: the low `bytes` bytes of `value` at `index`.
@@ -216,7 +216,7 @@ pub unsafe extern "C" fn capjit_region_store(
         }
         Ok(0)
     });
-    status(r, ctx)
+    status(rt, d, r)
 }
 
 /// `region.read` (region to memory, `to_memory = 1`) and `region.write` (memory to
@@ -251,7 +251,7 @@ pub unsafe extern "C" fn capjit_region_copy(
             Ok(0)
         })
     };
-    status(r, ctx)
+    status(rt, d, r)
 }
 
 /// The width of a helper parameter after the context (every helper takes the

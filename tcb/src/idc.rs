@@ -37,18 +37,23 @@ pub(crate) fn has_data(types: &[Type]) -> bool {
     types.iter().any(|t| matches!(t, Type::Buf | Type::Region))
 }
 
-fn read_vals(types: &[Type], slots: *const u64) -> Vec<Val> {
-    (0..types.len())
-        // SAFETY: generated code passes a buffer of at least max(params, results) slots.
-        .map(|i| slots::from_slot(&types[i], unsafe { *slots.add(i) }))
-        .collect()
+fn read_vals(types: &[Type], slots: &[u64]) -> Vec<Val> {
+    types.iter().zip(slots).map(|(t, s)| slots::from_slot(t, *s)).collect()
 }
 
-fn write_vals(vals: &[Val], slots: *mut u64) {
-    for (i, v) in vals.iter().enumerate() {
-        // SAFETY: as in `read_vals`; `vals` has at most that many entries.
-        unsafe { *slots.add(i) = slots::to_slot(*v) };
+fn write_vals(vals: &[Val], slots: &mut [u64]) {
+    for (slot, v) in slots.iter_mut().zip(vals) {
+        *slot = slots::to_slot(*v);
     }
+}
+
+/// How many slots a call through import `import` of domain `caller` passes:
+/// max(parameters, results) of its signature (none for an unknown import).
+fn slot_count(rt: &Runtime, caller: usize, import: u32) -> usize {
+    let imports = &rt.module.domains[caller].imports;
+    imports
+        .get(import as usize)
+        .map_or(0, |i| i.sig.params.len().max(i.sig.results.len()))
 }
 
 fn trace(rt: &mut Runtime, caller: usize, import: u32, outcome: Result<Vec<Val>, TrapCode>) {
@@ -155,11 +160,11 @@ fn host_outcome(
     caller: usize,
     import: u32,
     outcome: Result<Vec<Val>, HostFailure>,
-    slots_ptr: *mut u64,
+    slots: &mut [u64],
 ) -> i32 {
     match outcome {
         Ok(vals) => {
-            write_vals(&vals, slots_ptr);
+            write_vals(&vals, slots);
             trace(rt, caller, import, Ok(vals));
             0
         }
@@ -172,7 +177,7 @@ fn host_outcome(
     }
 }
 
-fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Plan {
+fn plan(rt: &mut Runtime, caller: usize, import: u32, slots: &mut [u64]) -> Plan {
     let Some(entry) = rt.domains[caller].caps.get(import as usize).copied() else {
         return Plan::Done(-TrapCode::HostError.code());
     };
@@ -182,13 +187,13 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
     let sig: &Signature = &rt.module.domains[caller].imports[import as usize].sig;
     match entry.target {
         CapTarget::Host(h) => {
-            let args = read_vals(&sig.params, slots_ptr);
+            let args = read_vals(&sig.params, slots);
             let memory = &rt.domains[caller].memory;
             let outcome = h.call(memory, &mut *rt.output, rt.started, &args);
-            Plan::Done(host_outcome(rt, caller, import, outcome, slots_ptr))
+            Plan::Done(host_outcome(rt, caller, import, outcome, slots))
         }
         CapTarget::Embedder(i) => {
-            let args = read_vals(&sig.params, slots_ptr);
+            let args = read_vals(&sig.params, slots);
             let n_results = sig.results.len();
             let outcome = match rt.host_fns.get(i) {
                 // The closure sees the caller's memory as a slice, nothing else.
@@ -204,20 +209,20 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
                     Err(HostFailure::Failed(TrapCode::HostError))
                 }
             });
-            Plan::Done(host_outcome(rt, caller, import, outcome, slots_ptr))
+            Plan::Done(host_outcome(rt, caller, import, outcome, slots))
         }
         CapTarget::File => {
             let capjit_ir::ImportSource::File { name } = &rt.module.domains[caller].imports[import as usize].source
             else {
                 return Plan::Done(-TrapCode::HostError.code());
             };
-            let (ptr, len) = match read_vals(&sig.params, slots_ptr).first() {
+            let (ptr, len) = match read_vals(&sig.params, slots).first() {
                 Some(Val::Buf { ptr, len }) => (*ptr, *len),
                 _ => return Plan::Done(-TrapCode::HostError.code()),
             };
             let memory = &mut rt.domains[caller].memory;
             let outcome = capjit_ir::builtins::read_granted_file(&rt.files, name, memory, ptr, len);
-            Plan::Done(host_outcome(rt, caller, import, outcome, slots_ptr))
+            Plan::Done(host_outcome(rt, caller, import, outcome, slots))
         }
         CapTarget::Restart { domain } => {
             if rt.domains[domain].ctx.active > 0 {
@@ -244,7 +249,7 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
                 return Plan::Done(fail(rt, caller, import, TrapCode::HostError));
             };
             if has_data(&sig.params) {
-                let mut args = read_vals(&sig.params, slots_ptr);
+                let mut args = read_vals(&sig.params, slots);
                 if let Err(code) = check_outgoing(rt, caller, &args) {
                     return Plan::Done(-code.code());
                 }
@@ -255,7 +260,7 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
                 if let Err(code) = move_values(rt, caller, domain, &mut args, &places) {
                     return Plan::Done(fail(rt, caller, import, code));
                 }
-                write_vals(&args, slots_ptr);
+                write_vals(&args, slots);
             }
             *rt.depth += 1;
             rt.domains[domain].ctx.active += 1;
@@ -270,14 +275,14 @@ fn plan(rt: &mut Runtime, caller: usize, import: u32, slots_ptr: *mut u64) -> Pl
 
 /// Results of a successful callee: copy bufs into the caller's inbox and move
 /// regions to the caller. Bad results are the callee's fault.
-fn deliver(rt: &mut Runtime, caller: usize, callee: usize, import: u32, slots_ptr: *mut u64) -> i32 {
+fn deliver(rt: &mut Runtime, caller: usize, callee: usize, import: u32, slots: &mut [u64]) -> i32 {
     let sig = &rt.module.domains[caller].imports[import as usize].sig;
     if rt.trace.is_none() && !has_data(&sig.results) {
         // Numbers only: the results are already in the slots.
         return 0;
     }
     let results = sig.results.clone();
-    let mut vals = read_vals(&results, slots_ptr);
+    let mut vals = read_vals(&results, slots);
     if has_data(&results) {
         let callee_mem = rt.domains[callee].memory.len();
         let mut seen: Vec<u32> = Vec::new();
@@ -304,7 +309,7 @@ fn deliver(rt: &mut Runtime, caller: usize, callee: usize, import: u32, slots_pt
         if let Err(code) = move_values(rt, callee, caller, &mut vals, &places) {
             return fail(rt, caller, import, code);
         }
-        write_vals(&vals, slots_ptr);
+        write_vals(&vals, slots);
     }
     trace(rt, caller, import, Ok(vals));
     0
@@ -322,10 +327,17 @@ pub unsafe extern "C" fn capjit_call_cap(ctx: *mut DomainCtx, import: u32, slots
     let (rt_ptr, caller) = unsafe { ((*ctx).runtime as *mut Runtime, (*ctx).domain as usize) };
     // SAFETY: no other reference into the runtime is live while generated code runs
     // (the host entry and this helper drop theirs before calling generated code).
-    let (callee, callee_ctx, entry) = match plan(unsafe { &mut *rt_ptr }, caller, import, slots_ptr) {
+    let rt = unsafe { &mut *rt_ptr };
+    let count = slot_count(rt, caller, import);
+    // SAFETY: per the contract, `slots_ptr` points to `count` slots, which nothing
+    // else reads or writes until this call returns (the callee gets them below,
+    // through a pointer derived from this slice, while the slice is not used).
+    let slots = unsafe { std::slice::from_raw_parts_mut(slots_ptr, count) };
+    let (callee, callee_ctx, entry) = match plan(rt, caller, import, slots) {
         Plan::Done(status) => return status,
         Plan::Enter { callee, ctx, entry } => (callee, ctx, entry),
     };
+    let slots_ptr = slots.as_mut_ptr();
     // SAFETY: `entry` is the trampoline of an exported function of the callee, the
     // context is the callee's, and the slots were sized by the translator for this
     // signature.
@@ -339,7 +351,7 @@ pub unsafe extern "C" fn capjit_call_cap(ctx: *mut DomainCtx, import: u32, slots
         let code = TrapCode::from_code(status as i32).unwrap_or(TrapCode::HostError);
         return fail(rt, caller, import, code);
     }
-    deliver(rt, caller, callee, import, slots_ptr)
+    deliver(rt, caller, callee, import, slots)
 }
 
 /// Called by generated code when a callee entered on the inline IDC path returned a
