@@ -40,30 +40,55 @@ pub struct CapEntry {
 pub struct DomainState {
     /// Also holds the domain's status, epoch and activation count (`ctx.status`, ...),
     /// the single copy of each, read by generated code on the inline IDC path.
-    pub ctx: Shared<DomainCtx>,
+    pub(crate) ctx: Shared<DomainCtx>,
     /// Reserved for `max_pages` once; its base never moves (`memory.rs`).
-    pub memory: LinearMemory,
-    pub max_pages: u32,
-    pub caps: Vec<CapEntry>,
+    pub(crate) memory: LinearMemory,
+    pub(crate) max_pages: u32,
+    pub(crate) caps: Vec<CapEntry>,
     /// What generated code reads for each capability; kept in step with `caps`.
-    pub native_caps: Shared<[NativeCap]>,
-    pub last_trap: Option<TrapInfo>,
+    pub(crate) native_caps: Shared<[NativeCap]>,
+    pub(crate) last_trap: Option<TrapInfo>,
     /// Entry trampolines, by function index (exported functions only).
-    pub entries: Vec<Option<EntryFn>>,
+    pub(crate) entries: Vec<Option<EntryFn>>,
     /// Native code of exported functions, by function index (for the inline IDC path).
-    pub functions: Vec<Option<*const u8>>,
+    pub(crate) functions: Vec<Option<*const u8>>,
     /// One slot per global (`ctx.globals` points here; never reallocated).
-    pub globals: Shared<[u64]>,
+    pub(crate) globals: Shared<[u64]>,
     /// The function table (`ctx.table` points here; `table.copy` changes entries in
     /// place, never its length or address).
-    pub table: Shared<[TableEntry]>,
+    pub(crate) table: Shared<[TableEntry]>,
     /// The table as linked, which restarting copies back.
-    pub table_init: Box<[TableEntry]>,
+    pub(crate) table_init: Box<[TableEntry]>,
     /// Which passive data segments `data.drop` emptied, by index.
-    pub dropped: Vec<bool>,
+    pub(crate) dropped: Vec<bool>,
 }
 
 impl DomainState {
+    /// The domain's linear memory, as generated code sees it.
+    pub fn memory(&self) -> &[u8] {
+        &self.memory
+    }
+
+    /// The same, to write (its size is the runtime's to change).
+    pub fn memory_mut(&mut self) -> &mut [u8] {
+        &mut self.memory
+    }
+
+    /// What generated code of this domain reads and writes: memory bounds, fuel,
+    /// status, the helper's scratch.
+    pub fn context(&self) -> &DomainCtx {
+        &self.ctx
+    }
+
+    /// The context pointer generated code of this domain is entered with.
+    pub fn context_ptr(&self) -> *mut DomainCtx {
+        self.ctx.as_ptr()
+    }
+
+    pub fn last_trap(&self) -> Option<&TrapInfo> {
+        self.last_trap.as_ref()
+    }
+
     pub fn status(&self) -> DomainStatus {
         match self.ctx.status {
             STATUS_RUNNING => DomainStatus::Running,
@@ -72,7 +97,7 @@ impl DomainState {
         }
     }
 
-    pub fn set_status(&mut self, s: DomainStatus) {
+    pub(crate) fn set_status(&mut self, s: DomainStatus) {
         self.ctx.status = match s {
             DomainStatus::Running => STATUS_RUNNING,
             DomainStatus::Faulted => STATUS_FAULTED,
@@ -92,22 +117,22 @@ pub struct CodeTable {
 }
 
 pub struct Runtime {
-    pub module: Module,
-    pub domains: Vec<DomainState>,
-    pub regions: RegionTable,
+    pub(crate) module: Module,
+    pub(crate) domains: Vec<DomainState>,
+    pub(crate) regions: RegionTable,
     /// Linear memory and region bytes of every domain, within `limits.max_instance_bytes`.
-    pub budget: Budget,
-    pub limits: Limits,
-    pub depth: Shared<u32>,
-    pub output: Box<dyn Write>,
-    pub started: Instant,
-    pub trace: Option<Vec<IdcEvent>>,
+    pub(crate) budget: Budget,
+    pub(crate) limits: Limits,
+    pub(crate) depth: Shared<u32>,
+    pub(crate) output: Box<dyn Write>,
+    pub(crate) started: Instant,
+    pub(crate) trace: Option<Vec<IdcEvent>>,
     /// Files the host granted, by the name `host.file(NAME)` imports use.
-    pub files: Vec<(String, std::path::PathBuf)>,
+    pub(crate) files: Vec<(String, std::path::PathBuf)>,
     /// Host functions the embedder defined (`CapTarget::Embedder` indexes them).
-    pub host_fns: Vec<HostFn>,
+    pub(crate) host_fns: Vec<HostFn>,
     /// The status of the last `HostFailure::Exit`, until the run ends.
-    pub exit: Option<i32>,
+    pub(crate) exit: Option<i32>,
 }
 
 fn slow_cap() -> NativeCap {
@@ -266,7 +291,7 @@ impl Runtime {
     /// Recompute what generated code sees of every capability. A capability takes
     /// the inline path only when it is live, targets an exported function with
     /// numbers-only parameters and results, and tracing is off.
-    pub fn refresh_caps(&mut self) {
+    pub(crate) fn refresh_caps(&mut self) {
         let tracing = self.trace.is_some();
         // Generated code writes through these (fuel, activations, trap records), so
         // they are taken from unique borrows.
@@ -319,14 +344,14 @@ impl Runtime {
     }
 
     /// Point the domain's context at its current memory (after grow or restart).
-    pub fn sync_memory(&mut self, d: usize) {
+    pub(crate) fn sync_memory(&mut self, d: usize) {
         let state = &mut self.domains[d];
         state.ctx.mem_base = state.memory.base();
         state.ctx.mem_len = state.memory.len() as u64;
     }
 
     /// The trap the domain's generated code recorded in its context.
-    pub fn recorded_trap(&self, d: usize, code: u32) -> TrapInfo {
+    pub(crate) fn recorded_trap(&self, d: usize, code: u32) -> TrapInfo {
         let ctx = &self.domains[d].ctx;
         let dom = &self.module.domains[d];
         TrapInfo {
@@ -342,7 +367,7 @@ impl Runtime {
     }
 
     /// Mark a domain faulted with the trap its code recorded.
-    pub fn fault(&mut self, d: usize, code: u32) -> TrapInfo {
+    pub(crate) fn fault(&mut self, d: usize, code: u32) -> TrapInfo {
         let info = self.recorded_trap(d, code);
         let state = &mut self.domains[d];
         if state.status() == DomainStatus::Running {
@@ -401,7 +426,7 @@ impl Runtime {
 
     /// `memory.grow` of domain `d` by `delta` pages: the old size in pages, or -1
     /// past the domain's maximum, the instance's budget or what the host supplies.
-    pub fn grow_memory(&mut self, d: usize, delta: u32) -> i32 {
+    pub(crate) fn grow_memory(&mut self, d: usize, delta: u32) -> i32 {
         let state = &mut self.domains[d];
         let Some((old, bytes)) = self
             .budget
@@ -419,6 +444,36 @@ impl Runtime {
 
     pub fn domain_index(&self, name: &str) -> Option<usize> {
         self.module.domains.iter().position(|d| d.name == name)
+    }
+
+    /// The module this runtime linked.
+    pub fn module(&self) -> &Module {
+        &self.module
+    }
+
+    /// Every domain's state, in module order.
+    pub fn domains(&self) -> &[DomainState] {
+        &self.domains
+    }
+
+    pub fn domain_mut(&mut self, d: usize) -> &mut DomainState {
+        &mut self.domains[d]
+    }
+
+    /// Linear memory and region bytes the instance holds now.
+    pub fn budget_used(&self) -> u64 {
+        self.budget.used()
+    }
+
+    /// Grant the file at `path` to imports `= host.file(NAME)` named `name`.
+    pub fn grant_file(&mut self, name: &str, path: std::path::PathBuf) {
+        self.files.retain(|(n, _)| n != name);
+        self.files.push((name.to_string(), path));
+    }
+
+    /// The inter-domain calls recorded since the last take (tracing on).
+    pub fn take_trace(&mut self) -> Vec<IdcEvent> {
+        self.trace.as_mut().map(std::mem::take).unwrap_or_default()
     }
 }
 

@@ -66,7 +66,7 @@ fn runtime() -> Shared<Runtime> {
 
 /// The context pointer generated code of domain `d` receives.
 fn ctx(rt: &Runtime, d: usize) -> *mut DomainCtx {
-    rt.domains[d].ctx.as_ptr()
+    rt.domains()[d].context_ptr()
 }
 
 fn code(t: TrapCode) -> u32 {
@@ -75,26 +75,26 @@ fn code(t: TrapCode) -> u32 {
 
 #[test]
 fn helpers_through_the_context_touch_only_their_domain() {
-    let mut rt = runtime();
+    let rt = runtime();
     let (a, b) = (ctx(&rt, 0), ctx(&rt, 1));
     assert_eq!(from_code!(capjit_memory_grow(a, 1)), 1);
     assert_eq!(from_code!(capjit_memory_grow(b, 1)), 0);
     // The instance budget (3 pages + 100 bytes) is spent: -1, nothing changes.
     assert_eq!(from_code!(capjit_memory_grow(b, 1)), -1);
-    assert_eq!(rt.domains[1].memory.len(), PAGE);
+    assert_eq!(rt.domains()[1].memory().len(), PAGE);
     assert_eq!(from_code!(capjit_memory_copy(a, 100, 8, 4)), 0);
-    assert_eq!(&rt.domains[0].memory[100..104], &[1, 2, 3, 4]);
+    assert_eq!(&rt.domains()[0].memory()[100..104], &[1, 2, 3, 4]);
     let near_end = 2 * PAGE as u32 - 2;
     assert_eq!(
         from_code!(capjit_memory_fill(a, near_end, 7, 3)),
         code(TrapCode::OutOfBounds)
     );
     assert_eq!(from_code!(capjit_memory_fill(b, 0, 9, 16)), 0);
-    assert!(rt.domains[0].memory[..16].iter().all(|&x| x != 9));
+    assert!(rt.domains()[0].memory()[..16].iter().all(|&x| x != 9));
     // The context always describes the domain's current memory.
-    let state = &mut rt.domains[0];
-    assert_eq!(state.ctx.mem_base, state.memory.base());
-    assert_eq!(state.ctx.mem_len, state.memory.len() as u64);
+    let state = &rt.domains()[0];
+    assert_eq!(state.context().mem_base.cast_const(), state.memory().as_ptr());
+    assert_eq!(state.context().mem_len, state.memory().len() as u64);
 }
 
 #[test]
@@ -103,10 +103,13 @@ fn regions_are_budgeted_owned_and_freed_with_their_domain() {
     let (a, b) = (ctx(&rt, 0), ctx(&rt, 1));
     assert_eq!(from_code!(capjit_memory_grow(a, 2)), 1);
     assert_eq!(from_code!(capjit_region_new(a, 64)), 0);
-    let h = rt.domains[0].ctx.scratch[0];
+    let h = rt.domains()[0].context().scratch[0];
     assert_eq!(from_code!(capjit_region_store(a, h, 60, 4, 0xdead_beef)), 0);
     assert_eq!(from_code!(capjit_region_load(a, h, 60, 4, 1)), 0);
-    assert_eq!(rt.domains[0].ctx.scratch[0] as i64, 0xdead_beef_u32 as i32 as i64);
+    assert_eq!(
+        rt.domains()[0].context().scratch[0] as i64,
+        0xdead_beef_u32 as i32 as i64
+    );
     // Too large, and another domain's handle.
     assert_eq!(from_code!(capjit_region_new(a, 65)), code(TrapCode::ResourceLimit));
     assert_eq!(from_code!(capjit_region_len(b, h)), code(TrapCode::RegionInvalid));
@@ -114,11 +117,11 @@ fn regions_are_budgeted_owned_and_freed_with_their_domain() {
     assert_eq!(from_code!(capjit_region_new(b, 64)), code(TrapCode::ResourceLimit));
     assert_eq!(from_code!(capjit_region_copy(a, h, 0, 8, 4, 0)), 0);
     assert_eq!(from_code!(capjit_region_copy(a, h, 0, 200, 4, 1)), 0);
-    assert_eq!(&rt.domains[0].memory[200..204], &[1, 2, 3, 4]);
-    assert_eq!(rt.budget.used(), 3 * PAGE_SIZE + 64);
+    assert_eq!(&rt.domains()[0].memory()[200..204], &[1, 2, 3, 4]);
+    assert_eq!(rt.budget_used(), 3 * PAGE_SIZE + 64);
     assert!(rt.restart(0));
     assert_eq!(
-        rt.budget.used(),
+        rt.budget_used(),
         PAGE_SIZE,
         "restart frees the region and the grown pages"
     );
@@ -129,19 +132,19 @@ fn regions_are_budgeted_owned_and_freed_with_their_domain() {
 fn restart_and_kill_give_memory_back_and_keep_the_base() {
     let mut rt = runtime();
     let a = ctx(&rt, 0);
-    let base = rt.domains[0].memory.base();
+    let base = rt.domains()[0].memory().as_ptr();
     assert_eq!(from_code!(capjit_memory_grow(a, 2)), 1);
-    rt.domains[0].memory[3 * PAGE - 1] = 5;
-    rt.domains[0].memory[8] = 0;
-    assert_eq!(rt.budget.used(), 3 * PAGE_SIZE);
+    rt.domain_mut(0).memory_mut()[3 * PAGE - 1] = 5;
+    rt.domain_mut(0).memory_mut()[8] = 0;
+    assert_eq!(rt.budget_used(), 3 * PAGE_SIZE);
     assert!(rt.restart(0));
-    assert_eq!(rt.budget.used(), PAGE_SIZE);
-    let state = &mut rt.domains[0];
-    assert_eq!((state.memory.base(), state.memory.len()), (base, PAGE));
-    assert_eq!(state.memory[8], 1, "the data segment is back");
+    assert_eq!(rt.budget_used(), PAGE_SIZE);
+    let state = &rt.domains()[0];
+    assert_eq!((state.memory().as_ptr(), state.memory().len()), (base, PAGE));
+    assert_eq!(state.memory()[8], 1, "the data segment is back");
     rt.kill(0);
-    assert_eq!(rt.domains[0].status(), DomainStatus::Dead);
-    assert_eq!((rt.budget.used(), rt.domains[0].memory.len()), (0, 0));
+    assert_eq!(rt.domains()[0].status(), DomainStatus::Dead);
+    assert_eq!((rt.budget_used(), rt.domains()[0].memory().len()), (0, 0));
 }
 
 #[test]
@@ -189,12 +192,12 @@ domain app {
     slots[0] = 0x10_0000 << 32;
     let status = from_code!(capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()));
     assert_eq!(status, -TrapCode::OutOfBounds.code());
-    rt.domains[0].memory[0] = 9;
+    rt.domain_mut(0).memory_mut()[0] = 9;
     assert_eq!(
         from_code!(capjit_tcb::idc::capjit_call_cap(app, 1, slots.as_mut_ptr())),
         0
     );
-    assert_eq!(rt.domains[0].memory[0], 0, "restarted");
+    assert_eq!(rt.domains()[0].memory()[0], 0, "restarted");
     // `w.f` has no code here (nothing was translated): the call fails cleanly.
     let status = from_code!(capjit_tcb::idc::capjit_call_cap(app, 2, slots.as_mut_ptr()));
     assert_eq!(status, TrapCode::HostError.code());

@@ -130,7 +130,7 @@ impl JitInstance {
     }
 
     pub fn module(&self) -> &Module {
-        &self.runtime.module
+        self.runtime.module()
     }
 
     /// Translation statistics.
@@ -145,7 +145,7 @@ impl JitInstance {
 
     /// Call exported function `f` of domain `d`.
     pub fn invoke(&mut self, d: usize, f: usize, args: &[Val]) -> Result<Vec<Val>, RunError> {
-        if d >= self.runtime.domains.len() || f >= self.runtime.module.domains[d].functions.len() {
+        if d >= self.runtime.domains().len() || f >= self.runtime.module().domains[d].functions.len() {
             return Err(RunError::BadInvoke(format!("no function #{f} in domain #{d}")));
         }
         let rt = SendPtr(self.runtime.as_ptr());
@@ -178,25 +178,25 @@ impl JitInstance {
     }
 
     pub fn status(&self, d: usize) -> DomainStatus {
-        self.runtime.domains[d].status()
+        self.runtime.domains()[d].status()
     }
 
     /// The last trap of every faulted domain, in domain order.
     pub fn faults(&self) -> Vec<TrapInfo> {
         self.runtime
-            .domains
+            .domains()
             .iter()
             .filter(|d| d.status() == DomainStatus::Faulted)
-            .filter_map(|d| d.last_trap.clone())
+            .filter_map(|d| d.last_trap().cloned())
             .collect()
     }
 
     pub fn memory(&self, d: usize) -> &[u8] {
-        &self.runtime.domains[d].memory
+        self.runtime.domains()[d].memory()
     }
 
     pub fn fuel(&self, d: usize) -> u64 {
-        self.runtime.domains[d].ctx.fuel
+        self.runtime.domains()[d].context().fuel
     }
 
     /// Restart domain `d`; `false` when its initial memory no longer fits the
@@ -214,8 +214,7 @@ impl JitInstance {
     }
 
     pub fn grant_file(&mut self, name: &str, path: std::path::PathBuf) {
-        self.runtime.files.retain(|(n, _)| n != name);
-        self.runtime.files.push((name.to_string(), path));
+        self.runtime.grant_file(name, path);
     }
 
     pub fn set_trace(&mut self, on: bool) {
@@ -223,6 +222,6 @@ impl JitInstance {
     }
 
     pub fn take_trace(&mut self) -> Vec<IdcEvent> {
-        self.runtime.trace.as_mut().map(std::mem::take).unwrap_or_default()
+        self.runtime.take_trace()
     }
 }
