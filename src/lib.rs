@@ -48,5 +48,6 @@ pub use opt::{optimize_and_verify, optimize_and_verify_with};
 
 pub mod diagnostics;
 pub mod engine;
+mod executor;
 pub mod load;
 pub mod opt;
