@@ -51,3 +51,4 @@ pub mod engine;
 mod executor;
 pub mod load;
 pub mod opt;
+pub mod program;
