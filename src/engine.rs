@@ -53,6 +53,8 @@ use capjit_tcb::LinkError;
 use capjit_translator::{InstantiateError, JitInstance, TranslateError};
 use capjit_verifier::{Verified, VerifyError};
 
+use crate::executor::Executor;
+
 /// Which executor runs the code. Both give the same results, traps and memory
 /// contents for every verified module; the JIT is the fast one.
 ///
@@ -247,14 +249,13 @@ impl From<InstantiateError> for EngineError {
     }
 }
 
-enum Inner {
-    Jit(Box<JitInstance>),
-    Interp(Box<capjit_ir::interp::Instance>),
-}
-
-/// A linked module ready to be called.
+/// A linked module ready to be called, on either backend.
+///
+/// Every method takes names; they are resolved to indices here, once, and the
+/// request goes to the backend through the one [`Executor`] interface, so both
+/// backends refuse the same requests with the same messages.
 pub struct Instance {
-    inner: Inner,
+    executor: Box<dyn Executor>,
 }
 
 impl Instance {
@@ -304,30 +305,28 @@ impl Instance {
         if let Some(name) = clash {
             return Err(EngineError::HostFunction(name));
         }
-        let inner = match config.backend {
-            Backend::Interpreter => Inner::Interp(Box::new(capjit_ir::interp::Instance::with_host_functions(
+        let executor: Box<dyn Executor> = match config.backend {
+            Backend::Interpreter => Box::new(capjit_ir::interp::Instance::with_host_functions(
                 verified.into_inner(),
                 config.limits,
                 output,
                 fns.clone(),
-            )?)),
-            Backend::Jit => Inner::Jit(Box::new(JitInstance::with_host_functions(
+            )?),
+            Backend::Jit => Box::new(JitInstance::with_host_functions(
                 &verified,
                 &config.translator,
                 config.limits,
                 output,
                 config.max_stack_size,
                 fns.clone(),
-            )?)),
+            )?),
         };
-        Ok(Instance { inner })
+        Ok(Instance { executor })
     }
 
-    fn module(&self) -> &Module {
-        match &self.inner {
-            Inner::Jit(j) => j.module(),
-            Inner::Interp(i) => i.module(),
-        }
+    /// The module this instance runs (after optimisation, if the host optimised it).
+    pub fn module(&self) -> &Module {
+        self.executor.module()
     }
 
     fn domain_index(&self, name: &str) -> Result<usize, RunError> {
@@ -336,6 +335,28 @@ impl Instance {
             .iter()
             .position(|d| d.name == name)
             .ok_or_else(|| RunError::BadInvoke(format!("no domain named `{name}`")))
+    }
+
+    /// The exported function `function` of domain `d`, with arguments checked
+    /// against its signature.
+    fn exported_function_index(&self, d: usize, function: &str, args: &[Val]) -> Result<usize, RunError> {
+        let domain = &self.module().domains[d];
+        let Some(f) = domain.functions.iter().position(|f| f.name == function && f.exported) else {
+            return Err(RunError::BadInvoke(format!(
+                "domain `{}` exports no function `{function}`",
+                domain.name
+            )));
+        };
+        let sig = &domain.functions[f].sig;
+        if args.len() != sig.params.len() || args.iter().zip(&sig.params).any(|(a, t)| !a.has_type(t)) {
+            let given: Vec<String> = args.iter().map(Val::to_string).collect();
+            return Err(RunError::BadInvoke(format!(
+                "`{}.{function}` takes {sig}, given ({})",
+                domain.name,
+                given.join(", ")
+            )));
+        }
+        Ok(f)
     }
 
     /// Call exported function `function` of `domain` with `args`.
@@ -376,51 +397,31 @@ impl Instance {
     /// ```
     pub fn invoke(&mut self, domain: &str, function: &str, args: &[Val]) -> Result<Vec<Val>, RunError> {
         let d = self.domain_index(domain)?;
-        let Some(f) = self.module().domains[d]
-            .functions
-            .iter()
-            .position(|f| f.name == function && f.exported)
-        else {
-            return Err(RunError::BadInvoke(format!(
-                "domain `{domain}` exports no function `{function}`"
-            )));
-        };
-        match &mut self.inner {
-            Inner::Interp(i) => i.invoke(domain, function, args),
-            Inner::Jit(j) => j.invoke(d, f, args),
-        }
+        let f = self.exported_function_index(d, function, args)?;
+        self.executor.invoke(d, f, args)
     }
 
     /// Whether `domain` is running, faulted or dead (`None`: no such domain).
     pub fn status(&self, domain: &str) -> Option<DomainStatus> {
-        match &self.inner {
-            Inner::Interp(i) => i.status(domain),
-            Inner::Jit(j) => j.domain_index(domain).map(|d| j.status(d)),
-        }
+        let d = self.domain_index(domain).ok()?;
+        Some(self.executor.status(d))
     }
 
     /// The last trap of every faulted domain, in domain order.
     pub fn faults(&self) -> Vec<TrapInfo> {
-        match &self.inner {
-            Inner::Interp(i) => i.faults(),
-            Inner::Jit(j) => j.faults(),
-        }
+        self.executor.faults()
     }
 
     /// A domain's linear memory.
     pub fn memory(&self, domain: &str) -> Option<&[u8]> {
-        match &self.inner {
-            Inner::Interp(i) => i.memory(domain),
-            Inner::Jit(j) => j.domain_index(domain).map(|d| j.memory(d)),
-        }
+        let d = self.domain_index(domain).ok()?;
+        Some(self.executor.memory(d))
     }
 
     /// Fuel left in a domain.
     pub fn fuel(&self, domain: &str) -> Option<u64> {
-        match &self.inner {
-            Inner::Interp(i) => i.fuel(domain),
-            Inner::Jit(j) => j.domain_index(domain).map(|d| j.fuel(d)),
-        }
+        let d = self.domain_index(domain).ok()?;
+        Some(self.executor.fuel(d))
     }
 
     /// Put a domain back to its image (memory, fuel), free its regions, mark it running.
@@ -466,14 +467,11 @@ impl Instance {
     /// ```
     pub fn restart(&mut self, domain: &str) -> Result<(), RunError> {
         let d = self.domain_index(domain)?;
-        match &mut self.inner {
-            Inner::Interp(i) => i.restart(domain),
-            Inner::Jit(j) => match j.restart(d) {
-                true => Ok(()),
-                false => Err(RunError::BadInvoke(format!(
-                    "domain `{domain}` cannot restart: its memory no longer fits the instance's budget"
-                ))),
-            },
+        match self.executor.restart(d) {
+            true => Ok(()),
+            false => Err(RunError::BadInvoke(format!(
+                "domain `{domain}` cannot restart: its memory no longer fits the instance's budget"
+            ))),
         }
     }
 
@@ -517,13 +515,8 @@ impl Instance {
     /// ```
     pub fn kill(&mut self, domain: &str) -> Result<(), RunError> {
         let d = self.domain_index(domain)?;
-        match &mut self.inner {
-            Inner::Interp(i) => i.kill(domain),
-            Inner::Jit(j) => {
-                j.kill(d);
-                Ok(())
-            }
-        }
+        self.executor.kill(d);
+        Ok(())
     }
 
     /// Revoke the capability bound to `import` in `domain`. Calls through it take
@@ -572,13 +565,8 @@ impl Instance {
                 "domain `{domain}` has no import `{import}`"
             )));
         };
-        match &mut self.inner {
-            Inner::Interp(inst) => inst.revoke(domain, import),
-            Inner::Jit(j) => {
-                j.revoke(d, i);
-                Ok(())
-            }
-        }
+        self.executor.revoke(d, i);
+        Ok(())
     }
 
     /// Grant the file at `path` to every domain that imports `host.file(name)`.
@@ -625,10 +613,7 @@ impl Instance {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn grant_file(&mut self, name: &str, path: std::path::PathBuf) {
-        match &mut self.inner {
-            Inner::Interp(i) => i.grant_file(name, path),
-            Inner::Jit(j) => j.grant_file(name, path),
-        }
+        self.executor.grant_file(name, path);
     }
 
     /// Record every inter-domain call from now on (or stop); calls through host
@@ -670,17 +655,11 @@ impl Instance {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_trace(&mut self, on: bool) {
-        match &mut self.inner {
-            Inner::Interp(i) => i.set_trace(on),
-            Inner::Jit(j) => j.set_trace(on),
-        }
+        self.executor.set_trace(on);
     }
 
     /// The calls recorded since tracing was switched on.
     pub fn take_trace(&mut self) -> Vec<IdcEvent> {
-        match &mut self.inner {
-            Inner::Interp(i) => i.take_trace(),
-            Inner::Jit(j) => j.take_trace(),
-        }
+        self.executor.take_trace()
     }
 }

@@ -3,8 +3,10 @@
 //!
 //! This crate is the library facade: loading programs from text or binary
 //! ([`load`]), verifying and running them through the JIT or the interpreter
-//! ([`engine`]), and rendering located errors ([`diagnostics`]). The IR itself, its
-//! formats and the reference interpreter live in [`ir`].
+//! ([`engine`]), running a program the way `capjit run` does (entry point,
+//! arguments, WASI, start functions: [`program`]), and rendering located errors
+//! ([`diagnostics`]). The IR itself, its formats and the reference interpreter
+//! live in [`ir`].
 //!
 //! # Example
 //!
@@ -48,5 +50,7 @@ pub use opt::{optimize_and_verify, optimize_and_verify_with};
 
 pub mod diagnostics;
 pub mod engine;
+mod executor;
 pub mod load;
 pub mod opt;
+pub mod program;

@@ -10,11 +10,13 @@ use codespan_reporting::term::termcolor::StandardStream;
 
 use capjit::diagnostics;
 use capjit::ir::exec::{RunError, TrapInfo};
-use capjit::ir::{codec, print_module, Module, Type};
+use capjit::ir::{codec, print_module, Module};
 use capjit::ir::{TrapCode, Val};
 use capjit::load::{self, LoadError, Loaded};
-use capjit::verifier::{self, Verified};
-use capjit::{Backend, Config, Instance};
+use capjit::program::{Plan, ProgramError, RunOptions};
+use capjit::verifier::{self, Verified, VerifyError};
+use capjit::{Backend, Config};
+use capjit_wasi::WasiCtxBuilder;
 
 mod limit_args;
 use limit_args::LimitArgs;
@@ -194,27 +196,30 @@ fn decode(file: &std::path::Path, output: Option<PathBuf>) -> Result<(), Reporte
 
 /// Verify, rendering every error against the file its domain came from.
 fn verify_loaded(loaded: &Loaded) -> Result<Verified<Module>, Reported> {
-    verifier::verify(&loaded.module).map_err(|errors| {
-        let mut stderr = StandardStream::stderr(diagnostics::stderr_colors());
-        let mut renderer = diagnostics::Renderer::new();
-        for e in &errors {
-            let file = loaded
-                .module
-                .domains
-                .iter()
-                .position(|d| d.name == e.location.domain)
-                .and_then(|i| loaded.domain_file.get(i))
-                .and_then(|f| loaded.files.get(*f))
-                .or(loaded.files.first());
-            let message = format!("{} [{}]", e.kind, e.kind.name());
-            match file {
-                Some(file) => renderer.emit(&mut stderr, file, e.location.span, &message, &e.location.to_string()),
-                None => eprintln!("error: {}: {message}", e.location),
-            }
+    verifier::verify(&loaded.module).map_err(|errors| report_verify_errors(loaded, &errors))
+}
+
+/// Render each verification error against the file its domain came from.
+fn report_verify_errors(loaded: &Loaded, errors: &[VerifyError]) -> Reported {
+    let mut stderr = StandardStream::stderr(diagnostics::stderr_colors());
+    let mut renderer = diagnostics::Renderer::new();
+    for e in errors {
+        let file = loaded
+            .module
+            .domains
+            .iter()
+            .position(|d| d.name == e.location.domain)
+            .and_then(|i| loaded.domain_file.get(i))
+            .and_then(|f| loaded.files.get(*f))
+            .or(loaded.files.first());
+        let message = format!("{} [{}]", e.kind, e.kind.name());
+        match file {
+            Some(file) => renderer.emit(&mut stderr, file, e.location.span, &message, &e.location.to_string()),
+            None => eprintln!("error: {}: {message}", e.location),
         }
-        eprintln!("error: verification failed with {} error(s)", errors.len());
-        Reported(EXIT_ERROR)
-    })
+    }
+    eprintln!("error: verification failed with {} error(s)", errors.len());
+    Reported(EXIT_ERROR)
 }
 
 fn verify_cmd(files: &[PathBuf]) -> Result<(), Reported> {
@@ -292,145 +297,6 @@ fn split_inputs(inputs: &[String]) -> (Vec<PathBuf>, Vec<String>) {
     )
 }
 
-/// The function `--invoke` names: a WebAssembly export's name (or `MODULE.NAME`),
-/// `DOMAIN.FUNC`, or a unique exported `FUNC`. Without `--invoke`: `main`, or a
-/// WebAssembly program's `_start`.
-fn resolve_entry(loaded: &Loaded, invoke: Option<&str>) -> Result<(String, String), Reported> {
-    let m = &loaded.module;
-    let exported = |name: &str| {
-        m.domains
-            .iter()
-            .any(|d| d.functions.iter().any(|f| f.exported && f.name == name))
-    };
-    let all_exports: Vec<(&str, &str)> = m
-        .domains
-        .iter()
-        .flat_map(|d| {
-            d.functions
-                .iter()
-                .filter(|f| f.exported)
-                .map(move |f| (d.name.as_str(), f.name.as_str()))
-        })
-        .collect();
-    let invoke = match (invoke, &loaded.wasm) {
-        (Some(name), _) => name,
-        (None, _) if exported("main") => "main",
-        (None, Some(w)) if w.exports.iter().any(|e| e.wasm_name == "_start") => "_start",
-        (None, _) => match all_exports.as_slice() {
-            [(d, f)] => return Ok((d.to_string(), f.to_string())),
-            _ => "main",
-        },
-    };
-    if let Some(w) = &loaded.wasm {
-        if let Some(found) = resolve_wasm_export(w, invoke)? {
-            return Ok(found);
-        }
-    }
-    resolve_ir_entry(m, invoke)
-}
-
-/// A WebAssembly export by its Wasm name, or `MODULE.NAME`; `None` if no module
-/// exports such a name.
-fn resolve_wasm_export(w: &load::WasmInfo, invoke: &str) -> Result<Option<(String, String)>, Reported> {
-    let by_name: Vec<_> = w.exports.iter().filter(|e| e.wasm_name == invoke).collect();
-    match by_name.as_slice() {
-        [one] => return Ok(Some((one.domain.clone(), one.function.clone()))),
-        [] => {}
-        many => {
-            let modules: Vec<&str> = many
-                .iter()
-                .filter_map(|e| w.modules.iter().find(|m| m.domain == e.domain).map(|m| m.name.as_str()))
-                .collect();
-            return Err(fail(format!(
-                "several modules export `{invoke}` ({}); choose one with --invoke MODULE.{invoke}",
-                modules.join(", ")
-            )));
-        }
-    }
-    let Some((module, name)) = invoke.split_once('.') else {
-        return Ok(None);
-    };
-    let Some(info) = w.modules.iter().find(|m| m.name == module || m.domain == module) else {
-        return Ok(None);
-    };
-    Ok(w.exports
-        .iter()
-        .find(|e| e.domain == info.domain && e.wasm_name == name)
-        .map(|e| (e.domain.clone(), e.function.clone())))
-}
-
-/// Find `DOMAIN.FUNC` or a unique exported `FUNC` among the IR domains.
-fn resolve_ir_entry(m: &Module, invoke: &str) -> Result<(String, String), Reported> {
-    if let Some((d, f)) = invoke.split_once('.') {
-        return Ok((d.to_string(), f.to_string()));
-    }
-    let owners: Vec<&str> = m
-        .domains
-        .iter()
-        .filter(|d| d.functions.iter().any(|f| f.exported && f.name == invoke))
-        .map(|d| d.name.as_str())
-        .collect();
-    match owners.as_slice() {
-        [one] => Ok((one.to_string(), invoke.to_string())),
-        [] => Err(fail(format!(
-            "no domain exports a function `{invoke}`; name one with --invoke DOMAIN.FUNC"
-        ))),
-        many => Err(fail(format!(
-            "several domains export `{invoke}` ({}); choose one with --invoke DOMAIN.FUNC",
-            many.join(", ")
-        ))),
-    }
-}
-
-/// Parse command-line arguments against the entry function's parameter types.
-/// The exported function `domain.func`, if there is one.
-fn exported_function<'m>(m: &'m Module, domain: &str, func: &str) -> Option<&'m capjit::ir::Function> {
-    m.domains
-        .iter()
-        .find(|d| d.name == domain)
-        .and_then(|d| d.functions.iter().find(|f| f.name == func && f.exported))
-}
-
-fn parse_args(m: &Module, domain: &str, func: &str, words: &[String]) -> Result<Vec<Val>, Reported> {
-    let Some(f) = exported_function(m, domain, func) else {
-        return Err(fail(format!("domain `{domain}` exports no function `{func}`")));
-    };
-    if words.len() != f.sig.params.len() {
-        return Err(fail(format!(
-            "`{domain}.{func}` takes {} argument(s) {}, given {}",
-            f.sig.params.len(),
-            f.sig,
-            words.len()
-        )));
-    }
-    f.sig
-        .params
-        .iter()
-        .zip(words)
-        .map(|(ty, w)| parse_arg(ty, w).ok_or_else(|| fail(format!("argument `{w}` is not a valid {ty}"))))
-        .collect()
-}
-
-fn parse_arg(ty: &Type, w: &str) -> Option<Val> {
-    match ty {
-        Type::I32 => {
-            let v: i64 = w.parse().ok()?;
-            (i32::MIN as i64..=u32::MAX as i64)
-                .contains(&v)
-                .then_some(Val::I32(v as i32))
-        }
-        Type::I64 => {
-            let v: i128 = w.parse().ok()?;
-            (i64::MIN as i128..=u64::MAX as i128)
-                .contains(&v)
-                .then_some(Val::I64(v as i64))
-        }
-        Type::F32 => w.parse::<f32>().ok().map(|f| Val::F32(f.to_bits())),
-        Type::F64 => w.parse::<f64>().ok().map(|f| Val::F64(f.to_bits())),
-        Type::Cap(_) | Type::Region | Type::Buf => None,
-    }
-}
-
 /// A result as the CLI prints it: the bare number.
 fn plain(v: &Val) -> String {
     match *v {
@@ -445,59 +311,33 @@ fn plain(v: &Val) -> String {
 fn run(args: RunArgs) -> Result<(), Reported> {
     let (files, words) = split_inputs(&args.inputs);
     let loaded = load::load_files(&files).map_err(report_load_error)?;
-    let (domain, func) = resolve_entry(&loaded, args.invoke.as_deref())?;
-    // A WASI program's entry takes no parameters: the words are its arguments.
-    let wasi = imports_wasi(&loaded.module);
-    let takes_params = exported_function(&loaded.module, &domain, &func).is_some_and(|f| !f.sig.params.is_empty());
-    let (vals, program_args) = if wasi && !takes_params {
-        (Vec::new(), words)
-    } else {
-        (parse_args(&loaded.module, &domain, &func, &words)?, Vec::new())
-    };
-    let limits = args.limits.limits();
-    let verified = if args.opt {
-        verify_optimized(&loaded)?
-    } else {
-        verify_loaded(&loaded)?
-    };
-    let host_functions = if wasi {
-        capjit_wasi::host_functions(wasi_context(&args, &files[0], program_args)?)
-    } else {
-        Vec::new()
-    };
-    let config = Config {
-        backend: if args.interp {
-            Backend::Interpreter
-        } else {
-            Backend::Jit
+    let options = RunOptions {
+        entry: args.invoke.clone(),
+        args: words,
+        optimize: args.opt,
+        trace: args.trace_idc,
+        grants: parse_grants(&args.grant)?,
+        wasi: wasi_builder(&args.env, &args.dir)?,
+        program_name: files.first().map(|f| f.display().to_string()),
+        config: Config {
+            backend: if args.interp {
+                Backend::Interpreter
+            } else {
+                Backend::Jit
+            },
+            limits: args.limits.limits(),
+            ..Config::default()
         },
-        limits,
-        host_functions,
-        ..Config::default()
     };
-    let mut instance = Instance::from_verified(verified, &config, Box::new(std::io::stdout())).map_err(fail)?;
-    instance.set_trace(args.trace_idc);
-    for grant in &args.grant {
-        let Some((name, path)) = grant.split_once('=') else {
-            return Err(fail(format!("--grant expects NAME=PATH, found `{grant}`")));
-        };
-        instance.grant_file(name, PathBuf::from(path));
+    let plan = Plan::new(&loaded, options).map_err(|e| report_program_error(&loaded, e))?;
+    for warning in &plan.warnings {
+        eprintln!("{warning}");
     }
-    let starts = loaded
-        .wasm
-        .as_ref()
-        .map(load::WasmInfo::start_functions)
-        .unwrap_or_default();
-    let mut result = Ok(Vec::new());
-    for (d, f) in &starts {
-        result = instance.invoke(d, f, &[]);
-        if result.is_err() {
-            break;
-        }
-    }
-    if result.is_ok() {
-        result = instance.invoke(&domain, &func, &vals);
-    }
+    let mut program = plan
+        .instantiate(Box::new(std::io::stdout()))
+        .map_err(|e| report_program_error(&loaded, e))?;
+    let result = program.run();
+    let (instance, domain) = (&mut program.instance, &program.entry.domain);
     let _ = std::io::stdout().flush();
     for event in instance.take_trace() {
         let outcome = match &event.outcome {
@@ -511,7 +351,7 @@ fn run(args: RunArgs) -> Result<(), Reported> {
         _ => None,
     };
     let exited = matches!(result, Err(RunError::Exit(_)));
-    let entry_exit = |f: &TrapInfo| exited && f.domain == domain && f.code == TrapCode::Exit;
+    let entry_exit = |f: &TrapInfo| exited && &f.domain == domain && f.code == TrapCode::Exit;
     for fault in instance
         .faults()
         .into_iter()
@@ -538,51 +378,46 @@ fn run(args: RunArgs) -> Result<(), Reported> {
     }
 }
 
-/// Whether any domain imports a WASI function (`host.wasi_*`).
-fn imports_wasi(m: &Module) -> bool {
-    m.domains
-        .iter()
-        .flat_map(|d| &d.imports)
-        .any(|i| matches!(&i.source, capjit::ir::ImportSource::Host { function } if function.starts_with("wasi_")))
+/// Report why a program could not be made ready to run.
+fn report_program_error(loaded: &Loaded, e: ProgramError) -> Reported {
+    match e {
+        ProgramError::Verify(errors) => report_verify_errors(loaded, &errors),
+        ProgramError::Entry(e) => {
+            let reported = fail(e);
+            eprintln!("help: name the function to run with --invoke DOMAIN.FUNC (WebAssembly: NAME or MODULE.NAME)");
+            reported
+        }
+        ProgramError::Wasi(e) => fail(format!("--dir: {e}")),
+        other => fail(other),
+    }
 }
 
-/// The WASI context of a `run`: the process's stdio, the arguments after the
-/// files (the program's path first), `--env` variables and `--dir` directories.
-fn wasi_context(
-    args: &RunArgs,
-    program: &std::path::Path,
-    words: Vec<String>,
-) -> Result<capjit_wasi::WasiCtx, Reported> {
-    let mut builder = capjit_wasi::WasiCtx::builder()
-        .inherit_stdio()
-        .arg(program.display().to_string())
-        .args(words);
-    for pair in &args.env {
+/// `--grant NAME=PATH` pairs.
+fn parse_grants(grants: &[String]) -> Result<Vec<(String, PathBuf)>, Reported> {
+    grants
+        .iter()
+        .map(|grant| match grant.split_once('=') {
+            Some((name, path)) => Ok((name.to_string(), PathBuf::from(path))),
+            None => Err(fail(format!("--grant expects NAME=PATH, found `{grant}`"))),
+        })
+        .collect()
+}
+
+/// What a WASI program may reach: the process's stdio, the `--env` variables
+/// and the `--dir` directories (`PATH`, or `HOST::GUEST`).
+fn wasi_builder(env: &[String], dirs: &[String]) -> Result<WasiCtxBuilder, Reported> {
+    let mut builder = capjit_wasi::WasiCtx::builder().inherit_stdio();
+    for pair in env {
         let Some((key, value)) = pair.split_once('=') else {
             return Err(fail(format!("--env expects KEY=VALUE, found `{pair}`")));
         };
         builder = builder.env(key, value);
     }
-    for dir in &args.dir {
+    for dir in dirs {
         let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
         builder = builder.preopened_dir(guest, host);
     }
-    builder.build().map_err(|e| fail(format!("--dir: {e}")))
-}
-
-/// Optimise, verify the result, and fall back to the (verified) original with a
-/// warning naming the first errors when the optimised module is rejected.
-fn verify_optimized(loaded: &Loaded) -> Result<Verified<Module>, Reported> {
-    match capjit::optimize_and_verify(&loaded.module) {
-        Ok(out) => {
-            for w in out.warnings(5) {
-                eprintln!("{w}");
-            }
-            Ok(out.verified)
-        }
-        // The original itself does not verify: report it as `run` always does.
-        Err(_) => verify_loaded(loaded),
-    }
+    Ok(builder)
 }
 
 /// Memory accesses as `P of N proven`.
