@@ -56,14 +56,21 @@ impl Budget {
         self.used
     }
 
-    /// Charge `memory.grow` by `delta` pages of a memory of `len` bytes that may
-    /// reach `max_pages`: the old size in pages and the bytes charged, or `None`
-    /// (nothing charged) past the maximum or the budget. The executor gives the
-    /// bytes back when the host then cannot supply them.
-    pub fn charge_grow(&mut self, len: u64, delta: u32, max_pages: u32) -> Option<(u32, u64)> {
+    /// `memory.grow` by `delta` pages of a memory of `len` bytes that may reach
+    /// `max_pages`: charges the new bytes, then asks the executor's `supply` to add
+    /// that many bytes, and gives them back if it cannot. The old size in pages, or
+    /// -1 (nothing changed) past the maximum, the budget or what the host supplies.
+    pub fn grow(&mut self, len: u64, delta: u32, max_pages: u32, supply: impl FnOnce(usize) -> bool) -> i32 {
         let old = len / PAGE_SIZE;
         let bytes = delta as u64 * PAGE_SIZE;
-        (old + delta as u64 <= max_pages as u64 && self.try_charge(bytes)).then_some((old as u32, bytes))
+        if old + delta as u64 > max_pages as u64 || !self.try_charge(bytes) {
+            return -1;
+        }
+        if !supply(bytes as usize) {
+            self.release(bytes);
+            return -1;
+        }
+        old as i32
     }
 }
 

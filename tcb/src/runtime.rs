@@ -428,18 +428,12 @@ impl Runtime {
     /// past the domain's maximum, the instance's budget or what the host supplies.
     pub(crate) fn grow_memory(&mut self, d: usize, delta: u32) -> i32 {
         let state = &mut self.domains[d];
-        let Some((old, bytes)) = self
-            .budget
-            .charge_grow(state.memory.len() as u64, delta, state.max_pages)
-        else {
-            return -1;
-        };
-        if !state.memory.grow_to(state.memory.len() + bytes as usize) {
-            self.budget.release(bytes);
-            return -1;
-        }
+        let len = state.memory.len();
+        let old = self.budget.grow(len as u64, delta, state.max_pages, |bytes| {
+            state.memory.grow_to(len + bytes)
+        });
         self.sync_memory(d);
-        old as i32
+        old
     }
 
     pub fn domain_index(&self, name: &str) -> Option<usize> {

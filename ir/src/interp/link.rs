@@ -218,18 +218,14 @@ impl Runtime {
     /// past the domain's maximum, the instance's budget or what the host supplies.
     pub fn grow_memory(&mut self, d: usize, delta: u32) -> i32 {
         let state = &mut self.domains[d];
-        let Some((old, bytes)) = self
-            .budget
-            .charge_grow(state.memory.len() as u64, delta, state.max_pages)
-        else {
-            return -1;
-        };
-        if state.memory.try_reserve_exact(bytes as usize).is_err() {
-            self.budget.release(bytes);
-            return -1;
-        }
-        state.memory.resize(state.memory.len() + bytes as usize, 0);
-        old as i32
+        let memory = &mut state.memory;
+        self.budget.grow(memory.len() as u64, delta, state.max_pages, |bytes| {
+            let supplied = memory.try_reserve_exact(bytes).is_ok();
+            if supplied {
+                memory.resize(memory.len() + bytes, 0);
+            }
+            supplied
+        })
     }
 
     pub fn kill(&mut self, d: usize) {
