@@ -8,7 +8,10 @@
 //! the machine may be shared, and CPU time (Linux schedstat) leaves out waiting for
 //! other processes; rates and ratios are judged by CPU time when it is known. The
 //! `clone` column is `Module::clone` alone, which `verify` includes (it returns an
-//! owned copy); the timed call is `verify_owned`, given a copy made before the sample.
+//! owned copy); the timed call is `verify_owned_on(copy, 1)`: one thread, so that
+//! CPU time is the verifier's whole cost (`verify` uses every core for modules of
+//! 20,000 instructions or more: see the headline bench), given a copy made before
+//! the sample.
 //!
 //! Targets: at least 20M instructions/s, and 10x the input in at most ~11x the time.
 

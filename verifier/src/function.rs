@@ -61,6 +61,14 @@ pub struct Counts {
     pub accesses_checked: u64,
 }
 
+impl Counts {
+    pub fn add(&mut self, o: Counts) {
+        self.instructions += o.instructions;
+        self.accesses_proven += o.accesses_proven;
+        self.accesses_checked += o.accesses_checked;
+    }
+}
+
 struct Cx<'a> {
     d: &'a Domain,
     f: &'a Function,

@@ -25,7 +25,9 @@
 //! 5. `check_links`: an import of `D.F` names an exported function `F` of domain `D`
 //!    with the identical signature; `host.restart(D)` names a domain and is `()`.
 //!
-//! Functions (`function.rs`), each:
+//! Functions (`function.rs`), each on its own (so a module of 20,000 instructions
+//! or more is split between threads in contiguous runs, whose errors and proofs
+//! are put back in module order: the answer does not depend on the threads):
 //! 6. the function has at least one block; its blocks' parameters are within the
 //!    type limits of rule 1;
 //! 7. `check_block_targets`: every branch target exists and is not the entry block;
@@ -120,7 +122,7 @@ pub mod rules {
 pub use error::{ErrorKind, Location, Site, VerifyError};
 pub use function::Counts;
 
-use capjit_ir::Module;
+use capjit_ir::{Domain, Function, Module};
 
 use domain::Report;
 use function::{verify_function, AccessProofs, Scratch};
@@ -160,7 +162,7 @@ impl Verified<Module> {
 
 /// Check every rule; return the module as `Verified`, or every error found.
 pub fn verify(m: &Module) -> Result<Verified<Module>, Vec<VerifyError>> {
-    let (proofs, counts) = check(m)?;
+    let (proofs, counts) = check(m, default_threads())?;
     Ok(Verified {
         inner: m.clone(),
         proofs,
@@ -170,7 +172,14 @@ pub fn verify(m: &Module) -> Result<Verified<Module>, Vec<VerifyError>> {
 
 /// Like [`verify`], taking the module instead of copying it.
 pub fn verify_owned(m: Module) -> Result<Verified<Module>, Vec<VerifyError>> {
-    let (proofs, counts) = check(&m)?;
+    verify_owned_on(m, default_threads())
+}
+
+/// Like [`verify_owned`], on at most `threads` threads (at least one). The result
+/// does not depend on how many: functions are checked independently, and their
+/// errors and proofs are put back in module order.
+pub fn verify_owned_on(m: Module, threads: usize) -> Result<Verified<Module>, Vec<VerifyError>> {
+    let (proofs, counts) = check(&m, threads)?;
     Ok(Verified {
         inner: m,
         proofs,
@@ -180,7 +189,15 @@ pub fn verify_owned(m: Module) -> Result<Verified<Module>, Vec<VerifyError>> {
 
 type Proofs = Vec<Vec<AccessProofs>>;
 
-fn check(m: &Module) -> Result<(Proofs, Counts), Vec<VerifyError>> {
+/// Modules with fewer instructions are checked on the calling thread: below
+/// this, starting threads costs more than it saves.
+const PARALLEL_FROM: usize = 20_000;
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+}
+
+fn check(m: &Module, threads: usize) -> Result<(Proofs, Counts), Vec<VerifyError>> {
     let mut report = Report { errors: Vec::new() };
     if !domain::check_limits(m, &mut report) {
         return Err(report.errors);
@@ -193,20 +210,65 @@ fn check(m: &Module) -> Result<(Proofs, Counts), Vec<VerifyError>> {
         domain::check_cap_not_crossing(d, &mut report);
         domain::check_links(&exports, d, &mut report);
     }
-    let mut scratch = Scratch::default();
-    let mut counts = Counts::default();
-    let mut proofs = Vec::with_capacity(m.domains.len());
-    for d in &m.domains {
-        let per_func = d
-            .functions
+    let (flat, counts) = check_functions(m, threads, &mut report);
+    if !report.errors.is_empty() {
+        return Err(report.errors);
+    }
+    let mut flat = flat.into_iter();
+    let proofs = m
+        .domains
+        .iter()
+        .map(|d| flat.by_ref().take(d.functions.len()).collect())
+        .collect();
+    Ok((proofs, counts))
+}
+
+/// Every function's rules (`function.rs`), in contiguous runs of about equal size
+/// on up to `threads` threads; the access proofs of every function in module order.
+fn check_functions(m: &Module, threads: usize, report: &mut Report) -> (Vec<AccessProofs>, Counts) {
+    let functions: Vec<(&Domain, &Function)> = m
+        .domains
+        .iter()
+        .flat_map(|d| d.functions.iter().map(move |f| (d, f)))
+        .collect();
+    let size = |f: &Function| f.blocks.iter().map(|b| b.insts.len() + 1).sum::<usize>();
+    let total: usize = functions.iter().map(|(_, f)| size(f)).sum();
+    let threads = if total < PARALLEL_FROM { 1 } else { threads.max(1) };
+    let mut runs = Vec::with_capacity(threads);
+    let (mut start, mut done) = (0, 0);
+    for (i, (_, f)) in functions.iter().enumerate() {
+        done += size(f);
+        if done * threads >= total * (runs.len() + 1) || i + 1 == functions.len() {
+            runs.push(&functions[start..=i]);
+            start = i + 1;
+        }
+    }
+    let check_run = |run: &[(&Domain, &Function)]| {
+        let (mut scratch, mut counts) = (Scratch::default(), Counts::default());
+        let mut report = Report { errors: Vec::new() };
+        let proofs: Vec<AccessProofs> = run
             .iter()
-            .map(|f| verify_function(d, f, &mut scratch, &mut report, &mut counts))
+            .map(|(d, f)| verify_function(d, f, &mut scratch, &mut report, &mut counts))
             .collect();
-        proofs.push(per_func);
-    }
-    if report.errors.is_empty() {
-        Ok((proofs, counts))
+        (proofs, report, counts)
+    };
+    let results: Vec<_> = if runs.len() <= 1 {
+        runs.iter().map(|run| check_run(run)).collect()
     } else {
-        Err(report.errors)
+        std::thread::scope(|s| {
+            let handles: Vec<_> = runs.iter().map(|run| s.spawn(|| check_run(run))).collect();
+            let joined = handles.into_iter().map(|h| h.join());
+            joined
+                .map(|r| r.unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        })
+    };
+    let mut counts = Counts::default();
+    let mut proofs = Vec::with_capacity(functions.len());
+    for (run_proofs, run_report, run_counts) in results {
+        proofs.extend(run_proofs);
+        report.errors.extend(run_report.errors);
+        counts.add(run_counts);
     }
+    (proofs, counts)
 }
