@@ -11,7 +11,8 @@
 //!
 //! With the `tools` feature (on by default; trusted crates turn it off, so the
 //! compiler keeps them away from it): the `.cir` text format (`parse`, `print`),
-//! the binary codec (`codec`) and the reference interpreter (`interp`). These are
+//! the binary codec (`codec`), the reference interpreter (`interp`) and the values
+//! each operation reads (`operands`, for the optimiser and test tools). These are
 //! untrusted: whatever they produce is verified again.
 
 pub mod builtins;
@@ -37,6 +38,8 @@ pub mod codec;
 pub mod interp;
 #[cfg(feature = "tools")]
 mod lexer;
+#[cfg(feature = "tools")]
+pub mod operands;
 #[cfg(feature = "tools")]
 pub mod parse;
 #[cfg(feature = "tools")]
