@@ -242,6 +242,8 @@ impl Builder<'_> {
 
     /// Straight-line integer and float arithmetic, comparisons, selects, conversions.
     fn arith(&mut self, n: usize) {
+        // `capjit_testgen::ops::INT_BINOPS` but those that may trap (division)
+        // and `rotr`: the mix of ordinary code.
         const INT_OPS: [BinOp; 10] = [
             BinOp::Iadd,
             BinOp::Isub,
@@ -498,15 +500,8 @@ impl Builder<'_> {
     fn call_cap(&mut self) {
         let cap = self.inst(Op::CapGet { import: 0 });
         let args = vec![self.pick32(), self.pick64()];
-        let (ok, okp) = self.block(&[(Type::I64, None)]);
-        let (fail, failp) = self.block(&[(Type::I32, None)]);
+        let (ok, okp, fail, code) = self.b.call_cap(cap, args, &[Type::I64]);
         let (join, jp) = self.block(&[(Type::I64, None)]);
-        self.term(Terminator::CallCap {
-            cap,
-            args,
-            ok: BlockId(ok as u32),
-            fail: BlockId(fail as u32),
-        });
 
         self.switch(ok);
         let x = self.pick64();
@@ -518,7 +513,7 @@ impl Builder<'_> {
             op: ConvOp::Uextend,
             from: NumType::I32,
             to: NumType::I64,
-            a: failp[0],
+            a: code,
         });
         self.term(Terminator::Jump(edge(join, vec![e])));
 

@@ -30,7 +30,9 @@
 use std::ops::RangeInclusive;
 
 use capjit_ir::*;
-use capjit_testgen::ops::{CONVERSIONS, CONV_OPS, FLOAT_BINOPS, FLOAT_CCS, FLOAT_UNOPS, INT_BINOPS, INT_UNOPS};
+use capjit_testgen::ops::{
+    region_transfer, CONVERSIONS, CONV_OPS, FLOAT_BINOPS, FLOAT_CCS, FLOAT_UNOPS, INT_BINOPS, INT_UNOPS,
+};
 use capjit_testgen::{ByteChoices, Choices, Reuse};
 
 /// Host functions and their signatures, as the interpreter binds them.
@@ -1306,21 +1308,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 let index = self.operand(&Type::I32);
                 let addr = self.address();
                 let len = self.operand(&Type::I32);
-                if matches!(kind, OpKind::RegionRead) {
-                    Op::RegionRead {
-                        region,
-                        index,
-                        addr,
-                        len,
-                    }
-                } else {
-                    Op::RegionWrite {
-                        region,
-                        index,
-                        addr,
-                        len,
-                    }
-                }
+                region_transfer(matches!(kind, OpKind::RegionRead), region, index, addr, len)
             }
         };
         self.emit(op);

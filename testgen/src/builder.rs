@@ -126,6 +126,21 @@ impl FnBuilder {
         self.len += 1;
     }
 
+    /// End the current block with `call_cap cap(args)`: new blocks `ok`, taking
+    /// the callee's `results`, and `fail`, taking the trap code (neither is
+    /// entered). Returns `(ok, its parameters, fail, the code)`.
+    pub fn call_cap(&mut self, cap: Value, args: Vec<Value>, results: &[Type]) -> (usize, Vec<Value>, usize, Value) {
+        let (ok, params) = self.block(results);
+        let (fail, code) = self.block(&[Type::I32]);
+        self.terminate(Terminator::CallCap {
+            cap,
+            args,
+            ok: BlockId(ok as u32),
+            fail: BlockId(fail as u32),
+        });
+        (ok, params, fail, code[0])
+    }
+
     /// Append `op` with a fresh result of each type in `tys` (each with `fact`);
     /// with [`Scoping::Defined`] the results become usable.
     pub fn emit(&mut self, op: Op, tys: &[Type], fact: Option<Fact>) -> Vec<Value> {
@@ -353,6 +368,28 @@ mod tests {
         assert_eq!(b.in_scope(&Type::I64).collect::<Vec<_>>(), [params[0]]);
         assert_eq!(b.last_result(), Some(Value(2)));
         assert_eq!(b.values(), 3);
+    }
+
+    #[test]
+    fn call_cap_ends_the_block_with_ok_and_fail_successors() {
+        let mut b = FnBuilder::new(Scoping::Defined);
+        let (entry, _) = b.block(&[]);
+        b.switch_to(entry);
+        let cap = b.emit_hidden(Op::CapGet { import: 0 }, None);
+        let (ok, results, fail, code) = b.call_cap(cap, vec![], &[Type::I64, Type::F32]);
+        b.switch_to(fail);
+        assert_eq!(b.type_in_scope(code), Some(&Type::I32));
+        b.terminate(Terminator::TrapWith(code));
+        b.switch_to(ok);
+        assert_eq!(b.in_scope(&Type::F32).collect::<Vec<_>>(), [results[1]]);
+        b.terminate(Terminator::Trap);
+        let f = b.finish("f".into(), false, Signature::default());
+        let Terminator::CallCap { ok, fail, .. } = &f.blocks[0].term else {
+            panic!("{:?}", f.blocks[0].term);
+        };
+        // Entered fail before ok: the layout follows.
+        assert_eq!((ok.0, fail.0), (2, 1));
+        assert_eq!(f.blocks[2].params.len(), 2);
     }
 
     #[test]

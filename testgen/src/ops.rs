@@ -1,7 +1,7 @@
 //! The operations a generator draws from, with the types the verifier accepts
 //! them on.
 
-use capjit_ir::{BinOp, ConvOp, FloatCC, NumType, UnOp};
+use capjit_ir::{BinOp, ConvOp, FloatCC, NumType, Op, UnOp, Value};
 
 pub const NUM_TYPES: [NumType; 4] = [NumType::I32, NumType::I64, NumType::F32, NumType::F64];
 
@@ -149,6 +149,25 @@ pub const STORES: &[(NumType, u8)] = &[
     (NumType::I64, 2),
     (NumType::I64, 4),
 ];
+
+/// `region.read` (region to memory) when `read`, else `region.write`.
+pub fn region_transfer(read: bool, region: Value, index: Value, addr: Value, len: Value) -> Op {
+    if read {
+        Op::RegionRead {
+            region,
+            index,
+            addr,
+            len,
+        }
+    } else {
+        Op::RegionWrite {
+            region,
+            index,
+            addr,
+            len,
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -33,11 +33,12 @@ use std::sync::{Arc, Mutex};
 use capjit::{Backend, Config, Instance};
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::{
-    BinOp, BlockId, Const, ConvOp, DataSegment, Domain, Fact, Function, Global, Import, ImportSource, Inbox, IntCC,
-    MemAccess, Memory, Module, NumType, Op, RegionHandle, Signature, Terminator, Type, UnOp, Val, Value, PAGE_SIZE,
+    BinOp, Const, ConvOp, DataSegment, Domain, Fact, Function, Global, Import, ImportSource, Inbox, IntCC, MemAccess,
+    Memory, Module, NumType, Op, RegionHandle, Signature, Terminator, Type, UnOp, Val, Value, PAGE_SIZE,
 };
 use capjit_testgen::ops::{
-    CONVERSIONS, FLOAT_BINOPS, FLOAT_CCS, FLOAT_UNOPS, INT_BINOPS, INT_UNOPS, LOADS, NUM_TYPES as NUMS, STORES,
+    region_transfer, CONVERSIONS, FLOAT_BINOPS, FLOAT_CCS, FLOAT_UNOPS, INT_BINOPS, INT_UNOPS, LOADS,
+    NUM_TYPES as NUMS, STORES,
 };
 use capjit_testgen::{edge, Choices as _, FnBuilder, FnChoices, Reuse, Scoping};
 
@@ -957,8 +958,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.terminate(Terminator::Trap);
             return;
         }
+        self.return_results();
+    }
+
+    /// Return values of the function's result types.
+    fn return_results(&mut self) {
         let results = self.sig.results.clone();
-        let vals = results.iter().map(|t| self.val(t)).collect();
+        let vals = self.args_for(&results);
         self.terminate(Terminator::Return(vals));
     }
 
@@ -1516,22 +1522,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 } else {
                     self.iconst_below(9)
                 };
-                let op = if self.c.chance(50) {
-                    Op::RegionRead {
-                        region,
-                        index,
-                        addr,
-                        len,
-                    }
-                } else {
-                    Op::RegionWrite {
-                        region,
-                        index,
-                        addr,
-                        len,
-                    }
-                };
-                self.emit0(op);
+                let read = self.c.chance(50);
+                self.emit0(region_transfer(read, region, index, addr, len));
             }
             _ => {
                 let region = self.val(&Type::Region);
@@ -1846,40 +1838,38 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         let sig = self.dom.funcs[f].sig.clone();
         let args = self.args_for(&sig.params);
-        let call = |g: &mut Self| {
-            g.emit(
-                Op::Call {
-                    func: f as u32,
-                    args: args.clone(),
-                },
-                &sig.results,
-            )
-        };
-        if f <= self.func && self.nest < MAX_NEST && self.c.chance(60) {
-            // Recursion behind a condition.
-            let c = self.cond();
-            let (then_b, _) = self.new_block(&[]);
-            let (join, _) = self.new_block(&[]);
-            self.terminate(Terminator::Brif {
-                cond: c,
-                then: edge(then_b, vec![]),
-                else_: edge(join, vec![]),
-            });
-            let mark = self.b.mark();
-            self.switch_to(then_b);
-            for r in call(self) {
-                self.observe(r);
-            }
-            self.terminate(Terminator::Jump(edge(join, vec![])));
-            self.b.restore(mark);
-            self.switch_to(join);
-        } else {
-            for r in call(self) {
+        let op = Op::Call { func: f as u32, args };
+        let guard = f <= self.func && self.nest < MAX_NEST && self.c.chance(60);
+        self.call_op(op, &sig.results, guard);
+    }
+
+    /// Emit a call and observe its results: all of them behind a condition when
+    /// `guard` (the call may recurse), else some.
+    fn call_op(&mut self, op: Op, results: &[Type], guard: bool) {
+        if !guard {
+            for r in self.emit(op, results) {
                 if self.c.chance(60) {
                     self.observe(r);
                 }
             }
+            return;
         }
+        let c = self.cond();
+        let (then_b, _) = self.new_block(&[]);
+        let (join, _) = self.new_block(&[]);
+        self.terminate(Terminator::Brif {
+            cond: c,
+            then: edge(then_b, vec![]),
+            else_: edge(join, vec![]),
+        });
+        let mark = self.b.mark();
+        self.switch_to(then_b);
+        for r in self.emit(op, results) {
+            self.observe(r);
+        }
+        self.terminate(Terminator::Jump(edge(join, vec![])));
+        self.b.restore(mark);
+        self.switch_to(join);
     }
 
     /// `call_indirect`: usually a constant index of an entry whose function takes
@@ -1914,32 +1904,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
             index,
             args,
         };
+        // Perhaps recursion: then sometimes behind a condition.
         let recursive = target.is_none_or(|f| f as usize <= self.func);
-        if recursive && self.nest < MAX_NEST && self.c.chance(60) {
-            // Perhaps recursion: behind a condition.
-            let c = self.cond();
-            let (then_b, _) = self.new_block(&[]);
-            let (join, _) = self.new_block(&[]);
-            self.terminate(Terminator::Brif {
-                cond: c,
-                then: edge(then_b, vec![]),
-                else_: edge(join, vec![]),
-            });
-            let mark = self.b.mark();
-            self.switch_to(then_b);
-            for r in self.emit(op, &sig.results) {
-                self.observe(r);
-            }
-            self.terminate(Terminator::Jump(edge(join, vec![])));
-            self.b.restore(mark);
-            self.switch_to(join);
-        } else {
-            for r in self.emit(op, &sig.results) {
-                if self.c.chance(60) {
-                    self.observe(r);
-                }
-            }
-        }
+        let guard = recursive && self.nest < MAX_NEST && self.c.chance(60);
+        self.call_op(op, &sig.results, guard);
     }
 
     /// Imports a `call_cap` may use here: restarts only from `main` outside loops
@@ -1967,18 +1935,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.dead.push(*a);
             }
         }
-        let (ok, results) = self.new_block(&sig.results);
-        let (fail, fp) = self.new_block(&[Type::I32]);
-        let code = fp[0];
+        let (ok, results, fail, code) = self.b.call_cap(cap, args, &sig.results);
         let mut join_tys = vec![Type::I32];
         join_tys.extend(self.join_types());
         let (join, _) = self.new_block(&join_tys);
-        self.terminate(Terminator::CallCap {
-            cap,
-            args,
-            ok: BlockId(ok as u32),
-            fail: BlockId(fail as u32),
-        });
         let mark = self.b.mark();
         // ok: results usable, then on to the join.
         self.switch_to(ok);
@@ -2013,9 +1973,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.terminate(Terminator::TrapWith(v));
             }
             _ => {
-                let results = self.sig.results.clone();
-                let vals = self.args_for(&results);
-                self.terminate(Terminator::Return(vals));
+                self.return_results();
             }
         }
         self.b.restore(mark);
@@ -2039,9 +1997,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         if self.c.chance(50) {
             self.terminate(Terminator::Trap);
         } else {
-            let results = self.sig.results.clone();
-            let vals = self.args_for(&results);
-            self.terminate(Terminator::Return(vals));
+            self.return_results();
         }
         self.b.restore(mark);
         self.switch_to(cont);
