@@ -338,13 +338,7 @@ fn random_globals(c: &mut FnChoices) -> Vec<Global> {
     (0..c.below(5))
         .map(|i| {
             let ty = c.pick(&NUMS);
-            let init = match random_val(c, &Type::from(ty)) {
-                Val::I32(x) => Const::I32(x),
-                Val::I64(x) => Const::I64(x),
-                Val::F32(b) => Const::F32(b),
-                Val::F64(b) => Const::F64(b),
-                other => panic!("generator bug: a global of value {other}"),
-            };
+            let init = interesting(c, &Type::from(ty), 15);
             Global {
                 name: format!("gl{i}"),
                 ty,
@@ -687,13 +681,24 @@ fn generate_with(c: &mut FnChoices) -> Case {
 }
 
 fn random_val(c: &mut FnChoices, t: &Type) -> Val {
-    let fresh = c.chance(15);
+    match interesting(c, t, 15) {
+        Const::I32(x) => Val::I32(x),
+        Const::I64(x) => Val::I64(x),
+        Const::F32(b) => Val::F32(b),
+        Const::F64(b) => Val::F64(b),
+    }
+}
+
+/// An interesting constant of a numeric type, or random bits `fresh_pct`
+/// percent of the time.
+fn interesting(c: &mut FnChoices, t: &Type, fresh_pct: u32) -> Const {
+    let fresh = c.chance(fresh_pct);
     match t {
-        Type::I32 => Val::I32(if fresh { c.bits32() as i32 } else { c.pick(I32S) }),
-        Type::I64 => Val::I64(if fresh { c.bits64() as i64 } else { c.pick(I64S) }),
-        Type::F32 => Val::F32(if fresh { c.bits32() } else { c.pick(F32S) }),
-        Type::F64 => Val::F64(if fresh { c.bits64() } else { c.pick(F64S) }),
-        other => panic!("no random value of type {other}"),
+        Type::I32 => Const::I32(if fresh { c.bits32() as i32 } else { c.pick(I32S) }),
+        Type::I64 => Const::I64(if fresh { c.bits64() as i64 } else { c.pick(I64S) }),
+        Type::F32 => Const::F32(if fresh { c.bits32() } else { c.pick(F32S) }),
+        Type::F64 => Const::F64(if fresh { c.bits64() } else { c.pick(F64S) }),
+        other => panic!("generator bug: no constant of type {other}"),
     }
 }
 
@@ -877,34 +882,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// An interesting constant (or random bits) of a numeric type.
     fn konst(&mut self, t: &Type) -> Value {
-        let fresh = self.c.chance(12);
-        match t {
-            Type::I32 => {
-                let x = if fresh {
-                    self.c.bits32() as i32
-                } else {
-                    self.c.pick(I32S)
-                };
-                self.iconst(x)
-            }
-            Type::I64 => {
-                let x = if fresh {
-                    self.c.bits64() as i64
-                } else {
-                    self.c.pick(I64S)
-                };
-                self.iconst64(x)
-            }
-            Type::F32 => {
-                let x = if fresh { self.c.bits32() } else { self.c.pick(F32S) };
-                self.emit1(Op::Const(Const::F32(x)), Type::F32)
-            }
-            Type::F64 => {
-                let x = if fresh { self.c.bits64() } else { self.c.pick(F64S) };
-                self.emit1(Op::Const(Const::F64(x)), Type::F64)
-            }
-            other => panic!("generator bug: no constant of type {other}"),
-        }
+        let k = interesting(self.c, t, 12);
+        self.emit1(Op::Const(k), t.clone())
     }
 
     fn konst_num(&mut self, t: NumType) -> Value {
