@@ -1610,7 +1610,6 @@ impl<'g, 'c> FnGen<'g, 'c> {
             (then_call, else_call.clone())
         };
         self.terminate(Terminator::Brif { cond: c, then, else_ });
-        let mark = self.b.mark();
         let arms: Vec<usize> = if with_else {
             vec![then_b, else_call.block.0 as usize]
         } else {
@@ -1618,10 +1617,18 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         // Lay out the arms in the order the branch names them.
         let arms: Vec<usize> = if swap { arms.into_iter().rev().collect() } else { arms };
+        self.arms_to_join(arms, join, &join_tys);
+    }
+
+    /// Fill each arm in turn with nested statements and jump to `join` with
+    /// values of `join_tys`; then continue in `join`. What an arm defines is not
+    /// used after it.
+    fn arms_to_join(&mut self, arms: Vec<usize>, join: usize, join_tys: &[Type]) {
+        let mark = self.b.mark();
         for arm in arms {
             self.switch_to(arm);
             self.nested();
-            let args = self.args_for(&join_tys);
+            let args = self.args_for(join_tys);
             self.terminate(Terminator::Jump(edge(join, args)));
             self.b.restore(mark);
         }
@@ -1788,15 +1795,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             default,
             targets,
         });
-        let mark = self.b.mark();
-        for b in cases {
-            self.switch_to(b);
-            self.nested();
-            let args = self.args_for(&join_tys);
-            self.terminate(Terminator::Jump(edge(join, args)));
-            self.b.restore(mark);
-        }
-        self.switch_to(join);
+        self.arms_to_join(cases, join, &join_tys);
     }
 
     /// Functions of this domain a call may go to: never `main`; later ones
