@@ -460,21 +460,21 @@ fn the_smallest_program_runs_the_same() {
 
 // ---- regressions ---------------------------------------------------------------------
 
-/// The fuzz target's choice source (`gen_valid::ByteChoices`, used by
+/// The fuzz target's choice source (`capjit_testgen::ByteChoices`, used by
 /// `fuzz/fuzz_targets/jit_vs_interp.rs`): one byte per choice among up to 256
 /// options, two up to 65,536, zeros once the bytes are gone; no bytes make the
 /// smallest program, the same bytes the same program, and random bytes make
 /// programs from a few hundred of them (what `fuzz/seed.sh`'s blobs are sized for).
 #[test]
 fn fuzz_bytes_make_programs() {
-    let mut b = gen_valid::ByteChoices::new(&[7, 0x01, 0x02, 9]);
+    let mut b = capjit_testgen::ByteChoices::new(&[7, 0x01, 0x02, 9]);
     assert_eq!(b.choose(1), 0, "a choice among one option reads no byte");
     assert_eq!(b.choose(5), 2);
     assert_eq!(b.choose(300), 0x0102, "two bytes, big-endian");
     assert_eq!(b.choose(1 << 20), 9, "a choice reads what bytes are left");
     assert_eq!((b.choose(10), b.used()), (0, 4));
 
-    let mut none = gen_valid::ByteChoices::new(&[]);
+    let mut none = capjit_testgen::ByteChoices::new(&[]);
     assert_eq!(
         gen_valid::generate(&mut |n| none.choose(n)),
         gen_valid::generate(&mut |_| 0)
@@ -483,9 +483,9 @@ fn fuzz_bytes_make_programs() {
     let mut used = Vec::new();
     for _ in 0..200 {
         let data: Vec<u8> = (0..4096).map(|_| next(256) as u8).collect();
-        let mut a = gen_valid::ByteChoices::new(&data);
+        let mut a = capjit_testgen::ByteChoices::new(&data);
         let case = gen_valid::generate(&mut |n| a.choose(n));
-        let mut again = gen_valid::ByteChoices::new(&data);
+        let mut again = capjit_testgen::ByteChoices::new(&data);
         assert_eq!(gen_valid::generate(&mut |n| again.choose(n)), case);
         used.push(a.used());
     }

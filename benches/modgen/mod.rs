@@ -10,6 +10,7 @@
 //! `ok` and `fail` successors. Every module is meant to verify; callers assert it.
 
 use capjit_ir::*;
+use capjit_testgen::{edge, Choices, FnBuilder, Mark, Reuse, Scoping};
 
 /// Signature of every generated function, and of the `serve` import.
 fn sig() -> Signature {
@@ -24,30 +25,8 @@ const FUNCTION_LEN: usize = 300;
 /// Bytes of memory each domain starts with (one page); every proof targets these.
 const MEMORY: u64 = PAGE_SIZE;
 
-/// xorshift64*: small, fast and deterministic.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `0..n` (n > 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next_u64() % n
-    }
-
-    pub fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-}
+/// The benches' source of choices: xorshift64* from a seed.
+pub use capjit_testgen::XorShift as Rng;
 
 /// Instructions of a module as the verifier counts them: instructions plus terminators.
 pub fn instruction_count(m: &Module) -> usize {
@@ -73,7 +52,7 @@ pub fn module(target: usize, seed: u64) -> Module {
             let remaining_funcs = per_domain[d] - i + if d == 0 { per_domain[1] } else { 0 };
             let even = left / remaining_funcs;
             // Lengths vary by +-40% around the even share of what is left.
-            let jitter = rng.below(even as u64 * 4 / 5 + 1) as usize;
+            let jitter = rng.below((even * 4 / 5 + 1) as u32) as usize;
             let budget = if remaining_funcs == 1 {
                 even
             } else {
@@ -113,27 +92,22 @@ pub fn module(target: usize, seed: u64) -> Module {
 fn function(rng: &mut Rng, index: usize, nfuncs: u32, budget: usize) -> Function {
     let mut b = Builder {
         rng,
-        blocks: Vec::new(),
-        cur: 0,
-        next: 0,
-        len: 0,
-        i32s: Vec::new(),
-        i64s: Vec::new(),
-        f64s: Vec::new(),
+        b: FnBuilder::new(Scoping::Offered),
         nfuncs,
     };
-    let (_, params) = b.block(&[(Type::I32, None), (Type::I64, None)]);
-    b.i32s.push(params[0]);
-    b.i64s.push(params[1]);
+    let (entry, params) = b.block(&[(Type::I32, None), (Type::I64, None)]);
+    b.b.switch_to(entry);
+    b.b.offer(params[0], Type::I32);
+    b.b.offer(params[1], Type::I64);
     let f = b.inst(Op::Convert {
         op: ConvOp::SintToF,
         from: NumType::I32,
         to: NumType::F64,
         a: params[0],
     });
-    b.f64s.push(f);
+    b.b.offer(f, Type::F64);
     // Leave room for the longest segment and the return.
-    while b.len + 40 < budget {
+    while b.b.len() + 40 < budget {
         match b.rng.below(100) {
             0..=29 => b.arith_some(6, 10),
             30..=54 => b.memory_some(3, 6),
@@ -146,43 +120,28 @@ fn function(rng: &mut Rng, index: usize, nfuncs: u32, budget: usize) -> Function
     }
     let ret = b.pick64();
     b.term(Terminator::Return(vec![ret]));
-    Function {
-        name: if index == 0 {
-            "serve".into()
-        } else {
-            format!("f{index}")
-        },
-        exported: index == 0,
-        sig: sig(),
-        blocks: b.blocks,
-        span: None,
-    }
+    let name = if index == 0 {
+        "serve".into()
+    } else {
+        format!("f{index}")
+    };
+    b.b.finish(name, index == 0, sig())
 }
 
 struct Builder<'r> {
     rng: &'r mut Rng,
-    blocks: Vec<Block>,
-    /// The block instructions are appended to.
-    cur: usize,
-    next: u32,
-    /// Instructions so far, terminators included.
-    len: usize,
-    /// Values usable from the current block: defined in blocks that dominate it.
-    i32s: Vec<Value>,
-    i64s: Vec<Value>,
-    f64s: Vec<Value>,
+    /// The body; its scope holds what the segments offer (blocks are entered in
+    /// the order they are created, so the layout is that order).
+    b: FnBuilder,
     nfuncs: u32,
 }
 
-/// Pool sizes, to drop values defined inside a branch arm or loop body afterwards.
-type Mark = (usize, usize, usize);
-
-fn edge(block: usize, args: Vec<Value>) -> BlockCall {
-    BlockCall {
-        block: BlockId(block as u32),
-        args,
-    }
-}
+/// An operand: one of the latest eight values of its type.
+const RECENT: Reuse = Reuse {
+    make_pct: 0,
+    recent_pct: 100,
+    window: 8,
+};
 
 fn range(lo: u64, hi: u64) -> Option<Fact> {
     Some(Fact::Range { lo, hi })
@@ -197,48 +156,22 @@ fn access(ty: NumType, bytes: u8) -> MemAccess {
 }
 
 impl Builder<'_> {
-    fn fresh(&mut self) -> Value {
-        self.next += 1;
-        Value(self.next - 1)
+    /// Uniform in `0..n` (`n` > 0).
+    fn below(&mut self, n: u64) -> u64 {
+        self.rng.below(n as u32) as u64
     }
 
     /// A new block with the given parameters; does not switch to it.
     fn block(&mut self, params: &[(Type, Option<Fact>)]) -> (usize, Vec<Value>) {
-        let values: Vec<Value> = params.iter().map(|_| self.fresh()).collect();
-        self.blocks.push(Block {
-            params: params
-                .iter()
-                .zip(&values)
-                .map(|((ty, fact), v)| BlockParam {
-                    value: *v,
-                    ty: ty.clone(),
-                    fact: *fact,
-                })
-                .collect(),
-            insts: Vec::new(),
-            term: Terminator::Trap,
-            term_span: None,
-        });
-        (self.blocks.len() - 1, values)
+        self.b.block_with_facts(params)
     }
 
     fn switch(&mut self, block: usize) {
-        self.cur = block;
-    }
-
-    fn push(&mut self, results: Vec<Def>, op: Op) {
-        self.blocks[self.cur].insts.push(Inst {
-            results: results.into(),
-            op,
-            span: None,
-        });
-        self.len += 1;
+        self.b.switch_to(block);
     }
 
     fn inst_fact(&mut self, op: Op, fact: Option<Fact>) -> Value {
-        let value = self.fresh();
-        self.push(vec![Def { value, fact }], op);
-        value
+        self.b.emit_hidden(op, fact)
     }
 
     fn inst(&mut self, op: Op) -> Value {
@@ -246,12 +179,11 @@ impl Builder<'_> {
     }
 
     fn effect(&mut self, op: Op) {
-        self.push(Vec::new(), op);
+        self.b.emit(op, &[], None);
     }
 
     fn term(&mut self, t: Terminator) {
-        self.blocks[self.cur].term = t;
-        self.len += 1;
+        self.b.terminate(t);
     }
 
     fn iconst32(&mut self, c: u32) -> Value {
@@ -262,46 +194,56 @@ impl Builder<'_> {
         self.inst_fact(Op::Binary { op, ty, a, b }, fact)
     }
 
-    fn pick(rng: &mut Rng, pool: &[Value]) -> Value {
-        let recent = pool.len().min(8) as u64;
-        pool[pool.len() - 1 - rng.below(recent) as usize]
+    fn pick(&mut self, ty: Type) -> Value {
+        let latest = self.b.latest(&ty, RECENT.window as usize);
+        RECENT
+            .pick(self.rng, &latest)
+            .unwrap_or_else(|| panic!("generator bug: no {ty} in scope"))
     }
 
     fn pick32(&mut self) -> Value {
-        Self::pick(self.rng, &self.i32s)
+        self.pick(Type::I32)
     }
 
     fn pick64(&mut self) -> Value {
-        Self::pick(self.rng, &self.i64s)
+        self.pick(Type::I64)
     }
 
     fn pickf(&mut self) -> Value {
-        Self::pick(self.rng, &self.f64s)
+        self.pick(Type::F64)
     }
 
     fn mark(&self) -> Mark {
-        (self.i32s.len(), self.i64s.len(), self.f64s.len())
+        self.b.mark()
     }
 
-    fn restore(&mut self, (a, b, c): Mark) {
-        self.i32s.truncate(a);
-        self.i64s.truncate(b);
-        self.f64s.truncate(c);
+    fn restore(&mut self, mark: Mark) {
+        self.b.restore(mark);
+    }
+
+    fn offer32(&mut self, v: Value) {
+        self.b.offer(v, Type::I32);
+    }
+
+    fn offer64(&mut self, v: Value) {
+        self.b.offer(v, Type::I64);
     }
 
     /// `min` plus up to `spread - 1` arithmetic instructions or groups.
     fn arith_some(&mut self, min: usize, spread: u64) {
-        let n = min + self.rng.below(spread) as usize;
+        let n = min + self.below(spread) as usize;
         self.arith(n);
     }
 
     fn memory_some(&mut self, min: usize, spread: u64) {
-        let n = min + self.rng.below(spread) as usize;
+        let n = min + self.below(spread) as usize;
         self.memory(n);
     }
 
     /// Straight-line integer and float arithmetic, comparisons, selects, conversions.
     fn arith(&mut self, n: usize) {
+        // `capjit_testgen::ops::INT_BINOPS` but those that may trap (division)
+        // and `rotr`: the mix of ordinary code.
         const INT_OPS: [BinOp; 10] = [
             BinOp::Iadd,
             BinOp::Isub,
@@ -315,29 +257,29 @@ impl Builder<'_> {
             BinOp::Rotl,
         ];
         for _ in 0..n {
-            let op = INT_OPS[self.rng.below(INT_OPS.len() as u64) as usize];
-            match self.rng.below(10) {
+            let op = INT_OPS[self.below(INT_OPS.len() as u64) as usize];
+            match self.below(10) {
                 0..=2 => {
                     let (a, b) = (self.pick32(), self.pick32());
                     let v = self.binary(op, NumType::I32, a, b, None);
-                    self.i32s.push(v);
+                    self.offer32(v);
                 }
                 3..=5 => {
                     let (a, b) = (self.pick64(), self.pick64());
                     let v = self.binary(op, NumType::I64, a, b, None);
-                    self.i64s.push(v);
+                    self.offer64(v);
                 }
                 6 => {
                     // A masked value with its range, or a remainder below its divisor.
                     let x = self.pick32();
-                    let k = 1 + self.rng.below(1000) as u32;
+                    let k = 1 + self.below(1000) as u32;
                     let kv = self.iconst32(k);
                     let v = if self.rng.chance(50) {
                         self.binary(BinOp::Band, NumType::I32, x, kv, range(0, k as u64))
                     } else {
                         self.binary(BinOp::Urem, NumType::I32, x, kv, Some(Fact::Lt(kv)))
                     };
-                    self.i32s.push(v);
+                    self.offer32(v);
                 }
                 7 => {
                     let (a, b) = (self.pick64(), self.pick64());
@@ -353,8 +295,8 @@ impl Builder<'_> {
                         a,
                         b,
                     });
-                    self.i32s.push(c);
-                    self.i64s.push(v);
+                    self.offer32(c);
+                    self.offer64(v);
                 }
                 8 => {
                     let x = self.pick32();
@@ -364,11 +306,11 @@ impl Builder<'_> {
                         to: NumType::I64,
                         a: x,
                     });
-                    self.i64s.push(v);
+                    self.offer64(v);
                 }
                 _ => {
                     let (a, b) = (self.pickf(), self.pickf());
-                    let fop = [BinOp::Fadd, BinOp::Fmul, BinOp::Fsub][self.rng.below(3) as usize];
+                    let fop = [BinOp::Fadd, BinOp::Fmul, BinOp::Fsub][self.below(3) as usize];
                     let v = self.binary(fop, NumType::F64, a, b, None);
                     let i = self.inst(Op::Convert {
                         op: ConvOp::FtoSintSat,
@@ -376,8 +318,8 @@ impl Builder<'_> {
                         to: NumType::I64,
                         a: v,
                     });
-                    self.f64s.push(v);
-                    self.i64s.push(i);
+                    self.b.offer(v, Type::F64);
+                    self.offer64(i);
                 }
             }
         }
@@ -402,19 +344,19 @@ impl Builder<'_> {
     /// `!range` fact, a `!mem` fact, a narrow load's range; or left to runtime checks.
     fn memory(&mut self, n: usize) {
         for _ in 0..n {
-            match self.rng.below(7) {
+            match self.below(7) {
                 0 => {
-                    let c = 8 * self.rng.below(8000) as u32;
+                    let c = 8 * self.below(8000) as u32;
                     let a = self.iconst32(c);
                     let v = self.load(NumType::I64, 8, a, 0, None);
-                    self.i64s.push(v);
+                    self.offer64(v);
                 }
                 1 => {
                     let m = self.iconst32(4095);
                     let x = self.pick32();
                     let a = self.binary(BinOp::Band, NumType::I32, x, m, range(0, 4095));
                     let v = self.load(NumType::I32, 4, a, 8192, None);
-                    self.i32s.push(v);
+                    self.offer32(v);
                 }
                 2 => {
                     let m = self.iconst32(0x3ff8);
@@ -425,20 +367,20 @@ impl Builder<'_> {
                     let v = self.pick64();
                     self.store(NumType::I64, 8, v, a, 0);
                     let w = self.load(NumType::I32, 4, b, 0, None);
-                    self.i32s.push(w);
+                    self.offer32(w);
                 }
                 3 => {
-                    let c = self.rng.below(60000) as u32;
+                    let c = self.below(60000) as u32;
                     let a = self.iconst32(c);
                     let byte = self.load(NumType::I32, 1, a, 0, range(0, 255));
                     let v = self.load(NumType::I32, 4, byte, 1024, None);
-                    self.i32s.push(byte);
-                    self.i32s.push(v);
+                    self.offer32(byte);
+                    self.offer32(v);
                 }
                 4 => {
                     let a = self.pick32();
                     let v = self.load(NumType::I64, 8, a, 16, None);
-                    self.i64s.push(v);
+                    self.offer64(v);
                 }
                 5 => {
                     let (a, v) = (self.pick32(), self.pick32());
@@ -458,7 +400,7 @@ impl Builder<'_> {
     /// through it unchecked; the join block's `!range(0, 255)` is checked on both edges.
     fn diamond(&mut self) {
         let x = self.pick32();
-        let k = 16 + self.rng.below(4000);
+        let k = 16 + self.below(4000);
         let kv = self.iconst32(k as u32);
         let c = self.inst(Op::Icmp {
             cc: IntCC::Ult,
@@ -477,18 +419,18 @@ impl Builder<'_> {
 
         let mark = self.mark();
         self.switch(then);
-        self.i32s.push(tp[0]);
+        self.offer32(tp[0]);
         let v = self.load(NumType::I32, 4, tp[0], 1024, None);
         let m = self.iconst32(255);
         let y = self.binary(BinOp::Band, NumType::I32, tp[0], m, range(0, 255));
-        self.i32s.push(v);
+        self.offer32(v);
         self.arith_some(2, 4);
         let w = self.pick64();
         self.term(Terminator::Jump(edge(join, vec![y, w])));
         self.restore(mark);
 
         self.switch(else_);
-        let c = self.rng.below(256) as u32;
+        let c = self.below(256) as u32;
         let z = self.iconst32(c);
         self.arith_some(2, 4);
         let w = self.pick64();
@@ -496,16 +438,16 @@ impl Builder<'_> {
         self.restore(mark);
 
         self.switch(join);
-        self.i32s.push(jp[0]);
-        self.i64s.push(jp[1]);
+        self.offer32(jp[0]);
+        self.offer64(jp[1]);
     }
 
     /// `for i in 0..N`: the header's `!range(0, N)` is checked on entry and back
     /// edge, the body's `!range(0, N-1)` on the `icmp.ult` edge; the body reads and
     /// writes `8 * i + base` without a runtime check.
     fn counted_loop(&mut self) {
-        let n = 16 + self.rng.below(1008);
-        let base = 8 * self.rng.below((MEMORY - 8 * n) / 8) as u32;
+        let n = 16 + self.below(1008);
+        let base = 8 * self.below((MEMORY - 8 * n) / 8) as u32;
         let zero = self.iconst32(0);
         let acc0 = self.pick64();
         let (header, hp) = self.block(&[(Type::I32, range(0, n)), (Type::I64, None)]);
@@ -533,7 +475,7 @@ impl Builder<'_> {
         let off = self.binary(BinOp::Ishl, NumType::I32, bp[0], three, range(0, (n - 1) * 8));
         let v = self.load(NumType::I64, 8, off, base, None);
         let acc = self.binary(BinOp::Iadd, NumType::I64, hp[1], v, None);
-        self.i64s.push(acc);
+        self.offer64(acc);
         self.arith_some(0, 4);
         let acc = self.pick64();
         self.store(NumType::I64, 8, acc, off, base);
@@ -543,30 +485,23 @@ impl Builder<'_> {
         self.restore(mark);
 
         self.switch(exit);
-        self.i32s.push(hp[0]);
-        self.i64s.push(hp[1]);
+        self.offer32(hp[0]);
+        self.offer64(hp[1]);
     }
 
     fn call(&mut self) {
-        let func = self.rng.below(self.nfuncs as u64) as u32;
+        let func = self.below(self.nfuncs as u64) as u32;
         let args = vec![self.pick32(), self.pick64()];
         let v = self.inst(Op::Call { func, args });
-        self.i64s.push(v);
+        self.offer64(v);
     }
 
     /// An inter-domain call to the other domain's `serve`; failure gives a default.
     fn call_cap(&mut self) {
         let cap = self.inst(Op::CapGet { import: 0 });
         let args = vec![self.pick32(), self.pick64()];
-        let (ok, okp) = self.block(&[(Type::I64, None)]);
-        let (fail, failp) = self.block(&[(Type::I32, None)]);
+        let (ok, okp, fail, code) = self.b.call_cap(cap, args, &[Type::I64]);
         let (join, jp) = self.block(&[(Type::I64, None)]);
-        self.term(Terminator::CallCap {
-            cap,
-            args,
-            ok: BlockId(ok as u32),
-            fail: BlockId(fail as u32),
-        });
 
         self.switch(ok);
         let x = self.pick64();
@@ -578,12 +513,12 @@ impl Builder<'_> {
             op: ConvOp::Uextend,
             from: NumType::I32,
             to: NumType::I64,
-            a: failp[0],
+            a: code,
         });
         self.term(Terminator::Jump(edge(join, vec![e])));
 
         self.switch(join);
-        self.i64s.push(jp[0]);
+        self.offer64(jp[0]);
     }
 
     /// A four-way `br_table` on a masked index; the join's `!range(0, 300)` is
@@ -609,7 +544,7 @@ impl Builder<'_> {
             self.restore(mark);
         }
         self.switch(join);
-        self.i32s.push(jp[0]);
-        self.i64s.push(jp[1]);
+        self.offer32(jp[0]);
+        self.offer64(jp[1]);
     }
 }

@@ -1,7 +1,7 @@
 //! The JIT against the reference interpreter on random valid programs: the
 //! generator of `tests/support/gen_valid.rs` (the one `tests/differential.rs`
 //! drives with proptest) takes every choice from the fuzzer's bytes
-//! (`gen_valid::ByteChoices`: one byte for a choice among up to 256 options, and
+//! (`capjit_testgen::ByteChoices`: one byte for a choice among up to 256 options, and
 //! 0, the simplest option, once the input is used up). The mapping is fixed, so a
 //! mutated byte changes one choice and what follows from it, and libFuzzer grows
 //! programs by growing inputs (a few KiB make a program of a few functions;
@@ -26,7 +26,7 @@ fn print_cases() -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let mut bytes = gen_valid::ByteChoices::new(data);
+    let mut bytes = capjit_testgen::ByteChoices::new(data);
     let case = gen_valid::generate(&mut |n| bytes.choose(n));
     if print_cases() {
         let about = format!("{} of {} input bytes used", bytes.used(), data.len());

@@ -1,6 +1,15 @@
-//! An `arbitrary`-driven generator of MOSTLY-well-formed modules, so that the fuzzer
+//! A generator of MOSTLY-well-formed modules from fuzzer bytes, so that the fuzzer
 //! gets past the verifier's early checks and into types, dominance, facts and access
 //! proofs.
+//!
+//! Its choices come from `capjit_testgen::ByteChoices` (one byte per choice among up
+//! to 256 options, big-endian bytes for more, the simplest option once the input is
+//! used up: every input makes a module) and its operation tables and operand reuse
+//! from `capjit_testgen`, as for the differential generator. The function body is
+//! built here, not with `capjit_testgen::FnBuilder`: the control-flow skeleton is
+//! drawn first and blocks are filled in dominator order rather than entered as a
+//! structured program goes, values carry the ranges and facts the verifier derives
+//! for them, and some definitions and results are deliberately wrong.
 //!
 //! How it stays mostly valid:
 //! - every function's control-flow skeleton (terminator kinds and targets) is drawn
@@ -18,8 +27,13 @@
 //! or the entry; a wrong result count; a false fact; a bad access width or
 //! conversion; a mismatched import signature; a bad memory layout ...).
 
-use arbitrary::{Arbitrary, Result, Unstructured};
+use std::ops::RangeInclusive;
+
 use capjit_ir::*;
+use capjit_testgen::ops::{
+    region_transfer, CONVERSIONS, CONV_OPS, FLOAT_BINOPS, FLOAT_CCS, FLOAT_UNOPS, INT_BINOPS, INT_UNOPS,
+};
+use capjit_testgen::{ByteChoices, Choices, Reuse};
 
 /// Host functions and their signatures, as the interpreter binds them.
 fn host_functions() -> Vec<(&'static str, Signature)> {
@@ -33,55 +47,73 @@ fn host_functions() -> Vec<(&'static str, Signature)> {
     ]
 }
 
-/// Small random decisions on top of `Unstructured`. Every helper answers the
-/// "usual" (valid) choice when the input runs out.
-trait Pick {
-    /// True with probability `p` percent (false once the input is exhausted).
-    fn pct(&mut self, p: u8) -> Result<bool>;
+/// This generator's decisions on top of `capjit_testgen::Choices` (fuzzer bytes).
+/// Every helper answers the "usual" (valid) choice when the input runs out.
+trait Pick: Choices {
     /// True with probability `p` in 10 000, for deliberate mistakes: a module makes
     /// hundreds of choices, and most modules should still verify.
-    fn rare(&mut self, p: u16) -> Result<bool>;
+    fn rare(&mut self, p: u32) -> bool {
+        self.below(10_000) >= 10_000 - p.min(10_000)
+    }
+
     /// Uniform in `0..n` (0 when `n` is 0).
-    fn below(&mut self, n: usize) -> Result<usize>;
-    fn num_type(&mut self) -> Result<NumType>;
-    fn int_type(&mut self) -> Result<NumType>;
-    fn float_type(&mut self) -> Result<NumType>;
-}
-
-impl Pick for Unstructured<'_> {
-    fn pct(&mut self, p: u8) -> Result<bool> {
-        Ok(self.int_in_range(0u8..=99)? >= 100 - p.min(100))
+    fn index(&mut self, n: usize) -> usize {
+        self.below(n as u32) as usize
     }
 
-    fn rare(&mut self, p: u16) -> Result<bool> {
-        Ok(self.int_in_range(0u16..=9_999)? >= 10_000 - p.min(10_000))
+    /// Uniform in `range` (its start once the input runs out, or if it is empty).
+    fn int_in_range<T: Int>(&mut self, range: RangeInclusive<T>) -> T {
+        let (lo, hi) = (range.start().to_i128(), range.end().to_i128());
+        T::from_i128(lo + self.in_range(0, (hi - lo).max(0) as u64) as i128)
     }
 
-    fn below(&mut self, n: usize) -> Result<usize> {
-        if n == 0 {
-            Ok(0)
-        } else {
-            self.int_in_range(0..=n - 1)
-        }
-    }
-
-    fn num_type(&mut self) -> Result<NumType> {
-        Ok(match self.int_in_range(0u8..=99)? {
+    fn num_type(&mut self) -> NumType {
+        match self.below(100) {
             0..=44 => NumType::I32,
             45..=74 => NumType::I64,
             75..=86 => NumType::F64,
             _ => NumType::F32,
-        })
+        }
     }
 
-    fn int_type(&mut self) -> Result<NumType> {
-        Ok(if self.pct(35)? { NumType::I64 } else { NumType::I32 })
+    fn int_type(&mut self) -> NumType {
+        if self.chance(35) {
+            NumType::I64
+        } else {
+            NumType::I32
+        }
     }
 
-    fn float_type(&mut self) -> Result<NumType> {
-        Ok(if self.pct(40)? { NumType::F32 } else { NumType::F64 })
+    fn float_type(&mut self) -> NumType {
+        if self.chance(40) {
+            NumType::F32
+        } else {
+            NumType::F64
+        }
     }
 }
+
+impl<C: Choices> Pick for C {}
+
+/// The integer types `Pick::int_in_range` draws.
+trait Int: Copy {
+    fn to_i128(self) -> i128;
+    fn from_i128(x: i128) -> Self;
+}
+
+macro_rules! int {
+    ($($t:ty),*) => {$(
+        impl Int for $t {
+            fn to_i128(self) -> i128 {
+                self as i128
+            }
+            fn from_i128(x: i128) -> Self {
+                x as $t
+            }
+        }
+    )*};
+}
+int!(u8, u16, u32, u64, usize, i32);
 
 fn max_of(bits: u32) -> u64 {
     if bits >= 64 {
@@ -93,34 +125,34 @@ fn max_of(bits: u32) -> u64 {
 
 /// A value type for a signature or a block parameter; `cap` only when `caps` offers
 /// signatures to choose from.
-fn val_type(u: &mut Unstructured, caps: &[Signature]) -> Result<Type> {
-    Ok(match u.int_in_range(0u8..=99)? {
+fn val_type(u: &mut ByteChoices, caps: &[Signature]) -> Type {
+    match u.below(100) {
         0..=44 => Type::I32,
         45..=64 => Type::I64,
         65..=71 => Type::F32,
         72..=79 => Type::F64,
         80..=87 => Type::Buf,
         88..=94 => Type::Region,
-        _ if !caps.is_empty() => Type::Cap(Box::new(caps[u.below(caps.len())?].clone())),
+        _ if !caps.is_empty() => Type::Cap(Box::new(caps[u.index(caps.len())].clone())),
         _ => Type::I32,
-    })
+    }
 }
 
-fn signature(u: &mut Unstructured, caps: &[Signature]) -> Result<Signature> {
-    let np = u.int_in_range(0..=3)?;
-    let nr = u.int_in_range(0..=2)?;
+fn signature(u: &mut ByteChoices, caps: &[Signature]) -> Signature {
+    let np = u.int_in_range(0..=3);
+    let nr = u.int_in_range(0..=2);
     let mut sig = Signature::default();
     for _ in 0..np {
-        sig.params.push(val_type(u, caps)?);
+        sig.params.push(val_type(u, caps));
     }
     for _ in 0..nr {
-        sig.results.push(val_type(u, caps)?);
+        sig.results.push(val_type(u, caps));
     }
-    Ok(sig)
+    sig
 }
 
-/// Instruction kinds, drawn with `Arbitrary`.
-#[derive(Arbitrary, Clone, Copy, Debug)]
+/// Instruction kinds.
+#[derive(Clone, Copy, Debug)]
 enum OpKind {
     Const,
     IntBinary,
@@ -151,6 +183,38 @@ enum OpKind {
     RegionFree,
 }
 
+impl OpKind {
+    const ALL: [OpKind; 27] = [
+        OpKind::Const,
+        OpKind::IntBinary,
+        OpKind::FloatBinary,
+        OpKind::IntUnary,
+        OpKind::FloatUnary,
+        OpKind::Icmp,
+        OpKind::Fcmp,
+        OpKind::Select,
+        OpKind::Convert,
+        OpKind::Load,
+        OpKind::Store,
+        OpKind::MemorySize,
+        OpKind::MemoryGrow,
+        OpKind::MemoryCopy,
+        OpKind::MemoryFill,
+        OpKind::Call,
+        OpKind::CapGet,
+        OpKind::BufMake,
+        OpKind::BufPtr,
+        OpKind::BufLen,
+        OpKind::RegionNew,
+        OpKind::RegionLen,
+        OpKind::RegionLoad,
+        OpKind::RegionStore,
+        OpKind::RegionRead,
+        OpKind::RegionWrite,
+        OpKind::RegionFree,
+    ];
+}
+
 /// The most common kinds, drawn more often than the uniform `OpKind`.
 const CORE_KINDS: [OpKind; 6] = [
     OpKind::Const,
@@ -159,98 +223,6 @@ const CORE_KINDS: [OpKind; 6] = [
     OpKind::Load,
     OpKind::Store,
     OpKind::Call,
-];
-
-const INT_BINOPS: [BinOp; 15] = [
-    BinOp::Iadd,
-    BinOp::Isub,
-    BinOp::Imul,
-    BinOp::Sdiv,
-    BinOp::Udiv,
-    BinOp::Srem,
-    BinOp::Urem,
-    BinOp::Band,
-    BinOp::Bor,
-    BinOp::Bxor,
-    BinOp::Ishl,
-    BinOp::Ushr,
-    BinOp::Sshr,
-    BinOp::Rotl,
-    BinOp::Rotr,
-];
-const FLOAT_BINOPS: [BinOp; 7] = [
-    BinOp::Fadd,
-    BinOp::Fsub,
-    BinOp::Fmul,
-    BinOp::Fdiv,
-    BinOp::Fmin,
-    BinOp::Fmax,
-    BinOp::Fcopysign,
-];
-const INT_UNOPS: [UnOp; 6] = [
-    UnOp::Clz,
-    UnOp::Ctz,
-    UnOp::Popcnt,
-    UnOp::Sext8,
-    UnOp::Sext16,
-    UnOp::Sext32,
-];
-const FLOAT_UNOPS: [UnOp; 7] = [
-    UnOp::Fneg,
-    UnOp::Fabs,
-    UnOp::Fsqrt,
-    UnOp::Fceil,
-    UnOp::Ffloor,
-    UnOp::Ftrunc,
-    UnOp::Fnearest,
-];
-const FLOAT_CCS: [FloatCC; 6] = [
-    FloatCC::Eq,
-    FloatCC::Ne,
-    FloatCC::Lt,
-    FloatCC::Le,
-    FloatCC::Gt,
-    FloatCC::Ge,
-];
-
-/// Every well-typed conversion.
-fn conversions() -> Vec<(ConvOp, NumType, NumType)> {
-    use NumType::*;
-    let mut v = vec![
-        (ConvOp::Wrap, I64, I32),
-        (ConvOp::Uextend, I32, I64),
-        (ConvOp::Sextend, I32, I64),
-        (ConvOp::Promote, F32, F64),
-        (ConvOp::Demote, F64, F32),
-        (ConvOp::Bitcast, I32, F32),
-        (ConvOp::Bitcast, F32, I32),
-        (ConvOp::Bitcast, I64, F64),
-        (ConvOp::Bitcast, F64, I64),
-    ];
-    for (i, f) in [(I32, F32), (I32, F64), (I64, F32), (I64, F64)] {
-        for op in [ConvOp::FtoSint, ConvOp::FtoUint, ConvOp::FtoSintSat, ConvOp::FtoUintSat] {
-            v.push((op, f, i));
-        }
-        for op in [ConvOp::SintToF, ConvOp::UintToF] {
-            v.push((op, i, f));
-        }
-    }
-    v
-}
-
-const ALL_CONV_OPS: [ConvOp; 12] = [
-    ConvOp::Wrap,
-    ConvOp::Uextend,
-    ConvOp::Sextend,
-    ConvOp::FtoSint,
-    ConvOp::FtoUint,
-    ConvOp::FtoSintSat,
-    ConvOp::FtoUintSat,
-    ConvOp::SintToF,
-    ConvOp::UintToF,
-    ConvOp::Promote,
-    ConvOp::Demote,
-    ConvOp::Bitcast,
 ];
 
 struct FuncPlan {
@@ -290,19 +262,19 @@ impl DomainTypes for DomPlan {
 }
 
 /// Generate a module from fuzzer input.
-pub fn module(u: &mut Unstructured) -> Result<Module> {
-    let nd = u.int_in_range(1..=3)?;
+pub fn module(u: &mut ByteChoices) -> Module {
+    let nd = u.int_in_range(1..=3);
     let mut plans = Vec::new();
     for di in 0..nd {
-        plans.push(plan_domain(u, di)?);
+        plans.push(plan_domain(u, di));
     }
-    plan_imports(u, &mut plans)?;
+    plan_imports(u, &mut plans);
     // Non-exported functions may take capabilities of the domain's import types.
     for p in &mut plans {
         let caps: Vec<Signature> = p.imports.iter().map(|i| i.sig.clone()).collect();
         for f in p.funcs.iter_mut().filter(|f| !f.exported) {
-            if !caps.is_empty() && u.pct(20)? {
-                let sig = caps[u.below(caps.len())?].clone();
+            if !caps.is_empty() && u.chance(20) {
+                let sig = caps[u.index(caps.len())].clone();
                 f.sig.params.push(Type::Cap(Box::new(sig)));
             }
         }
@@ -311,7 +283,7 @@ pub fn module(u: &mut Unstructured) -> Result<Module> {
     for p in &plans {
         let mut functions = Vec::new();
         for fi in 0..p.funcs.len() {
-            functions.push(FnGen::new(u, p, fi).function()?);
+            functions.push(FnGen::new(u, p, fi).function());
         }
         domains.push(Domain {
             name: p.name.clone(),
@@ -326,23 +298,23 @@ pub fn module(u: &mut Unstructured) -> Result<Module> {
             span: None,
         });
     }
-    Ok(Module { domains })
+    Module { domains }
 }
 
-fn plan_domain(u: &mut Unstructured, di: usize) -> Result<DomPlan> {
-    let name = if di > 0 && u.rare(30)? {
+fn plan_domain(u: &mut ByteChoices, di: usize) -> DomPlan {
+    let name = if di > 0 && u.rare(30) {
         "d0".to_string()
     } else {
         format!("d{di}")
     };
-    let initial = u.int_in_range(0..=2)?;
+    let initial = u.int_in_range(0..=2);
     let mut memory = Memory {
         initial,
-        maximum: initial + u.int_in_range(0..=3)?,
+        maximum: initial + u.int_in_range(0..=3),
     };
-    if u.rare(50)? {
+    if u.rare(50) {
         // Deliberately bad: maximum below initial, or beyond the 4 GiB space.
-        memory = if u.pct(50)? {
+        memory = if u.chance(50) {
             Memory {
                 initial: initial + 1,
                 maximum: initial,
@@ -356,44 +328,44 @@ fn plan_domain(u: &mut Unstructured, di: usize) -> Result<DomPlan> {
     }
     let bytes = initial as u64 * PAGE_SIZE;
     let mut inbox = None;
-    if (bytes > 0 && u.pct(30)?) || u.rare(30)? {
-        let offset = 8 * u.int_in_range(0..=128u32)?;
-        let size = 8 * u.int_in_range(0..=64u32)?;
+    if (bytes > 0 && u.chance(30)) || u.rare(30) {
+        let offset = 8 * u.int_in_range(0..=128u32);
+        let size = 8 * u.int_in_range(0..=64u32);
         inbox = Some(Inbox { offset, size });
     }
     let mut data = Vec::new();
-    if (bytes > 0 && u.pct(30)?) || u.rare(50)? {
-        let offset = u.int_in_range(0..=512u32)?;
-        let n = u.int_in_range(0..=8usize)?;
-        let bytes = u.bytes(n)?.to_vec();
+    if (bytes > 0 && u.chance(30)) || u.rare(50) {
+        let offset = u.int_in_range(0..=512u32);
+        let n = u.int_in_range(0..=8usize);
+        let bytes = (0..n).map(|_| u.index(256) as u8).collect();
         data.push(DataSegment { offset, bytes });
     }
-    let nf = u.int_in_range(1..=3)?;
+    let nf = u.int_in_range(1..=3);
     let mut funcs = Vec::new();
     for fi in 0..nf {
-        let name = if fi > 0 && u.rare(30)? {
+        let name = if fi > 0 && u.rare(30) {
             "f0".to_string()
         } else {
             format!("f{fi}")
         };
-        let exported = if fi == 0 { !u.pct(10)? } else { u.pct(50)? };
+        let exported = if fi == 0 { !u.chance(10) } else { u.chance(50) };
         funcs.push(FuncPlan {
             name,
             exported,
-            sig: signature(u, &[])?,
+            sig: signature(u, &[]),
         });
     }
-    Ok(DomPlan {
+    DomPlan {
         name,
         memory,
         inbox,
         data,
         imports: Vec::new(),
         funcs,
-    })
+    }
 }
 
-fn plan_imports(u: &mut Unstructured, plans: &mut [DomPlan]) -> Result<()> {
+fn plan_imports(u: &mut ByteChoices, plans: &mut [DomPlan]) {
     let exports: Vec<(String, String, Signature)> = plans
         .iter()
         .flat_map(|p| {
@@ -406,16 +378,16 @@ fn plan_imports(u: &mut Unstructured, plans: &mut [DomPlan]) -> Result<()> {
     let domain_names: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
     let hosts = host_functions();
     for p in plans.iter_mut() {
-        let ni = u.int_in_range(0..=3)?;
+        let ni = u.int_in_range(0..=3);
         for k in 0..ni {
-            let name = if k > 0 && u.rare(30)? {
+            let name = if k > 0 && u.rare(30) {
                 "i0".to_string()
             } else {
                 format!("i{k}")
             };
-            let r = u.int_in_range(0u8..=99)?;
+            let r = u.below(100);
             let (source, mut sig) = if r < 70 && !exports.is_empty() {
-                let (d, f, sig) = &exports[u.below(exports.len())?];
+                let (d, f, sig) = &exports[u.index(exports.len())];
                 (
                     ImportSource::Export {
                         domain: d.clone(),
@@ -424,29 +396,29 @@ fn plan_imports(u: &mut Unstructured, plans: &mut [DomPlan]) -> Result<()> {
                     sig.clone(),
                 )
             } else if r < 88 {
-                let (h, sig) = &hosts[u.below(hosts.len())?];
+                let (h, sig) = &hosts[u.index(hosts.len())];
                 (
                     ImportSource::Host {
                         function: h.to_string(),
                     },
                     sig.clone(),
                 )
-            } else if !u.rare(300)? {
-                let domain = if u.rare(300)? {
+            } else if !u.rare(300) {
+                let domain = if u.rare(300) {
                     "nowhere".to_string()
                 } else {
-                    domain_names[u.below(domain_names.len())?].clone()
+                    domain_names[u.index(domain_names.len())].clone()
                 };
                 (ImportSource::Restart { domain }, Signature::default())
             } else {
-                let sig = signature(u, &[])?;
+                let sig = signature(u, &[]);
                 let source = ImportSource::Export {
-                    domain: domain_names[u.below(domain_names.len())?].clone(),
+                    domain: domain_names[u.index(domain_names.len())].clone(),
                     function: "missing".to_string(),
                 };
                 (source, sig)
             };
-            if u.rare(50)? {
+            if u.rare(50) {
                 // Deliberately mismatched with what it names.
                 sig.params.push(Type::I32);
             }
@@ -458,7 +430,6 @@ fn plan_imports(u: &mut Unstructured, plans: &mut [DomPlan]) -> Result<()> {
             });
         }
     }
-    Ok(())
 }
 
 /// Control flow of one block before its instructions exist.
@@ -515,8 +486,15 @@ struct PendingLt {
     param: usize,
 }
 
+/// How `operand` reuses a value of its type: most of the time, any of them.
+const REUSE: Reuse = Reuse {
+    make_pct: 15,
+    recent_pct: 0,
+    window: 1,
+};
+
 struct FnGen<'p, 'a, 'u> {
-    u: &'u mut Unstructured<'a>,
+    u: &'u mut ByteChoices<'a>,
     dom: &'p DomPlan,
     func: usize,
     next_value: u32,
@@ -532,7 +510,7 @@ struct FnGen<'p, 'a, 'u> {
 }
 
 impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
-    fn new(u: &'u mut Unstructured<'a>, dom: &'p DomPlan, func: usize) -> Self {
+    fn new(u: &'u mut ByteChoices<'a>, dom: &'p DomPlan, func: usize) -> Self {
         FnGen {
             u,
             dom,
@@ -552,26 +530,26 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
         &self.dom.funcs[self.func]
     }
 
-    fn fresh(&mut self) -> Result<Value> {
-        if self.next_value > 0 && self.u.rare(5)? {
+    fn fresh(&mut self) -> Value {
+        if self.next_value > 0 && self.u.rare(5) {
             // Deliberately defined twice.
-            return Ok(Value(self.u.int_in_range(0..=self.next_value - 1)?));
+            return Value(self.u.int_in_range(0..=self.next_value - 1));
         }
         let v = Value(self.next_value);
         self.next_value += 1;
-        Ok(v)
+        v
     }
 
-    fn function(mut self) -> Result<Function> {
-        let n = self.u.int_in_range(1..=6usize)?;
+    fn function(mut self) -> Function {
+        let n = self.u.int_in_range(1..=6usize);
         for b in 0..n {
-            let s = self.skeleton(b, n)?;
+            let s = self.skeleton(b, n);
             self.skels.push(s);
         }
         // Keep (nearly) every block reachable: an unreachable block is rejected
         // before anything interesting is checked in it.
         for b in 1..n {
-            if reachable(&self.skels)[b] || self.u.rare(100)? {
+            if reachable(&self.skels)[b] || self.u.rare(100) {
                 continue;
             }
             let prev = &mut self.skels[b - 1];
@@ -580,7 +558,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 Skel::Return | Skel::Trap => *prev = Skel::Jump(b as u32),
             }
         }
-        self.block_params(n)?;
+        self.block_params(n);
         let doms = dominators(&self.skels);
         // Fill blocks in dominator order: a block's dominators are complete before it.
         let mut order: Vec<usize> = (0..n).collect();
@@ -591,80 +569,80 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             let mut chain: Vec<usize> = (0..n).filter(|&d| d != b && doms[b] & (1 << d) != 0).collect();
             chain.sort_by_key(|&d| doms[d].count_ones());
             self.avail = chain.iter().flat_map(|&d| self.defs[d].iter().cloned()).collect();
-            blocks[b] = Some(self.block(b)?);
+            blocks[b] = Some(self.block(b));
         }
         let mut blocks: Vec<Block> = blocks
             .into_iter()
             .map(|b| b.expect("every block is generated"))
             .collect();
-        self.resolve_lt(&mut blocks, &doms)?;
+        self.resolve_lt(&mut blocks, &doms);
         let plan = self.plan();
-        Ok(Function {
+        Function {
             name: plan.name.clone(),
             exported: plan.exported,
             sig: plan.sig.clone(),
             blocks,
             span: None,
-        })
+        }
     }
 
     /// A branch target: usually the next block, else any non-entry block, rarely
     /// the entry or one past the end.
-    fn target(&mut self, b: usize, n: usize, first: bool) -> Result<u32> {
-        if b + 1 < n && self.u.pct(if first { 95 } else { 50 })? {
-            return Ok(b as u32 + 1);
+    fn target(&mut self, b: usize, n: usize, first: bool) -> u32 {
+        if b + 1 < n && self.u.chance(if first { 95 } else { 50 }) {
+            return b as u32 + 1;
         }
-        if self.u.rare(15)? {
-            return Ok(if self.u.pct(50)? { 0 } else { n as u32 });
+        if self.u.rare(15) {
+            return if self.u.chance(50) { 0 } else { n as u32 };
         }
         if n == 1 {
-            return Ok(0);
+            return 0;
         }
         self.u.int_in_range(1..=n as u32 - 1)
     }
 
-    fn skeleton(&mut self, b: usize, n: usize) -> Result<Skel> {
+    fn skeleton(&mut self, b: usize, n: usize) -> Skel {
         let imports = self.dom.imports.len();
-        let r = self.u.int_in_range(0u8..=99)?;
-        let branchy = b + 1 < n || (n > 1 && self.u.pct(30)?) || self.u.rare(50)?;
+        let r = self.u.below(100);
+        let branchy = b + 1 < n || (n > 1 && self.u.chance(30)) || self.u.rare(50);
         if !branchy {
-            return Ok(if r < 90 { Skel::Return } else { Skel::Trap });
+            return if r < 90 { Skel::Return } else { Skel::Trap };
         }
-        Ok(match r {
-            0..=34 => Skel::Jump(self.target(b, n, true)?),
-            35..=64 => Skel::Brif(self.target(b, n, true)?, self.target(b, n, false)?),
+        match r {
+            0..=34 => Skel::Jump(self.target(b, n, true)),
+            35..=64 => Skel::Brif(self.target(b, n, true), self.target(b, n, false)),
             65..=74 => {
-                let default = self.target(b, n, true)?;
-                let k = self.u.int_in_range(0..=3)?;
+                let default = self.target(b, n, true);
+                let k = self.u.int_in_range(0..=3);
                 let mut ts = Vec::new();
                 for _ in 0..k {
-                    ts.push(self.target(b, n, false)?);
+                    ts.push(self.target(b, n, false));
                 }
                 Skel::BrTable(default, ts)
             }
-            75..=91 if imports > 0 || self.u.rare(100)? => {
-                let import = if imports == 0 { 0 } else { self.u.below(imports)? as u32 };
-                let ok = self.target(b, n, true)?;
-                let mut fail = self.target(b, n, false)?;
-                if fail == ok && n > 2 && !self.u.rare(500)? {
+            75..=91 if imports > 0 || self.u.rare(100) => {
+                let import = if imports == 0 { 0 } else { self.u.index(imports) as u32 };
+                let ok = self.target(b, n, true);
+                let mut fail = self.target(b, n, false);
+                if fail == ok && n > 2 && !self.u.rare(500) {
                     // The fail block takes an i32; the ok block the results: keep them apart.
-                    fail = self.u.int_in_range(1..=n as u32 - 2)?;
+                    fail = self.u.int_in_range(1..=n as u32 - 2);
                     if fail >= ok {
                         fail += 1;
                     }
                 }
                 Skel::CallCap { import, ok, fail }
             }
-            92..=96 if b + 1 < n => Skel::Jump(self.target(b, n, true)?),
+            92..=96 if b + 1 < n => Skel::Jump(self.target(b, n, true)),
             92..=96 => Skel::Return,
             97..=99 => Skel::Trap,
-            _ => Skel::Jump(self.target(b, n, true)?),
-        })
+            _ => Skel::Jump(self.target(b, n, true)),
+        }
     }
 
     /// Parameter types: the entry's are the signature's; `call_cap` successors get
     /// the import's results and the trap code; others are drawn.
-    fn block_params(&mut self, n: usize) -> Result<()> {
+    fn block_params(&mut self, n: usize) {
         let mut types: Vec<Option<Vec<Type>>> = vec![None; n];
         types[0] = Some(self.plan().sig.params.clone());
         for s in self.skels.clone() {
@@ -689,69 +667,68 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             let tys = match slot {
                 Some(t) => t,
                 None => {
-                    let k = self.u.int_in_range(0..=2)?;
+                    let k = self.u.int_in_range(0..=2);
                     let mut t = Vec::new();
                     for _ in 0..k {
-                        t.push(val_type(self.u, &caps)?);
+                        t.push(val_type(self.u, &caps));
                     }
                     t
                 }
             };
             let mut ps = Vec::new();
             for (i, ty) in tys.into_iter().enumerate() {
-                let value = self.fresh()?;
-                let fact = self.param_fact(b, foreign[b], i, &ty)?;
+                let value = self.fresh();
+                let fact = self.param_fact(b, foreign[b], i, &ty);
                 ps.push(BlockParam { value, ty, fact });
             }
             self.params.push(ps);
         }
-        Ok(())
     }
 
     /// A fact for a block parameter: on entry and `call_cap` successors (`foreign`)
     /// only the trivial one is provable; elsewhere a bound an edge may establish.
-    fn param_fact(&mut self, b: usize, foreign: bool, i: usize, ty: &Type) -> Result<Option<Fact>> {
+    fn param_fact(&mut self, b: usize, foreign: bool, i: usize, ty: &Type) -> Option<Fact> {
         let Some(bits) = ty.int_bits() else {
-            return Ok(if self.u.rare(10)? {
+            return if self.u.rare(10) {
                 Some(Fact::Range { lo: 0, hi: 1 })
             } else {
                 None
-            });
+            };
         };
-        if !self.u.pct(if foreign { 5 } else { 25 })? {
-            return Ok(None);
+        if !self.u.chance(if foreign { 5 } else { 25 }) {
+            return None;
         }
-        if foreign && !self.u.pct(5)? {
-            return Ok(Some(Fact::Range {
+        if foreign && !self.u.chance(5) {
+            return Some(Fact::Range {
                 lo: 0,
                 hi: max_of(bits),
-            }));
+            });
         }
         let initial = self.dom.initial_bytes();
-        Ok(Some(match self.u.int_in_range(0u8..=9)? {
+        Some(match self.u.int_in_range(0u8..=9) {
             0..=3 => Fact::Range {
                 lo: 0,
-                hi: *self
+                hi: self
                     .u
-                    .choose(&[1, 15, 255, 4095, initial.saturating_sub(8), max_of(bits)])?,
+                    .pick(&[1, 15, 255, 4095, initial.saturating_sub(8), max_of(bits)]),
             },
             4..=5 if initial >= 16 => Fact::InMemory {
-                size: *self.u.choose(&[1, 4, 8, 16])?,
+                size: self.u.pick(&[1, 4, 8, 16]),
             },
             6..=8 => {
                 self.pending_lt.push(PendingLt { block: b, param: i });
-                return Ok(None);
+                return None;
             }
-            _ if self.u.pct(10)? => {
-                let lo = self.u.arbitrary::<u64>()? & max_of(bits);
-                let hi = lo.saturating_add(self.u.arbitrary::<u16>()? as u64).min(max_of(bits));
+            _ if self.u.chance(10) => {
+                let lo = self.u.bits64() & max_of(bits);
+                let hi = lo.saturating_add(self.u.index(1 << 16) as u64).min(max_of(bits));
                 Fact::Range { lo, hi }
             }
             _ => Fact::Range {
                 lo: 0,
                 hi: max_of(bits),
             },
-        }))
+        })
     }
 
     fn known_param(&self, p: &BlockParam) -> Known {
@@ -777,22 +754,22 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
         }
     }
 
-    fn block(&mut self, b: usize) -> Result<Block> {
+    fn block(&mut self, b: usize) -> Block {
         let params = self.params[b].clone();
         for p in &params {
             let k = self.known_param(p);
             self.avail.push(k);
         }
         self.insts = Vec::new();
-        let n = if self.u.pct(10)? {
-            self.u.int_in_range(0..=24)?
+        let n = if self.u.chance(10) {
+            self.u.int_in_range(0..=24)
         } else {
-            self.u.int_in_range(0..=8)?
+            self.u.int_in_range(0..=8)
         };
         for _ in 0..n {
-            self.inst()?;
+            self.inst();
         }
-        let term = self.terminator(b)?;
+        let term = self.terminator(b);
         // Everything defined here is visible to the blocks this one dominates.
         let own: Vec<Known> = params
             .iter()
@@ -804,60 +781,59 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             }))
             .collect();
         self.defs[b] = own;
-        Ok(Block {
+        Block {
             params,
             insts: std::mem::take(&mut self.insts),
             term,
             term_span: None,
-        })
+        }
     }
 
     // --- operands ------------------------------------------------------------------
 
     /// A value of type `ty` available here; sometimes deliberately not.
-    fn operand(&mut self, ty: &Type) -> Result<Value> {
-        if self.u.rare(30)? {
+    fn operand(&mut self, ty: &Type) -> Value {
+        if self.u.rare(30) {
             return self.wrong_operand();
         }
-        let cands: Vec<usize> = (0..self.avail.len()).filter(|&i| &self.avail[i].ty == ty).collect();
-        if !cands.is_empty() && !self.u.pct(15)? {
-            let i = cands[self.u.below(cands.len())?];
-            return Ok(self.avail[i].v);
+        let cands: Vec<Value> = self.avail.iter().filter(|k| &k.ty == ty).map(|k| k.v).collect();
+        match REUSE.pick(self.u, &cands) {
+            Some(v) => v,
+            None => self.materialize(ty),
         }
-        self.materialize(ty)
     }
 
-    fn num_operand(&mut self, t: NumType) -> Result<Value> {
+    fn num_operand(&mut self, t: NumType) -> Value {
         self.operand(t.as_type())
     }
 
-    fn wrong_operand(&mut self) -> Result<Value> {
-        let r = self.u.int_in_range(0u8..=9)?;
+    fn wrong_operand(&mut self) -> Value {
+        let r = self.u.int_in_range(0u8..=9);
         if r < 5 && !self.avail.is_empty() {
-            let i = self.u.below(self.avail.len())?;
-            return Ok(self.avail[i].v);
+            let i = self.u.index(self.avail.len());
+            return self.avail[i].v;
         }
         if r < 8 && self.next_value > 0 {
             // Defined somewhere in the function, maybe not on every path.
-            return Ok(Value(self.u.int_in_range(0..=self.next_value - 1)?));
+            return Value(self.u.int_in_range(0..=self.next_value - 1));
         }
-        Ok(Value(self.next_value + 100 + self.u.int_in_range(0..=50)?))
+        Value(self.next_value + 100 + self.u.int_in_range(0..=50))
     }
 
     /// Define a value of type `ty` with an instruction.
-    fn materialize(&mut self, ty: &Type) -> Result<Value> {
+    fn materialize(&mut self, ty: &Type) -> Value {
         let op = match ty {
-            Type::I32 => Op::Const(Const::I32(self.int_const(32)? as u32 as i32)),
-            Type::I64 => Op::Const(Const::I64(self.int_const(64)? as i64)),
-            Type::F32 => Op::Const(Const::F32(self.float_bits(32)? as u32)),
-            Type::F64 => Op::Const(Const::F64(self.float_bits(64)?)),
+            Type::I32 => Op::Const(Const::I32(self.int_const(32) as u32 as i32)),
+            Type::I64 => Op::Const(Const::I64(self.int_const(64) as i64)),
+            Type::F32 => Op::Const(Const::F32(self.float_bits(32) as u32)),
+            Type::F64 => Op::Const(Const::F64(self.float_bits(64))),
             Type::Buf => {
-                let ptr = self.operand(&Type::I32)?;
-                let len = self.operand(&Type::I32)?;
+                let ptr = self.operand(&Type::I32);
+                let len = self.operand(&Type::I32);
                 Op::BufMake { ptr, len }
             }
             Type::Region => {
-                let len = self.operand(&Type::I32)?;
+                let len = self.operand(&Type::I32);
                 Op::RegionNew { len }
             }
             Type::Cap(sig) => {
@@ -868,46 +844,46 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                     return self.wrong_operand();
                 }
                 Op::CapGet {
-                    import: found[self.u.below(found.len())?] as u32,
+                    import: found[self.u.index(found.len())] as u32,
                 }
             }
         };
-        let defs = self.emit(op)?;
+        let defs = self.emit(op);
         match defs.first() {
-            Some(v) => Ok(*v),
+            Some(v) => *v,
             None => self.wrong_operand(),
         }
     }
 
     /// An integer constant: small, address-like, a mask, or anything.
-    fn int_const(&mut self, bits: u32) -> Result<u64> {
+    fn int_const(&mut self, bits: u32) -> u64 {
         let initial = self.dom.initial_bytes();
-        let v = match self.u.int_in_range(0u8..=99)? {
-            0..=54 => self.u.int_in_range(0..=16u64)?,
-            55..=69 => self.u.int_in_range(0..=initial + 16)?,
-            70..=79 => max_of(self.u.int_in_range(0..=bits)?),
+        let v = match self.u.below(100) {
+            0..=54 => self.u.int_in_range(0..=16u64),
+            55..=69 => self.u.int_in_range(0..=initial + 16),
+            70..=79 => max_of(self.u.int_in_range(0..=bits)),
             80..=84 => u64::MAX, // -1
-            _ => self.u.arbitrary::<u64>()?,
+            _ => self.u.bits64(),
         };
-        Ok(v & max_of(bits))
+        v & max_of(bits)
     }
 
-    fn float_bits(&mut self, bits: u32) -> Result<u64> {
-        let f = match self.u.int_in_range(0u8..=9)? {
-            0..=4 => self.u.int_in_range(-4i32..=16)? as f64,
+    fn float_bits(&mut self, bits: u32) -> u64 {
+        let f = match self.u.int_in_range(0u8..=9) {
+            0..=4 => self.u.int_in_range(-4i32..=16) as f64,
             5 => f64::NAN,
             6 => f64::INFINITY,
             7 => -0.0,
             _ => {
-                let raw = self.u.arbitrary::<u64>()?;
-                return Ok(raw & max_of(bits));
+                let raw = self.u.bits64();
+                return raw & max_of(bits);
             }
         };
-        Ok(if bits == 32 {
+        if bits == 32 {
             (f as f32).to_bits() as u64
         } else {
             f.to_bits()
-        })
+        }
     }
 
     // --- instructions --------------------------------------------------------------
@@ -969,39 +945,37 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
 
     /// A fact for the result of `op` of type `ty`: usually what the verifier can
     /// prove (or weaker), rarely a false one.
-    fn result_fact(&mut self, op: &Op, ty: &Type) -> Result<Option<Fact>> {
-        let Some(bits) = ty.int_bits() else {
-            return Ok(None);
-        };
-        if !self.u.pct(30)? {
-            return Ok(None);
+    fn result_fact(&mut self, op: &Op, ty: &Type) -> Option<Fact> {
+        let bits = ty.int_bits()?;
+        if !self.u.chance(30) {
+            return None;
         }
-        if self.u.rare(100)? {
-            let lo = self.u.int_in_range(0..=16u64)?;
-            let hi = lo.saturating_add(self.u.int_in_range(0..=300u64)?);
-            return Ok(Some(Fact::Range { lo, hi }));
+        if self.u.rare(100) {
+            let lo = self.u.int_in_range(0..=16u64);
+            let hi = lo.saturating_add(self.u.int_in_range(0..=300u64));
+            return Some(Fact::Range { lo, hi });
         }
         let (lo, hi) = match self.derive(op, bits) {
             Some(r) => r,
-            None if self.u.pct(30)? => {
-                return Ok(Some(Fact::Range {
+            None if self.u.chance(30) => {
+                return Some(Fact::Range {
                     lo: 0,
                     hi: max_of(bits),
-                }))
+                })
             }
             None => (0, max_of(bits)),
         };
         let initial = self.dom.initial_bytes();
-        Ok(match self.u.int_in_range(0u8..=99)? {
+        match self.u.below(100) {
             0..=54 => Some(Fact::Range { lo, hi }),
             55..=64 => {
-                let lo = lo.saturating_sub(self.u.int_in_range(0..=3)?);
-                let hi = hi.saturating_add(self.u.int_in_range(0..=3)?).min(max_of(bits));
+                let lo = lo.saturating_sub(self.u.int_in_range(0..=3));
+                let hi = hi.saturating_add(self.u.int_in_range(0..=3)).min(max_of(bits));
                 Some(Fact::Range { lo, hi })
             }
             65..=79 if hi <= initial => {
                 let room = (initial - hi).min(u32::MAX as u64) as u32;
-                let size = room.saturating_sub(self.u.int_in_range(0..=2)?);
+                let size = room.saturating_sub(self.u.int_in_range(0..=2));
                 Some(Fact::InMemory { size })
             }
             _ => match op {
@@ -1017,19 +991,19 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                     if above.is_empty() {
                         None
                     } else {
-                        Some(Fact::Lt(above[self.u.below(above.len())?]))
+                        Some(Fact::Lt(above[self.u.index(above.len())]))
                     }
                 }
             },
-        })
+        }
     }
 
     /// Append an instruction with fresh results (and maybe facts); returns them.
-    fn emit(&mut self, op: Op) -> Result<Vec<Value>> {
+    fn emit(&mut self, op: Op) -> Vec<Value> {
         let mut tys = op.result_type_vec(self.dom);
-        if self.u.rare(5)? {
+        if self.u.rare(5) {
             // Deliberately the wrong number of results.
-            if tys.is_empty() || self.u.pct(50)? {
+            if tys.is_empty() || self.u.chance(50) {
                 tys.push(Type::I32);
             } else {
                 tys.pop();
@@ -1038,8 +1012,8 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
         let mut results = Vec::new();
         let mut known = Vec::new();
         for ty in tys {
-            let value = self.fresh()?;
-            let fact = self.result_fact(&op, &ty)?;
+            let value = self.fresh();
+            let fact = self.result_fact(&op, &ty);
             let bits = ty.int_bits();
             let range = match (fact, bits) {
                 (Some(Fact::Range { lo, hi }), Some(b)) if lo <= hi && hi <= max_of(b) => Some((lo, hi)),
@@ -1068,28 +1042,28 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             span: None,
         });
         self.avail.extend(known);
-        Ok(values)
+        values
     }
 
     /// A store's access shape: a store never sign-extends (the verifier rejects the
     /// flag), so it is clear but in the rare invalid shapes.
-    fn store_access(&mut self) -> Result<MemAccess> {
-        let mut access = self.access()?;
-        if !self.u.rare(10)? {
+    fn store_access(&mut self) -> MemAccess {
+        let mut access = self.access();
+        if !self.u.rare(10) {
             access.signed = false;
         }
-        Ok(access)
+        access
     }
 
     /// A memory access shape: valid for its type almost always.
-    fn access(&mut self) -> Result<MemAccess> {
-        let ty = self.u.num_type()?;
-        if self.u.rare(10)? {
-            return Ok(MemAccess {
+    fn access(&mut self) -> MemAccess {
+        let ty = self.u.num_type();
+        if self.u.rare(10) {
+            return MemAccess {
                 ty,
-                bytes: *self.u.choose(&[0u8, 1, 2, 3, 4, 8, 16])?,
-                signed: self.u.arbitrary()?,
-            });
+                bytes: self.u.pick(&[0u8, 1, 2, 3, 4, 8, 16]),
+                signed: self.u.chance(50),
+            };
         }
         let widths: &[u8] = match ty {
             NumType::I32 => &[4, 1, 2],
@@ -1097,26 +1071,26 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             NumType::F32 => &[4],
             NumType::F64 => &[8],
         };
-        let bytes = *self.u.choose(widths)?;
+        let bytes = self.u.pick(widths);
         let full = matches!(
             (ty, bytes),
             (NumType::I32 | NumType::F32, 4) | (NumType::I64 | NumType::F64, 8)
         );
-        let signed = !full && self.u.arbitrary()?;
-        Ok(MemAccess { ty, bytes, signed })
+        let signed = !full && self.u.chance(50);
+        MemAccess { ty, bytes, signed }
     }
 
     /// An address: often a fresh in-range constant so that accesses get proven.
-    fn address(&mut self) -> Result<Value> {
+    fn address(&mut self) -> Value {
         let initial = self.dom.initial_bytes();
-        if initial > 0 && self.u.pct(35)? {
-            let c = self.u.int_in_range(0..=initial + 8)?;
-            let v = self.emit(Op::Const(Const::I32(c as u32 as i32)))?;
+        if initial > 0 && self.u.chance(35) {
+            let c = self.u.int_in_range(0..=initial + 8);
+            let v = self.emit(Op::Const(Const::I32(c as u32 as i32)));
             if let Some(v) = v.first() {
-                return Ok(*v);
+                return *v;
             }
         }
-        if self.u.pct(30)? {
+        if self.u.chance(30) {
             // Prefer one the verifier knows something about.
             let cands: Vec<Value> = self
                 .avail
@@ -1125,118 +1099,118 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 .map(|k| k.v)
                 .collect();
             if !cands.is_empty() {
-                return Ok(cands[self.u.below(cands.len())?]);
+                return cands[self.u.index(cands.len())];
             }
         }
         self.operand(&Type::I32)
     }
 
-    fn offset(&mut self) -> Result<u32> {
-        Ok(match self.u.int_in_range(0u8..=9)? {
-            0..=6 => self.u.int_in_range(0..=16)?,
-            7..=8 => self.u.int_in_range(0..=70_000)?,
-            _ => self.u.arbitrary()?,
-        })
-    }
-
-    /// With a small probability, a type the operation is not defined on.
-    fn maybe_wrong(&mut self, t: NumType) -> Result<NumType> {
-        if self.u.rare(10)? {
-            self.u.num_type()
-        } else {
-            Ok(t)
+    fn offset(&mut self) -> u32 {
+        match self.u.int_in_range(0u8..=9) {
+            0..=6 => self.u.int_in_range(0..=16),
+            7..=8 => self.u.int_in_range(0..=70_000),
+            _ => self.u.bits32(),
         }
     }
 
-    fn inst(&mut self) -> Result<()> {
-        let kind = if self.u.pct(40)? {
-            *self.u.choose(&CORE_KINDS)?
+    /// With a small probability, a type the operation is not defined on.
+    fn maybe_wrong(&mut self, t: NumType) -> NumType {
+        if self.u.rare(10) {
+            self.u.num_type()
         } else {
-            self.u.arbitrary::<OpKind>()?
+            t
+        }
+    }
+
+    fn inst(&mut self) {
+        let kind = if self.u.chance(40) {
+            self.u.pick(&CORE_KINDS)
+        } else {
+            self.u.pick(&OpKind::ALL)
         };
         let op = match kind {
             OpKind::Const => {
-                let t = self.u.num_type()?;
-                self.materialize(t.as_type())?;
-                return Ok(());
+                let t = self.u.num_type();
+                self.materialize(t.as_type());
+                return;
             }
             OpKind::IntBinary => {
-                let ty = self.u.int_type()?;
-                let ty = self.maybe_wrong(ty)?;
-                let op = *self.u.choose(&INT_BINOPS)?;
-                let a = self.num_operand(ty)?;
-                let b = self.num_operand(ty)?;
+                let ty = self.u.int_type();
+                let ty = self.maybe_wrong(ty);
+                let op = self.u.pick(&INT_BINOPS);
+                let a = self.num_operand(ty);
+                let b = self.num_operand(ty);
                 Op::Binary { op, ty, a, b }
             }
             OpKind::FloatBinary => {
-                let ty = self.u.float_type()?;
-                let ty = self.maybe_wrong(ty)?;
-                let op = *self.u.choose(&FLOAT_BINOPS)?;
-                let a = self.num_operand(ty)?;
-                let b = self.num_operand(ty)?;
+                let ty = self.u.float_type();
+                let ty = self.maybe_wrong(ty);
+                let op = self.u.pick(&FLOAT_BINOPS);
+                let a = self.num_operand(ty);
+                let b = self.num_operand(ty);
                 Op::Binary { op, ty, a, b }
             }
             OpKind::IntUnary => {
-                let mut ty = self.u.int_type()?;
-                let op = *self.u.choose(&INT_UNOPS)?;
-                if op == UnOp::Sext32 && !self.u.rare(100)? {
+                let mut ty = self.u.int_type();
+                let op = self.u.pick(&INT_UNOPS);
+                if op == UnOp::Sext32 && !self.u.rare(100) {
                     ty = NumType::I64;
                 }
-                let ty = self.maybe_wrong(ty)?;
-                let a = self.num_operand(ty)?;
+                let ty = self.maybe_wrong(ty);
+                let a = self.num_operand(ty);
                 Op::Unary { op, ty, a }
             }
             OpKind::FloatUnary => {
-                let ty = self.u.float_type()?;
-                let ty = self.maybe_wrong(ty)?;
-                let op = *self.u.choose(&FLOAT_UNOPS)?;
-                let a = self.num_operand(ty)?;
+                let ty = self.u.float_type();
+                let ty = self.maybe_wrong(ty);
+                let op = self.u.pick(&FLOAT_UNOPS);
+                let a = self.num_operand(ty);
                 Op::Unary { op, ty, a }
             }
             OpKind::Icmp => {
-                let ty = self.u.int_type()?;
-                let ty = self.maybe_wrong(ty)?;
-                let cc = *self.u.choose(&IntCC::ALL)?;
-                let a = self.num_operand(ty)?;
-                let b = self.num_operand(ty)?;
+                let ty = self.u.int_type();
+                let ty = self.maybe_wrong(ty);
+                let cc = self.u.pick(&IntCC::ALL);
+                let a = self.num_operand(ty);
+                let b = self.num_operand(ty);
                 Op::Icmp { cc, ty, a, b }
             }
             OpKind::Fcmp => {
-                let ty = self.u.float_type()?;
-                let ty = self.maybe_wrong(ty)?;
-                let cc = *self.u.choose(&FLOAT_CCS)?;
-                let a = self.num_operand(ty)?;
-                let b = self.num_operand(ty)?;
+                let ty = self.u.float_type();
+                let ty = self.maybe_wrong(ty);
+                let cc = self.u.pick(&FLOAT_CCS);
+                let a = self.num_operand(ty);
+                let b = self.num_operand(ty);
                 Op::Fcmp { cc, ty, a, b }
             }
             OpKind::Select => {
                 let caps: Vec<Signature> = self.dom.imports.iter().map(|i| i.sig.clone()).collect();
-                let ty = val_type(self.u, &caps)?;
-                let cond = self.operand(&Type::I32)?;
-                let a = self.operand(&ty)?;
-                let b = self.operand(&ty)?;
+                let ty = val_type(self.u, &caps);
+                let cond = self.operand(&Type::I32);
+                let a = self.operand(&ty);
+                let b = self.operand(&ty);
                 Op::Select { ty, cond, a, b }
             }
             OpKind::Convert => {
-                let (op, from, to) = if self.u.rare(30)? {
-                    (*self.u.choose(&ALL_CONV_OPS)?, self.u.num_type()?, self.u.num_type()?)
+                let (op, from, to) = if self.u.rare(30) {
+                    (self.u.pick(&CONV_OPS), self.u.num_type(), self.u.num_type())
                 } else {
-                    *self.u.choose(&conversions())?
+                    self.u.pick(CONVERSIONS)
                 };
-                let a = self.num_operand(from)?;
+                let a = self.num_operand(from);
                 Op::Convert { op, from, to, a }
             }
             OpKind::Load => {
-                let access = self.access()?;
-                let addr = self.address()?;
-                let offset = self.offset()?;
+                let access = self.access();
+                let addr = self.address();
+                let offset = self.offset();
                 Op::Load { access, addr, offset }
             }
             OpKind::Store => {
-                let access = self.store_access()?;
-                let value = self.num_operand(access.ty)?;
-                let addr = self.address()?;
-                let offset = self.offset()?;
+                let access = self.store_access();
+                let value = self.num_operand(access.ty);
+                let addr = self.address();
+                let offset = self.offset();
                 Op::Store {
                     access,
                     value,
@@ -1246,23 +1220,23 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             }
             OpKind::MemorySize => Op::MemorySize,
             OpKind::MemoryGrow => Op::MemoryGrow {
-                delta: self.operand(&Type::I32)?,
+                delta: self.operand(&Type::I32),
             },
             OpKind::MemoryCopy => {
-                let dst = self.address()?;
-                let src = self.address()?;
-                let len = self.operand(&Type::I32)?;
+                let dst = self.address();
+                let src = self.address();
+                let len = self.operand(&Type::I32);
                 Op::MemoryCopy { dst, src, len }
             }
             OpKind::MemoryFill => {
-                let dst = self.address()?;
-                let byte = self.operand(&Type::I32)?;
-                let len = self.operand(&Type::I32)?;
+                let dst = self.address();
+                let byte = self.operand(&Type::I32);
+                let len = self.operand(&Type::I32);
                 Op::MemoryFill { dst, byte, len }
             }
             OpKind::Call => {
                 let nf = self.dom.funcs.len();
-                let func = if self.u.rare(30)? { nf } else { self.u.below(nf)? };
+                let func = if self.u.rare(30) { nf } else { self.u.index(nf) };
                 let params = self
                     .dom
                     .funcs
@@ -1271,9 +1245,9 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                     .unwrap_or_default();
                 let mut args = Vec::new();
                 for p in &params {
-                    args.push(self.operand(p)?);
+                    args.push(self.operand(p));
                 }
-                self.mangle_args(&mut args)?;
+                self.mangle_args(&mut args);
                 Op::Call {
                     func: func as u32,
                     args,
@@ -1281,47 +1255,47 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             }
             OpKind::CapGet => {
                 let ni = self.dom.imports.len();
-                if ni == 0 && !self.u.pct(10)? {
-                    return Ok(());
+                if ni == 0 && !self.u.chance(10) {
+                    return;
                 }
-                let import = if ni == 0 || self.u.rare(30)? {
+                let import = if ni == 0 || self.u.rare(30) {
                     ni
                 } else {
-                    self.u.below(ni)?
+                    self.u.index(ni)
                 };
                 Op::CapGet { import: import as u32 }
             }
             OpKind::BufMake => {
-                let ptr = self.address()?;
-                let len = self.operand(&Type::I32)?;
+                let ptr = self.address();
+                let len = self.operand(&Type::I32);
                 Op::BufMake { ptr, len }
             }
             OpKind::BufPtr => Op::BufPtr {
-                buf: self.operand(&Type::Buf)?,
+                buf: self.operand(&Type::Buf),
             },
             OpKind::BufLen => Op::BufLen {
-                buf: self.operand(&Type::Buf)?,
+                buf: self.operand(&Type::Buf),
             },
             OpKind::RegionNew => Op::RegionNew {
-                len: self.operand(&Type::I32)?,
+                len: self.operand(&Type::I32),
             },
             OpKind::RegionLen => Op::RegionLen {
-                region: self.operand(&Type::Region)?,
+                region: self.operand(&Type::Region),
             },
             OpKind::RegionFree => Op::RegionFree {
-                region: self.operand(&Type::Region)?,
+                region: self.operand(&Type::Region),
             },
             OpKind::RegionLoad => {
-                let access = self.access()?;
-                let region = self.operand(&Type::Region)?;
-                let index = self.operand(&Type::I32)?;
+                let access = self.access();
+                let region = self.operand(&Type::Region);
+                let index = self.operand(&Type::I32);
                 Op::RegionLoad { access, region, index }
             }
             OpKind::RegionStore => {
-                let access = self.store_access()?;
-                let value = self.num_operand(access.ty)?;
-                let region = self.operand(&Type::Region)?;
-                let index = self.operand(&Type::I32)?;
+                let access = self.store_access();
+                let value = self.num_operand(access.ty);
+                let region = self.operand(&Type::Region);
+                let index = self.operand(&Type::I32);
                 Op::RegionStore {
                     access,
                     value,
@@ -1330,49 +1304,33 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 }
             }
             OpKind::RegionRead | OpKind::RegionWrite => {
-                let region = self.operand(&Type::Region)?;
-                let index = self.operand(&Type::I32)?;
-                let addr = self.address()?;
-                let len = self.operand(&Type::I32)?;
-                if matches!(kind, OpKind::RegionRead) {
-                    Op::RegionRead {
-                        region,
-                        index,
-                        addr,
-                        len,
-                    }
-                } else {
-                    Op::RegionWrite {
-                        region,
-                        index,
-                        addr,
-                        len,
-                    }
-                }
+                let region = self.operand(&Type::Region);
+                let index = self.operand(&Type::I32);
+                let addr = self.address();
+                let len = self.operand(&Type::I32);
+                region_transfer(matches!(kind, OpKind::RegionRead), region, index, addr, len)
             }
         };
-        self.emit(op)?;
-        Ok(())
+        self.emit(op);
     }
 
     /// Rarely, one argument too many or too few.
-    fn mangle_args(&mut self, args: &mut Vec<Value>) -> Result<()> {
-        if self.u.rare(10)? {
-            if args.is_empty() || self.u.pct(50)? {
-                let v = self.operand(&Type::I32)?;
+    fn mangle_args(&mut self, args: &mut Vec<Value>) {
+        if self.u.rare(10) {
+            if args.is_empty() || self.u.chance(50) {
+                let v = self.operand(&Type::I32);
                 args.push(v);
             } else {
                 args.pop();
             }
         }
-        Ok(())
     }
 
     // --- terminators ---------------------------------------------------------------
 
     /// Arguments for the parameters of block `t`, preferring values that satisfy
     /// the parameter's fact.
-    fn edge(&mut self, t: u32) -> Result<BlockCall> {
+    fn edge(&mut self, t: u32) -> BlockCall {
         let params = self.params.get(t as usize).cloned().unwrap_or_default();
         let initial = self.dom.initial_bytes();
         let mut args = Vec::new();
@@ -1398,26 +1356,26 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 _ => Vec::new(),
             };
             let v = match p.fact {
-                Some(_) if !fitting.is_empty() && !self.u.rare(300)? => fitting[self.u.below(fitting.len())?],
-                Some(fact) if !self.u.rare(300)? => self.fitting_const(&p.ty, fact)?,
-                _ => self.operand(&p.ty)?,
+                Some(_) if !fitting.is_empty() && !self.u.rare(300) => fitting[self.u.index(fitting.len())],
+                Some(fact) if !self.u.rare(300) => self.fitting_const(&p.ty, fact),
+                _ => self.operand(&p.ty),
             };
             args.push(v);
         }
-        self.mangle_args(&mut args)?;
-        Ok(BlockCall {
+        self.mangle_args(&mut args);
+        BlockCall {
             block: BlockId(t),
             args,
-        })
+        }
     }
 
     /// A constant the verifier sees satisfies `fact` (when one exists).
-    fn fitting_const(&mut self, ty: &Type, fact: Fact) -> Result<Value> {
+    fn fitting_const(&mut self, ty: &Type, fact: Fact) -> Value {
         let c = match fact {
-            Fact::Range { lo, hi } => self.u.int_in_range(lo..=hi)?,
+            Fact::Range { lo, hi } => self.u.int_in_range(lo..=hi),
             Fact::InMemory { size } => self
                 .u
-                .int_in_range(0..=self.dom.initial_bytes().saturating_sub(size as u64))?,
+                .int_in_range(0..=self.dom.initial_bytes().saturating_sub(size as u64)),
             Fact::Lt(_) => 0,
         };
         let op = match ty {
@@ -1425,38 +1383,38 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             Type::I64 => Op::Const(Const::I64(c as i64)),
             _ => return self.operand(ty),
         };
-        match self.emit(op)?.first() {
-            Some(v) => Ok(*v),
+        match self.emit(op).first() {
+            Some(v) => *v,
             None => self.operand(ty),
         }
     }
 
-    fn terminator(&mut self, b: usize) -> Result<Terminator> {
-        Ok(match self.skels[b].clone() {
-            Skel::Jump(t) => Terminator::Jump(self.edge(t)?),
+    fn terminator(&mut self, b: usize) -> Terminator {
+        match self.skels[b].clone() {
+            Skel::Jump(t) => Terminator::Jump(self.edge(t)),
             Skel::Brif(t, e) => {
                 let mut icmp = None;
-                let cond = if self.u.pct(55)? {
+                let cond = if self.u.chance(55) {
                     // A fresh comparison, so the edges can refine a bound.
-                    let ty = self.u.int_type()?;
-                    let cc = if self.u.pct(50)? {
+                    let ty = self.u.int_type();
+                    let cc = if self.u.chance(50) {
                         IntCC::Ult
                     } else {
-                        *self.u.choose(&IntCC::ALL)?
+                        self.u.pick(&IntCC::ALL)
                     };
-                    let a = self.num_operand(ty)?;
-                    let bv = self.num_operand(ty)?;
-                    let (a, bv) = if self.u.pct(20)? { (bv, a) } else { (a, bv) };
+                    let a = self.num_operand(ty);
+                    let bv = self.num_operand(ty);
+                    let (a, bv) = if self.u.chance(20) { (bv, a) } else { (a, bv) };
                     icmp = Some((cc, a, bv));
                     let op = Op::Icmp { cc, ty, a, b: bv };
-                    match self.emit(op)?.first() {
+                    match self.emit(op).first() {
                         Some(v) => *v,
-                        None => self.operand(&Type::I32)?,
+                        None => self.operand(&Type::I32),
                     }
                 } else {
-                    self.operand(&Type::I32)?
+                    self.operand(&Type::I32)
                 };
-                let mut then = self.edge(t)?;
+                let mut then = self.edge(t);
                 // Pass the compared value along, so a bound on it can be proven.
                 if let Some((_, a, _)) = icmp {
                     let tys: Vec<Type> = self
@@ -1466,7 +1424,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                         .unwrap_or_default();
                     let a_ty = self.avail.iter().rev().find(|k| k.v == a).map(|k| k.ty.clone());
                     for (i, ty) in tys.iter().enumerate() {
-                        if Some(ty) == a_ty.as_ref() && i < then.args.len() && self.u.pct(60)? {
+                        if Some(ty) == a_ty.as_ref() && i < then.args.len() && self.u.chance(60) {
                             then.args[i] = a;
                         }
                     }
@@ -1479,15 +1437,15 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                         b: bv,
                     });
                 }
-                let else_ = self.edge(e)?;
+                let else_ = self.edge(e);
                 Terminator::Brif { cond, then, else_ }
             }
             Skel::BrTable(d, ts) => {
-                let index = self.operand(&Type::I32)?;
-                let default = self.edge(d)?;
+                let index = self.operand(&Type::I32);
+                let default = self.edge(d);
                 let mut targets = Vec::new();
                 for t in ts {
-                    targets.push(self.edge(t)?);
+                    targets.push(self.edge(t));
                 }
                 Terminator::BrTable {
                     index,
@@ -1499,22 +1457,22 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 let results = self.plan().sig.results.clone();
                 let mut vals = Vec::new();
                 for r in &results {
-                    vals.push(self.operand(r)?);
+                    vals.push(self.operand(r));
                 }
-                self.mangle_args(&mut vals)?;
+                self.mangle_args(&mut vals);
                 Terminator::Return(vals)
             }
             Skel::CallCap { import, ok, fail } => {
                 let sig = self.dom.imports.get(import as usize).map(|i| i.sig.clone());
                 let cap = match &sig {
-                    Some(sig) => self.operand(&Type::Cap(Box::new(sig.clone())))?,
-                    None => self.wrong_operand()?,
+                    Some(sig) => self.operand(&Type::Cap(Box::new(sig.clone()))),
+                    None => self.wrong_operand(),
                 };
                 let mut args = Vec::new();
                 for p in sig.map(|s| s.params).unwrap_or_default() {
-                    args.push(self.operand(&p)?);
+                    args.push(self.operand(&p));
                 }
-                self.mangle_args(&mut args)?;
+                self.mangle_args(&mut args);
                 Terminator::CallCap {
                     cap,
                     args,
@@ -1523,13 +1481,13 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 }
             }
             Skel::Trap => Terminator::Trap,
-        })
+        }
     }
 
     /// Give the parameters that asked for an `lt` fact a bound: the other operand of
     /// a comparison that decides an edge into the block with this argument, if any;
     /// else any integer of a dominating block.
-    fn resolve_lt(&mut self, blocks: &mut [Block], doms: &[u32]) -> Result<()> {
+    fn resolve_lt(&mut self, blocks: &mut [Block], doms: &[u32]) {
         for p in std::mem::take(&mut self.pending_lt) {
             // `brif (icmp.ult x, n), blockT(x)` proves `x < n` in blockT.
             let from_brif = self.brifs.iter().find_map(|r| {
@@ -1543,7 +1501,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
             });
             let bound = match from_brif {
                 Some(b) => Some(b),
-                None if !self.u.pct(20)? => None,
+                None if !self.u.chance(20) => None,
                 None => {
                     let cands: Vec<Value> = (0..blocks.len())
                         .filter(|&d| d != p.block && doms[p.block] & (1 << d) != 0)
@@ -1554,7 +1512,7 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                     if cands.is_empty() {
                         None
                     } else {
-                        Some(cands[self.u.below(cands.len())?])
+                        Some(cands[self.u.index(cands.len())])
                     }
                 }
             };
@@ -1562,7 +1520,6 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 blocks[p.block].params[p.param].fact = Some(Fact::Lt(n));
             }
         }
-        Ok(())
     }
 }
 

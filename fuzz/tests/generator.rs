@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use arbitrary::Unstructured;
 use capjit_fuzz::{gen, oracle};
+use capjit_testgen::ByteChoices;
 
 /// A small deterministic byte source (xorshift), so the test needs no dependency.
 fn bytes(seed: u64, n: usize) -> Vec<u8> {
@@ -28,8 +28,7 @@ fn a_good_share_of_generated_modules_verifies() {
     let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
     for seed in 0..total {
         let data = bytes(seed, 4096);
-        let mut u = Unstructured::new(&data);
-        let m = gen::module(&mut u).expect("enough input");
+        let m = gen::module(&mut ByteChoices::new(&data));
         let t = std::time::Instant::now();
         let ok = oracle::check(&m);
         let dt = t.elapsed();

@@ -8,6 +8,11 @@
 //! answers 0 everywhere yields the smallest program, so shrinking the choices
 //! shrinks the program.
 //!
+//! The choice helpers, the operation tables and the function builder (blocks,
+//! fresh values, the scope operands are picked from) are `capjit_testgen`'s,
+//! shared with the fuzz generator and the benches' module; what is here is what
+//! makes these programs valid and interesting to run.
+//!
 //! Programs are built directly as `capjit_ir::Module` values and always pass the
 //! verifier (`generate` asserts it: an invalid program is a generator bug). They
 //! have one or two domains (`app`, optional `svc`), functions with parameters and
@@ -28,106 +33,14 @@ use std::sync::{Arc, Mutex};
 use capjit::{Backend, Config, Instance};
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::{
-    BinOp, Block, BlockCall, BlockId, BlockParam, Const, ConvOp, DataSegment, Def, Domain, Fact, FloatCC, Function,
-    Global, Import, ImportSource, Inbox, Inst, IntCC, MemAccess, Memory, Module, NumType, Op, RegionHandle, Signature,
-    Terminator, Type, UnOp, Val, Value, PAGE_SIZE,
+    BinOp, Const, ConvOp, DataSegment, Domain, Fact, Function, Global, Import, ImportSource, Inbox, IntCC, MemAccess,
+    Memory, Module, NumType, Op, RegionHandle, Signature, Terminator, Type, UnOp, Val, Value, PAGE_SIZE,
 };
-
-// ---- the choice source --------------------------------------------------------
-
-/// Every decision of the generator goes through here.
-pub struct Choices<'a> {
-    f: &'a mut dyn FnMut(u32) -> u32,
-}
-
-impl<'a> Choices<'a> {
-    pub fn new(f: &'a mut dyn FnMut(u32) -> u32) -> Self {
-        Choices { f }
-    }
-
-    /// A number in `[0, n)`; 0 when `n <= 1`.
-    pub fn below(&mut self, n: u32) -> u32 {
-        if n <= 1 {
-            return 0;
-        }
-        (self.f)(n) % n
-    }
-
-    /// True with about `pct` percent; false when the source answers 0.
-    fn chance(&mut self, pct: u32) -> bool {
-        self.below(100) >= 100 - pct.min(100)
-    }
-
-    fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len() as u32) as usize].clone()
-    }
-
-    /// An index into `weights`, each chosen with its weight's share; the first
-    /// option with a non-zero weight when the source answers 0.
-    fn weighted(&mut self, weights: &[u32]) -> usize {
-        let total: u32 = weights.iter().sum();
-        let mut x = self.below(total);
-        for (i, w) in weights.iter().enumerate() {
-            if x < *w {
-                return i;
-            }
-            x -= w;
-        }
-        weights.len() - 1
-    }
-
-    fn bits32(&mut self) -> u32 {
-        let hi = self.below(1 << 16);
-        let lo = self.below(1 << 16);
-        (hi << 16) | lo
-    }
-
-    fn bits64(&mut self) -> u64 {
-        let hi = self.bits32() as u64;
-        (hi << 32) | self.bits32() as u64
-    }
-}
-
-/// A choice source that reads every answer from bytes (a fuzzer's input): a choice
-/// among `n` options takes the fewest bytes that cover `n` (one byte up to 256
-/// options, two up to 65,536, ...), read big-endian and reduced modulo `n`. Once the
-/// bytes are used up every answer is 0, the simplest option, so every input makes a
-/// program, the same one every time, and changing a byte changes its choice and
-/// what depends on it rather than the whole program.
-pub struct ByteChoices<'a> {
-    data: &'a [u8],
-    used: usize,
-}
-
-impl<'a> ByteChoices<'a> {
-    pub fn new(data: &'a [u8]) -> Self {
-        ByteChoices { data, used: 0 }
-    }
-
-    /// A number in `[0, n)`; 0 when `n <= 1` (no byte is used) or the bytes are gone.
-    pub fn choose(&mut self, n: u32) -> u32 {
-        if n <= 1 {
-            return 0;
-        }
-        let span = n - 1;
-        let mut x: u64 = 0;
-        let mut k = 0;
-        while k < 4 && (span >> (8 * k)) != 0 {
-            let Some(&b) = self.data.get(self.used) else {
-                break;
-            };
-            x = (x << 8) | b as u64;
-            self.used += 1;
-            k += 1;
-        }
-        (x % n as u64) as u32
-    }
-
-    /// How many bytes the choices have read so far.
-    pub fn used(&self) -> usize {
-        self.used
-    }
-}
+use capjit_testgen::ops::{
+    region_transfer, CONVERSIONS, FLOAT_BINOPS, FLOAT_CCS, FLOAT_UNOPS, INT_BINOPS, INT_UNOPS, LOADS,
+    NUM_TYPES as NUMS, STORES,
+};
+use capjit_testgen::{edge, Choices as _, FnBuilder, FnChoices, Reuse, Scoping};
 
 // ---- interesting constants ---------------------------------------------------
 
@@ -364,7 +277,7 @@ pub const ENTRY_FUNCTION: &str = "main";
 
 /// Generate a valid program from the choices of `choose` (see the module doc).
 pub fn generate(choose: &mut dyn FnMut(u32) -> u32) -> Case {
-    let mut c = Choices::new(choose);
+    let mut c = FnChoices::new(choose);
     let case = generate_with(&mut c);
     if let Err(errors) = capjit_verifier::verify(&case.module) {
         let msgs: Vec<String> = errors.iter().take(10).map(|e| e.to_string()).collect();
@@ -421,17 +334,11 @@ fn numeric(sig: &Signature) -> bool {
 }
 
 /// A few globals of random types, mostly mutable, with interesting initial values.
-fn random_globals(c: &mut Choices) -> Vec<Global> {
+fn random_globals(c: &mut FnChoices) -> Vec<Global> {
     (0..c.below(5))
         .map(|i| {
             let ty = c.pick(&NUMS);
-            let init = match random_val(c, &Type::from(ty)) {
-                Val::I32(x) => Const::I32(x),
-                Val::I64(x) => Const::I64(x),
-                Val::F32(b) => Const::F32(b),
-                Val::F64(b) => Const::F64(b),
-                other => panic!("generator bug: a global of value {other}"),
-            };
+            let init = interesting(c, &Type::from(ty), 15);
             Global {
                 name: format!("gl{i}"),
                 ty,
@@ -444,7 +351,7 @@ fn random_globals(c: &mut Choices) -> Vec<Global> {
 }
 
 /// A function table over the functions other than `main`, some entries empty.
-fn random_table(c: &mut Choices, funcs: &[FnInfo], main: Option<usize>) -> Vec<Option<u32>> {
+fn random_table(c: &mut FnChoices, funcs: &[FnInfo], main: Option<usize>) -> Vec<Option<u32>> {
     let callees: Vec<u32> = (0..funcs.len())
         .filter(|f| Some(*f) != main)
         .map(|f| f as u32)
@@ -460,14 +367,12 @@ fn random_table(c: &mut Choices, funcs: &[FnInfo], main: Option<usize>) -> Vec<O
         .collect()
 }
 
-const NUMS: [NumType; 4] = [NumType::I32, NumType::I64, NumType::F32, NumType::F64];
-
-fn random_num_type(c: &mut Choices) -> Type {
+fn random_num_type(c: &mut FnChoices) -> Type {
     Type::from(c.pick(&NUMS))
 }
 
 /// A parameter or result type of a function: mostly numbers, sometimes data.
-fn random_value_type(c: &mut Choices) -> Type {
+fn random_value_type(c: &mut FnChoices) -> Type {
     match c.weighted(&[80, 10, 10]) {
         0 => random_num_type(c),
         1 => Type::Buf,
@@ -475,26 +380,26 @@ fn random_value_type(c: &mut Choices) -> Type {
     }
 }
 
-fn random_sig(c: &mut Choices, max_params: u32, max_results: u32, data: bool) -> Signature {
+fn random_sig(c: &mut FnChoices, max_params: u32, max_results: u32, data: bool) -> Signature {
     // Sometimes many parameters: more than the registers that pass them.
     let max_params = if c.chance(10) { 10 } else { max_params };
     let np = c.below(max_params + 1);
     let nr = c.below(max_results + 1);
-    let ty = |c: &mut Choices| if data { random_value_type(c) } else { random_num_type(c) };
+    let ty = |c: &mut FnChoices| if data { random_value_type(c) } else { random_num_type(c) };
     Signature {
         params: (0..np).map(|_| ty(c)).collect(),
         results: (0..nr).map(|_| ty(c)).collect(),
     }
 }
 
-fn random_memory(c: &mut Choices, limits: &Limits) -> Memory {
+fn random_memory(c: &mut FnChoices, limits: &Limits) -> Memory {
     let initial = c.pick(&[1, 1, 1, 2, 0]);
     let maximum = initial + c.below(4);
     let _ = limits;
     Memory { initial, maximum }
 }
 
-fn random_inbox(c: &mut Choices, mem: Memory) -> Option<Inbox> {
+fn random_inbox(c: &mut FnChoices, mem: Memory) -> Option<Inbox> {
     let bytes = mem.initial as u64 * PAGE_SIZE;
     if bytes == 0 || c.chance(20) {
         return None;
@@ -504,7 +409,7 @@ fn random_inbox(c: &mut Choices, mem: Memory) -> Option<Inbox> {
     Some(Inbox { offset, size })
 }
 
-fn random_data(c: &mut Choices, mem: Memory) -> Vec<DataSegment> {
+fn random_data(c: &mut FnChoices, mem: Memory) -> Vec<DataSegment> {
     let bytes = mem.initial as u64 * PAGE_SIZE;
     let n = if bytes == 0 { 0 } else { c.below(4) };
     (0..n)
@@ -555,7 +460,7 @@ fn host_imports(imports: &mut Vec<Import>) {
     });
 }
 
-fn generate_with(c: &mut Choices) -> Case {
+fn generate_with(c: &mut FnChoices) -> Case {
     let mut limits = BASE_LIMITS;
     limits.fuel = c.pick(&[2000, 2000, 2000, 300, 40]);
     limits.max_call_depth = c.pick(&[64, 64, 64, 12, 3]);
@@ -775,168 +680,42 @@ fn generate_with(c: &mut Choices) -> Case {
     }
 }
 
-fn random_val(c: &mut Choices, t: &Type) -> Val {
-    let fresh = c.chance(15);
+fn random_val(c: &mut FnChoices, t: &Type) -> Val {
+    match interesting(c, t, 15) {
+        Const::I32(x) => Val::I32(x),
+        Const::I64(x) => Val::I64(x),
+        Const::F32(b) => Val::F32(b),
+        Const::F64(b) => Val::F64(b),
+    }
+}
+
+/// An interesting constant of a numeric type, or random bits `fresh_pct`
+/// percent of the time.
+fn interesting(c: &mut FnChoices, t: &Type, fresh_pct: u32) -> Const {
+    let fresh = c.chance(fresh_pct);
     match t {
-        Type::I32 => Val::I32(if fresh { c.bits32() as i32 } else { c.pick(I32S) }),
-        Type::I64 => Val::I64(if fresh { c.bits64() as i64 } else { c.pick(I64S) }),
-        Type::F32 => Val::F32(if fresh { c.bits32() } else { c.pick(F32S) }),
-        Type::F64 => Val::F64(if fresh { c.bits64() } else { c.pick(F64S) }),
-        other => panic!("no random value of type {other}"),
+        Type::I32 => Const::I32(if fresh { c.bits32() as i32 } else { c.pick(I32S) }),
+        Type::I64 => Const::I64(if fresh { c.bits64() as i64 } else { c.pick(I64S) }),
+        Type::F32 => Const::F32(if fresh { c.bits32() } else { c.pick(F32S) }),
+        Type::F64 => Const::F64(if fresh { c.bits64() } else { c.pick(F64S) }),
+        other => panic!("generator bug: no constant of type {other}"),
     }
 }
 
 // ---- function bodies -------------------------------------------------------------
 
-/// A block under construction; branch targets are temporary ids until `finish`.
-struct PBlock {
-    params: Vec<BlockParam>,
-    insts: Vec<Inst>,
-    term: Option<Terminator>,
-}
-
-/// The conversions the verifier accepts, with their operand and result types.
-const CONVERSIONS: &[(ConvOp, NumType, NumType)] = {
-    use ConvOp::*;
-    use NumType::*;
-    &[
-        (Wrap, I64, I32),
-        (Uextend, I32, I64),
-        (Sextend, I32, I64),
-        (FtoSint, F32, I32),
-        (FtoSint, F64, I32),
-        (FtoSint, F32, I64),
-        (FtoSint, F64, I64),
-        (FtoUint, F32, I32),
-        (FtoUint, F64, I32),
-        (FtoUint, F32, I64),
-        (FtoUint, F64, I64),
-        (FtoSintSat, F32, I32),
-        (FtoSintSat, F64, I32),
-        (FtoSintSat, F32, I64),
-        (FtoSintSat, F64, I64),
-        (FtoUintSat, F32, I32),
-        (FtoUintSat, F64, I32),
-        (FtoUintSat, F32, I64),
-        (FtoUintSat, F64, I64),
-        (SintToF, I32, F32),
-        (SintToF, I32, F64),
-        (SintToF, I64, F32),
-        (SintToF, I64, F64),
-        (UintToF, I32, F32),
-        (UintToF, I32, F64),
-        (UintToF, I64, F32),
-        (UintToF, I64, F64),
-        (Promote, F32, F64),
-        (Demote, F64, F32),
-        (Bitcast, I32, F32),
-        (Bitcast, F32, I32),
-        (Bitcast, I64, F64),
-        (Bitcast, F64, I64),
-    ]
-};
-
-const INT_BINOPS: [BinOp; 15] = [
-    BinOp::Iadd,
-    BinOp::Isub,
-    BinOp::Imul,
-    BinOp::Sdiv,
-    BinOp::Udiv,
-    BinOp::Srem,
-    BinOp::Urem,
-    BinOp::Band,
-    BinOp::Bor,
-    BinOp::Bxor,
-    BinOp::Ishl,
-    BinOp::Ushr,
-    BinOp::Sshr,
-    BinOp::Rotl,
-    BinOp::Rotr,
-];
-
-const FLOAT_BINOPS: [BinOp; 7] = [
-    BinOp::Fadd,
-    BinOp::Fsub,
-    BinOp::Fmul,
-    BinOp::Fdiv,
-    BinOp::Fmin,
-    BinOp::Fmax,
-    BinOp::Fcopysign,
-];
-
-const INT_UNOPS: [UnOp; 6] = [
-    UnOp::Clz,
-    UnOp::Ctz,
-    UnOp::Popcnt,
-    UnOp::Sext8,
-    UnOp::Sext16,
-    UnOp::Sext32,
-];
-
-const FLOAT_UNOPS: [UnOp; 7] = [
-    UnOp::Fneg,
-    UnOp::Fabs,
-    UnOp::Fsqrt,
-    UnOp::Fceil,
-    UnOp::Ffloor,
-    UnOp::Ftrunc,
-    UnOp::Fnearest,
-];
-
-const FLOAT_CCS: [FloatCC; 6] = [
-    FloatCC::Eq,
-    FloatCC::Ne,
-    FloatCC::Lt,
-    FloatCC::Le,
-    FloatCC::Gt,
-    FloatCC::Ge,
-];
-
-/// Loads the verifier accepts: (type, bytes, signed).
-const LOADS: &[(NumType, u8, bool)] = &[
-    (NumType::I32, 4, false),
-    (NumType::I64, 8, false),
-    (NumType::F32, 4, false),
-    (NumType::F64, 8, false),
-    (NumType::I32, 1, false),
-    (NumType::I32, 1, true),
-    (NumType::I32, 2, false),
-    (NumType::I32, 2, true),
-    (NumType::I64, 1, false),
-    (NumType::I64, 1, true),
-    (NumType::I64, 2, false),
-    (NumType::I64, 2, true),
-    (NumType::I64, 4, false),
-    (NumType::I64, 4, true),
-];
-
-const STORES: &[(NumType, u8)] = &[
-    (NumType::I32, 4),
-    (NumType::I64, 8),
-    (NumType::F32, 4),
-    (NumType::F64, 8),
-    (NumType::I32, 1),
-    (NumType::I32, 2),
-    (NumType::I64, 1),
-    (NumType::I64, 2),
-    (NumType::I64, 4),
-];
-
 /// Most nesting of structured statements.
 const MAX_NEST: u32 = 3;
 
 struct FnGen<'g, 'c> {
-    c: &'g mut Choices<'c>,
+    c: &'g mut FnChoices<'c>,
     dom: &'g DomInfo,
     limits: &'g Limits,
     func: usize,
     sig: Signature,
-    next_value: u32,
-    blocks: Vec<PBlock>,
-    layout: Vec<usize>,
-    cur: usize,
-    /// Values usable at the current point (defined in a dominating position).
-    pool: Vec<(Value, Type)>,
+    /// The body; its scope holds the values usable at the current point (defined
+    /// in a dominating position), capabilities excepted.
+    b: FnBuilder,
     loop_depth: u32,
     nest: u32,
     /// Statements left for this function.
@@ -955,12 +734,16 @@ struct FnGen<'g, 'c> {
 const OBSERVE_BASE: u64 = 2048;
 const OBSERVE_SLOTS: u64 = 32;
 
-fn pooled(t: &Type) -> bool {
-    !matches!(t, Type::Cap(_))
-}
+/// How `val` reuses a value in scope: most of the time, often one of the latest
+/// (expressions chain and results get used).
+const REUSE: Reuse = Reuse {
+    make_pct: 15,
+    recent_pct: 50,
+    window: 4,
+};
 
 impl<'g, 'c> FnGen<'g, 'c> {
-    fn new(c: &'g mut Choices<'c>, dom: &'g DomInfo, limits: &'g Limits, func: usize) -> Self {
+    fn new(c: &'g mut FnChoices<'c>, dom: &'g DomInfo, limits: &'g Limits, func: usize) -> Self {
         let sig = dom.funcs[func].sig.clone();
         let budget = if dom.main == Some(func) {
             4 + c.below(40)
@@ -974,11 +757,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             limits,
             func,
             sig,
-            next_value: 0,
-            blocks: Vec::new(),
-            layout: Vec::new(),
-            cur: 0,
-            pool: Vec::new(),
+            b: FnBuilder::new(Scoping::Defined),
             loop_depth: 0,
             nest: 0,
             budget,
@@ -997,79 +776,22 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.dom.main == Some(self.func)
     }
 
-    // ---- building blocks ---------------------------------------------------------
-
-    fn fresh(&mut self) -> Value {
-        let v = Value(self.next_value);
-        self.next_value += 1;
-        v
-    }
+    // ---- building blocks (`capjit_testgen::FnBuilder`) ------------------------------
 
     fn new_block(&mut self, tys: &[Type]) -> (usize, Vec<Value>) {
-        let params: Vec<BlockParam> = tys
-            .iter()
-            .map(|t| BlockParam {
-                value: self.fresh(),
-                ty: t.clone(),
-                fact: None,
-            })
-            .collect();
-        let vals = params.iter().map(|p| p.value).collect();
-        self.blocks.push(PBlock {
-            params,
-            insts: Vec::new(),
-            term: None,
-        });
-        (self.blocks.len() - 1, vals)
+        self.b.block(tys)
     }
 
-    /// Continue in `b` (laid out after every block started so far); its
-    /// parameters become usable.
     fn switch_to(&mut self, b: usize) {
-        assert!(self.blocks[self.cur].term.is_some() || self.layout.is_empty());
-        self.layout.push(b);
-        self.cur = b;
-        for p in &self.blocks[b].params {
-            if pooled(&p.ty) {
-                self.pool.push((p.value, p.ty.clone()));
-            }
-        }
+        self.b.switch_to(b);
     }
 
     fn terminate(&mut self, t: Terminator) {
-        assert!(self.blocks[self.cur].term.is_none(), "block terminated twice");
-        self.blocks[self.cur].term = Some(t);
-    }
-
-    fn emit_with_facts(&mut self, op: Op, tys: &[Type], fact: Option<Fact>) -> Vec<Value> {
-        let vals: Vec<Value> = tys.iter().map(|_| self.fresh()).collect();
-        let results = vals.iter().map(|v| Def { value: *v, fact }).collect();
-        self.blocks[self.cur].insts.push(Inst {
-            results,
-            op,
-            span: None,
-        });
-        for (v, t) in vals.iter().zip(tys) {
-            if pooled(t) {
-                self.pool.push((*v, t.clone()));
-            }
-        }
-        vals
-    }
-
-    /// A one-result instruction whose value the generator does not offer for reuse.
-    fn emit_unpooled(&mut self, op: Op) -> Value {
-        let v = self.fresh();
-        self.blocks[self.cur].insts.push(Inst {
-            results: [Def { value: v, fact: None }].into(),
-            op,
-            span: None,
-        });
-        v
+        self.b.terminate(t);
     }
 
     fn emit(&mut self, op: Op, tys: &[Type]) -> Vec<Value> {
-        self.emit_with_facts(op, tys, None)
+        self.b.emit(op, tys, None)
     }
 
     fn emit1(&mut self, op: Op, ty: Type) -> Value {
@@ -1080,43 +802,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
         self.emit(op, &[]);
     }
 
-    fn call(block: usize, args: Vec<Value>) -> BlockCall {
-        BlockCall {
-            block: BlockId(block as u32),
-            args,
-        }
-    }
-
     fn finish(self) -> Function {
-        let mut pos = vec![u32::MAX; self.blocks.len()];
-        for (i, b) in self.layout.iter().enumerate() {
-            pos[*b] = i as u32;
-        }
-        assert!(
-            pos.iter().all(|p| *p != u32::MAX),
-            "generator bug: a block was never laid out"
-        );
-        let mut blocks: Vec<Option<PBlock>> = self.blocks.into_iter().map(Some).collect();
-        let mut out = Vec::with_capacity(blocks.len());
-        for b in &self.layout {
-            let pb = blocks[*b].take().expect("each block is laid out once");
-            let mut term = pb.term.expect("generator bug: a block without terminator");
-            term.successors_mut().for_each(|t| t.0 = pos[t.0 as usize]);
-            out.push(Block {
-                params: pb.params,
-                insts: pb.insts,
-                term,
-                term_span: None,
-            });
-        }
         let info = &self.dom.funcs[self.func];
-        Function {
-            name: info.name.clone(),
-            exported: info.exported,
-            sig: self.sig,
-            blocks: out,
-            span: None,
-        }
+        self.b.finish(info.name.clone(), info.exported, self.sig)
     }
 
     // ---- values ------------------------------------------------------------------------
@@ -1124,18 +812,15 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// A value of type `t`: one already usable here, or a new one.
     fn val(&mut self, t: &Type) -> Value {
         let with_dead = !self.dead.is_empty() && self.risky();
-        let usable = |(v, ty): &&(Value, Type)| ty == t && (with_dead || !self.dead.contains(v));
-        let n = self.pool.iter().filter(usable).count() as u32;
-        if n > 0 && !self.c.chance(15) {
-            // Often one of the latest: expressions chain and results get used.
-            let k = if self.c.chance(50) {
-                n - 1 - self.c.below(n.min(4))
-            } else {
-                self.c.below(n)
-            } as usize;
-            return self.pool.iter().filter(usable).nth(k).expect("counted").0;
+        let cands: Vec<Value> = self
+            .b
+            .in_scope(t)
+            .filter(|v| with_dead || !self.dead.contains(v))
+            .collect();
+        match REUSE.pick(self.c, &cands) {
+            Some(v) => v,
+            None => self.make(t),
         }
-        self.make(t)
     }
 
     fn make(&mut self, t: &Type) -> Value {
@@ -1197,34 +882,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
 
     /// An interesting constant (or random bits) of a numeric type.
     fn konst(&mut self, t: &Type) -> Value {
-        let fresh = self.c.chance(12);
-        match t {
-            Type::I32 => {
-                let x = if fresh {
-                    self.c.bits32() as i32
-                } else {
-                    self.c.pick(I32S)
-                };
-                self.iconst(x)
-            }
-            Type::I64 => {
-                let x = if fresh {
-                    self.c.bits64() as i64
-                } else {
-                    self.c.pick(I64S)
-                };
-                self.iconst64(x)
-            }
-            Type::F32 => {
-                let x = if fresh { self.c.bits32() } else { self.c.pick(F32S) };
-                self.emit1(Op::Const(Const::F32(x)), Type::F32)
-            }
-            Type::F64 => {
-                let x = if fresh { self.c.bits64() } else { self.c.pick(F64S) };
-                self.emit1(Op::Const(Const::F64(x)), Type::F64)
-            }
-            other => panic!("generator bug: no constant of type {other}"),
-        }
+        let k = interesting(self.c, t, 12);
+        self.emit1(Op::Const(k), t.clone())
     }
 
     fn konst_num(&mut self, t: NumType) -> Value {
@@ -1278,8 +937,13 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.terminate(Terminator::Trap);
             return;
         }
+        self.return_results();
+    }
+
+    /// Return values of the function's result types.
+    fn return_results(&mut self) {
         let results = self.sig.results.clone();
-        let vals = results.iter().map(|t| self.val(t)).collect();
+        let vals = self.args_for(&results);
         self.terminate(Terminator::Return(vals));
     }
 
@@ -1331,14 +995,9 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// A straight-line instruction; its result is often stored where the final
     /// memory comparison sees it.
     fn inst(&mut self) {
-        let before = self.next_value;
+        let before = self.b.values();
         self.inst_inner();
-        let defined = self.blocks[self.cur]
-            .insts
-            .last()
-            .and_then(|i| i.results.first())
-            .map(|d| d.value);
-        if let Some(v) = defined.filter(|v| v.0 >= before) {
+        if let Some(v) = self.b.last_result().filter(|v| v.0 >= before) {
             if self.c.chance(60) {
                 self.observe(v);
             }
@@ -1348,14 +1007,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
     /// Store `v` (if it is a number) into this function's observation area: a
     /// ring of slots at constant, proven addresses.
     fn observe(&mut self, v: Value) {
-        let Some(ty) = self.pool.iter().rev().find(|(x, _)| *x == v).map(|(_, t)| t.clone()) else {
-            return;
-        };
-        let (ty, bytes) = match ty {
-            Type::I32 => (NumType::I32, 4),
-            Type::I64 => (NumType::I64, 8),
-            Type::F32 => (NumType::F32, 4),
-            Type::F64 => (NumType::F64, 8),
+        let (ty, bytes) = match self.b.type_in_scope(v) {
+            Some(Type::I32) => (NumType::I32, 4),
+            Some(Type::I64) => (NumType::I64, 8),
+            Some(Type::F32) => (NumType::F32, 4),
+            Some(Type::F64) => (NumType::F64, 8),
             _ => return,
         };
         if self.dom.initial_bytes < OBSERVE_BASE + 4 * OBSERVE_SLOTS * 8 {
@@ -1364,7 +1020,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let slot = (self.func as u64 % 4) * OBSERVE_SLOTS + self.observed % OBSERVE_SLOTS;
         self.observed += 1;
         let at = OBSERVE_BASE + slot * 8;
-        let addr = self.emit_unpooled(Op::Const(Const::I32(at as i32)));
+        let addr = self.b.emit_hidden(Op::Const(Const::I32(at as i32)), None);
         let access = MemAccess {
             ty,
             bytes,
@@ -1583,7 +1239,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     fn address(&mut self, bytes: u8) -> (Value, u32) {
         let mem = self.dom.initial_bytes;
         let n = bytes as u64;
-        let small_offset = |c: &mut Choices| c.pick(&[0u32, 0, 0, 1, 3, 4, 8, 15]);
+        let small_offset = |c: &mut FnChoices| c.pick(&[0u32, 0, 0, 1, 3, 4, 8, 15]);
         let safe = mem >= 4096 + 16 && !self.risky();
         let weights = if safe {
             // Only the modes that stay in bounds.
@@ -1625,7 +1281,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let kc = self.iconst(k as i32);
                 let off = small_offset(self.c);
                 let fact = Fact::Range { lo: 0, hi: k as u64 };
-                let v = self.emit_with_facts(
+                let v = self.b.emit(
                     Op::Binary {
                         op: BinOp::Band,
                         ty: NumType::I32,
@@ -1845,22 +1501,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 } else {
                     self.iconst_below(9)
                 };
-                let op = if self.c.chance(50) {
-                    Op::RegionRead {
-                        region,
-                        index,
-                        addr,
-                        len,
-                    }
-                } else {
-                    Op::RegionWrite {
-                        region,
-                        index,
-                        addr,
-                        len,
-                    }
-                };
-                self.emit0(op);
+                let read = self.c.chance(50);
+                self.emit0(region_transfer(read, region, index, addr, len));
             }
             _ => {
                 let region = self.val(&Type::Region);
@@ -1934,41 +1576,40 @@ impl<'g, 'c> FnGen<'g, 'c> {
             let b = self.args_for(&join_tys);
             self.terminate(Terminator::Brif {
                 cond: c,
-                then: Self::call(join, a),
-                else_: Self::call(join, b),
+                then: edge(join, a),
+                else_: edge(join, b),
             });
             // The unused `then` block still needs a place: reach it from the join.
             self.switch_to(join);
             let (after, _) = self.new_block(&[]);
             self.terminate(Terminator::Brif {
                 cond: c,
-                then: Self::call(then_b, then_args),
-                else_: Self::call(after, vec![]),
+                then: edge(then_b, then_args),
+                else_: edge(after, vec![]),
             });
-            let mark = self.pool.len();
+            let mark = self.b.mark();
             self.switch_to(then_b);
-            self.terminate(Terminator::Jump(Self::call(after, vec![])));
-            self.pool.truncate(mark);
+            self.terminate(Terminator::Jump(edge(after, vec![])));
+            self.b.restore(mark);
             self.switch_to(after);
             return;
         }
         let with_else = self.c.chance(70);
         let else_call = if with_else {
             let (else_b, _) = self.new_block(&[]);
-            Self::call(else_b, vec![])
+            edge(else_b, vec![])
         } else {
             let args = self.args_for(&join_tys);
-            Self::call(join, args)
+            edge(join, args)
         };
         let swap = self.c.chance(20);
-        let then_call = Self::call(then_b, then_args);
+        let then_call = edge(then_b, then_args);
         let (then, else_) = if swap {
             (else_call.clone(), then_call)
         } else {
             (then_call, else_call.clone())
         };
         self.terminate(Terminator::Brif { cond: c, then, else_ });
-        let mark = self.pool.len();
         let arms: Vec<usize> = if with_else {
             vec![then_b, else_call.block.0 as usize]
         } else {
@@ -1976,12 +1617,20 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         // Lay out the arms in the order the branch names them.
         let arms: Vec<usize> = if swap { arms.into_iter().rev().collect() } else { arms };
+        self.arms_to_join(arms, join, &join_tys);
+    }
+
+    /// Fill each arm in turn with nested statements and jump to `join` with
+    /// values of `join_tys`; then continue in `join`. What an arm defines is not
+    /// used after it.
+    fn arms_to_join(&mut self, arms: Vec<usize>, join: usize, join_tys: &[Type]) {
+        let mark = self.b.mark();
         for arm in arms {
             self.switch_to(arm);
             self.nested();
-            let args = self.args_for(&join_tys);
-            self.terminate(Terminator::Jump(Self::call(join, args)));
-            self.pool.truncate(mark);
+            let args = self.args_for(join_tys);
+            self.terminate(Terminator::Jump(edge(join, args)));
+            self.b.restore(mark);
         }
         self.switch_to(join);
     }
@@ -2004,10 +1653,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let (header, hp) = self.new_block(&[Type::I32, acc_ty.clone()]);
         let (ctr, acc) = (hp[0], hp[1]);
         let (exit, exit_params) = self.new_block(std::slice::from_ref(&acc_ty));
-        self.terminate(Terminator::Jump(Self::call(header, vec![init, acc0])));
+        self.terminate(Terminator::Jump(edge(header, vec![init, acc0])));
         let cc = self.c.pick(&[IntCC::Slt, IntCC::Ult, IntCC::Ne, IntCC::Sle]);
         self.switch_to(header);
-        let mark = self.pool.len();
+        let mark = self.b.mark();
         self.loop_depth += 1;
         self.nest += 1;
         match self.c.below(3) {
@@ -2025,17 +1674,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 let (body, _) = self.new_block(&[]);
                 self.terminate(Terminator::Brif {
                     cond: c,
-                    then: Self::call(body, vec![]),
-                    else_: Self::call(exit, vec![acc]),
+                    then: edge(body, vec![]),
+                    else_: edge(exit, vec![acc]),
                 });
-                let mark_body = self.pool.len();
+                let mark_body = self.b.mark();
                 self.switch_to(body);
                 let n = self.nested_count();
                 self.stmts(n);
                 let next = self.increment(ctr);
                 let acc2 = self.val(&acc_ty);
-                self.terminate(Terminator::Jump(Self::call(header, vec![next, acc2])));
-                self.pool.truncate(mark_body);
+                self.terminate(Terminator::Jump(edge(header, vec![next, acc2])));
+                self.b.restore(mark_body);
             }
             // do-while with brif or br_table back to the header.
             k => {
@@ -2043,8 +1692,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.stmts(n);
                 let next = self.increment(ctr);
                 let acc2 = self.val(&acc_ty);
-                let back = Self::call(header, vec![next, acc2]);
-                let out = Self::call(exit, vec![acc2]);
+                let back = edge(header, vec![next, acc2]);
+                let out = edge(exit, vec![acc2]);
                 let c = self.emit1(
                     Op::Icmp {
                         cc,
@@ -2070,7 +1719,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 }
             }
         }
-        self.pool.truncate(mark);
+        self.b.restore(mark);
         self.loop_depth -= 1;
         self.nest -= 1;
         self.switch_to(exit);
@@ -2133,10 +1782,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
             entries.remove(k)
         };
         let target = |g: &mut Self, e: Option<usize>| match e {
-            Some(b) => Self::call(b, vec![]),
+            Some(b) => edge(b, vec![]),
             None => {
                 let args = g.args_for(&join_tys);
-                Self::call(join, args)
+                edge(join, args)
             }
         };
         let default = target(self, default_entry);
@@ -2146,15 +1795,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             default,
             targets,
         });
-        let mark = self.pool.len();
-        for b in cases {
-            self.switch_to(b);
-            self.nested();
-            let args = self.args_for(&join_tys);
-            self.terminate(Terminator::Jump(Self::call(join, args)));
-            self.pool.truncate(mark);
-        }
-        self.switch_to(join);
+        self.arms_to_join(cases, join, &join_tys);
     }
 
     /// Functions of this domain a call may go to: never `main`; later ones
@@ -2175,40 +1816,38 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         let sig = self.dom.funcs[f].sig.clone();
         let args = self.args_for(&sig.params);
-        let call = |g: &mut Self| {
-            g.emit(
-                Op::Call {
-                    func: f as u32,
-                    args: args.clone(),
-                },
-                &sig.results,
-            )
-        };
-        if f <= self.func && self.nest < MAX_NEST && self.c.chance(60) {
-            // Recursion behind a condition.
-            let c = self.cond();
-            let (then_b, _) = self.new_block(&[]);
-            let (join, _) = self.new_block(&[]);
-            self.terminate(Terminator::Brif {
-                cond: c,
-                then: Self::call(then_b, vec![]),
-                else_: Self::call(join, vec![]),
-            });
-            let mark = self.pool.len();
-            self.switch_to(then_b);
-            for r in call(self) {
-                self.observe(r);
-            }
-            self.terminate(Terminator::Jump(Self::call(join, vec![])));
-            self.pool.truncate(mark);
-            self.switch_to(join);
-        } else {
-            for r in call(self) {
+        let op = Op::Call { func: f as u32, args };
+        let guard = f <= self.func && self.nest < MAX_NEST && self.c.chance(60);
+        self.call_op(op, &sig.results, guard);
+    }
+
+    /// Emit a call and observe its results: all of them behind a condition when
+    /// `guard` (the call may recurse), else some.
+    fn call_op(&mut self, op: Op, results: &[Type], guard: bool) {
+        if !guard {
+            for r in self.emit(op, results) {
                 if self.c.chance(60) {
                     self.observe(r);
                 }
             }
+            return;
         }
+        let c = self.cond();
+        let (then_b, _) = self.new_block(&[]);
+        let (join, _) = self.new_block(&[]);
+        self.terminate(Terminator::Brif {
+            cond: c,
+            then: edge(then_b, vec![]),
+            else_: edge(join, vec![]),
+        });
+        let mark = self.b.mark();
+        self.switch_to(then_b);
+        for r in self.emit(op, results) {
+            self.observe(r);
+        }
+        self.terminate(Terminator::Jump(edge(join, vec![])));
+        self.b.restore(mark);
+        self.switch_to(join);
     }
 
     /// `call_indirect`: usually a constant index of an entry whose function takes
@@ -2243,32 +1882,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
             index,
             args,
         };
+        // Perhaps recursion: then sometimes behind a condition.
         let recursive = target.is_none_or(|f| f as usize <= self.func);
-        if recursive && self.nest < MAX_NEST && self.c.chance(60) {
-            // Perhaps recursion: behind a condition.
-            let c = self.cond();
-            let (then_b, _) = self.new_block(&[]);
-            let (join, _) = self.new_block(&[]);
-            self.terminate(Terminator::Brif {
-                cond: c,
-                then: Self::call(then_b, vec![]),
-                else_: Self::call(join, vec![]),
-            });
-            let mark = self.pool.len();
-            self.switch_to(then_b);
-            for r in self.emit(op, &sig.results) {
-                self.observe(r);
-            }
-            self.terminate(Terminator::Jump(Self::call(join, vec![])));
-            self.pool.truncate(mark);
-            self.switch_to(join);
-        } else {
-            for r in self.emit(op, &sig.results) {
-                if self.c.chance(60) {
-                    self.observe(r);
-                }
-            }
-        }
+        let guard = recursive && self.nest < MAX_NEST && self.c.chance(60);
+        self.call_op(op, &sig.results, guard);
     }
 
     /// Imports a `call_cap` may use here: restarts only from `main` outside loops
@@ -2296,19 +1913,11 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.dead.push(*a);
             }
         }
-        let (ok, results) = self.new_block(&sig.results);
-        let (fail, fp) = self.new_block(&[Type::I32]);
-        let code = fp[0];
+        let (ok, results, fail, code) = self.b.call_cap(cap, args, &sig.results);
         let mut join_tys = vec![Type::I32];
         join_tys.extend(self.join_types());
         let (join, _) = self.new_block(&join_tys);
-        self.terminate(Terminator::CallCap {
-            cap,
-            args,
-            ok: BlockId(ok as u32),
-            fail: BlockId(fail as u32),
-        });
-        let mark = self.pool.len();
+        let mark = self.b.mark();
         // ok: results usable, then on to the join.
         self.switch_to(ok);
         for r in results {
@@ -2320,8 +1929,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
             self.nested();
         }
         let args = self.args_for(&join_tys);
-        self.terminate(Terminator::Jump(Self::call(join, args)));
-        self.pool.truncate(mark);
+        self.terminate(Terminator::Jump(edge(join, args)));
+        self.b.restore(mark);
         // fail: the code goes to the join, or the caller gives up: traps, re-raises
         // the code (sometimes another i32, perhaps not a trap code) or returns.
         self.switch_to(fail);
@@ -2330,7 +1939,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             0 => {
                 let mut args = vec![code];
                 args.extend(self.args_for(&join_tys[1..]));
-                self.terminate(Terminator::Jump(Self::call(join, args)));
+                self.terminate(Terminator::Jump(edge(join, args)));
             }
             1 => self.terminate(Terminator::Trap),
             2 => {
@@ -2342,12 +1951,10 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 self.terminate(Terminator::TrapWith(v));
             }
             _ => {
-                let results = self.sig.results.clone();
-                let vals = self.args_for(&results);
-                self.terminate(Terminator::Return(vals));
+                self.return_results();
             }
         }
-        self.pool.truncate(mark);
+        self.b.restore(mark);
         self.switch_to(join);
     }
 
@@ -2360,19 +1967,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
         let (then, else_) = if swap { (cont, exit) } else { (exit, cont) };
         self.terminate(Terminator::Brif {
             cond: c,
-            then: Self::call(then, vec![]),
-            else_: Self::call(else_, vec![]),
+            then: edge(then, vec![]),
+            else_: edge(else_, vec![]),
         });
-        let mark = self.pool.len();
+        let mark = self.b.mark();
         self.switch_to(exit);
         if self.c.chance(50) {
             self.terminate(Terminator::Trap);
         } else {
-            let results = self.sig.results.clone();
-            let vals = self.args_for(&results);
-            self.terminate(Terminator::Return(vals));
+            self.return_results();
         }
-        self.pool.truncate(mark);
+        self.b.restore(mark);
         self.switch_to(cont);
     }
 
@@ -2425,18 +2030,17 @@ impl<'g, 'c> FnGen<'g, 'c> {
         } else {
             Fact::Lt(kc)
         };
-        let (g, gp) = self.new_block(&[Type::I32]);
-        self.blocks[g].params[0].fact = Some(fact);
+        let (g, gp) = self.b.block_with_facts(&[(Type::I32, Some(fact))]);
         let p = gp[0];
         let join_ty = Type::from(ty);
         let (join, _) = self.new_block(std::slice::from_ref(&join_ty));
         let other = self.val(&join_ty);
         self.terminate(Terminator::Brif {
             cond: c,
-            then: Self::call(g, vec![x]),
-            else_: Self::call(join, vec![other]),
+            then: edge(g, vec![x]),
+            else_: edge(join, vec![other]),
         });
-        let mark = self.pool.len();
+        let mark = self.b.mark();
         self.switch_to(g);
         let access = MemAccess { ty, bytes, signed };
         let out = if store {
@@ -2458,8 +2062,8 @@ impl<'g, 'c> FnGen<'g, 'c> {
                 join_ty.clone(),
             )
         };
-        self.terminate(Terminator::Jump(Self::call(join, vec![out])));
-        self.pool.truncate(mark);
+        self.terminate(Terminator::Jump(edge(join, vec![out])));
+        self.b.restore(mark);
         self.switch_to(join);
     }
 }

@@ -12,6 +12,14 @@
 //!
 //! [`kinds_in`] and [`ALL_KINDS`] let a test check that every variant gets generated;
 //! when the model grows a variant, `kinds_in` stops compiling: add a generator arm too.
+//!
+//! Independent of the generators' shared core (`capjit_testgen`, used by the
+//! differential, fuzz and bench generators) on purpose: these strategies pick no
+//! operand from a scope and build no control flow (values, types and targets are
+//! unrelated, the modules invalid), they must reach every variant and field value
+//! the formats can hold, and proptest shrinks them. Nor could they use it: it
+//! depends on `capjit-ir`, so as a dev-dependency here it would bring a second copy
+//! of the IR types into these tests.
 
 use std::collections::{BTreeSet, HashSet};
 
