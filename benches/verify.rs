@@ -119,7 +119,7 @@ fn main() {
         let (wall, cpu) = time(
             first,
             || m.clone(),
-            |owned| capjit_verifier::verify_owned(black_box(owned)),
+            |owned| capjit_verifier::verify_owned_on(black_box(owned), 1),
         );
         let (clone, _) = time(first, || (), |()| black_box(&m).clone());
         // CPU time, when known, is what the verifier itself costs; judge targets by it.

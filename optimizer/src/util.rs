@@ -60,7 +60,6 @@ impl DomainTypes for DomainCx {
 
 pub use capjit_ir::operands::{for_each_operand_mut, for_each_term_value_mut, operands};
 
-
 pub fn term_values(t: &Terminator) -> Vec<Value> {
     let mut out = Vec::new();
     let mut t = t.clone();
