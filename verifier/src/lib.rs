@@ -223,26 +223,23 @@ fn check(m: &Module, threads: usize) -> Result<(Proofs, Counts), Vec<VerifyError
     Ok((proofs, counts))
 }
 
-/// Every function's rules (`function.rs`), in contiguous runs of about equal size
-/// on up to `threads` threads; the access proofs of every function in module order.
+/// Every function's rules (`function.rs`), in contiguous runs of equally many
+/// functions on up to `threads` threads; the access proofs of every function in
+/// module order. How the runs are cut changes only the speed.
 fn check_functions(m: &Module, threads: usize, report: &mut Report) -> (Vec<AccessProofs>, Counts) {
     let functions: Vec<(&Domain, &Function)> = m
         .domains
         .iter()
         .flat_map(|d| d.functions.iter().map(move |f| (d, f)))
         .collect();
-    let size = |f: &Function| f.blocks.iter().map(|b| b.insts.len() + 1).sum::<usize>();
-    let total: usize = functions.iter().map(|(_, f)| size(f)).sum();
-    let threads = if total < PARALLEL_FROM { 1 } else { threads.max(1) };
-    let mut runs = Vec::with_capacity(threads);
-    let (mut start, mut done) = (0, 0);
-    for (i, (_, f)) in functions.iter().enumerate() {
-        done += size(f);
-        if done * threads >= total * (runs.len() + 1) || i + 1 == functions.len() {
-            runs.push(&functions[start..=i]);
-            start = i + 1;
-        }
-    }
+    let instructions: usize = functions
+        .iter()
+        .map(|(_, f)| f.blocks.iter().map(|b| b.insts.len()).sum::<usize>())
+        .sum();
+    let threads = if instructions < PARALLEL_FROM { 1 } else { threads };
+    let runs: Vec<_> = functions
+        .chunks(functions.len().div_ceil(threads.max(1)).max(1))
+        .collect();
     let check_run = |run: &[(&Domain, &Function)]| {
         let (mut scratch, mut counts) = (Scratch::default(), Counts::default());
         let mut report = Report { errors: Vec::new() };

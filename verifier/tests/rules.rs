@@ -2585,3 +2585,39 @@ fn operands_are_numbered_in_messages() {
         }
     }
 }
+
+/// A use of a value defined only in an unreachable block is `not_dominated` (the
+/// value exists; no path defines it first), not `undefined_value`: the single walk
+/// defines unreachable blocks' values before it classifies early uses.
+#[test]
+fn a_value_of_an_unreachable_block_is_defined_but_never_dominates() {
+    let src = fun(
+        "() -> i32",
+        "  block0:\n    return v5\n  block1:\n    v5 = iconst.i32 1\n    return v5",
+    );
+    let errs = reject(&src);
+    has(&errs, "unreachable_block", term(1));
+    has(&errs, "not_dominated", term(0));
+    assert!(!errs.iter().any(|e| e.kind.name() == "undefined_value"), "{errs:#?}");
+}
+
+/// An instruction naming more results than its operation has: the extra names are
+/// not defined (a `cap.get` defines one capability, not two).
+#[test]
+fn extra_results_are_not_defined() {
+    let src = "domain d {
+  import p = host.print_i32 : (i32)
+  export func f(i32) {
+  block0(v0: i32):
+    v1, v2 = cap.get p
+    call_cap v2(v0) -> ok(block1), fail(block2)
+  block1:
+    return
+  block2(v4: i32):
+    return
+  }
+}";
+    let errs = reject(src);
+    has(&errs, "arity_mismatch", inst(0, 0));
+    has(&errs, "undefined_value", term(0));
+}
