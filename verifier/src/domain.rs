@@ -31,8 +31,7 @@ fn at_domain(d: &Domain) -> Location {
     }
 }
 
-/// Whether `found <= max`; if not, reports it at `loc()` (built only then: this
-/// runs for every type and function of the module).
+/// Where an error about function `f` of domain `d` points.
 fn at_function(d: &Domain, f: &Function) -> Location {
     Location {
         function: Some(f.name.clone()),
@@ -53,6 +52,7 @@ fn within(report: &mut Report, loc: impl FnOnce() -> Location, error: Option<Err
     }
 }
 
+/// Whether `found <= max`; if not, reports it at `loc()`.
 fn limit(report: &mut Report, loc: impl FnOnce() -> Location, what: &'static str, found: usize, max: usize) -> bool {
     within(report, loc, over(what, found, max))
 }

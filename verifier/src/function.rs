@@ -31,7 +31,6 @@ pub struct Scratch {
     touched: Vec<u32>,
     types: TypeTable,
     dom: DomTree,
-    order: Vec<u32>,
     /// Uses met in the walk before any definition of their value.
     early_uses: Vec<(Value, u32, Site)>,
 }
@@ -171,16 +170,12 @@ pub fn verify_function(
     // an edge's check reads the target's parameters from their declarations).
     // Values of unreachable blocks are defined after it (they are errors already),
     // so that a use of one is `not_dominated`.
-    let mut order = std::mem::take(&mut cx.s.order);
-    order.clear();
-    order.extend_from_slice(cx.dom.preorder());
     let mut within_limits = true;
-    for &b in &order {
-        let b = b as usize;
+    for k in 0..cx.dom.preorder().len() {
+        let b = cx.dom.preorder()[k] as usize;
         let range = start[b] as usize..start[b + 1] as usize;
         within_limits = within_limits && cx.check_block(b, &mut proven[range], counts);
     }
-    cx.s.order = order;
     for b in 0..f.blocks.len() {
         if !cx.dom.reachable(b) {
             cx.define_params(b);
