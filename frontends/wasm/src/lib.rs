@@ -14,10 +14,13 @@
 //! WebAssembly 1.0 core, plus multi-value, sign-extension operators, non-trapping
 //! float-to-int conversions, bulk memory (`memory.copy`, `memory.fill`, `memory.init`,
 //! `data.drop` over passive data segments, `table.copy`) and mutable
-//! globals. Inputs are validated by wasmparser with exactly these features enabled;
-//! a module that is valid only with another proposal gets an `unsupported: FEATURE`
-//! error naming it (SIMD, threads, GC, exceptions, tail calls, memory64, multiple
-//! memories, reference types, ...). Also unsupported, with their own errors:
+//! globals, and reference types' encodings (LLVM 19 pads every `call_indirect`'s
+//! table index to five bytes). Inputs are validated by wasmparser with exactly
+//! these features enabled; a module that is valid only with another proposal gets
+//! an `unsupported: FEATURE` error naming it (SIMD, threads, GC, exceptions, tail
+//! calls, memory64, multiple memories, ...). The rest of reference types (reference
+//! values, `ref.*`, `table.get/set/grow/size/fill`, several tables) is refused with
+//! `unsupported: reference types (WHAT)`. Also unsupported, with their own errors:
 //! imported memories and tables, imported mutable globals; `table.init` (passive
 //! element segments; `elem.drop` is a no-op, since only `table.init` could observe
 //! it); tables larger than
@@ -222,16 +225,16 @@ pub fn features() -> WasmFeatures {
         | WasmFeatures::SIGN_EXTENSION
         | WasmFeatures::SATURATING_FLOAT_TO_INT
         | WasmFeatures::BULK_MEMORY
+        | WasmFeatures::REFERENCE_TYPES
 }
 
 /// Proposals outside the scope, tried one at a time to name what a module needs.
-fn extensions() -> [(&'static str, WasmFeatures); 12] {
+fn extensions() -> [(&'static str, WasmFeatures); 11] {
     [
         ("SIMD", WasmFeatures::SIMD),
         ("relaxed SIMD", WasmFeatures::SIMD.union(WasmFeatures::RELAXED_SIMD)),
         ("threads", WasmFeatures::THREADS),
         ("tail calls", WasmFeatures::TAIL_CALL),
-        ("reference types", WasmFeatures::REFERENCE_TYPES),
         ("multiple memories", WasmFeatures::MULTI_MEMORY),
         ("memory64", WasmFeatures::MEMORY64),
         (

@@ -246,13 +246,19 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                 for table in reader {
                     let table = table.map_err(rd)?;
                     if m.table.is_some() {
-                        return Err(unsupported(at, "multiple tables".into()));
+                        return Err(unsupported(at, "reference types (several tables)".into()));
                     }
                     if !table.ty.element_type.is_func_ref() || table.ty.table64 {
-                        return Err(unsupported(at, format!("tables of {}", table.ty.element_type)));
+                        return Err(unsupported(
+                            at,
+                            format!("reference types (tables of {})", table.ty.element_type),
+                        ));
                     }
                     if let TableInit::Expr(_) = table.init {
-                        return Err(unsupported(at, "table initialiser expressions".into()));
+                        return Err(unsupported(
+                            at,
+                            "reference types (table initialiser expressions)".into(),
+                        ));
                     }
                     m.table = Some(table.ty.initial);
                 }
@@ -320,7 +326,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                             offset_expr,
                         } => {
                             if table_index.unwrap_or(0) != 0 {
-                                return Err(unsupported(at, "multiple tables".into()));
+                                return Err(unsupported(at, "reference types (several tables)".into()));
                             }
                             offset_expr
                         }
