@@ -8,9 +8,10 @@ use capjit::ir::PAGE_SIZE;
 #[derive(clap::Args, Debug)]
 #[command(next_help_heading = "Limits (a domain that exceeds one gets -1 or a trap; the host is never at risk)")]
 pub struct LimitArgs {
-    /// Fuel each domain starts with (spent at function entries and backward branches).
-    #[arg(long, value_name = "N", default_value_t = Limits::default().fuel)]
-    pub fuel: u64,
+    /// Fuel each domain starts with (spent at function entries and backward
+    /// branches); a domain that runs out traps `fuel_exhausted`. Default: no limit.
+    #[arg(long, value_name = "N")]
+    pub fuel: Option<u64>,
     /// Deepest call nesting allowed (direct and inter-domain calls together).
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_call_depth)]
     pub max_call_depth: u32,
@@ -41,7 +42,8 @@ pub struct LimitArgs {
 impl LimitArgs {
     pub fn limits(&self) -> Limits {
         Limits {
-            fuel: self.fuel,
+            // 2^64 - 1 units: more than a run can spend (centuries at a unit a nanosecond).
+            fuel: self.fuel.unwrap_or(u64::MAX),
             max_call_depth: self.max_call_depth,
             max_memory_pages: self.max_memory,
             max_table_entries: self.max_table_entries,
@@ -105,15 +107,25 @@ mod tests {
         assert!(parse_size_u32("4GiB").is_err());
     }
 
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        limits: LimitArgs,
+    }
+
     #[test]
-    fn defaults_are_the_librarys() {
+    fn defaults_are_the_librarys_but_fuel() {
         use clap::Parser;
-        #[derive(clap::Parser)]
-        struct Cli {
-            #[command(flatten)]
-            limits: LimitArgs,
-        }
         let parsed = Cli::parse_from(["capjit"]).limits.limits();
-        assert_eq!(parsed, Limits::default());
+        assert_eq!(parsed.fuel, u64::MAX, "no fuel limit unless --fuel");
+        assert_eq!(
+            Limits {
+                fuel: Limits::default().fuel,
+                ..parsed
+            },
+            Limits::default()
+        );
+        let limited = Cli::parse_from(["capjit", "--fuel", "50"]).limits.limits();
+        assert_eq!(limited.fuel, 50);
     }
 }

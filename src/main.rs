@@ -19,6 +19,7 @@ use capjit::{Backend, Config};
 use capjit_wasi::WasiCtxBuilder;
 
 mod limit_args;
+mod watchdog;
 use limit_args::LimitArgs;
 
 /// Exit code when the program trapped.
@@ -31,7 +32,8 @@ const EXIT_ERROR: u8 = 1;
     name = "capjit",
     version,
     about = "Run mutually distrusting domains in one address space, calling each other through typed capabilities",
-    after_help = "Exit codes: 0 success, 1 bad input (file, syntax, link), 2 bad arguments, 3 the program trapped."
+    after_help = "Exit codes: 0 success, 1 bad input (file, syntax, link), 2 bad arguments, 3 the program trapped, \
+                  124 --timeout ran out, 130 Ctrl-C; a WASI program that exits with a status gives that status."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -104,8 +106,15 @@ enum Emit {
 #[derive(clap::Args)]
 struct RunArgs {
     /// Program files (`.cir` text, `.cirb` binary, `.wasm` or `.wat` WebAssembly),
-    /// then the arguments of the function to call, typed by its signature.
-    #[arg(required = true, num_args = 1.., allow_negative_numbers = true, value_name = "FILE... [ARGS]")]
+    /// then the arguments of the function to call, typed by its signature (a WASI
+    /// program: its command-line arguments). Everything after the first file goes
+    /// to the program as it is, `-` words included: capjit's options come before it.
+    #[arg(
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        value_name = "FILE... [ARGS]"
+    )]
     inputs: Vec<String>,
     /// The function to call: `DOMAIN.FUNC`, or `FUNC` if one domain exports it. For
     /// WebAssembly, `FUNC` is the export's name (`MODULE.NAME` picks a module).
@@ -133,6 +142,10 @@ struct RunArgs {
     /// WASI: an environment variable for the program, `--env KEY=VALUE` (none by default).
     #[arg(long, value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// Stop the run after this long (`10`, `2s`, `500ms`, `1m`): a message and
+    /// exit code 124. Default: no limit. Ctrl-C stops it too (exit code 130).
+    #[arg(long, value_name = "DURATION", value_parser = watchdog::parse_timeout)]
+    timeout: Option<std::time::Duration>,
     #[command(flatten)]
     limits: LimitArgs,
 }
@@ -297,6 +310,20 @@ fn split_inputs(inputs: &[String]) -> (Vec<PathBuf>, Vec<String>) {
     )
 }
 
+/// The first program argument that is one of `capjit run`'s own long options
+/// (`--fuel`, `--fuel=5`, ...), for a hint when the arguments were refused.
+fn misplaced_option(words: &[String]) -> Option<&str> {
+    use clap::CommandFactory;
+    let cli = Cli::command();
+    let run = cli.find_subcommand("run")?;
+    let options: Vec<&str> = run.get_arguments().filter_map(|a| a.get_long()).collect();
+    words.iter().map(String::as_str).find(|w| {
+        let name = w.strip_prefix("--").unwrap_or("");
+        let name = name.split('=').next().unwrap_or("");
+        options.contains(&name)
+    })
+}
+
 /// A result as the CLI prints it: the bare number.
 fn plain(v: &Val) -> String {
     match *v {
@@ -310,6 +337,7 @@ fn plain(v: &Val) -> String {
 
 fn run(args: RunArgs) -> Result<(), Reported> {
     let (files, words) = split_inputs(&args.inputs);
+    let words_after_files = words.clone();
     let loaded = load::load_files(&files).map_err(report_load_error)?;
     let options = RunOptions {
         entry: args.invoke.clone(),
@@ -329,13 +357,22 @@ fn run(args: RunArgs) -> Result<(), Reported> {
             ..Config::default()
         },
     };
-    let plan = Plan::new(&loaded, options).map_err(|e| report_program_error(&loaded, e))?;
+    let plan = Plan::new(&loaded, options).map_err(|e| {
+        let reported = report_program_error(&loaded, e);
+        if let Some(flag) = misplaced_option(&words_after_files) {
+            eprintln!(
+                "help: `{flag}` comes after the program file, so it went to the program; capjit's options go before the file"
+            );
+        }
+        reported
+    })?;
     for warning in &plan.warnings {
         eprintln!("{warning}");
     }
     let mut program = plan
         .instantiate(Box::new(std::io::stdout()))
         .map_err(|e| report_program_error(&loaded, e))?;
+    watchdog::arm(args.timeout);
     let result = program.run();
     let (instance, domain) = (&mut program.instance, &program.entry.domain);
     let _ = std::io::stdout().flush();

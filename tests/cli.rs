@@ -547,21 +547,23 @@ fn wrong_arguments() {
         (&["1.5"], &["not a valid i32"]),
         (&["4294967296"], &["not a valid i32"]),
         (&[""], &["not a valid i32"]),
-        (&["--", "7"], &[]),
+        // After the file everything is the program's, `--` too.
+        (&["--", "7"], &["given 2"]),
     ];
     for (args, parts) in cases {
         let mut all = vec!["run", p];
         all.extend_from_slice(args);
         let out = capjit(&all);
-        if args.first() == Some(&"--") {
-            // `--` ends the options; the argument still reaches the function.
-            assert_eq!(assert_ok(&out), "7\n12\n-0.0\n");
-            continue;
-        }
         assert_fails(&out, EXIT_ERROR, parts);
     }
-    let out = capjit(["run", p, "--invoke", "nowhere", "1"]);
+    // `--` before the file ends capjit's options.
+    assert_eq!(assert_ok(&capjit(["run", "--", p, "7"])), "7\n12\n-0.0\n");
+    // An option after the file went to the program: the error says so.
+    let out = capjit(["run", p, "7", "--fuel", "5"]);
+    let err = assert_fails(&out, EXIT_ERROR, &["given 3"]);
+    assert!(err.contains("help: `--fuel` comes after the program file"), "{err}");
+    let out = capjit(["run", "--invoke", "nowhere", p, "1"]);
     assert_fails(&out, EXIT_ERROR, &["`nowhere`"]);
-    let out = capjit(["run", p, "--invoke", "counter.bump", "x"]);
+    let out = capjit(["run", "--invoke", "counter.bump", p, "x"]);
     assert_fails(&out, EXIT_ERROR, &["not a valid i64"]);
 }

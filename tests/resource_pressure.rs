@@ -11,18 +11,18 @@ const PROGRAM: &str = "tests/pressure/hostile_memory.cir";
 /// `TrapCode::ResourceLimit`, as the hoarder's caller receives it.
 const RESOURCE_LIMIT: &str = "11";
 
-/// `capjit run PROGRAM ARGS` under `ulimit FLAG KIB` when given (bash's `ulimit`
+/// `capjit run OPTIONS PROGRAM` under `ulimit FLAG KIB` when given (bash's `ulimit`
 /// sets the soft and hard limit of the shell, which `exec` hands to capjit).
-fn run(ulimit: Option<(&str, u64)>, args: &[&str]) -> Output {
+fn run(ulimit: Option<(&str, u64)>, options: &[&str]) -> Output {
     let exe = env!("CARGO_BIN_EXE_capjit");
     let program = format!("{}/{PROGRAM}", env!("CARGO_MANIFEST_DIR"));
     let limit = ulimit.map_or(String::new(), |(flag, kib)| format!("ulimit {flag} {kib} && "));
     Command::new("bash")
         .arg("-c")
-        .arg(format!("{limit}exec \"$0\" run \"$1\" \"${{@:2}}\""))
+        .arg(format!("{limit}exec \"$0\" run \"${{@:2}}\" \"$1\""))
         .arg(exe)
         .arg(program)
-        .args(args)
+        .args(options)
         .output()
         .expect("bash runs")
 }

@@ -33,7 +33,8 @@ fn check(args: &[&str], stdout: &str, code: i32) -> Vec<Output> {
     for interp in [false, true] {
         let mut all: Vec<&str> = args.to_vec();
         if interp {
-            all.push("--interp");
+            // Before the files: everything after the first one is the program's.
+            all.insert(1, "--interp");
         }
         let out = capjit(&all);
         let backend = if interp { "interpreter" } else { "JIT" };
@@ -58,7 +59,7 @@ fn check(args: &[&str], stdout: &str, code: i32) -> Vec<Output> {
 #[test]
 fn fib_wat_runs_its_only_export() {
     check(&["run", "examples/wasm/fib.wat", "20"], "6765\n", 0);
-    check(&["run", "examples/wasm/fib.wat", "--invoke", "fib", "1"], "1\n", 0);
+    check(&["run", "--invoke", "fib", "examples/wasm/fib.wat", "1"], "1\n", 0);
 }
 
 #[test]
@@ -77,17 +78,17 @@ fn dispatch_wasm_is_its_wat_source_encoded() {
 #[test]
 fn dispatch_wasm_calls_through_the_table_and_counts_in_a_global() {
     check(
-        &["run", "examples/wasm/dispatch.wasm", "--invoke", "demo"],
+        &["run", "--invoke", "demo", "examples/wasm/dispatch.wasm"],
         "42\n3\n",
         0,
     );
     check(
-        &["run", "examples/wasm/dispatch.wasm", "--invoke", "apply", "2", "6", "7"],
+        &["run", "--invoke", "apply", "examples/wasm/dispatch.wasm", "2", "6", "7"],
         "42\n",
         0,
     );
     let outs = check(
-        &["run", "examples/wasm/dispatch.wasm", "--invoke", "apply", "3", "1", "1"],
+        &["run", "--invoke", "apply", "examples/wasm/dispatch.wasm", "3", "1", "1"],
         "",
         EXIT_TRAP,
     );
@@ -99,7 +100,7 @@ fn dispatch_wasm_calls_through_the_table_and_counts_in_a_global() {
         );
     }
     let outs = check(
-        &["run", "examples/wasm/dispatch.wasm", "--invoke", "apply", "5", "1", "1"],
+        &["run", "--invoke", "apply", "examples/wasm/dispatch.wasm", "5", "1", "1"],
         "",
         EXIT_TRAP,
     );
@@ -117,9 +118,9 @@ fn a_trapping_callee_module_leaves_its_caller_running() {
     let outs = check(
         &[
             "run",
+            "--trace-idc",
             "examples/wasm/divider.wat",
             "examples/wasm/calc.wat",
-            "--trace-idc",
         ],
         "20\n2\n9\n",
         0,
@@ -146,10 +147,10 @@ fn a_plain_import_propagates_the_callee_trap() {
     .unwrap();
     let args = [
         "run",
-        callee.to_str().unwrap(),
-        app.to_str().unwrap(),
         "--invoke",
         "app.main",
+        callee.to_str().unwrap(),
+        app.to_str().unwrap(),
     ];
     check(&args, "", EXIT_TRAP);
 }
@@ -161,6 +162,54 @@ fn wasi_hello_prints_its_arguments_and_exits() {
         &["run", "examples/wasm/hello_wasi.wat", "one", "two words"],
         "hello from wasm\none\ntwo words\n",
         0,
+    );
+}
+
+#[test]
+fn everything_after_the_module_goes_to_the_program() {
+    check(
+        &["run", "examples/wasm/hello_wasi.wat", "-e", "--fuel", "--", "x"],
+        "hello from wasm\n-e\n--fuel\n--\nx\n",
+        0,
+    );
+}
+
+#[test]
+fn timeout_and_ctrl_c_stop_a_run_with_a_message() {
+    let dir = tempdir("spin");
+    let prog = dir.join("spin.wat");
+    std::fs::write(&prog, r#"(module (func (export "_start") (loop (br 0))))"#).unwrap();
+    let p = prog.to_str().unwrap();
+    for backend in [None, Some("--interp")] {
+        let mut args = vec!["run", "--timeout", "300ms"];
+        args.extend(backend);
+        args.push(p);
+        let out = capjit(&args);
+        assert_eq!(out.status.code(), Some(124), "{args:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains("ran longer than --timeout 300ms"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    // Ctrl-C: SIGINT to a run that would never end (no fuel limit by default).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_capjit"))
+        .args(["run", p])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("interrupted (Ctrl-C)"),
+        "{}",
+        text(&out.stderr)
     );
 }
 
@@ -214,12 +263,12 @@ fn wasi_reads_files_only_below_a_granted_dir() {
     };
     let inside = program("note.txt");
     let grant = format!("{}::data", granted.display());
-    check(&["run", inside.to_str().unwrap(), "--dir", &grant], "inside\n", 0);
+    check(&["run", "--dir", &grant, inside.to_str().unwrap()], "inside\n", 0);
     // Without --dir there is no fd 3: EBADF (8).
     check(&["run", inside.to_str().unwrap()], "", 8);
     // `..` out of the granted directory: ENOTCAPABLE (76).
     let escape = program("../secret.txt");
-    check(&["run", escape.to_str().unwrap(), "--dir", &grant], "", 76);
+    check(&["run", "--dir", &grant, escape.to_str().unwrap()], "", 76);
 }
 
 #[test]
