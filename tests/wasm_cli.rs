@@ -193,7 +193,7 @@ fn timeout_and_ctrl_c_stop_a_run_with_a_message() {
         );
     }
     // Ctrl-C: SIGINT to a run that would never end (no fuel limit by default).
-    let mut child = Command::new(env!("CARGO_BIN_EXE_capjit"))
+    let child = Command::new(env!("CARGO_BIN_EXE_capjit"))
         .args(["run", p])
         .stderr(std::process::Stdio::piped())
         .spawn()
