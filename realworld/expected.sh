@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Capture expected/ from native builds: build every program from the same
+# sources with the same flags for x86_64 Linux (build.sh --native), run each
+# workload of workloads.tsv as tests/realworld.rs runs it under capjit (fresh
+# scratch directory as the working directory, its files copied in, stdin from
+# inputs/), and write its standard output to expected/NAME.out and each file
+# it must write to expected/NAME.FILE. Checks the exit status against the
+# manifest. Also writes inputs/zlib/sample2.ref.gz (the decompression input)
+# with the native minigzip.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+bin=${NATIVE_DIR:-$(mktemp -d)}
+"$here/build.sh" --native "$bin" >/dev/null 2>&1 || "$here/build.sh" --native "$bin"
+
+mkdir -p "$here/inputs/zlib" "$here/expected"
+"$bin/minigzip" < "$here/inputs/bzip2/sample2.ref" > "$here/inputs/zlib/sample2.ref.gz"
+"$bin/minigzip" -d < "$here/inputs/zlib/sample2.ref.gz" | cmp - "$here/inputs/bzip2/sample2.ref"
+rm -f "$here"/expected/*
+
+while IFS=$'\t' read -r name program interp code stdin files outfiles args; do
+    case $name in '#'*|'') continue ;; esac
+    scratch=$(mktemp -d)
+    if [ "$files" != - ]; then
+        IFS=, read -ra fs <<<"$files"
+        for f in "${fs[@]}"; do cp "$here/inputs/$f" "$scratch/"; done
+    fi
+    in=/dev/null
+    [ "$stdin" != - ] && in=$here/inputs/$stdin
+    read -ra argv <<<"$args"
+    set +e
+    (cd "$scratch" && "$bin/$program" "${argv[@]}" < "$in" > "$here/expected/$name.out")
+    status=$?
+    set -e
+    if [ "$status" != "$code" ]; then
+        echo "$name: exit status $status, manifest says $code" >&2
+        exit 1
+    fi
+    if [ "$outfiles" != - ]; then
+        IFS=, read -ra fs <<<"$outfiles"
+        for f in "${fs[@]}"; do cp "$scratch/$f" "$here/expected/$name.$f"; done
+    fi
+    rm -rf "$scratch"
+    echo "$name: $(wc -c < "$here/expected/$name.out") bytes, exit $status"
+done < "$here/workloads.tsv"
