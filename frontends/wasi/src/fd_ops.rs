@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use cap_fs_ext::OpenOptionsMaybeDirExt;
 use cap_std::fs::{Dir, MetadataExt};
 
 use crate::mem::{check, count_u32, iovecs, range, write_bytes, write_u32, write_u64, Errno, WasiResult};
@@ -134,9 +135,14 @@ impl FileFd {
     }
 }
 
-/// A duplicate of a directory's descriptor as a plain file (to sync or time it).
+/// The directory opened again, for reading, as a plain file (to sync or time
+/// it: `cap-std` may hold directories as `O_PATH` descriptors, which cannot).
 fn dir_file(dir: &Dir) -> Result<File, Errno> {
-    dir.try_clone().map(Dir::into_std_file).map_err(|e| io_errno(&e))
+    let mut opts = cap_std::fs::OpenOptions::new();
+    opts.read(true).maybe_dir(true);
+    dir.open_with(".", &opts)
+        .map(cap_std::fs::File::into_std)
+        .map_err(|e| io_errno(&e))
 }
 
 impl State {
