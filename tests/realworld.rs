@@ -4,7 +4,10 @@
 //! `realworld/workloads.tsv`. Each must print exactly what the same sources
 //! built natively printed (`realworld/expected/`, captured by
 //! `realworld/expected.sh`), write the same files and exit with the same
-//! status, on the JIT and, where the manifest says so, on the interpreter.
+//! status, on the JIT and on the interpreter where the manifest says so: some
+//! runs only in `cargo test --release --test realworld`, since a debug build
+//! of capjit takes a minute to compile SQLite (Cranelift unoptimized) and its
+//! interpreter is slow.
 //! `realworld/README.md` says where every program comes from.
 
 use std::path::{Path, PathBuf};
@@ -14,12 +17,41 @@ fn realworld(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("realworld").join(path)
 }
 
+/// Whether a workload runs on a backend: always, only when the tests (and so
+/// the capjit binary) are built with optimizations, or never.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum When {
+    Yes,
+    Release,
+    No,
+}
+
+impl When {
+    fn parse(field: &str) -> When {
+        match field {
+            "yes" => When::Yes,
+            "release" => When::Release,
+            "no" => When::No,
+            other => panic!("workloads.tsv: jit and interp are yes, release or no, not {other:?}"),
+        }
+    }
+
+    fn now(self) -> bool {
+        match self {
+            When::Yes => true,
+            When::Release => !cfg!(debug_assertions),
+            When::No => false,
+        }
+    }
+}
+
 /// One line of `realworld/workloads.tsv` (its header says what each field is).
 #[derive(Debug)]
 struct Workload {
     name: String,
     program: String,
-    interp: bool,
+    jit: When,
+    interp: When,
     code: i32,
     stdin: Option<String>,
     files: Vec<String>,
@@ -42,20 +74,21 @@ fn workloads() -> Vec<Workload> {
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(|line| {
             let fields: Vec<&str> = line.split('\t').collect();
-            assert_eq!(fields.len(), 8, "workloads.tsv: 8 tab-separated fields: {line:?}");
+            assert_eq!(fields.len(), 9, "workloads.tsv: 9 tab-separated fields: {line:?}");
             Workload {
                 name: fields[0].to_owned(),
                 program: fields[1].to_owned(),
-                interp: match fields[2] {
-                    "yes" => true,
-                    "no" => false,
-                    other => panic!("workloads.tsv: interp is yes or no, not {other:?}"),
-                },
-                code: fields[3].parse().expect("workloads.tsv: exit code"),
-                stdin: (fields[4] != "-").then(|| fields[4].to_owned()),
-                files: list(fields[5]),
-                outfiles: list(fields[6]),
-                args: fields[7].split(' ').filter(|a| !a.is_empty()).map(str::to_owned).collect(),
+                jit: When::parse(fields[2]),
+                interp: When::parse(fields[3]),
+                code: fields[4].parse().expect("workloads.tsv: exit code"),
+                stdin: (fields[5] != "-").then(|| fields[5].to_owned()),
+                files: list(fields[6]),
+                outfiles: list(fields[7]),
+                args: fields[8]
+                    .split(' ')
+                    .filter(|a| !a.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
             }
         })
         .collect()
@@ -74,8 +107,13 @@ fn read(path: &Path) -> Vec<u8> {
 
 /// Where two outputs first differ, for a failure message that fits a screen.
 fn first_difference(actual: &[u8], expected: &[u8]) -> String {
-    let at = actual.iter().zip(expected).position(|(a, e)| a != e).unwrap_or(actual.len().min(expected.len()));
-    let show = |bytes: &[u8]| String::from_utf8_lossy(&bytes[at.saturating_sub(40)..(at + 80).min(bytes.len())]).into_owned();
+    let at = actual
+        .iter()
+        .zip(expected)
+        .position(|(a, e)| a != e)
+        .unwrap_or(actual.len().min(expected.len()));
+    let show =
+        |bytes: &[u8]| String::from_utf8_lossy(&bytes[at.saturating_sub(40)..(at + 80).min(bytes.len())]).into_owned();
     format!(
         "{} bytes, expected {}; first difference at byte {at}:\n  got:      {:?}\n  expected: {:?}",
         actual.len(),
@@ -85,15 +123,21 @@ fn first_difference(actual: &[u8], expected: &[u8]) -> String {
     )
 }
 
-/// Run `name` from the manifest through `capjit run` on the JIT and, if the
-/// manifest says so, on the interpreter; compare with the native run.
+/// Run `name` from the manifest through `capjit run` on the JIT and on the
+/// interpreter, each if the manifest says so for this build; compare with the
+/// native run.
 fn run_workload(name: &str) {
     let all = workloads();
-    let w = all.iter().find(|w| w.name == name).unwrap_or_else(|| panic!("{name} is not in realworld/workloads.tsv"));
-    let mut backends = vec![false];
-    if w.interp {
-        backends.push(true);
-    }
+    let w = all
+        .iter()
+        .find(|w| w.name == name)
+        .unwrap_or_else(|| panic!("{name} is not in realworld/workloads.tsv"));
+    let backends: Vec<bool> = [(false, w.jit), (true, w.interp)]
+        .into_iter()
+        .filter(|(_, when)| when.now())
+        .map(|(interp, _)| interp)
+        .collect();
+    assert!(!backends.is_empty(), "{name}: runs on no backend in this build");
     for interp in backends {
         let backend = if interp { "interpreter" } else { "JIT" };
         let dir = scratch(&format!("{name}-{}", if interp { "interp" } else { "jit" }));
@@ -127,45 +171,87 @@ fn run_workload(name: &str) {
         for file in &w.outfiles {
             let written = read(&dir.join(file));
             let expected = read(&realworld(&format!("expected/{name}.{file}")));
-            assert!(written == expected, "{what}: {file}: {}", first_difference(&written, &expected));
+            assert!(
+                written == expected,
+                "{what}: {file}: {}",
+                first_difference(&written, &expected)
+            );
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
 
 macro_rules! workload_tests {
-    ($($test:ident => $name:literal,)*) => {
+    (
+        always { $($test:ident => $name:literal,)* }
+        release_only { $($rtest:ident => $rname:literal,)* }
+    ) => {
         $(
             #[test]
             fn $test() {
                 run_workload($name);
             }
         )*
-        const TESTED: &[&str] = &[$($name),*];
+        $(
+            #[test]
+            #[cfg_attr(debug_assertions, ignore = "runs only in a release build: cargo test --release --test realworld")]
+            fn $rtest() {
+                run_workload($rname);
+            }
+        )*
+        const TESTED: &[&str] = &[$($name,)* $($rname,)*];
+        const RELEASE_ONLY: &[&str] = &[$($rname),*];
     };
 }
 
 workload_tests! {
-    lua_benchmarks => "lua-all",
-    lua_script_on_stdin => "lua-stdin-fib",
-    minigzip_compresses => "minigzip-compress",
-    minigzip_decompresses => "minigzip-decompress",
-    bzip2_compresses_sample1_like_upstream => "bzip2-compress-1",
-    bzip2_decompresses_sample2_like_upstream => "bzip2-decompress-2",
-    bzip2_compresses_sample3_like_upstream => "bzip2-compress-3",
-    bzip2_decompresses_sample3_small_memory => "bzip2-decompress-3s",
-    sqlite_fills_indexes_and_queries_a_database => "sqlite-2000",
-    jsoncpp_parses_and_rewrites => "jsoncpp-complex",
-    jsoncpp_parses_a_large_document => "jsoncpp-legacy-large",
-    jsoncpp_reports_a_syntax_error => "jsoncpp-fail",
+    always {
+        lua_benchmarks => "lua-all",
+        lua_script_on_stdin => "lua-stdin-fib",
+        minigzip_compresses => "minigzip-compress",
+        minigzip_decompresses => "minigzip-decompress",
+        bzip2_compresses_sample3_like_upstream => "bzip2-compress-3",
+        bzip2_decompresses_sample3_small_memory => "bzip2-decompress-3s",
+        sqlite_fills_indexes_and_queries_a_small_database => "sqlite-200",
+        jsoncpp_parses_and_rewrites => "jsoncpp-complex",
+        jsoncpp_reports_a_syntax_error => "jsoncpp-fail",
+    }
+    release_only {
+        bzip2_compresses_sample1_like_upstream => "bzip2-compress-1",
+        bzip2_decompresses_sample2_like_upstream => "bzip2-decompress-2",
+        sqlite_fills_indexes_and_queries_a_database => "sqlite-2000",
+        jsoncpp_parses_a_large_document => "jsoncpp-legacy-large",
+    }
 }
 
 #[test]
 fn every_workload_has_a_test_and_its_expected_output() {
-    let names: Vec<String> = workloads().into_iter().map(|w| w.name).collect();
-    assert_eq!(names, TESTED, "realworld/workloads.tsv and the tests here list the same workloads");
+    let mut names: Vec<String> = workloads().into_iter().map(|w| w.name).collect();
+    let mut tested: Vec<&str> = TESTED.to_vec();
+    names.sort();
+    tested.sort();
+    assert_eq!(
+        names, tested,
+        "realworld/workloads.tsv and the tests here list the same workloads"
+    );
     for w in workloads() {
-        assert!(realworld(&format!("wasm/{}.wasm", w.program)).is_file(), "{}: wasm/{}.wasm", w.name, w.program);
-        assert!(realworld(&format!("expected/{}.out", w.name)).is_file(), "{}: expected output", w.name);
+        let release_only = w.jit != When::Yes && w.interp != When::Yes;
+        assert_eq!(
+            release_only,
+            RELEASE_ONLY.contains(&w.name.as_str()),
+            "{}: a test is release_only exactly when its workload runs on no backend in a debug build",
+            w.name
+        );
+        assert!(
+            realworld(&format!("wasm/{}.wasm", w.program)).is_file(),
+            "{}: wasm/{}.wasm",
+            w.name,
+            w.program
+        );
+        assert!(
+            realworld(&format!("expected/{}.out", w.name)).is_file(),
+            "{}: expected output",
+            w.name
+        );
     }
 }
