@@ -45,6 +45,27 @@ run() {
         'BEGIN { printf "%-26s %9.2f %9.2f %7.2fx  %s\n", n, b - a, c - b, (c - b) / (b - a), s }'
 }
 
+# startup NAME PROGRAM ARGS...: a run that stops at once (usage or version), so
+# its capjit time is loading, verifying, compiling and linking the module.
+startup() {
+    local name=$1 program=$2
+    shift 2
+    case $name in *"$filter"*) ;; *) return ;; esac
+    local t0 t1
+    t0=$(now)
+    "$capjit" run "$here/wasm/$program.wasm" "$@" < /dev/null > /dev/null 2>&1 || true
+    t1=$(now)
+    awk -v n="$name" -v a="$t0" -v b="$t1" -v k="$(wc -c < "$here/wasm/$program.wasm")" \
+        'BEGIN { printf "%-26s %9.2f s   (%d KB of Wasm)\n", n, b - a, k / 1024 }'
+}
+
+echo "capjit startup: load, verify, compile, link (the program stops at once)"
+startup lua lua -v
+startup minigzip minigzip -d
+startup bzip2 bzip2 -d
+startup dbdriver dbdriver
+startup jsontestrunner jsontestrunner
+echo
 printf '%-26s %9s %9s %8s  %s\n' workload native/s capjit/s ratio output
 run lua-fib-32 /dev/null lua fib.lua 32
 run lua-nbody-500000 /dev/null lua nbody.lua 500000

@@ -208,6 +208,8 @@ workload_tests! {
     always {
         lua_benchmarks => "lua-all",
         lua_script_on_stdin => "lua-stdin-fib",
+        lua_uncaught_error_exits_with_status_1 => "lua-error",
+        lua_writes_reads_renames_and_removes_files => "lua-files",
         minigzip_compresses => "minigzip-compress",
         minigzip_decompresses => "minigzip-decompress",
         bzip2_compresses_sample3_like_upstream => "bzip2-compress-3",
