@@ -75,6 +75,6 @@ echo "jsontestrunner (jsoncpp 1.9.5 from Debian libjsoncpp, C++ with libc++)"
 # left (libc++'s own error paths) link to wasi-shim/cxa_throw_aborts.c, which
 # aborts: see that file.
 CXX_WASI=()
-[ -z "$native" ] && CXX_WASI=(-x c "$src/jsoncpp/wasi-shim/cxa_throw_aborts.c" -x none)
+[ -z "$native" ] && CXX_WASI=(-x c "$src/jsoncpp/wasi-shim/cxa_throw_aborts.c") # last input: -x c applies to it alone
 "${CXX[@]}" -DJSON_USE_EXCEPTION=0 -I"$src/jsoncpp/include" "$src"/jsoncpp/src/lib_json/*.cpp \
     "$src"/jsoncpp/src/jsontestrunner/main.cpp "${CXX_WASI[@]}" -o "$out/jsontestrunner"$([ -z "$native" ] && echo .wasm)
