@@ -52,7 +52,10 @@ done
 
 echo "minigzip (zlib from libz-sys, test/minigzip.c from Debian zlib 1.2.13)"
 # Z_HAVE_UNISTD_H: what zlib's own ./configure sets on any Unix (zconf.h then includes unistd.h).
-"${CC[@]}" -DZ_HAVE_UNISTD_H "$src"/zlib/*.c -o "$out/minigzip"$([ -z "$native" ] && echo .wasm)
+"${CC[@]}" -DZ_HAVE_UNISTD_H -I"$src/zlib" "$src"/zlib/*.c "$src"/zlib-test/minigzip.c -o "$out/minigzip"$([ -z "$native" ] && echo .wasm)
+
+echo "zlib-example (zlib from libz-sys, test/example.c from Debian zlib 1.2.13: zlib's own API test)"
+"${CC[@]}" -DZ_HAVE_UNISTD_H -I"$src/zlib" "$src"/zlib/*.c "$src"/zlib-test/example.c -o "$out/zlib-example"$([ -z "$native" ] && echo .wasm)
 
 echo "bzip2 (bzip2 1.0.8 from bzip2-sys)"
 # _FILE_OFFSET_BITS=64 as bzip2's Makefile. On WASI: bzip2.c includes

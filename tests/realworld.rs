@@ -1,5 +1,5 @@
-//! Real C and C++ programs (Lua, zlib's minigzip, bzip2, SQLite, jsoncpp's
-//! test runner) built for wasm32-wasi with Debian's clang-19 at default flags,
+//! Real C and C++ programs (Lua, zlib's minigzip and example test, bzip2,
+//! SQLite, jsoncpp's test runner) built for wasm32-wasi with Debian's clang-19 at default flags,
 //! run through the `capjit` command line on the workloads of
 //! `realworld/workloads.tsv`. Each must print exactly what the same sources
 //! built natively printed (`realworld/expected/`, captured by
@@ -212,6 +212,7 @@ workload_tests! {
         lua_writes_reads_renames_and_removes_files => "lua-files",
         minigzip_compresses => "minigzip-compress",
         minigzip_decompresses => "minigzip-decompress",
+        zlib_passes_its_own_example_test => "zlib-example",
         bzip2_compresses_sample3_like_upstream => "bzip2-compress-3",
         bzip2_decompresses_sample3_small_memory => "bzip2-decompress-3s",
         sqlite_fills_indexes_and_queries_a_small_database => "sqlite-200",
