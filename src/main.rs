@@ -394,7 +394,11 @@ fn run(args: RunArgs) -> Result<(), Reported> {
         .into_iter()
         .filter(|f| Some(f) != entry_trap.as_ref() && !entry_exit(f))
     {
-        eprintln!("note: domain `{}` is faulted: {fault}", fault.domain);
+        eprintln!(
+            "note: domain `{}` is faulted: {}",
+            fault.domain,
+            trap_text(&loaded, &fault)
+        );
     }
     match result {
         Ok(vals) => {
@@ -404,7 +408,7 @@ fn run(args: RunArgs) -> Result<(), Reported> {
             Ok(())
         }
         Err(RunError::Trap(info)) => {
-            eprintln!("error: {info}");
+            eprintln!("error: {}", trap_text(&loaded, &info));
             Err(Reported(EXIT_TRAP))
         }
         // A host function ended the run (WASI `proc_exit`): exit with its status
@@ -412,6 +416,23 @@ fn run(args: RunArgs) -> Result<(), Reported> {
         Err(RunError::Exit(0)) => Ok(()),
         Err(RunError::Exit(status)) => Err(Reported(u8::try_from(status).unwrap_or(EXIT_ERROR))),
         Err(e) => Err(fail(e)),
+    }
+}
+
+/// A trap as the user reads it: in a WebAssembly function, its kind, the Wasm
+/// function and the byte offset (the IR location follows in brackets); elsewhere
+/// its IR location.
+fn trap_text(loaded: &Loaded, trap: &TrapInfo) -> String {
+    match loaded.wasm.as_ref().and_then(|w| w.trap_site(&loaded.module, trap)) {
+        Some(site) => {
+            let at = match trap.inst {
+                Some(i) => format!("inst {i}"),
+                None => "terminator".into(),
+            };
+            let ir = format!("{}.{} block{} {at}", trap.domain, trap.function, trap.block);
+            format!("trap {} in {site} (IR: {ir})", trap.code)
+        }
+        None => trap.to_string(),
     }
 }
 

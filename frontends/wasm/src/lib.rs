@@ -216,6 +216,47 @@ pub struct ModuleInfo {
     pub domain: String,
     /// The exported IR function that runs the Wasm start function, if any.
     pub start: Option<String>,
+    /// The module's defined functions in order: IR function `i` of the domain is
+    /// `functions[i]` (the IR functions after them are the frontend's wrappers).
+    pub functions: Vec<WasmFunction>,
+}
+
+/// A defined Wasm function, as a trap or a backtrace names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WasmFunction {
+    /// Its index in the module's function index space (imports first).
+    pub index: u32,
+    /// Its name in the `name` section, else its first export name, unmangled.
+    pub name: Option<String>,
+}
+
+impl std::fmt::Display for WasmFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "`{name}` (function {})", self.index),
+            None => write!(f, "function {}", self.index),
+        }
+    }
+}
+
+/// Index and name of each defined function of `m`.
+fn wasm_functions(m: &ParsedModule) -> Vec<WasmFunction> {
+    let imported = m.num_imported_funcs();
+    (0..m.funcs.len() as u32)
+        .map(|def| {
+            let index = imported + def;
+            let exported = || {
+                m.exports
+                    .iter()
+                    .find(|e| matches!(e.kind, ExternalKind::Func | ExternalKind::FuncExact) && e.index == index)
+                    .map(|e| e.name.to_string())
+            };
+            WasmFunction {
+                index,
+                name: m.func_names.get(&index).cloned().or_else(exported),
+            }
+        })
+        .collect()
 }
 
 /// The wasmparser features the frontend accepts.
@@ -820,6 +861,7 @@ pub fn translate(inputs: &[WasmInput]) -> Result<Translated, WasmError> {
             name: m.name.clone(),
             domain: p.domain.clone(),
             start: p.start.clone(),
+            functions: wasm_functions(m),
         })
         .collect();
     let globals = plans
