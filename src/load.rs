@@ -63,12 +63,25 @@ impl WasmInfo {
     /// in Wasm terms; `None` when it was not in a defined Wasm function (an IR
     /// domain, or one of the frontend's wrappers).
     pub fn trap_site(&self, module: &Module, trap: &TrapInfo) -> Option<WasmTrapSite> {
-        let info = self.modules.iter().find(|m| m.domain == trap.domain)?;
-        let domain = module.domains.iter().find(|d| d.name == trap.domain)?;
-        let index = domain.functions.iter().position(|f| f.name == trap.function)?;
+        self.site(module, &trap.domain, &trap.function, trap.block, trap.inst)
+    }
+
+    /// Where IR location `function` `block` `inst` (`None`: the terminator) of
+    /// `domain` is, in Wasm terms; `None` outside a defined Wasm function.
+    pub fn site(
+        &self,
+        module: &Module,
+        domain: &str,
+        function: &str,
+        block: u32,
+        inst: Option<u32>,
+    ) -> Option<WasmTrapSite> {
+        let info = self.modules.iter().find(|m| m.domain == domain)?;
+        let domain = module.domains.iter().find(|d| d.name == domain)?;
+        let index = domain.functions.iter().position(|f| f.name == function)?;
         let function = info.functions.get(index)?.clone();
-        let block = domain.functions[index].blocks.get(trap.block as usize)?;
-        let span = match trap.inst {
+        let block = domain.functions[index].blocks.get(block as usize)?;
+        let span = match inst {
             Some(i) => block.insts.get(i as usize)?.span,
             None => block.term_span,
         };

@@ -423,17 +423,24 @@ fn run(args: RunArgs) -> Result<(), Reported> {
 /// function and the byte offset (the IR location follows in brackets); elsewhere
 /// its IR location.
 fn trap_text(loaded: &Loaded, trap: &TrapInfo) -> String {
-    match loaded.wasm.as_ref().and_then(|w| w.trap_site(&loaded.module, trap)) {
-        Some(site) => {
-            let at = match trap.inst {
-                Some(i) => format!("inst {i}"),
-                None => "terminator".into(),
-            };
-            let ir = format!("{}.{} block{} {at}", trap.domain, trap.function, trap.block);
-            format!("trap {} in {site} (IR: {ir})", trap.code)
-        }
+    let wasm = |function: &str, block: u32, inst: Option<u32>| {
+        let site = loaded
+            .wasm
+            .as_ref()?
+            .site(&loaded.module, &trap.domain, function, block, inst)?;
+        let at = inst.map_or_else(|| "terminator".to_string(), |i| format!("inst {i}"));
+        Some(format!("{site} (IR: {}.{function} block{block} {at})", trap.domain))
+    };
+    let mut text = match wasm(&trap.function, trap.block, trap.inst) {
+        Some(site) => format!("trap {} in {site}", trap.code),
         None => trap.to_string(),
+    };
+    for c in &trap.callers {
+        let site = wasm(&c.function, c.block, Some(c.inst));
+        let site = site.unwrap_or_else(|| format!("{}.{} block{} inst {}", trap.domain, c.function, c.block, c.inst));
+        text.push_str(&format!("\n  called from {site}"));
     }
+    text
 }
 
 /// Report why a program could not be made ready to run.

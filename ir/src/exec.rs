@@ -69,6 +69,22 @@ pub struct TrapInfo {
     pub block: u32,
     /// Instruction index in the block; `None` for the terminator.
     pub inst: Option<u32>,
+    /// The calls the trap unwound, innermost first: each a `call` or
+    /// `call_indirect` of the same domain activation, at most [`MAX_TRAP_CALLERS`]
+    /// (the outermost are left out). Not part of the `Display` form.
+    pub callers: Vec<CallSite>,
+}
+
+/// Callers a trap records; deeper ones are left out, so that a trap at the call
+/// depth limit costs the host no more than this.
+pub const MAX_TRAP_CALLERS: usize = 64;
+
+/// A call instruction a trap unwound through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallSite {
+    pub function: String,
+    pub block: u32,
+    pub inst: u32,
 }
 
 impl std::fmt::Display for TrapInfo {

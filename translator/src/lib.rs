@@ -415,6 +415,9 @@ fn declare_refs<'s>(
             if let Some(h) = lower::helper_of_op(&inst.op) {
                 need(h, jit, func);
             }
+            if matches!(inst.op, capjit_ir::Op::Call { .. } | capjit_ir::Op::CallIndirect { .. }) {
+                need(lower::Helper::TrapCaller, jit, func);
+            }
         }
         if matches!(b.term, capjit_ir::Terminator::CallCap { .. }) {
             need(lower::Helper::CallCap, jit, func);
