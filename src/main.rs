@@ -135,9 +135,11 @@ struct RunArgs {
     /// the unoptimised one.
     #[arg(long)]
     opt: bool,
-    /// WASI: let the program read files below a host directory, `--dir PATH` (seen
-    /// by the program as PATH) or `--dir HOST::GUEST`. Nothing else is reachable.
-    #[arg(long, value_name = "DIR")]
+    /// WASI: grant a host directory, read-write: `--dir PATH` (seen by the
+    /// program as PATH) or `--dir HOST::GUEST`; add `:ro` for read-only
+    /// (`--dir data:ro`, `--dir ./data::/data:ro`) or `:rw` to say read-write
+    /// explicitly (for a name that itself ends in `:ro`). Nothing else is reachable.
+    #[arg(long, value_name = "DIR[::GUEST][:ro]")]
     dir: Vec<String>,
     /// WASI: an environment variable for the program, `--env KEY=VALUE` (none by default).
     #[arg(long, value_name = "KEY=VALUE")]
@@ -469,7 +471,8 @@ fn parse_grants(grants: &[String]) -> Result<Vec<(String, PathBuf)>, Reported> {
 }
 
 /// What a WASI program may reach: the process's stdio, the `--env` variables
-/// and the `--dir` directories (`PATH`, or `HOST::GUEST`).
+/// and the `--dir` directories (`PATH`, or `HOST::GUEST`, then optionally `:ro`
+/// for read-only or `:rw`; read-write by default, as in Wasmtime).
 fn wasi_builder(env: &[String], dirs: &[String]) -> Result<WasiCtxBuilder, Reported> {
     let mut builder = capjit_wasi::WasiCtx::builder().inherit_stdio();
     for pair in env {
@@ -479,8 +482,22 @@ fn wasi_builder(env: &[String], dirs: &[String]) -> Result<WasiCtxBuilder, Repor
         builder = builder.env(key, value);
     }
     for dir in dirs {
-        let (host, guest) = dir.split_once("::").unwrap_or((dir, dir));
-        builder = builder.preopened_dir(guest, host);
+        let (spec, writable) = match (dir.strip_suffix(":ro"), dir.strip_suffix(":rw")) {
+            (Some(spec), _) => (spec, false),
+            (_, Some(spec)) => (spec, true),
+            _ => (dir.as_str(), true),
+        };
+        let (host, guest) = spec.split_once("::").unwrap_or((spec, spec));
+        if host.is_empty() || guest.is_empty() {
+            return Err(fail(format!(
+                "--dir expects PATH or HOST::GUEST, optionally with :ro, found `{dir}`"
+            )));
+        }
+        builder = if writable {
+            builder.preopened_dir(guest, host)
+        } else {
+            builder.preopened_dir_readonly(guest, host)
+        };
     }
     Ok(builder)
 }

@@ -1,4 +1,5 @@
-//! A WASI preview1 subset for capjit, built on embedder host functions.
+//! WASI preview1 for capjit, built on embedder host functions: all 46
+//! functions bound, each implemented or answering an honest errno.
 //!
 //! UNTRUSTED, like every embedder host function: it sees a calling domain's
 //! linear memory as a slice (`HostCall`) and nothing else of capjit, and it is
@@ -9,8 +10,14 @@
 //! What a program can reach is what the [`WasiCtx`] grants: its arguments and
 //! environment (empty unless given), stdin, stdout and stderr (discarded or
 //! empty unless given), the clocks, randomness, and files under the preopened
-//! directories, read-only. Every pointer and length a program passes is checked
-//! against its memory: a range outside it returns `EFAULT`, never a panic.
+//! directories (read-write or read-only), reached only through `cap-std`, so
+//! that no path leads out of them. Every pointer and length a program passes
+//! is checked against its memory: a range outside it returns `EFAULT`, never a
+//! panic. See `docs/wasi.md` for the table of functions and the sandbox.
+//!
+//! Modules: `ctx` (what is granted), `mem` (guest memory), `state` (the
+//! descriptor table), `fd_ops`, `path_ops`, `poll` (the functions), and here
+//! the table binding each name to its signature.
 //!
 //! ```
 //! use capjit::ir::{parse_module, Val};
@@ -45,380 +52,181 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom, Write};
-use std::path::{Component, Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+mod ctx;
+mod fd_ops;
+mod mem;
+mod path_ops;
+mod poll;
+mod state;
+
+use std::sync::{Arc, Mutex};
 
 use capjit_ir::host_fn::{HostCall, HostFailure, HostFn};
 use capjit_ir::{Signature, Type, Val};
 
-/// WASI errno values (preview1) this subset returns.
+pub use ctx::{Preopen, SharedBuffer, WasiCtx, WasiCtxBuilder};
+
+use ctx::lock;
+use mem::{check, range, write_u64, WasiResult};
+use state::{realtime_ns, State};
+
+pub(crate) use mem::Errno;
+
+/// WASI errno values (preview1) this crate returns.
 pub mod errno {
     pub const SUCCESS: i32 = 0;
     pub const ACCES: i32 = 2;
+    pub const AGAIN: i32 = 6;
     pub const BADF: i32 = 8;
+    pub const BUSY: i32 = 10;
+    pub const EXIST: i32 = 20;
     pub const FAULT: i32 = 21;
+    pub const FBIG: i32 = 22;
     pub const ILSEQ: i32 = 25;
+    pub const INTR: i32 = 27;
     pub const INVAL: i32 = 28;
     pub const IO: i32 = 29;
     pub const ISDIR: i32 = 31;
     pub const LOOP: i32 = 32;
     pub const MFILE: i32 = 33;
+    pub const MLINK: i32 = 34;
     pub const NAMETOOLONG: i32 = 37;
     pub const NOENT: i32 = 44;
+    pub const NOSPC: i32 = 51;
+    pub const NOSYS: i32 = 52;
     pub const NOTDIR: i32 = 54;
+    pub const NOTEMPTY: i32 = 55;
+    pub const NOTSOCK: i32 = 57;
     pub const NOTSUP: i32 = 58;
     pub const OVERFLOW: i32 = 61;
+    pub const PERM: i32 = 63;
     pub const PIPE: i32 = 64;
+    pub const ROFS: i32 = 69;
     pub const SPIPE: i32 = 70;
+    pub const XDEV: i32 = 75;
     pub const NOTCAPABLE: i32 = 76;
 }
 
-/// WASI rights bits (preview1) this subset grants or checks.
+/// WASI rights bits (preview1), and the sets this crate grants.
 pub mod rights {
     pub const FD_DATASYNC: u64 = 1 << 0;
     pub const FD_READ: u64 = 1 << 1;
     pub const FD_SEEK: u64 = 1 << 2;
+    pub const FD_FDSTAT_SET_FLAGS: u64 = 1 << 3;
+    pub const FD_SYNC: u64 = 1 << 4;
     pub const FD_TELL: u64 = 1 << 5;
     pub const FD_WRITE: u64 = 1 << 6;
     pub const FD_ADVISE: u64 = 1 << 7;
     pub const FD_ALLOCATE: u64 = 1 << 8;
+    pub const PATH_CREATE_DIRECTORY: u64 = 1 << 9;
+    pub const PATH_CREATE_FILE: u64 = 1 << 10;
+    pub const PATH_LINK_SOURCE: u64 = 1 << 11;
+    pub const PATH_LINK_TARGET: u64 = 1 << 12;
     pub const PATH_OPEN: u64 = 1 << 13;
     pub const FD_READDIR: u64 = 1 << 14;
+    pub const PATH_READLINK: u64 = 1 << 15;
+    pub const PATH_RENAME_SOURCE: u64 = 1 << 16;
+    pub const PATH_RENAME_TARGET: u64 = 1 << 17;
     pub const PATH_FILESTAT_GET: u64 = 1 << 18;
+    pub const PATH_FILESTAT_SET_SIZE: u64 = 1 << 19;
+    pub const PATH_FILESTAT_SET_TIMES: u64 = 1 << 20;
     pub const FD_FILESTAT_GET: u64 = 1 << 21;
     pub const FD_FILESTAT_SET_SIZE: u64 = 1 << 22;
+    pub const FD_FILESTAT_SET_TIMES: u64 = 1 << 23;
+    pub const PATH_SYMLINK: u64 = 1 << 24;
+    pub const PATH_REMOVE_DIRECTORY: u64 = 1 << 25;
+    pub const PATH_UNLINK_FILE: u64 = 1 << 26;
     pub const POLL_FD_READWRITE: u64 = 1 << 27;
+    pub const SOCK_SHUTDOWN: u64 = 1 << 28;
+    pub const SOCK_ACCEPT: u64 = 1 << 29;
 
-    /// What a file opened under a preopened directory may have: reading only.
-    pub const FILE: u64 = FD_READ | FD_SEEK | FD_TELL | FD_ADVISE | FD_FILESTAT_GET | POLL_FD_READWRITE;
-    /// What a directory descriptor may have: opening files below it.
-    pub const DIR: u64 = PATH_OPEN | FD_READDIR | PATH_FILESTAT_GET | FD_FILESTAT_GET;
-    /// Rights that would change a file: asking for any of them fails with `ENOTCAPABLE`.
+    /// What a file opened below a read-only directory may have: reading.
+    pub const FILE: u64 = FD_READ | FD_SEEK | FD_TELL | FD_ADVISE | FD_FILESTAT_GET | POLL_FD_READWRITE | FD_SYNC;
+    /// The rights that need a writable file: asking `path_open` for any of them
+    /// where they cannot be granted fails with `ENOTCAPABLE` (other rights that
+    /// cannot be granted are dropped).
     pub const WRITE: u64 = FD_DATASYNC | FD_WRITE | FD_ALLOCATE | FD_FILESTAT_SET_SIZE;
+    /// Everything a file below a writable directory may have.
+    pub const ALL_FILE: u64 = FILE | WRITE | FD_FILESTAT_SET_TIMES | FD_FDSTAT_SET_FLAGS;
+    /// What a read-only directory descriptor may have: opening, listing, stat.
+    pub const DIR: u64 = PATH_OPEN | FD_READDIR | PATH_FILESTAT_GET | FD_FILESTAT_GET | PATH_READLINK | FD_SYNC;
+    /// What a writable directory adds: every change below it.
+    pub const DIR_WRITE: u64 = PATH_CREATE_DIRECTORY
+        | PATH_CREATE_FILE
+        | PATH_LINK_SOURCE
+        | PATH_LINK_TARGET
+        | PATH_RENAME_SOURCE
+        | PATH_RENAME_TARGET
+        | PATH_FILESTAT_SET_SIZE
+        | PATH_FILESTAT_SET_TIMES
+        | FD_FILESTAT_SET_TIMES
+        | PATH_SYMLINK
+        | PATH_REMOVE_DIRECTORY
+        | PATH_UNLINK_FILE
+        | FD_DATASYNC;
+    /// Everything a directory below a writable directory may have.
+    pub const ALL_DIR: u64 = DIR | DIR_WRITE;
+    /// Inherited stdio that is a regular file has these, besides reading (fd 0)
+    /// or writing (1, 2): it can seek, so wasi-libc's `isatty` says no.
+    pub const STDIO_FILE: u64 = FD_SEEK | FD_TELL | FD_ADVISE | FD_FILESTAT_GET | POLL_FD_READWRITE | FD_SYNC;
 }
 
-const FILETYPE_CHARACTER_DEVICE: u8 = 2;
-const FILETYPE_DIRECTORY: u8 = 3;
-const FILETYPE_REGULAR_FILE: u8 = 4;
-
-const CLOCK_REALTIME: i32 = 0;
-const CLOCK_MONOTONIC: i32 = 1;
-
-const OFLAGS_CREAT: u32 = 1 << 0;
-const OFLAGS_DIRECTORY: u32 = 1 << 1;
-const OFLAGS_EXCL: u32 = 1 << 2;
-const OFLAGS_TRUNC: u32 = 1 << 3;
-const FDFLAGS_APPEND: u32 = 1 << 0;
-const LOOKUP_SYMLINK_FOLLOW: u32 = 1 << 0;
-
-/// Open descriptors a program may hold at once.
-const MAX_FDS: usize = 1024;
-
-/// What a program may reach through WASI. Build one with [`WasiCtx::builder`],
-/// or fill in the fields.
-pub struct WasiCtx {
-    /// The program's arguments; by convention the first is the program's name.
-    pub args: Vec<String>,
-    /// Environment variables (none unless given).
-    pub env: Vec<(String, String)>,
-    /// fd 0 (empty unless given).
-    pub stdin: Box<dyn Read + Send>,
-    /// fd 1 (discarded unless given).
-    pub stdout: Box<dyn Write + Send>,
-    /// fd 2 (discarded unless given).
-    pub stderr: Box<dyn Write + Send>,
-    /// Directories the program may read below: `(name the program sees, host
-    /// directory)`, as fd 3, 4, ... in this order.
-    pub preopens: Vec<(String, PathBuf)>,
+/// WASI file types (preview1).
+pub mod filetype {
+    pub const UNKNOWN: u8 = 0;
+    pub const BLOCK_DEVICE: u8 = 1;
+    pub const CHARACTER_DEVICE: u8 = 2;
+    pub const DIRECTORY: u8 = 3;
+    pub const REGULAR_FILE: u8 = 4;
+    pub const SOCKET_DGRAM: u8 = 5;
+    pub const SOCKET_STREAM: u8 = 6;
+    pub const SYMBOLIC_LINK: u8 = 7;
 }
 
-impl Default for WasiCtx {
-    fn default() -> Self {
-        WasiCtx {
-            args: Vec::new(),
-            env: Vec::new(),
-            stdin: Box::new(io::empty()),
-            stdout: Box::new(io::sink()),
-            stderr: Box::new(io::sink()),
-            preopens: Vec::new(),
-        }
-    }
+/// WASI fdflags (preview1).
+pub mod fdflags {
+    pub const APPEND: u16 = 1 << 0;
+    pub const DSYNC: u16 = 1 << 1;
+    pub const NONBLOCK: u16 = 1 << 2;
+    pub const RSYNC: u16 = 1 << 3;
+    pub const SYNC: u16 = 1 << 4;
 }
 
-impl WasiCtx {
-    /// A context that grants nothing yet.
-    ///
-    /// ```
-    /// let ctx = capjit_wasi::WasiCtx::builder()
-    ///     .args(["prog", "--fast"])
-    ///     .env("LANG", "C")
-    ///     .inherit_stdio()
-    ///     .preopened_dir(".", std::env::temp_dir())
-    ///     .build()?;
-    /// assert_eq!(ctx.args.len(), 2);
-    /// # Ok::<(), std::io::Error>(())
-    /// ```
-    pub fn builder() -> WasiCtxBuilder {
-        WasiCtxBuilder {
-            ctx: WasiCtx::default(),
-        }
-    }
-}
+const CLOCK_REALTIME: u32 = 0;
+const CLOCK_MONOTONIC: u32 = 1;
 
-/// Builds a [`WasiCtx`]; see [`WasiCtx::builder`].
-pub struct WasiCtxBuilder {
-    ctx: WasiCtx,
-}
-
-impl WasiCtxBuilder {
-    /// Append one argument.
-    pub fn arg(mut self, arg: impl Into<String>) -> Self {
-        self.ctx.args.push(arg.into());
-        self
-    }
-
-    /// Append arguments.
-    pub fn args<I, S>(mut self, args: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.ctx.args.extend(args.into_iter().map(Into::into));
-        self
-    }
-
-    /// Add one environment variable.
-    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.ctx.env.push((key.into(), value.into()));
-        self
-    }
-
-    /// Add environment variables (e.g. `std::env::vars()`, to pass the host's on).
-    pub fn envs<I, K, V>(mut self, vars: I) -> Self
-    where
-        I: IntoIterator<Item = (K, V)>,
-        K: Into<String>,
-        V: Into<String>,
-    {
-        self.ctx.env.extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
-        self
-    }
-
-    pub fn stdin(mut self, r: impl Read + Send + 'static) -> Self {
-        self.ctx.stdin = Box::new(r);
-        self
-    }
-
-    pub fn stdout(mut self, w: impl Write + Send + 'static) -> Self {
-        self.ctx.stdout = Box::new(w);
-        self
-    }
-
-    pub fn stderr(mut self, w: impl Write + Send + 'static) -> Self {
-        self.ctx.stderr = Box::new(w);
-        self
-    }
-
-    /// The host process's own stdin, stdout and stderr.
-    pub fn inherit_stdio(self) -> Self {
-        self.stdin(io::stdin()).stdout(io::stdout()).stderr(io::stderr())
-    }
-
-    /// Let the program read files below `host` under the name `guest` (fd 3 for
-    /// the first, 4 for the next, ...).
-    pub fn preopened_dir(mut self, guest: impl Into<String>, host: impl Into<PathBuf>) -> Self {
-        self.ctx.preopens.push((guest.into(), host.into()));
-        self
-    }
-
-    /// The context; fails when a preopened directory is not a directory.
-    pub fn build(mut self) -> io::Result<WasiCtx> {
-        for (guest, host) in &mut self.ctx.preopens {
-            let canonical = host
-                .canonicalize()
-                .map_err(|e| io::Error::new(e.kind(), format!("directory `{}` for `{guest}`: {e}", host.display())))?;
-            if !canonical.is_dir() {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotADirectory,
-                    format!("`{}` for `{guest}` is not a directory", host.display()),
-                ));
-            }
-            *host = canonical;
-        }
-        Ok(self.ctx)
-    }
-}
-
-/// A `Write` whose bytes can be read back, shared between clones: to capture a
-/// program's stdout or stderr.
-#[derive(Clone, Default)]
-pub struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl SharedBuffer {
-    /// Everything written so far.
-    pub fn contents(&self) -> Vec<u8> {
-        lock(&self.0).clone()
-    }
-
-    /// Everything written so far, as text (invalid UTF-8 replaced).
-    pub fn text(&self) -> String {
-        String::from_utf8_lossy(&self.contents()).into_owned()
-    }
-}
-
-impl Write for SharedBuffer {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        lock(&self.0).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A lock that survives a panic of an earlier holder (the runtime turns a
-/// panicking host function into a failed call, so the state must stay usable).
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-/// An open descriptor.
-enum Fd {
-    Stdin,
-    Stdout,
-    Stderr,
-    Dir {
-        /// Canonical host path; nothing outside it is reachable through this fd.
-        host: PathBuf,
-        /// The name the program sees, for preopened directories.
-        preopen: Option<String>,
-        rights: u64,
-    },
-    File {
-        file: File,
-        rights: u64,
-    },
-}
-
-/// The state all of a context's host functions share.
-struct State {
-    ctx: WasiCtx,
-    fds: Vec<Option<Fd>>,
-    started: Instant,
-}
-
-type Errno = i32;
-type WasiResult = Result<(), Errno>;
-
-// ---- memory ------------------------------------------------------------------
-
-/// `mem[ptr .. ptr + len]` as a range, or `EFAULT` when it does not fit.
-fn range(mem: &[u8], ptr: u32, len: u64) -> Result<std::ops::Range<usize>, Errno> {
-    let end = ptr as u64 + len;
-    if end > mem.len() as u64 {
-        return Err(errno::FAULT);
-    }
-    Ok(ptr as usize..end as usize)
-}
-
-fn check(mem: &[u8], ptr: u32, len: u64) -> WasiResult {
-    range(mem, ptr, len).map(|_| ())
-}
-
-fn read_u32(mem: &[u8], ptr: u32) -> Result<u32, Errno> {
-    let r = range(mem, ptr, 4)?;
-    let mut b = [0u8; 4];
-    b.copy_from_slice(&mem[r]);
-    Ok(u32::from_le_bytes(b))
-}
-
-fn write_bytes(mem: &mut [u8], ptr: u32, bytes: &[u8]) -> WasiResult {
-    let r = range(mem, ptr, bytes.len() as u64)?;
-    mem[r].copy_from_slice(bytes);
-    Ok(())
-}
-
-fn write_u32(mem: &mut [u8], ptr: u32, v: u32) -> WasiResult {
-    write_bytes(mem, ptr, &v.to_le_bytes())
-}
-
-fn write_u64(mem: &mut [u8], ptr: u32, v: u64) -> WasiResult {
-    write_bytes(mem, ptr, &v.to_le_bytes())
-}
-
-/// Most iovecs one call may pass (POSIX `IOV_MAX`).
-const MAX_IOVECS: u32 = 1024;
-
-/// The `(ptr, len)` pairs of an iovec array, each checked against the memory.
-fn iovecs(mem: &[u8], iovs: u32, count: u32) -> Result<Vec<std::ops::Range<usize>>, Errno> {
-    if count > MAX_IOVECS {
-        return Err(errno::INVAL);
-    }
-    check(mem, iovs, count as u64 * 8)?;
-    (0..count)
-        .map(|i| {
-            let at = iovs + i * 8;
-            let (ptr, len) = (read_u32(mem, at)?, read_u32(mem, at + 4)?);
-            range(mem, ptr, len as u64)
-        })
-        .collect()
-}
-
-fn io_errno(e: &io::Error) -> Errno {
-    match e.kind() {
-        io::ErrorKind::NotFound => errno::NOENT,
-        io::ErrorKind::PermissionDenied => errno::ACCES,
-        io::ErrorKind::NotADirectory => errno::NOTDIR,
-        io::ErrorKind::IsADirectory => errno::ISDIR,
-        io::ErrorKind::InvalidInput => errno::INVAL,
-        io::ErrorKind::BrokenPipe => errno::PIPE,
-        _ => errno::IO,
-    }
-}
-
-// ---- the functions -------------------------------------------------------------
-
-fn open_fd(fds: &mut [Option<Fd>], fd: u32) -> Result<&mut Fd, Errno> {
-    fds.get_mut(fd as usize).and_then(Option::as_mut).ok_or(errno::BADF)
-}
+/// Signals (preview1 numbering) whose default action is to be ignored.
+const SIGNALS_IGNORED: [u32; 4] = [16, 17, 22, 27]; // CHLD, CONT, URG, WINCH
+/// Signals whose default action stops the process: there is nothing to stop
+/// and resume a domain with, so `proc_raise` answers `ENOTSUP`.
+const SIGNALS_STOP: [u32; 4] = [18, 19, 20, 21]; // STOP, TSTP, TTIN, TTOU
 
 impl State {
-    fn new(ctx: WasiCtx) -> State {
-        let mut fds = vec![Some(Fd::Stdin), Some(Fd::Stdout), Some(Fd::Stderr)];
-        for (guest, host) in &ctx.preopens {
-            // `build` canonicalized already; a context filled in by hand is
-            // canonicalized here, and a directory that cannot be stays
-            // unreachable (every open below it fails).
-            let host = host.canonicalize().unwrap_or_else(|_| host.clone());
-            fds.push(Some(Fd::Dir {
-                host,
-                preopen: Some(guest.clone()),
-                rights: rights::DIR,
-            }));
-        }
-        State {
-            ctx,
-            fds,
-            started: Instant::now(),
-        }
+    fn clock_time_get(&self, mem: &mut [u8], id: u32, time_ptr: u32) -> WasiResult {
+        check(mem, time_ptr, 8)?;
+        let ns = match id {
+            CLOCK_REALTIME => realtime_ns()?,
+            CLOCK_MONOTONIC => self.monotonic_ns(),
+            // The CPU-time clocks (2, 3) are not offered.
+            _ => return Err(errno::INVAL),
+        };
+        write_u64(mem, time_ptr, ns)
     }
 
-    fn fd(&mut self, fd: u32) -> Result<&mut Fd, Errno> {
-        open_fd(&mut self.fds, fd)
+    fn clock_res_get(mem: &mut [u8], id: u32, res_ptr: u32) -> WasiResult {
+        check(mem, res_ptr, 8)?;
+        match id {
+            CLOCK_REALTIME | CLOCK_MONOTONIC => write_u64(mem, res_ptr, 1),
+            _ => Err(errno::INVAL),
+        }
     }
 
     fn args_sizes_get(strings: &[String], mem: &mut [u8], count_ptr: u32, size_ptr: u32) -> WasiResult {
         check(mem, count_ptr, 4)?;
         check(mem, size_ptr, 4)?;
         let size: u64 = strings.iter().map(|s| s.len() as u64 + 1).sum();
-        let size = u32::try_from(size).map_err(|_| errno::OVERFLOW)?;
-        let count = u32::try_from(strings.len()).map_err(|_| errno::OVERFLOW)?;
-        write_u32(mem, count_ptr, count)?;
-        write_u32(mem, size_ptr, size)
+        mem::write_u32(mem, count_ptr, mem::count_u32(strings.len() as u64)?)?;
+        mem::write_u32(mem, size_ptr, mem::count_u32(size)?)
     }
 
     /// Pointers to NUL-terminated strings at `ptrs`, the strings at `buf`.
@@ -428,9 +236,9 @@ impl State {
         check(mem, buf, size)?;
         let mut at = buf;
         for (i, s) in strings.iter().enumerate() {
-            write_u32(mem, ptrs + 4 * i as u32, at)?;
-            write_bytes(mem, at, s.as_bytes())?;
-            write_bytes(mem, at + s.len() as u32, &[0])?;
+            mem::write_u32(mem, ptrs + 4 * i as u32, at)?;
+            mem::write_bytes(mem, at, s.as_bytes())?;
+            mem::write_bytes(mem, at + s.len() as u32, &[0])?;
             at += s.len() as u32 + 1;
         }
         Ok(())
@@ -440,277 +248,26 @@ impl State {
         self.ctx.env.iter().map(|(k, v)| format!("{k}={v}")).collect()
     }
 
-    fn clock_time_get(&self, mem: &mut [u8], id: i32, time_ptr: u32) -> WasiResult {
-        check(mem, time_ptr, 8)?;
-        let ns = match id {
-            CLOCK_REALTIME => SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_err(|_| errno::OVERFLOW)?
-                .as_nanos(),
-            CLOCK_MONOTONIC => self.started.elapsed().as_nanos(),
-            _ => return Err(errno::INVAL),
-        };
-        write_u64(mem, time_ptr, u64::try_from(ns).map_err(|_| errno::OVERFLOW)?)
-    }
-
-    fn clock_res_get(mem: &mut [u8], id: i32, res_ptr: u32) -> WasiResult {
-        check(mem, res_ptr, 8)?;
-        match id {
-            CLOCK_REALTIME | CLOCK_MONOTONIC => write_u64(mem, res_ptr, 1),
-            _ => Err(errno::INVAL),
-        }
-    }
-
-    fn fd_write(&mut self, mem: &mut [u8], fd: u32, iovs: u32, count: u32, written_ptr: u32) -> WasiResult {
-        let bufs = iovecs(mem, iovs, count)?;
-        check(mem, written_ptr, 4)?;
-        let out: &mut dyn Write = match open_fd(&mut self.fds, fd)? {
-            Fd::Stdout => &mut *self.ctx.stdout,
-            Fd::Stderr => &mut *self.ctx.stderr,
-            // Nothing else is open for writing.
-            _ => return Err(errno::BADF),
-        };
-        let mut total: u64 = 0;
-        for r in bufs {
-            total += r.len() as u64;
-            out.write_all(&mem[r]).map_err(|e| io_errno(&e))?;
-        }
-        out.flush().map_err(|e| io_errno(&e))?;
-        write_u32(mem, written_ptr, u32::try_from(total).map_err(|_| errno::OVERFLOW)?)
-    }
-
-    fn fd_read(&mut self, mem: &mut [u8], fd: u32, iovs: u32, count: u32, read_ptr: u32) -> WasiResult {
-        let bufs = iovecs(mem, iovs, count)?;
-        check(mem, read_ptr, 4)?;
-        let input: &mut dyn Read = match open_fd(&mut self.fds, fd)? {
-            Fd::Stdin => &mut *self.ctx.stdin,
-            Fd::File { file, rights } if *rights & rights::FD_READ != 0 => file,
-            Fd::Dir { .. } => return Err(errno::ISDIR),
-            _ => return Err(errno::BADF),
-        };
-        let mut total: u64 = 0;
-        'bufs: for r in bufs {
-            let want = r.len();
-            let mut got = 0;
-            while got < want {
-                match input.read(&mut mem[r.start + got..r.end]) {
-                    Ok(0) => break 'bufs,
-                    Ok(n) => {
-                        got += n;
-                        total += n as u64;
-                        // A short read (a pipe, a terminal): return what there is.
-                        if got < want {
-                            break 'bufs;
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) if total == 0 => return Err(io_errno(&e)),
-                    Err(_) => break 'bufs,
-                }
-            }
-        }
-        write_u32(mem, read_ptr, u32::try_from(total).map_err(|_| errno::OVERFLOW)?)
-    }
-
-    fn fd_seek(&mut self, mem: &mut [u8], fd: u32, offset: i64, whence: i32, new_ptr: u32) -> WasiResult {
-        check(mem, new_ptr, 8)?;
-        let (file, rights) = match self.fd(fd)? {
-            Fd::File { file, rights } => (file, *rights),
-            Fd::Stdin | Fd::Stdout | Fd::Stderr => return Err(errno::SPIPE),
-            Fd::Dir { .. } => return Err(errno::BADF),
-        };
-        let tell = whence == 1 && offset == 0;
-        let needed = if tell {
-            rights::FD_TELL | rights::FD_SEEK
-        } else {
-            rights::FD_SEEK
-        };
-        if rights & needed == 0 {
-            return Err(errno::NOTCAPABLE);
-        }
-        let pos = match whence {
-            0 => SeekFrom::Start(u64::try_from(offset).map_err(|_| errno::INVAL)?),
-            1 => SeekFrom::Current(offset),
-            2 => SeekFrom::End(offset),
-            _ => return Err(errno::INVAL),
-        };
-        let new = file.seek(pos).map_err(|e| io_errno(&e))?;
-        write_u64(mem, new_ptr, new)
-    }
-
-    fn fd_close(&mut self, fd: u32) -> WasiResult {
+    /// Socket functions: no socket is ever open (none is granted), so an open
+    /// fd is `ENOTSOCK` and any other `EBADF`.
+    fn not_a_socket(&mut self, fd: u32) -> WasiResult {
         self.fd(fd)?;
-        self.fds[fd as usize] = None;
-        Ok(())
-    }
-
-    fn fd_fdstat_get(&mut self, mem: &mut [u8], fd: u32, stat_ptr: u32) -> WasiResult {
-        check(mem, stat_ptr, 24)?;
-        let (filetype, base, inheriting) = match self.fd(fd)? {
-            Fd::Stdin => (
-                FILETYPE_CHARACTER_DEVICE,
-                rights::FD_READ | rights::POLL_FD_READWRITE,
-                0,
-            ),
-            Fd::Stdout | Fd::Stderr => (
-                FILETYPE_CHARACTER_DEVICE,
-                rights::FD_WRITE | rights::POLL_FD_READWRITE,
-                0,
-            ),
-            Fd::Dir { rights, .. } => (FILETYPE_DIRECTORY, *rights, rights::FILE | rights::DIR),
-            Fd::File { rights, .. } => (FILETYPE_REGULAR_FILE, *rights, 0),
-        };
-        // fdstat: filetype u8 @0, flags u16 @2 (none), rights_base u64 @8, rights_inheriting u64 @16.
-        let mut stat = [0u8; 24];
-        stat[0] = filetype;
-        stat[8..16].copy_from_slice(&base.to_le_bytes());
-        stat[16..24].copy_from_slice(&inheriting.to_le_bytes());
-        write_bytes(mem, stat_ptr, &stat)
-    }
-
-    fn preopen_name(&mut self, fd: u32) -> Result<String, Errno> {
-        match self.fd(fd)? {
-            Fd::Dir {
-                preopen: Some(name), ..
-            } => Ok(name.clone()),
-            _ => Err(errno::BADF),
-        }
-    }
-
-    fn fd_prestat_get(&mut self, mem: &mut [u8], fd: u32, prestat_ptr: u32) -> WasiResult {
-        check(mem, prestat_ptr, 8)?;
-        let name = self.preopen_name(fd)?;
-        // prestat: tag u8 @0 (0: a directory), name length u32 @4.
-        let mut prestat = [0u8; 8];
-        let len = u32::try_from(name.len()).map_err(|_| errno::OVERFLOW)?;
-        prestat[4..8].copy_from_slice(&len.to_le_bytes());
-        write_bytes(mem, prestat_ptr, &prestat)
-    }
-
-    fn fd_prestat_dir_name(&mut self, mem: &mut [u8], fd: u32, path_ptr: u32, path_len: u32) -> WasiResult {
-        let name = self.preopen_name(fd)?;
-        if (path_len as usize) < name.len() {
-            return Err(errno::NAMETOOLONG);
-        }
-        write_bytes(mem, path_ptr, name.as_bytes())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn path_open(
-        &mut self,
-        mem: &mut [u8],
-        dirfd: u32,
-        dirflags: u32,
-        path: (u32, u32),
-        oflags: u32,
-        rights_base: u64,
-        fdflags: u32,
-        fd_ptr: u32,
-    ) -> WasiResult {
-        let path_range = range(mem, path.0, path.1 as u64)?;
-        // The host copies the path: a guest must not make it copy gigabytes.
-        if path_range.len() > MAX_PATH_BYTES {
-            return Err(errno::NAMETOOLONG);
-        }
-        let path_bytes = mem[path_range].to_vec();
-        check(mem, fd_ptr, 4)?;
-        let (dir, dir_rights) = match self.fd(dirfd)? {
-            Fd::Dir { host, rights, .. } => (host.clone(), *rights),
-            _ => return Err(errno::NOTDIR),
-        };
-        if dir_rights & rights::PATH_OPEN == 0 {
-            return Err(errno::NOTCAPABLE);
-        }
-        // Read-only: nothing that creates, truncates or writes.
-        if oflags & (OFLAGS_CREAT | OFLAGS_EXCL | OFLAGS_TRUNC) != 0
-            || fdflags & FDFLAGS_APPEND != 0
-            || rights_base & rights::WRITE != 0
-        {
-            return Err(errno::NOTCAPABLE);
-        }
-        let target = resolve(&dir, &path_bytes, dirflags & LOOKUP_SYMLINK_FOLLOW != 0)?;
-        let meta = std::fs::metadata(&target).map_err(|e| io_errno(&e))?;
-        let fd = if meta.is_dir() {
-            Fd::Dir {
-                host: target,
-                preopen: None,
-                rights: rights_base & rights::DIR,
-            }
-        } else if oflags & OFLAGS_DIRECTORY != 0 {
-            return Err(errno::NOTDIR);
-        } else if meta.is_file() {
-            let file = File::open(&target).map_err(|e| io_errno(&e))?;
-            Fd::File {
-                file,
-                rights: rights_base & rights::FILE,
-            }
-        } else {
-            // Devices, sockets and pipes are not files to read here.
-            return Err(errno::NOTSUP);
-        };
-        let slot = match self.fds.iter().position(Option::is_none) {
-            Some(free) => free,
-            None if self.fds.len() < MAX_FDS => {
-                self.fds.push(None);
-                self.fds.len() - 1
-            }
-            None => return Err(errno::MFILE),
-        };
-        self.fds[slot] = Some(fd);
-        write_u32(mem, fd_ptr, slot as u32)
+        Err(errno::NOTSOCK)
     }
 }
 
-/// The host path `path` names below the directory `dir` (canonical), or why not:
-/// an absolute path or one that climbs out of `dir` by `..` is refused before
-/// the file system is asked, and what it resolves to (symlinks followed) must
-/// lie inside `dir`; `ENOTCAPABLE` otherwise.
-/// The longest path a guest may pass (Linux's PATH_MAX).
-const MAX_PATH_BYTES: usize = 4096;
+// ---- the table -----------------------------------------------------------------
 
-fn resolve(dir: &Path, path: &[u8], follow_final_symlink: bool) -> Result<PathBuf, Errno> {
-    let path = std::str::from_utf8(path).map_err(|_| errno::ILSEQ)?;
-    if path.contains('\0') {
-        return Err(errno::INVAL);
-    }
-    if path.is_empty() {
-        return Err(errno::NOENT);
-    }
-    let mut depth: u32 = 0;
-    for c in Path::new(path).components() {
-        match c {
-            Component::Prefix(_) | Component::RootDir => return Err(errno::NOTCAPABLE),
-            Component::CurDir => {}
-            Component::ParentDir => depth = depth.checked_sub(1).ok_or(errno::NOTCAPABLE)?,
-            Component::Normal(_) => depth += 1,
-        }
-    }
-    let joined = dir.join(path);
-    if !follow_final_symlink {
-        let meta = std::fs::symlink_metadata(&joined).map_err(|e| io_errno(&e))?;
-        if meta.file_type().is_symlink() {
-            return Err(errno::LOOP);
-        }
-    }
-    let canonical = joined.canonicalize().map_err(|e| io_errno(&e))?;
-    if !canonical.starts_with(dir) {
-        return Err(errno::NOTCAPABLE);
-    }
-    Ok(canonical)
-}
-
-// ---- host functions --------------------------------------------------------------
-
-fn u32_arg(args: &[Val], i: usize) -> u32 {
+fn u(args: &[Val], i: usize) -> u32 {
     match args.get(i) {
         Some(Val::I32(v)) => *v as u32,
         _ => 0, // `HostFn::call` checked the arguments against the signature
     }
 }
 
-fn i64_arg(args: &[Val], i: usize) -> i64 {
+fn l(args: &[Val], i: usize) -> u64 {
     match args.get(i) {
-        Some(Val::I64(v)) => *v,
+        Some(Val::I64(v)) => *v as u64,
         _ => 0,
     }
 }
@@ -720,85 +277,174 @@ type WasiFn = fn(&mut State, &mut [u8], &[Val]) -> WasiResult;
 const I32: Type = Type::I32;
 const I64: Type = Type::I64;
 
-/// Every function but `proc_exit`: name, parameters (the result is the errno).
+/// Every function returning an errno (all but `proc_exit` and `proc_raise`):
+/// name, parameters, what it does. The signatures are preview1's
+/// (`wasi_snapshot_preview1.witx`, wasi-libc's `api.h`).
 const FUNCTIONS: &[(&str, &[Type], WasiFn)] = &[
-    ("args_sizes_get", &[I32, I32], |s, m, a| {
-        State::args_sizes_get(&s.ctx.args, m, u32_arg(a, 0), u32_arg(a, 1))
-    }),
     ("args_get", &[I32, I32], |s, m, a| {
-        State::args_get(&s.ctx.args, m, u32_arg(a, 0), u32_arg(a, 1))
+        State::args_get(&s.ctx.args, m, u(a, 0), u(a, 1))
     }),
-    ("environ_sizes_get", &[I32, I32], |s, m, a| {
-        State::args_sizes_get(&s.env_strings(), m, u32_arg(a, 0), u32_arg(a, 1))
+    ("args_sizes_get", &[I32, I32], |s, m, a| {
+        State::args_sizes_get(&s.ctx.args, m, u(a, 0), u(a, 1))
     }),
     ("environ_get", &[I32, I32], |s, m, a| {
-        State::args_get(&s.env_strings(), m, u32_arg(a, 0), u32_arg(a, 1))
+        State::args_get(&s.env_strings(), m, u(a, 0), u(a, 1))
     }),
-    ("clock_time_get", &[I32, I64, I32], |s, m, a| {
-        s.clock_time_get(m, u32_arg(a, 0) as i32, u32_arg(a, 2))
+    ("environ_sizes_get", &[I32, I32], |s, m, a| {
+        State::args_sizes_get(&s.env_strings(), m, u(a, 0), u(a, 1))
     }),
     ("clock_res_get", &[I32, I32], |_, m, a| {
-        State::clock_res_get(m, u32_arg(a, 0) as i32, u32_arg(a, 1))
+        State::clock_res_get(m, u(a, 0), u(a, 1))
+    }),
+    ("clock_time_get", &[I32, I64, I32], |s, m, a| {
+        s.clock_time_get(m, u(a, 0), u(a, 2))
+    }),
+    ("fd_advise", &[I32, I64, I64, I32], |s, _, a| {
+        s.fd_advise(u(a, 0), l(a, 1), l(a, 2), u(a, 3))
+    }),
+    ("fd_allocate", &[I32, I64, I64], |s, _, a| {
+        s.fd_allocate(u(a, 0), l(a, 1), l(a, 2))
+    }),
+    ("fd_close", &[I32], |s, _, a| s.fd_close(u(a, 0))),
+    ("fd_datasync", &[I32], |s, _, a| s.fd_sync(u(a, 0), true)),
+    ("fd_fdstat_get", &[I32, I32], |s, m, a| {
+        s.fd_fdstat_get(m, u(a, 0), u(a, 1))
+    }),
+    ("fd_fdstat_set_flags", &[I32, I32], |s, _, a| {
+        s.fd_fdstat_set_flags(u(a, 0), u(a, 1))
+    }),
+    ("fd_fdstat_set_rights", &[I32, I64, I64], |s, _, a| {
+        s.fd_fdstat_set_rights(u(a, 0), l(a, 1), l(a, 2))
+    }),
+    ("fd_filestat_get", &[I32, I32], |s, m, a| {
+        s.fd_filestat_get(m, u(a, 0), u(a, 1))
+    }),
+    ("fd_filestat_set_size", &[I32, I64], |s, _, a| {
+        s.fd_filestat_set_size(u(a, 0), l(a, 1))
+    }),
+    ("fd_filestat_set_times", &[I32, I64, I64, I32], |s, _, a| {
+        s.fd_filestat_set_times(u(a, 0), l(a, 1), l(a, 2), u(a, 3))
+    }),
+    ("fd_pread", &[I32, I32, I32, I64, I32], |s, m, a| {
+        s.fd_pread(m, u(a, 0), u(a, 1), u(a, 2), l(a, 3), u(a, 4))
+    }),
+    ("fd_prestat_get", &[I32, I32], |s, m, a| {
+        s.fd_prestat_get(m, u(a, 0), u(a, 1))
+    }),
+    ("fd_prestat_dir_name", &[I32, I32, I32], |s, m, a| {
+        s.fd_prestat_dir_name(m, u(a, 0), u(a, 1), u(a, 2))
+    }),
+    ("fd_pwrite", &[I32, I32, I32, I64, I32], |s, m, a| {
+        s.fd_pwrite(m, u(a, 0), u(a, 1), u(a, 2), l(a, 3), u(a, 4))
+    }),
+    ("fd_read", &[I32, I32, I32, I32], |s, m, a| {
+        s.fd_read(m, u(a, 0), u(a, 1), u(a, 2), u(a, 3))
+    }),
+    ("fd_readdir", &[I32, I32, I32, I64, I32], |s, m, a| {
+        s.fd_readdir(m, u(a, 0), u(a, 1), u(a, 2), l(a, 3), u(a, 4))
+    }),
+    ("fd_renumber", &[I32, I32], |s, _, a| s.fd_renumber(u(a, 0), u(a, 1))),
+    ("fd_seek", &[I32, I64, I32, I32], |s, m, a| {
+        s.fd_seek(m, u(a, 0), l(a, 1) as i64, u(a, 2) as i32, u(a, 3))
+    }),
+    ("fd_sync", &[I32], |s, _, a| s.fd_sync(u(a, 0), false)),
+    ("fd_tell", &[I32, I32], |s, m, a| s.fd_tell(m, u(a, 0), u(a, 1))),
+    ("fd_write", &[I32, I32, I32, I32], |s, m, a| {
+        s.fd_write(m, u(a, 0), u(a, 1), u(a, 2), u(a, 3))
+    }),
+    ("path_create_directory", &[I32, I32, I32], |s, m, a| {
+        s.path_create_directory(m, u(a, 0), (u(a, 1), u(a, 2)))
+    }),
+    ("path_filestat_get", &[I32, I32, I32, I32, I32], |s, m, a| {
+        s.path_filestat_get(m, u(a, 0), u(a, 1), (u(a, 2), u(a, 3)), u(a, 4))
+    }),
+    (
+        "path_filestat_set_times",
+        &[I32, I32, I32, I32, I64, I64, I32],
+        |s, m, a| s.path_filestat_set_times(m, u(a, 0), u(a, 1), (u(a, 2), u(a, 3)), l(a, 4), l(a, 5), u(a, 6)),
+    ),
+    ("path_link", &[I32, I32, I32, I32, I32, I32, I32], |s, m, a| {
+        s.path_link(m, u(a, 0), u(a, 1), (u(a, 2), u(a, 3)), u(a, 4), (u(a, 5), u(a, 6)))
+    }),
+    (
+        "path_open",
+        &[I32, I32, I32, I32, I32, I64, I64, I32, I32],
+        |s, m, a| {
+            // Argument 6, the rights of descriptors opened below a new directory
+            // fd, is not taken: a directory inherits its parent's bound.
+            s.path_open(
+                m,
+                u(a, 0),
+                u(a, 1),
+                (u(a, 2), u(a, 3)),
+                u(a, 4),
+                l(a, 5),
+                u(a, 7),
+                u(a, 8),
+            )
+        },
+    ),
+    ("path_readlink", &[I32, I32, I32, I32, I32, I32], |s, m, a| {
+        s.path_readlink(m, u(a, 0), (u(a, 1), u(a, 2)), (u(a, 3), u(a, 4)), u(a, 5))
+    }),
+    ("path_remove_directory", &[I32, I32, I32], |s, m, a| {
+        s.path_remove_directory(m, u(a, 0), (u(a, 1), u(a, 2)))
+    }),
+    ("path_rename", &[I32, I32, I32, I32, I32, I32], |s, m, a| {
+        s.path_rename(m, u(a, 0), (u(a, 1), u(a, 2)), u(a, 3), (u(a, 4), u(a, 5)))
+    }),
+    ("path_symlink", &[I32, I32, I32, I32, I32], |s, m, a| {
+        s.path_symlink(m, (u(a, 0), u(a, 1)), u(a, 2), (u(a, 3), u(a, 4)))
+    }),
+    ("path_unlink_file", &[I32, I32, I32], |s, m, a| {
+        s.path_unlink_file(m, u(a, 0), (u(a, 1), u(a, 2)))
+    }),
+    ("poll_oneoff", &[I32, I32, I32, I32], |s, m, a| {
+        s.poll_oneoff(m, u(a, 0), u(a, 1), u(a, 2), u(a, 3))
     }),
     ("random_get", &[I32, I32], |_, m, a| {
-        let r = range(m, u32_arg(a, 0), u32_arg(a, 1) as u64)?;
+        let r = range(m, u(a, 0), u(a, 1) as u64)?;
         getrandom::fill(&mut m[r]).map_err(|_| errno::IO)
     }),
     ("sched_yield", &[], |_, _, _| {
         std::thread::yield_now();
         Ok(())
     }),
-    ("fd_write", &[I32, I32, I32, I32], |s, m, a| {
-        s.fd_write(m, u32_arg(a, 0), u32_arg(a, 1), u32_arg(a, 2), u32_arg(a, 3))
+    ("sock_accept", &[I32, I32, I32], |s, _, a| s.not_a_socket(u(a, 0))),
+    ("sock_recv", &[I32, I32, I32, I32, I32, I32], |s, _, a| {
+        s.not_a_socket(u(a, 0))
     }),
-    ("fd_read", &[I32, I32, I32, I32], |s, m, a| {
-        s.fd_read(m, u32_arg(a, 0), u32_arg(a, 1), u32_arg(a, 2), u32_arg(a, 3))
+    ("sock_send", &[I32, I32, I32, I32, I32], |s, _, a| {
+        s.not_a_socket(u(a, 0))
     }),
-    ("fd_seek", &[I32, I64, I32, I32], |s, m, a| {
-        s.fd_seek(m, u32_arg(a, 0), i64_arg(a, 1), u32_arg(a, 2) as i32, u32_arg(a, 3))
-    }),
-    ("fd_close", &[I32], |s, _, a| s.fd_close(u32_arg(a, 0))),
-    ("fd_fdstat_get", &[I32, I32], |s, m, a| {
-        s.fd_fdstat_get(m, u32_arg(a, 0), u32_arg(a, 1))
-    }),
-    ("fd_prestat_get", &[I32, I32], |s, m, a| {
-        s.fd_prestat_get(m, u32_arg(a, 0), u32_arg(a, 1))
-    }),
-    ("fd_prestat_dir_name", &[I32, I32, I32], |s, m, a| {
-        s.fd_prestat_dir_name(m, u32_arg(a, 0), u32_arg(a, 1), u32_arg(a, 2))
-    }),
-    (
-        "path_open",
-        &[I32, I32, I32, I32, I32, I64, I64, I32, I32],
-        |s, m, a| {
-            let path = (u32_arg(a, 2), u32_arg(a, 3));
-            // Argument 6, the rights files opened below the new fd inherit, is
-            // bounded by `rights::FILE` whatever it says.
-            s.path_open(
-                m,
-                u32_arg(a, 0),
-                u32_arg(a, 1),
-                path,
-                u32_arg(a, 4),
-                i64_arg(a, 5) as u64,
-                u32_arg(a, 7),
-                u32_arg(a, 8),
-            )
-        },
-    ),
+    ("sock_shutdown", &[I32, I32], |s, _, a| s.not_a_socket(u(a, 0))),
 ];
 
-/// The names this crate defines, without the `wasi_` prefix, `proc_exit` included.
+/// The names this crate defines, without the `wasi_` prefix: all 46 of preview1.
 pub fn function_names() -> Vec<&'static str> {
     let mut names: Vec<&str> = FUNCTIONS.iter().map(|(n, _, _)| *n).collect();
-    names.push("proc_exit");
+    names.extend(["proc_exit", "proc_raise"]);
     names
+}
+
+/// What `proc_raise(sig)` does: `Ok(errno)` to return, or the exit status
+/// (128 + sig, as a shell reports a process a signal killed).
+fn raise(sig: u32) -> Result<i32, i32> {
+    match sig {
+        0 => Ok(errno::SUCCESS),
+        s if SIGNALS_IGNORED.contains(&s) => Ok(errno::SUCCESS),
+        s if SIGNALS_STOP.contains(&s) => Ok(errno::NOTSUP),
+        1..=30 => Err(128 + sig as i32),
+        _ => Ok(errno::INVAL),
+    }
 }
 
 /// The WASI functions as host functions named `wasi_NAME`, all sharing `ctx`:
 /// pass them in `capjit::Config::host_functions`. Each returns the WASI errno
 /// as an i32, except `wasi_proc_exit(i32)`, which ends the calling domain's
-/// activation with that exit status (`RunError::Exit` when the host called it).
+/// activation with that exit status (`RunError::Exit` when the host called it),
+/// and `wasi_proc_raise(i32) -> i32`, which does the same with status 128 + the
+/// signal for a signal whose default action ends a process.
 pub fn host_functions(ctx: WasiCtx) -> Vec<HostFn> {
     let state = Arc::new(Mutex::new(State::new(ctx)));
     let mut fns: Vec<HostFn> = FUNCTIONS
@@ -829,8 +475,23 @@ pub fn host_functions(ctx: WasiCtx) -> Vec<HostFn> {
     };
     fns.extend(
         HostFn::new("wasi_proc_exit", exit_sig, |_: &mut HostCall<'_>, args: &[Val]| {
-            Err(HostFailure::Exit(u32_arg(args, 0) as i32))
+            Err(HostFailure::Exit(u(args, 0) as i32))
         })
+        .ok(),
+    );
+    let raise_sig = Signature {
+        params: vec![Type::I32],
+        results: vec![Type::I32],
+    };
+    fns.extend(
+        HostFn::new(
+            "wasi_proc_raise",
+            raise_sig,
+            |_: &mut HostCall<'_>, args: &[Val]| match raise(u(args, 0)) {
+                Ok(errno) => Ok(vec![Val::I32(errno)]),
+                Err(status) => Err(HostFailure::Exit(status)),
+            },
+        )
         .ok(),
     );
     fns
