@@ -140,6 +140,8 @@ pub struct Refs<'s> {
     pub sig_ids: &'s SigIds,
     /// Clamp every checked address and table index after its check (`Config`).
     pub spectre_guards: bool,
+    /// Count fuel (`Config::fuel`).
+    pub fuel: bool,
 }
 
 impl Refs<'_> {
@@ -365,6 +367,9 @@ impl<'a, 'b> Lower<'a, 'b> {
     }
 
     fn spend_fuel(&mut self, site: Site) {
+        if !self.refs.fuel {
+            return;
+        }
         let fuel = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_FUEL);
         let empty = self.b.ins().icmp_imm_s(IntCC::Equal, fuel, 0);
         self.trap_if(empty, TrapCode::FuelExhausted, site);
@@ -977,7 +982,7 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// Branch straight to the target when no fuel is due, else through an edge block.
     fn direct_or_edge(&mut self, from: usize, call: &'a IrBlockCall) -> (ir::Block, Vec<BlockArg>) {
         let target = call.block.0 as usize;
-        if target > from {
+        if target > from || !self.refs.fuel {
             (self.blocks[target], self.block_args(&call.args))
         } else {
             (self.edge_block(from, call), Vec::new())

@@ -11,7 +11,7 @@ use crate::trap::TrapCode;
 use super::arith::{self, ArithError};
 use super::link::{CapTarget, Runtime};
 use super::{DomainStatus, IdcEvent, RunError, TrapInfo};
-use crate::exec::{CallSite, MAX_TRAP_CALLERS};
+use crate::exec::{CallSite, Limits, MAX_TRAP_CALLERS};
 use crate::host_fn::{HostCall, HostFailure};
 use crate::value::Val;
 
@@ -195,6 +195,9 @@ impl Machine<'_, '_> {
 
     fn spend_fuel(&mut self, domain: usize) -> Result<(), Fault> {
         let fuel = &mut self.rt.domains[domain].fuel;
+        if *fuel == Limits::UNLIMITED_FUEL {
+            return Ok(());
+        }
         if *fuel == 0 {
             return Err(Fault::Trap(TrapCode::FuelExhausted));
         }
