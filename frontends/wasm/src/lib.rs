@@ -504,6 +504,8 @@ fn resolve_imports(
     let mut names = NameSet::default();
     let mut imports = Vec::new();
     let mut calls = Vec::new();
+    // Imports from a module that is not among the inputs: all named in one error.
+    let mut unknown: Vec<(String, u64)> = Vec::new();
     for imp in &m.func_imports {
         let at = Some(imp.offset);
         let link = |msg: String| WasmError::new(&m.name, at, WasmErrorKind::Link, msg);
@@ -533,9 +535,8 @@ fn resolve_imports(
             }
         } else {
             let Some(j) = parsed.iter().position(|p| p.name == source) else {
-                return Err(link(format!(
-                    "{what}: no module named `{source}` among the inputs (nor WASI)"
-                )));
+                unknown.push((format!("`{}`.`{}`", imp.module, imp.field), imp.offset));
+                continue;
             };
             let Some((_, function, found)) = plans[j].exports.iter().find(|(n, _, _)| *n == imp.field) else {
                 return Err(link(format!(
@@ -566,6 +567,15 @@ fn resolve_imports(
             try_,
             callee_results,
         });
+    }
+    if let Some((_, at)) = unknown.first() {
+        let names: Vec<&str> = unknown.iter().map(|(n, _)| n.as_str()).collect();
+        let message = format!(
+            "{} import(s) from modules that are not among the inputs (nor WASI): {}",
+            names.len(),
+            names.join(", ")
+        );
+        return Err(WasmError::new(&m.name, Some(*at), WasmErrorKind::Link, message));
     }
     Ok((imports, calls))
 }
