@@ -42,8 +42,7 @@ pub struct LimitArgs {
 impl LimitArgs {
     pub fn limits(&self) -> Limits {
         Limits {
-            // 2^64 - 1 units: more than a run can spend (centuries at a unit a nanosecond).
-            fuel: self.fuel.unwrap_or(u64::MAX),
+            fuel: self.fuel.unwrap_or(Limits::UNLIMITED_FUEL),
             max_call_depth: self.max_call_depth,
             max_memory_pages: self.max_memory,
             max_table_entries: self.max_table_entries,
@@ -117,7 +116,7 @@ mod tests {
     fn defaults_are_the_librarys_but_fuel() {
         use clap::Parser;
         let parsed = Cli::parse_from(["capjit"]).limits.limits();
-        assert_eq!(parsed.fuel, u64::MAX, "no fuel limit unless --fuel");
+        assert_eq!(parsed.fuel, Limits::UNLIMITED_FUEL, "no fuel limit unless --fuel");
         assert_eq!(
             Limits {
                 fuel: Limits::default().fuel,

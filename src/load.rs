@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use capjit_ir::codec::{self, DecodeError};
+use capjit_ir::exec::TrapInfo;
 use capjit_ir::{parse_module, Module, ParseError};
 
 /// Largest input file accepted, so that a runaway file is refused before it is read.
@@ -37,7 +38,60 @@ pub struct WasmInfo {
     pub modules: Vec<capjit_wasm::ModuleInfo>,
 }
 
+/// Where a trap happened, in the WebAssembly program's terms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WasmTrapSite {
+    /// The input's name (its file name without the extension).
+    pub module: String,
+    pub function: capjit_wasm::WasmFunction,
+    /// Byte offset in the module's binary of the operator that trapped.
+    pub offset: Option<u32>,
+}
+
+impl std::fmt::Display for WasmTrapSite {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of wasm module `{}`", self.function, self.module)?;
+        match self.offset {
+            Some(offset) => write!(f, " at offset {offset:#x}"),
+            None => Ok(()),
+        }
+    }
+}
+
 impl WasmInfo {
+    /// Where `trap` happened in `module` (the module these inputs were loaded into),
+    /// in Wasm terms; `None` when it was not in a defined Wasm function (an IR
+    /// domain, or one of the frontend's wrappers).
+    pub fn trap_site(&self, module: &Module, trap: &TrapInfo) -> Option<WasmTrapSite> {
+        self.site(module, &trap.domain, &trap.function, trap.block, trap.inst)
+    }
+
+    /// Where IR location `function` `block` `inst` (`None`: the terminator) of
+    /// `domain` is, in Wasm terms; `None` outside a defined Wasm function.
+    pub fn site(
+        &self,
+        module: &Module,
+        domain: &str,
+        function: &str,
+        block: u32,
+        inst: Option<u32>,
+    ) -> Option<WasmTrapSite> {
+        let info = self.modules.iter().find(|m| m.domain == domain)?;
+        let domain = module.domains.iter().find(|d| d.name == domain)?;
+        let index = domain.functions.iter().position(|f| f.name == function)?;
+        let function = info.functions.get(index)?.clone();
+        let block = domain.functions[index].blocks.get(block as usize)?;
+        let span = match inst {
+            Some(i) => block.insts.get(i as usize)?.span,
+            None => block.term_span,
+        };
+        Some(WasmTrapSite {
+            module: info.name.clone(),
+            function,
+            offset: span.map(|s| s.start),
+        })
+    }
+
     /// The start functions to run after instantiation, in input order: (domain, function).
     pub fn start_functions(&self) -> Vec<(String, String)> {
         self.modules

@@ -396,7 +396,11 @@ fn run(args: RunArgs) -> Result<(), Reported> {
         .into_iter()
         .filter(|f| Some(f) != entry_trap.as_ref() && !entry_exit(f))
     {
-        eprintln!("note: domain `{}` is faulted: {fault}", fault.domain);
+        eprintln!(
+            "note: domain `{}` is faulted: {}",
+            fault.domain,
+            trap_text(&loaded, &fault)
+        );
     }
     match result {
         Ok(vals) => {
@@ -406,7 +410,7 @@ fn run(args: RunArgs) -> Result<(), Reported> {
             Ok(())
         }
         Err(RunError::Trap(info)) => {
-            eprintln!("error: {info}");
+            eprintln!("error: {}", trap_text(&loaded, &info));
             Err(Reported(EXIT_TRAP))
         }
         // A host function ended the run (WASI `proc_exit`): exit with its status
@@ -415,6 +419,30 @@ fn run(args: RunArgs) -> Result<(), Reported> {
         Err(RunError::Exit(status)) => Err(Reported(u8::try_from(status).unwrap_or(EXIT_ERROR))),
         Err(e) => Err(fail(e)),
     }
+}
+
+/// A trap as the user reads it: in a WebAssembly function, its kind, the Wasm
+/// function and the byte offset (the IR location follows in brackets); elsewhere
+/// its IR location.
+fn trap_text(loaded: &Loaded, trap: &TrapInfo) -> String {
+    let wasm = |function: &str, block: u32, inst: Option<u32>| {
+        let site = loaded
+            .wasm
+            .as_ref()?
+            .site(&loaded.module, &trap.domain, function, block, inst)?;
+        let at = inst.map_or_else(|| "terminator".to_string(), |i| format!("inst {i}"));
+        Some(format!("{site} (IR: {}.{function} block{block} {at})", trap.domain))
+    };
+    let mut text = match wasm(&trap.function, trap.block, trap.inst) {
+        Some(site) => format!("trap {} in {site}", trap.code),
+        None => trap.to_string(),
+    };
+    for c in &trap.callers {
+        let site = wasm(&c.function, c.block, Some(c.inst));
+        let site = site.unwrap_or_else(|| format!("{}.{} block{} inst {}", trap.domain, c.function, c.block, c.inst));
+        text.push_str(&format!("\n  called from {site}"));
+    }
+    text
 }
 
 /// Report why a program could not be made ready to run.

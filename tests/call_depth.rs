@@ -2,7 +2,7 @@
 //! native stack, stops a program, whatever its frames hold. Recursion with many
 //! live values per frame, with many parameters, directly and through `call_cap`
 //! (inline and runtime paths), must stop at exactly the same depth, with the same
-//! trap location, on the JIT and in the reference interpreter.
+//! trap location and the same calls unwound, on the JIT and in the reference interpreter.
 
 use capjit::ir::exec::{Limits, RunError};
 use capjit::ir::{parse_module, Val};
@@ -123,7 +123,14 @@ fn run(src: &str, backend: Backend, depth: u32, entry: (&str, &str), args: &[Val
     instance.set_trace(trace);
     match instance.invoke(entry.0, entry.1, args) {
         Ok(vals) => format!("{vals:?}"),
-        Err(RunError::Trap(t)) => t.to_string(),
+        Err(RunError::Trap(t)) => {
+            let callers: Vec<String> = t
+                .callers
+                .iter()
+                .map(|c| format!("{}:{}:{}", c.function, c.block, c.inst))
+                .collect();
+            format!("{t}; {} callers: {}", callers.len(), callers.join(" "))
+        }
         Err(e) => format!("error: {e}"),
     }
 }
@@ -148,6 +155,11 @@ fn direct_recursion_with_large_frames_stops_at_the_depth_limit() {
     );
     let out = same_on_both(&direct(0), 100_000, ("app", "main"), &[Val::I64(0)], false);
     assert!(out.starts_with("trap call_depth_exceeded in app.rec"), "{out}");
+    // The innermost 64 calls it unwound, each the recursive call (inst 2).
+    let recursive = vec!["rec:0:2"; 64].join(" ");
+    assert!(out.ends_with(&format!("; 64 callers: {recursive}")), "{out}");
+    let out = same_on_both(&direct(0), 5, ("app", "main"), &[Val::I64(0)], false);
+    assert!(out.ends_with("; 4 callers: rec:0:2 rec:0:2 rec:0:2 main:0:0"), "{out}");
 }
 
 #[test]

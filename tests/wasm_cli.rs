@@ -166,6 +166,39 @@ fn wasi_hello_prints_its_arguments_and_exits() {
 }
 
 #[test]
+fn a_trap_is_reported_in_the_wasm_programs_terms() {
+    let dir = tempdir("trap");
+    let prog = dir.join("calc.wat");
+    let source = r#"(module
+        (func $divide (param i32 i32) (result i32) (i32.div_s (local.get 0) (local.get 1)))
+        (func $middle (result i32) (call $divide (i32.const 7) (i32.const 0)))
+        (func (export "main") (result i32) (call $middle)))"#;
+    std::fs::write(&prog, source).unwrap();
+    let binary = capjit_wasm::to_wasm_binary(source.as_bytes()).unwrap();
+    // local.get 0, local.get 1, i32.div_s: the offset of the last.
+    let div = binary
+        .windows(5)
+        .position(|w| w == [0x20, 0x00, 0x20, 0x01, 0x6d])
+        .unwrap()
+        + 4;
+    // i32.const 7, i32.const 0, call 0; then call 1, end.
+    let call_divide = binary
+        .windows(6)
+        .position(|w| w == [0x41, 0x07, 0x41, 0x00, 0x10, 0x00])
+        .unwrap()
+        + 4;
+    let call_middle = binary.windows(3).rposition(|w| w == [0x10, 0x01, 0x0b]).unwrap();
+    for out in check(&["run", prog.to_str().unwrap()], "", EXIT_TRAP) {
+        let want = format!(
+            "error: trap int_divide_by_zero in `divide` (function 0) of wasm module `calc` at offset {div:#x} (IR: calc.divide block0 inst 0)\n  \
+             called from `middle` (function 1) of wasm module `calc` at offset {call_divide:#x} (IR: calc.middle block0 inst 2)\n  \
+             called from `main` (function 2) of wasm module `calc` at offset {call_middle:#x} (IR: calc.main block0 inst 0)\n"
+        );
+        assert_eq!(text(&out.stderr), want);
+    }
+}
+
+#[test]
 fn everything_after_the_module_goes_to_the_program() {
     check(
         &["run", "examples/wasm/hello_wasi.wat", "-e", "--fuel", "--", "x"],

@@ -11,6 +11,7 @@ use crate::value::Val;
 pub struct Limits {
     /// Fuel units each domain starts with; one unit is spent at every function
     /// entry and at every branch to a block that is not after the current one.
+    /// [`Limits::UNLIMITED_FUEL`] is no limit: fuel is then not counted at all.
     pub fuel: u64,
     /// Deepest nesting of calls (direct and inter-domain) in one run. The only
     /// stack limit a program can observe: both executors stop at the same depth,
@@ -32,6 +33,12 @@ pub struct Limits {
     /// Bytes the whole instance may hold for its domains: every linear memory
     /// plus every live region.
     pub max_instance_bytes: u64,
+}
+
+impl Limits {
+    /// Fuel that is not counted: the JIT emits no fuel code, the interpreter
+    /// spends none, and a domain's fuel stays at this value.
+    pub const UNLIMITED_FUEL: u64 = u64::MAX;
 }
 
 impl Default for Limits {
@@ -69,6 +76,22 @@ pub struct TrapInfo {
     pub block: u32,
     /// Instruction index in the block; `None` for the terminator.
     pub inst: Option<u32>,
+    /// The calls the trap unwound, innermost first: each a `call` or
+    /// `call_indirect` of the same domain activation, at most [`MAX_TRAP_CALLERS`]
+    /// (the outermost are left out). Not part of the `Display` form.
+    pub callers: Vec<CallSite>,
+}
+
+/// Callers a trap records; deeper ones are left out, so that a trap at the call
+/// depth limit costs the host no more than this.
+pub const MAX_TRAP_CALLERS: usize = 64;
+
+/// A call instruction a trap unwound through.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallSite {
+    pub function: String,
+    pub block: u32,
+    pub inst: u32,
 }
 
 impl std::fmt::Display for TrapInfo {

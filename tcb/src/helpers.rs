@@ -6,6 +6,7 @@
 //! Helpers return a status (0, or a trap code the caller turns into a trap) and put
 //! any result in `ctx.scratch[0]`.
 
+use capjit_ir::exec::MAX_TRAP_CALLERS;
 use capjit_ir::TrapCode;
 
 use crate::ctx::DomainCtx;
@@ -38,6 +39,26 @@ fn status(rt: &mut Runtime, d: usize, r: Result<u64, TrapCode>) -> u32 {
         }
         Err(code) => code.code() as u32,
     }
+}
+
+/// A trap status passed up through a `call` or `call_indirect` at `(func, block,
+/// inst)` of the calling domain: note the call site for the trap's callers (at
+/// most `MAX_TRAP_CALLERS`, innermost first). Returns 0; allocates at most once
+/// per trap.
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_trap_caller(ctx: *mut DomainCtx, func: u32, block: u32, inst: u32) -> i32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    let callers = &mut rt.domains[d].trap_callers;
+    let room = MAX_TRAP_CALLERS.saturating_sub(callers.len());
+    // The first call reserves all the room there will be; a refused allocation
+    // only shortens the list.
+    if room > 0 && callers.try_reserve_exact(room).is_ok() {
+        callers.push((func, block, inst));
+    }
+    0
 }
 
 /// `memory.grow`: the old size in pages, or -1. Never traps.
@@ -270,6 +291,7 @@ pub enum Param {
 pub enum Helper {
     CallCap,
     IdcFault,
+    TrapCaller,
     MemoryGrow,
     MemoryCopy,
     MemoryFill,
@@ -285,9 +307,10 @@ pub enum Helper {
 }
 
 impl Helper {
-    pub const ALL: [Helper; 14] = [
+    pub const ALL: [Helper; 15] = [
         Helper::CallCap,
         Helper::IdcFault,
+        Helper::TrapCaller,
         Helper::MemoryGrow,
         Helper::MemoryCopy,
         Helper::MemoryFill,
@@ -327,6 +350,7 @@ impl Helper {
                 &[I32, I32],
                 crate::idc::capjit_idc_fault as *const u8,
             ),
+            Helper::TrapCaller => ("capjit_trap_caller", &[I32, I32, I32], capjit_trap_caller as *const u8),
             Helper::MemoryGrow => ("capjit_memory_grow", &[I32], capjit_memory_grow as *const u8),
             Helper::MemoryCopy => ("capjit_memory_copy", &[I32, I32, I32], capjit_memory_copy as *const u8),
             Helper::MemoryFill => ("capjit_memory_fill", &[I32, I32, I32], capjit_memory_fill as *const u8),

@@ -13,7 +13,7 @@
 use std::io::Write;
 use std::time::Instant;
 
-use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
+use capjit_ir::exec::{CallSite, DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::host_fn::HostFn;
 use capjit_ir::resources::{self, Budget, RegionTable};
 use capjit_ir::{Domain, Module, TrapCode, Val, PAGE_SIZE};
@@ -48,6 +48,9 @@ pub struct DomainState {
     /// What generated code reads for each capability; kept in step with `caps`.
     pub(crate) native_caps: Shared<[NativeCap]>,
     pub(crate) last_trap: Option<TrapInfo>,
+    /// `(function, block, inst)` of each call a trap status has passed up through
+    /// so far, innermost first (`capjit_trap_caller`); taken when the domain faults.
+    pub(crate) trap_callers: Vec<(u32, u32, u32)>,
     /// Entry trampolines, by function index (exported functions only).
     pub(crate) entries: Vec<Option<EntryFn>>,
     /// Native code of exported functions, by function index (for the inline IDC path).
@@ -253,6 +256,7 @@ impl Runtime {
                 native_caps: Shared::from_box(vec![slow_cap(); caps.len()].into_boxed_slice()),
                 caps,
                 last_trap: None,
+                trap_callers: Vec::new(),
                 entries: code.entries.get(i).cloned().unwrap_or_default(),
                 functions: code.functions.get(i).cloned().unwrap_or_default(),
                 globals: Shared::from_box(globals_image(d)),
@@ -354,15 +358,26 @@ impl Runtime {
     pub(crate) fn recorded_trap(&self, d: usize, code: u32) -> TrapInfo {
         let ctx = &self.domains[d].ctx;
         let dom = &self.module.domains[d];
+        let name = |f: u32| {
+            dom.functions
+                .get(f as usize)
+                .map_or_else(|| format!("#{f}"), |f| f.name.clone())
+        };
         TrapInfo {
             code: TrapCode::from_code(code as i32).unwrap_or(TrapCode::HostError),
             domain: dom.name.clone(),
-            function: dom
-                .functions
-                .get(ctx.trap_func as usize)
-                .map_or_else(|| format!("#{}", ctx.trap_func), |f| f.name.clone()),
+            function: name(ctx.trap_func),
             block: ctx.trap_block,
             inst: (ctx.trap_inst != TRAP_AT_TERMINATOR).then_some(ctx.trap_inst),
+            callers: self.domains[d]
+                .trap_callers
+                .iter()
+                .map(|&(function, block, inst)| CallSite {
+                    function: name(function),
+                    block,
+                    inst,
+                })
+                .collect(),
         }
     }
 
@@ -370,6 +385,7 @@ impl Runtime {
     pub(crate) fn fault(&mut self, d: usize, code: u32) -> TrapInfo {
         let info = self.recorded_trap(d, code);
         let state = &mut self.domains[d];
+        state.trap_callers.clear();
         if state.status() == DomainStatus::Running {
             state.set_status(DomainStatus::Faulted);
         }
@@ -497,6 +513,7 @@ pub unsafe fn invoke(
                 function: func.name.clone(),
                 block: 0,
                 inst: Some(0),
+                callers: Vec::new(),
             }));
         }
         if args.len() != func.sig.params.len() || args.iter().zip(&func.sig.params).any(|(a, t)| !a.has_type(t)) {

@@ -105,6 +105,10 @@ impl JitInstance {
         max_stack_size: usize,
         host_fns: Vec<HostFn>,
     ) -> Result<JitInstance, InstantiateError> {
+        let config = &Config {
+            fuel: config.fuel && limits.fuel != Limits::UNLIMITED_FUEL,
+            ..config.clone()
+        };
         let code = translate(verified, config)?;
         let (stack_size, margin) = stack_plan(&code, &limits);
         if stack_size > max_stack_size as u64 {

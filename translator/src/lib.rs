@@ -53,6 +53,9 @@ pub struct Config {
     /// after its bounds check, so that a mispredicted check reads nothing out of
     /// bounds (Spectre variant 1). On by default; turning it off is for measuring.
     pub spectre_guards: bool,
+    /// Emit fuel code (a count at function entries and backward branches).
+    /// `JitInstance` turns it off when the limits give unlimited fuel.
+    pub fuel: bool,
 }
 
 impl Default for Config {
@@ -64,6 +67,7 @@ impl Default for Config {
             keep_asm: false,
             keep_functions: false,
             spectre_guards: true,
+            fuel: true,
         }
     }
 }
@@ -246,15 +250,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
             ctx.func.signature = lower::function_signature(&f.sig, call_conv);
             ctx.func.name = UserFuncName::user(di as u32, fi as u32);
             {
-                let refs = declare_refs(
-                    &mut jit,
-                    &mut ctx.func,
-                    &helper_ids,
-                    &func_ids[di],
-                    f,
-                    &sig_ids,
-                    cfg.spectre_guards,
-                );
+                let refs = declare_refs(&mut jit, &mut ctx.func, &helper_ids, &func_ids[di], f, &sig_ids, cfg);
                 let mut b = FunctionBuilder::new(&mut ctx.func, &mut fb_ctx);
                 let proven = |bi: usize, ii: usize| v.access_proven(di, fi, bi, ii);
                 let data_results = f.exported && f.sig.results.iter().any(|t| matches!(t, Type::Buf | Type::Region));
@@ -394,7 +390,7 @@ fn declare_refs<'s>(
     domain_funcs: &[FuncId],
     f: &capjit_ir::Function,
     sig_ids: &'s lower::SigIds,
-    spectre_guards: bool,
+    cfg: &Config,
 ) -> lower::Refs<'s> {
     let mut callees = vec![None; domain_funcs.len()];
     let mut helpers = [None; lower::Helper::ALL.len()];
@@ -415,6 +411,9 @@ fn declare_refs<'s>(
             if let Some(h) = lower::helper_of_op(&inst.op) {
                 need(h, jit, func);
             }
+            if matches!(inst.op, capjit_ir::Op::Call { .. } | capjit_ir::Op::CallIndirect { .. }) {
+                need(lower::Helper::TrapCaller, jit, func);
+            }
         }
         if matches!(b.term, capjit_ir::Terminator::CallCap { .. }) {
             need(lower::Helper::CallCap, jit, func);
@@ -425,6 +424,7 @@ fn declare_refs<'s>(
         helpers,
         callees,
         sig_ids,
-        spectre_guards,
+        spectre_guards: cfg.spectre_guards,
+        fuel: cfg.fuel,
     }
 }

@@ -140,6 +140,8 @@ pub struct Refs<'s> {
     pub sig_ids: &'s SigIds,
     /// Clamp every checked address and table index after its check (`Config`).
     pub spectre_guards: bool,
+    /// Count fuel (`Config::fuel`).
+    pub fuel: bool,
 }
 
 impl Refs<'_> {
@@ -171,6 +173,9 @@ pub struct Lower<'a, 'b> {
     pending_edges: Vec<(ir::Block, usize, &'a IrBlockCall)>,
     /// By IR value: whether it is a `buf` or a `region` (which IDC must marshal).
     data: Vec<bool>,
+    /// The function's one cold exit for a trap status coming back from a call:
+    /// `(status, block, inst)` of the call, noted for the trap's callers.
+    caller_exit: Option<ir::Block>,
 }
 
 fn is_data(t: &Type) -> bool {
@@ -221,6 +226,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             blocks: Vec::new(),
             pending_edges: Vec::new(),
             data: vec![false; max_value],
+            caller_exit: None,
         }
     }
 
@@ -277,6 +283,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             }
             self.lower_block(i, bl);
         }
+        self.fill_caller_exit();
         self.b.seal_all_blocks();
     }
 
@@ -360,6 +367,9 @@ impl<'a, 'b> Lower<'a, 'b> {
     }
 
     fn spend_fuel(&mut self, site: Site) {
+        if !self.refs.fuel {
+            return;
+        }
         let fuel = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_FUEL);
         let empty = self.b.ins().icmp_imm_s(IntCC::Equal, fuel, 0);
         self.trap_if(empty, TrapCode::FuelExhausted, site);
@@ -827,15 +837,44 @@ impl<'a, 'b> Lower<'a, 'b> {
         let call = call(self.b);
         let results = self.b.inst_results(call).to_vec();
         self.b.ins().store(trusted(), depth, depth_ptr, 0);
-        // A non-zero status: the callee recorded its trap; pass the status up.
-        let failed = self.b.create_block();
+        // A non-zero status: the callee recorded its trap; note this call and pass
+        // the status up.
+        let exit = self.caller_exit();
         let cont = self.b.create_block();
-        self.b.set_cold_block(failed);
-        self.b.ins().brif(results[0], failed, &[], cont, &[]);
-        self.b.switch_to_block(failed);
-        self.return_status(results[0]);
+        let block = self.b.ins().iconst(types::I32, site.block as i64);
+        let inst = self.b.ins().iconst(types::I32, site.inst.map_or(0, |i| i as i64));
+        let args = [results[0], block, inst].map(BlockArg::Value);
+        self.b.ins().brif(results[0], exit, &args, cont, &[]);
         self.b.switch_to_block(cont);
         results[1..].to_vec()
+    }
+
+    /// The cold block calls jump to with a non-zero status, `(status, block,
+    /// inst)`: one per function, made at its first call and filled by
+    /// `fill_caller_exit` once the body is done.
+    fn caller_exit(&mut self) -> ir::Block {
+        if let Some(exit) = self.caller_exit {
+            return exit;
+        }
+        let exit = self.b.create_block();
+        self.b.set_cold_block(exit);
+        for _ in 0..3 {
+            self.b.append_block_param(exit, types::I32);
+        }
+        self.caller_exit = Some(exit);
+        exit
+    }
+
+    /// The caller exit tells the runtime where the call was (`capjit_trap_caller`)
+    /// and returns the status.
+    fn fill_caller_exit(&mut self) {
+        let Some(exit) = self.caller_exit else { return };
+        self.b.switch_to_block(exit);
+        let params = self.b.block_params(exit).to_vec();
+        let func = self.b.ins().iconst(types::I32, self.func_index as i64);
+        let args = [self.ctx, func, params[1], params[2]];
+        self.b.ins().call(self.refs.get(Helper::TrapCaller), &args);
+        self.return_status(params[0]);
     }
 
     /// The address of global `global`'s slot.
@@ -943,7 +982,7 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// Branch straight to the target when no fuel is due, else through an edge block.
     fn direct_or_edge(&mut self, from: usize, call: &'a IrBlockCall) -> (ir::Block, Vec<BlockArg>) {
         let target = call.block.0 as usize;
-        if target > from {
+        if target > from || !self.refs.fuel {
             (self.blocks[target], self.block_args(&call.args))
         } else {
             (self.edge_block(from, call), Vec::new())

@@ -22,7 +22,7 @@
 
 use capjit_ir::{
     BinOp, Block, BlockCall, BlockId, BlockParam, ConvOp, Def, FloatCC, Function, Inst, IntCC, MemAccess, NumType, Op,
-    Terminator, UnOp, Value,
+    Span, Terminator, UnOp, Value,
 };
 use wasmparser::{BlockType, FunctionBody, MemArg, Operator, OperatorsReader};
 
@@ -372,10 +372,11 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
     fn inst(&mut self, op: Op, results: usize) -> Vec<Value> {
         let values: Vec<Value> = (0..results).map(|_| self.value()).collect();
         if let Some(c) = self.cur {
+            let span = Some(self.span());
             self.blocks[c].insts.push(Inst {
                 results: values.iter().map(|&value| Def { value, fact: None }).collect(),
                 op,
-                span: None,
+                span,
             });
         }
         values
@@ -385,8 +386,16 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
         self.inst(op, 1)[0]
     }
 
+    /// Where the operator being translated starts in the module's binary: what a
+    /// trap or an error in the IR it becomes is reported at.
+    fn span(&self) -> Span {
+        let at = u32::try_from(self.at).unwrap_or(u32::MAX);
+        Span { start: at, end: at }
+    }
+
     fn terminate(&mut self, term: Terminator) {
         if let Some(c) = self.cur.take() {
+            self.blocks[c].term_span = Some(self.span());
             self.blocks[c].term = term;
             self.done[c] = true;
         }

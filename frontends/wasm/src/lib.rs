@@ -216,6 +216,47 @@ pub struct ModuleInfo {
     pub domain: String,
     /// The exported IR function that runs the Wasm start function, if any.
     pub start: Option<String>,
+    /// The module's defined functions in order: IR function `i` of the domain is
+    /// `functions[i]` (the IR functions after them are the frontend's wrappers).
+    pub functions: Vec<WasmFunction>,
+}
+
+/// A defined Wasm function, as a trap or a backtrace names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WasmFunction {
+    /// Its index in the module's function index space (imports first).
+    pub index: u32,
+    /// Its name in the `name` section, else its first export name, unmangled.
+    pub name: Option<String>,
+}
+
+impl std::fmt::Display for WasmFunction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.name {
+            Some(name) => write!(f, "`{name}` (function {})", self.index),
+            None => write!(f, "function {}", self.index),
+        }
+    }
+}
+
+/// Index and name of each defined function of `m`.
+fn wasm_functions(m: &ParsedModule) -> Vec<WasmFunction> {
+    let imported = m.num_imported_funcs();
+    (0..m.funcs.len() as u32)
+        .map(|def| {
+            let index = imported + def;
+            let exported = || {
+                m.exports
+                    .iter()
+                    .find(|e| matches!(e.kind, ExternalKind::Func | ExternalKind::FuncExact) && e.index == index)
+                    .map(|e| e.name.to_string())
+            };
+            WasmFunction {
+                index,
+                name: m.func_names.get(&index).cloned().or_else(exported),
+            }
+        })
+        .collect()
 }
 
 /// The wasmparser features the frontend accepts.
@@ -463,6 +504,8 @@ fn resolve_imports(
     let mut names = NameSet::default();
     let mut imports = Vec::new();
     let mut calls = Vec::new();
+    // Imports from a module that is not among the inputs: all named in one error.
+    let mut unknown: Vec<(String, u64)> = Vec::new();
     for imp in &m.func_imports {
         let at = Some(imp.offset);
         let link = |msg: String| WasmError::new(&m.name, at, WasmErrorKind::Link, msg);
@@ -492,9 +535,8 @@ fn resolve_imports(
             }
         } else {
             let Some(j) = parsed.iter().position(|p| p.name == source) else {
-                return Err(link(format!(
-                    "{what}: no module named `{source}` among the inputs (nor WASI)"
-                )));
+                unknown.push((format!("`{}`.`{}`", imp.module, imp.field), imp.offset));
+                continue;
             };
             let Some((_, function, found)) = plans[j].exports.iter().find(|(n, _, _)| *n == imp.field) else {
                 return Err(link(format!(
@@ -525,6 +567,15 @@ fn resolve_imports(
             try_,
             callee_results,
         });
+    }
+    if let Some((_, at)) = unknown.first() {
+        let names: Vec<&str> = unknown.iter().map(|(n, _)| n.as_str()).collect();
+        let message = format!(
+            "{} import(s) from modules that are not among the inputs (nor WASI): {}",
+            names.len(),
+            names.join(", ")
+        );
+        return Err(WasmError::new(&m.name, Some(*at), WasmErrorKind::Link, message));
     }
     Ok((imports, calls))
 }
@@ -820,6 +871,7 @@ pub fn translate(inputs: &[WasmInput]) -> Result<Translated, WasmError> {
             name: m.name.clone(),
             domain: p.domain.clone(),
             start: p.start.clone(),
+            functions: wasm_functions(m),
         })
         .collect();
     let globals = plans

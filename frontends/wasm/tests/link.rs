@@ -157,6 +157,13 @@ fn link_errors_name_module_and_field() {
     let e = link_error(&[("app", r#"(module (import "env" "f" (func)))"#)]);
     assert_eq!(e.kind, WasmErrorKind::Link);
     assert!(e.message.contains("`env`") && e.message.contains("`f`"), "{e}");
+    // Every import from a module that is not there, in one error.
+    let e = link_error(&[(
+        "app",
+        r#"(module (import "env" "f" (func)) (import "wasi_snapshot_preview1" "fd_write" (func (param i32 i32 i32 i32) (result i32))) (import "libc" "g" (func)))"#,
+    )]);
+    assert!(e.message.starts_with("2 import(s) from modules"), "{e}");
+    assert!(e.message.ends_with(": `env`.`f`, `libc`.`g`"), "{e}");
     let e = link_error(&[("math", MATH), ("app", r#"(module (import "math" "cube" (func)))"#)]);
     assert!(e.message.contains("exports no function `cube`"), "{e}");
     let e = link_error(&[

@@ -11,6 +11,7 @@ use crate::trap::TrapCode;
 use super::arith::{self, ArithError};
 use super::link::{CapTarget, Runtime};
 use super::{DomainStatus, IdcEvent, RunError, TrapInfo};
+use crate::exec::{CallSite, Limits, MAX_TRAP_CALLERS};
 use crate::host_fn::{HostCall, HostFailure};
 use crate::value::Val;
 
@@ -81,6 +82,7 @@ pub(super) fn run(m: &Module, rt: &mut Runtime, d: usize, f: usize, args: Vec<Va
             function: dom.functions[f].name.clone(),
             block: 0,
             inst: Some(0),
+            callers: Vec::new(),
         }));
     }
     rt.exit = None;
@@ -193,6 +195,9 @@ impl Machine<'_, '_> {
 
     fn spend_fuel(&mut self, domain: usize) -> Result<(), Fault> {
         let fuel = &mut self.rt.domains[domain].fuel;
+        if *fuel == Limits::UNLIMITED_FUEL {
+            return Ok(());
+        }
         if *fuel == 0 {
             return Err(Fault::Trap(TrapCode::FuelExhausted));
         }
@@ -874,12 +879,27 @@ impl Machine<'_, '_> {
         let d = top.domain;
         let dom = &self.m.domains[d];
         let block = &dom.functions[top.func].blocks[top.block];
+        // A frame called by `call` sits on its caller, whose `ip` is the call.
+        let direct = self
+            .frames
+            .iter()
+            .rev()
+            .take_while(|f| matches!(f.kind, Kind::Direct))
+            .count();
+        let callers = self.frames.iter().rev().skip(1).take(direct.min(MAX_TRAP_CALLERS));
         let info = TrapInfo {
             code,
             domain: dom.name.clone(),
             function: dom.functions[top.func].name.clone(),
             block: top.block as u32,
             inst: (top.ip < block.insts.len()).then_some(top.ip as u32),
+            callers: callers
+                .map(|f| CallSite {
+                    function: dom.functions[f.func].name.clone(),
+                    block: f.block as u32,
+                    inst: f.ip as u32,
+                })
+                .collect(),
         };
         let state = &mut self.rt.domains[d];
         if state.status == DomainStatus::Running {
