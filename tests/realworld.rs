@@ -1,14 +1,14 @@
 //! Real C and C++ programs (Lua, zlib's minigzip and example test, bzip2,
-//! SQLite, jsoncpp's test runner) built for wasm32-wasi with Debian's clang-19 at default flags,
-//! run through the `capjit` command line on the workloads of
+//! SQLite, jsoncpp's test runner) built for wasm32-wasi with Debian's clang-19
+//! at default flags, run through the `capjit` command line on the workloads of
 //! `realworld/workloads.tsv`. Each must print exactly what the same sources
 //! built natively printed (`realworld/expected/`, captured by
 //! `realworld/expected.sh`), write the same files and exit with the same
 //! status, on the JIT and on the interpreter where the manifest says so: some
 //! runs only in `cargo test --release --test realworld`, since a debug build
 //! of capjit takes a minute to compile SQLite (Cranelift unoptimized) and its
-//! interpreter is slow.
-//! `realworld/README.md` says where every program comes from.
+//! interpreter is slow. `realworld/README.md` says where every program comes
+//! from.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
