@@ -841,16 +841,17 @@ impl<'a, 'b> Lower<'a, 'b> {
         // the status up.
         let exit = self.caller_exit();
         let cont = self.b.create_block();
-        let block = self.b.ins().iconst(types::I32, site.block as i64);
-        let inst = self.b.ins().iconst(types::I32, site.inst.map_or(0, |i| i as i64));
-        let args = [results[0], block, inst].map(BlockArg::Value);
+        // The call's block and instruction in one constant: `block << 32 | inst`.
+        let at = (site.block as u64) << 32 | site.inst.map_or(0, u64::from);
+        let at = self.b.ins().iconst(types::I64, at as i64);
+        let args = [results[0], at].map(BlockArg::Value);
         self.b.ins().brif(results[0], exit, &args, cont, &[]);
         self.b.switch_to_block(cont);
         results[1..].to_vec()
     }
 
-    /// The cold block calls jump to with a non-zero status, `(status, block,
-    /// inst)`: one per function, made at its first call and filled by
+    /// The cold block calls jump to with a non-zero status, `(status, block << 32
+    /// | inst)`: one per function, made at its first call and filled by
     /// `fill_caller_exit` once the body is done.
     fn caller_exit(&mut self) -> ir::Block {
         if let Some(exit) = self.caller_exit {
@@ -858,9 +859,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         let exit = self.b.create_block();
         self.b.set_cold_block(exit);
-        for _ in 0..3 {
-            self.b.append_block_param(exit, types::I32);
-        }
+        self.b.append_block_param(exit, types::I32);
+        self.b.append_block_param(exit, types::I64);
         self.caller_exit = Some(exit);
         exit
     }
@@ -872,7 +872,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.switch_to_block(exit);
         let params = self.b.block_params(exit).to_vec();
         let func = self.b.ins().iconst(types::I32, self.func_index as i64);
-        let args = [self.ctx, func, params[1], params[2]];
+        let args = [self.ctx, func, params[1]];
         self.b.ins().call(self.refs.get(Helper::TrapCaller), &args);
         self.return_status(params[0]);
     }
