@@ -8,48 +8,11 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
-use capjit_ir::host_fn::{HostCall, HostFailure, HostFn};
-use capjit_ir::{Type, Val};
+mod common;
+
+use capjit_ir::host_fn::HostFailure;
 use capjit_wasi::{errno, fdflags, filetype, rights, SharedBuffer, WasiCtx};
-
-struct Wasi {
-    fns: Vec<HostFn>,
-}
-
-impl Wasi {
-    fn new(ctx: WasiCtx) -> Wasi {
-        Wasi {
-            fns: capjit_wasi::host_functions(ctx),
-        }
-    }
-
-    fn raw(&self, mem: &mut [u8], name: &str, args: &[i64]) -> Result<Vec<Val>, HostFailure> {
-        let full = format!("wasi_{name}");
-        let f = self.fns.iter().find(|f| f.name() == full).unwrap();
-        assert_eq!(f.signature().params.len(), args.len(), "{name}: argument count");
-        let vals: Vec<Val> = f
-            .signature()
-            .params
-            .iter()
-            .zip(args)
-            .map(|(t, &a)| match t {
-                Type::I64 => Val::I64(a),
-                _ => Val::I32(a as u32 as i32),
-            })
-            .collect();
-        f.call(&mut HostCall::new(mem), &vals)
-    }
-
-    fn call(&self, mem: &mut [u8], name: &str, args: &[i64]) -> i32 {
-        match self.raw(mem, name, args) {
-            Ok(v) => match v[..] {
-                [Val::I32(e)] => e,
-                _ => panic!("{name}: {v:?}"),
-            },
-            Err(e) => panic!("{name}: {e:?}"),
-        }
-    }
-}
+use common::*;
 
 /// Guest memory layout used below: paths at 1000 and 1500, iovecs at 16,
 /// results at 8 and 40, buffers from 2048.
@@ -74,22 +37,6 @@ const RW: i64 = (rights::FD_READ
     | rights::FD_DATASYNC
     | rights::FD_FDSTAT_SET_FLAGS) as i64;
 const DIR_RIGHTS: i64 = rights::ALL_DIR as i64;
-
-fn u32_at(mem: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(mem[at..at + 4].try_into().unwrap())
-}
-
-fn u64_at(mem: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(mem[at..at + 8].try_into().unwrap())
-}
-
-fn put_u32(mem: &mut [u8], at: usize, v: u32) {
-    mem[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
-
-fn put_u64(mem: &mut [u8], at: usize, v: u64) {
-    mem[at..at + 8].copy_from_slice(&v.to_le_bytes());
-}
 
 /// Put `path` at `at`; its `(ptr, len)` as arguments.
 fn path(mem: &mut [u8], at: i64, path: &str) -> [i64; 2] {

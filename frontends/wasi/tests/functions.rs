@@ -5,68 +5,11 @@
 
 use std::path::PathBuf;
 
-use capjit_ir::host_fn::{HostCall, HostFailure, HostFn};
-use capjit_ir::{Type, Val};
+mod common;
+
+use capjit_ir::host_fn::HostFailure;
 use capjit_wasi::{errno, rights, SharedBuffer, WasiCtx};
-
-struct Wasi {
-    fns: Vec<HostFn>,
-}
-
-impl Wasi {
-    fn new(ctx: WasiCtx) -> Wasi {
-        Wasi {
-            fns: capjit_wasi::host_functions(ctx),
-        }
-    }
-
-    fn get(&self, name: &str) -> &HostFn {
-        let full = format!("wasi_{name}");
-        self.fns
-            .iter()
-            .find(|f| f.name() == full)
-            .unwrap_or_else(|| panic!("no {full}"))
-    }
-
-    /// Call with numbers converted to the parameter types.
-    fn raw(&self, mem: &mut [u8], name: &str, args: &[i64]) -> Result<Vec<Val>, HostFailure> {
-        let f = self.get(name);
-        let vals: Vec<Val> = f
-            .signature()
-            .params
-            .iter()
-            .zip(args)
-            .map(|(t, &a)| match t {
-                Type::I64 => Val::I64(a),
-                _ => Val::I32(a as u32 as i32),
-            })
-            .collect();
-        assert_eq!(vals.len(), args.len(), "{name}: wrong argument count");
-        f.call(&mut HostCall::new(mem), &vals)
-    }
-
-    fn call(&self, mem: &mut [u8], name: &str, args: &[i64]) -> i32 {
-        match self.raw(mem, name, args) {
-            Ok(v) if v.len() == 1 => match v[0] {
-                Val::I32(e) => e,
-                other => panic!("{name} returned {other}"),
-            },
-            other => panic!("{name}: {other:?}"),
-        }
-    }
-}
-
-fn u32_at(mem: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes(mem[at..at + 4].try_into().unwrap())
-}
-
-fn u64_at(mem: &[u8], at: usize) -> u64 {
-    u64::from_le_bytes(mem[at..at + 8].try_into().unwrap())
-}
-
-fn put_u32(mem: &mut [u8], at: usize, v: u32) {
-    mem[at..at + 4].copy_from_slice(&v.to_le_bytes());
-}
+use common::*;
 
 /// An iovec array at `at`: (ptr, len) pairs.
 fn put_iovecs(mem: &mut [u8], at: usize, iovs: &[(u32, u32)]) {

@@ -10,9 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use capjit_ir::host_fn::{HostCall, HostFn};
-use capjit_ir::{Type, Val};
+mod common;
+
 use capjit_wasi::{rights, WasiCtx};
+use common::Wasi;
 use proptest::prelude::*;
 
 const SECRET: &[u8] = b"TOPSECRET-91c2";
@@ -20,28 +21,6 @@ const HIDDEN: &[u8] = b"hidden-entry-ab12";
 const MEM: usize = 1 << 16;
 /// Where results land in guest memory: everything from here is scanned.
 const OUT: usize = 8192;
-
-struct Wasi(Vec<HostFn>);
-
-impl Wasi {
-    fn call(&self, mem: &mut [u8], name: &str, args: &[i64]) -> i32 {
-        let f = self.0.iter().find(|f| f.name() == format!("wasi_{name}")).unwrap();
-        let vals: Vec<Val> = f
-            .signature()
-            .params
-            .iter()
-            .zip(args)
-            .map(|(t, &a)| match t {
-                Type::I64 => Val::I64(a),
-                _ => Val::I32(a as u32 as i32),
-            })
-            .collect();
-        match f.call(&mut HostCall::new(mem), &vals).unwrap()[..] {
-            [Val::I32(e)] => e,
-            ref other => panic!("{name}: {other:?}"),
-        }
-    }
-}
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -186,9 +165,7 @@ fn put(mem: &mut [u8], at: usize, s: &str) -> [i64; 2] {
 fn run(base: &Path, ops: &[Op]) {
     let granted = base.join("granted");
     let outside = base.join("outside");
-    let w = Wasi(capjit_wasi::host_functions(
-        WasiCtx::builder().preopened_dir("/g", &granted).build().unwrap(),
-    ));
+    let w = Wasi::new(WasiCtx::builder().preopened_dir("/g", &granted).build().unwrap());
     let mut mem = vec![0u8; MEM];
     let mut last: Option<i64> = None;
     let all_rights = (rights::ALL_FILE | rights::ALL_DIR) as i64;
