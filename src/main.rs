@@ -339,7 +339,6 @@ fn plain(v: &Val) -> String {
 
 fn run(args: RunArgs) -> Result<(), Reported> {
     let (files, words) = split_inputs(&args.inputs);
-    let words_after_files = words.clone();
     let loaded = load::load_files(&files).map_err(report_load_error)?;
     let options = RunOptions {
         entry: args.invoke.clone(),
@@ -361,7 +360,7 @@ fn run(args: RunArgs) -> Result<(), Reported> {
     };
     let plan = Plan::new(&loaded, options).map_err(|e| {
         let reported = report_program_error(&loaded, e);
-        if let Some(flag) = misplaced_option(&words_after_files) {
+        if let Some(flag) = misplaced_option(&args.inputs[files.len()..]) {
             eprintln!(
                 "help: `{flag}` comes after the program file, so it went to the program; capjit's options go before the file"
             );
@@ -425,22 +424,23 @@ fn run(args: RunArgs) -> Result<(), Reported> {
 /// function and the byte offset (the IR location follows in brackets); elsewhere
 /// its IR location.
 fn trap_text(loaded: &Loaded, trap: &TrapInfo) -> String {
-    let wasm = |function: &str, block: u32, inst: Option<u32>| {
-        let site = loaded
-            .wasm
-            .as_ref()?
-            .site(&loaded.module, &trap.domain, function, block, inst)?;
+    // `DOMAIN.FUNCTION blockB inst I` (or `terminator`), as `TrapInfo` shows it,
+    // after the Wasm function and offset when the site is in one.
+    let site = |function: &str, block: u32, inst: Option<u32>| {
         let at = inst.map_or_else(|| "terminator".to_string(), |i| format!("inst {i}"));
-        Some(format!("{site} (IR: {}.{function} block{block} {at})", trap.domain))
+        let ir = format!("{}.{function} block{block} {at}", trap.domain);
+        let wasm = loaded
+            .wasm
+            .as_ref()
+            .and_then(|w| w.site(&loaded.module, &trap.domain, function, block, inst));
+        match wasm {
+            Some(wasm) => format!("{wasm} (IR: {ir})"),
+            None => ir,
+        }
     };
-    let mut text = match wasm(&trap.function, trap.block, trap.inst) {
-        Some(site) => format!("trap {} in {site}", trap.code),
-        None => trap.to_string(),
-    };
+    let mut text = format!("trap {} in {}", trap.code, site(&trap.function, trap.block, trap.inst));
     for c in &trap.callers {
-        let site = wasm(&c.function, c.block, Some(c.inst));
-        let site = site.unwrap_or_else(|| format!("{}.{} block{} inst {}", trap.domain, c.function, c.block, c.inst));
-        text.push_str(&format!("\n  called from {site}"));
+        text.push_str(&format!("\n  called from {}", site(&c.function, c.block, Some(c.inst))));
     }
     text
 }

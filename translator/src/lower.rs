@@ -174,7 +174,7 @@ pub struct Lower<'a, 'b> {
     /// By IR value: whether it is a `buf` or a `region` (which IDC must marshal).
     data: Vec<bool>,
     /// The function's one cold exit for a trap status coming back from a call:
-    /// `(status, block, inst)` of the call, noted for the trap's callers.
+    /// `(status, block << 32 | inst)` of the call, noted for the trap's callers.
     caller_exit: Option<ir::Block>,
 }
 
