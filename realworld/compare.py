@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The yardstick: every big workload of the suite through capjit, Wasmtime
 (default settings, compile cache off) and Winch (Wasmtime's baseline compiler)
-in one run, side by side, with the native build as a reference.
+in one run, side by side, with the native build as a reference. Without a
+Wasmtime it compares capjit with native only.
 
 Per program and engine: end-to-end wall time of `run`, compile time, run time
 (end to end minus compile), peak resident memory (the process's maxrss) and
@@ -9,7 +10,8 @@ code size. Outputs are compared with the native run's: a different byte is
 reported, never hidden. Writes `target/realworld.json` and prints a Markdown
 table (what docs/performance.md quotes) with the load average.
 
-  WASMTIME=path/to/wasmtime  (default: `wasmtime` on PATH; install it with
+  WASMTIME=path/to/wasmtime  (default: `wasmtime` on PATH, else no Wasmtime
+                              and Winch columns; install it with
                               `cargo install --locked wasmtime-cli@48.0.8`,
                               about 10 minutes; never in CI)
   CAPJIT=path/to/capjit      (default: target/release/capjit, built if missing)
@@ -41,11 +43,6 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.join(ROOT, "target"))
-
-
-def die(message):
-    print(f"compare.py: {message}", file=sys.stderr)
-    sys.exit(1)
 
 
 def run_measured(argv, stdin_path, cwd, stdout_path):
@@ -108,7 +105,8 @@ def main():
     rounds = int(os.environ.get("ROUNDS", "3"))
     wasmtime = os.environ.get("WASMTIME") or shutil.which("wasmtime")
     if not wasmtime:
-        die("no wasmtime: set WASMTIME or install it (cargo install --locked wasmtime-cli@48.0.8)")
+        print("compare.py: no wasmtime (set WASMTIME, or cargo install --locked wasmtime-cli@48.0.8): "
+              "capjit against native only", file=sys.stderr)
     capjit = os.environ.get("CAPJIT", os.path.join(TARGET, "release", "capjit"))
     if not os.path.exists(capjit):
         subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "capjit"], cwd=ROOT, check=True)
@@ -141,10 +139,12 @@ def main():
     engines = {
         "native": lambda wasm, prog, args: [os.path.join(native, prog), *args],
         "capjit": lambda wasm, prog, args: [capjit, "run", "--dir", f"{work}::.", wasm, *args],
-        "wasmtime": lambda wasm, prog, args: [wasmtime, "run", "-C", "cache=n", "--dir", f"{work}::.", wasm, *args],
-        "winch": lambda wasm, prog, args: [wasmtime, "run", "-C", "cache=n", "-C", "compiler=winch",
-                                           "--dir", f"{work}::.", wasm, *args],
     }
+    if wasmtime:
+        engines["wasmtime"] = lambda wasm, prog, args: [wasmtime, "run", "-C", "cache=n", "--dir", f"{work}::.",
+                                                        wasm, *args]
+        engines["winch"] = lambda wasm, prog, args: [wasmtime, "run", "-C", "cache=n", "-C", "compiler=winch",
+                                                     "--dir", f"{work}::.", wasm, *args]
     compile_of = {}
     results = []
     load = os.getloadavg()
@@ -153,11 +153,10 @@ def main():
             continue
         wasm = os.path.join(HERE, "wasm", f"{prog}.wasm")
         if prog not in compile_of:
-            compile_of[prog] = {
-                "capjit": capjit_stats(capjit, wasm),
-                "wasmtime": wasmtime_compile(wasmtime, wasm, [], work),
-                "winch": wasmtime_compile(wasmtime, wasm, ["-C", "compiler=winch"], work),
-            }
+            compile_of[prog] = {"capjit": capjit_stats(capjit, wasm)}
+            if wasmtime:
+                compile_of[prog]["wasmtime"] = wasmtime_compile(wasmtime, wasm, [], work)
+                compile_of[prog]["winch"] = wasmtime_compile(wasmtime, wasm, ["-C", "compiler=winch"], work)
         row = {"workload": name, "program": prog, "engines": {}}
         reference = None
         for engine, argv_of in engines.items():
@@ -232,7 +231,7 @@ def main():
     print("|---|---|---|")
     for prog, v in compile_of.items():
         def f(engine, i, scale, fmt):
-            x = v[engine][i]
+            x = v.get(engine, (None, None))[i]
             return "-" if x is None else fmt.format(x / scale)
         print(f"| {prog} | {f('capjit', 0, 1, '{:.3f}')} / {f('wasmtime', 0, 1, '{:.3f}')} / {f('winch', 0, 1, '{:.3f}')} "
               f"| {f('capjit', 1, 1024, '{:.0f}')} / {f('wasmtime', 1, 1024, '{:.0f}')} / {f('winch', 1, 1024, '{:.0f}')} |")
