@@ -41,13 +41,14 @@ use capjit::verifier::{verify, Verified, VerifyError};
 use support::Header;
 
 /// Every `ErrorKind::name()`, so that a header cannot name a kind that does not exist.
-const ERROR_KINDS: [&str; 26] = [
+const ERROR_KINDS: [&str; 29] = [
     "limit_exceeded",
     "duplicate_name",
     "bad_memory",
     "link_missing",
     "link_signature_mismatch",
     "cap_crosses_domains",
+    "ref_crosses_domains",
     "empty_function",
     "unknown_block",
     "entry_targeted",
@@ -64,6 +65,8 @@ const ERROR_KINDS: [&str; 26] = [
     "unknown_global",
     "unknown_data_segment",
     "immutable_global",
+    "unknown_table",
+    "unknown_elem_segment",
     "bad_table_entry",
     "fact_on_wrong_type",
     "fact_malformed",
@@ -534,6 +537,15 @@ fn with_global() -> Module {
     m
 }
 
+/// A funcref table that starts with `init` and cannot grow.
+fn funcref_table(init: Vec<Option<u32>>) -> Table {
+    Table {
+        elem: RefType::Func,
+        maximum: init.len() as u32,
+        init,
+    }
+}
+
 fn app(m: &mut Module) -> &mut Domain {
     m.domains.iter_mut().find(|d| d.name == "app").expect("domain app")
 }
@@ -930,7 +942,7 @@ fn rust_built_attacks() -> Vec<(&'static str, Builder, &'static str)> {
             "table_entry_function_index_out_of_range",
             || {
                 let mut m = base();
-                app(&mut m).table = vec![Some(0), Some(2)];
+                app(&mut m).tables = vec![funcref_table(vec![Some(0), Some(2)])];
                 m
             },
             "bad_table_entry",
@@ -939,7 +951,30 @@ fn rust_built_attacks() -> Vec<(&'static str, Builder, &'static str)> {
             "table_entry_function_index_u32_max",
             || {
                 let mut m = base();
-                app(&mut m).table = vec![None, Some(u32::MAX)];
+                app(&mut m).tables = vec![funcref_table(vec![None, Some(u32::MAX)])];
+                m
+            },
+            "bad_table_entry",
+        ),
+        (
+            "ref_func_of_function_index_u32_max",
+            || {
+                let mut m = base();
+                main_fn(&mut m).blocks[0]
+                    .insts
+                    .push(inst(&[1], Op::RefFunc { func: u32::MAX }));
+                m
+            },
+            "unknown_function",
+        ),
+        (
+            "elem_segment_entry_function_index_out_of_range",
+            || {
+                let mut m = base();
+                app(&mut m).passive_elems = vec![ElemSegment {
+                    elem: RefType::Func,
+                    items: vec![None, Some(7)],
+                }];
                 m
             },
             "bad_table_entry",
@@ -964,7 +999,10 @@ fn rust_built_attacks() -> Vec<(&'static str, Builder, &'static str)> {
             "too_many_table_entries",
             || {
                 let mut m = base();
-                app(&mut m).table = vec![None; capjit::verifier::limits::MAX_TABLE_ENTRIES + 1];
+                app(&mut m).tables = vec![funcref_table(vec![
+                    None;
+                    capjit::verifier::limits::MAX_TABLE_ENTRIES + 1
+                ])];
                 m
             },
             "limit_exceeded",
@@ -976,6 +1014,7 @@ fn rust_built_attacks() -> Vec<(&'static str, Builder, &'static str)> {
                 main_fn(&mut m).blocks[0].insts.push(inst(
                     &[],
                     Op::CallIndirect {
+                        table: 0,
                         sig: Box::new(Signature {
                             params: vec![],
                             results: vec![Type::I32; capjit::verifier::limits::MAX_ARITY + 1],
@@ -1002,6 +1041,7 @@ fn rust_built_attacks() -> Vec<(&'static str, Builder, &'static str)> {
                 main_fn(&mut m).blocks[0].insts.push(inst(
                     &[1],
                     Op::CallIndirect {
+                        table: 0,
                         sig: Box::new(Signature {
                             params: vec![],
                             results: vec![ty],

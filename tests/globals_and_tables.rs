@@ -541,7 +541,8 @@ fn the_largest_table_and_the_most_globals() {
         }
     }
     // 2^20 entries, every other one empty.
-    d.table = (0..1u32 << 20).map(|i| (i % 2 == 1).then_some(1)).collect();
+    d.tables[0].init = (0..1u32 << 20).map(|i| (i % 2 == 1).then_some(1)).collect();
+    d.tables[0].maximum = 1 << 20;
     for backend in backends() {
         let mut inst = instance(&m, backend, Limits::default());
         let top = (1 << 20) - 1;

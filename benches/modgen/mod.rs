@@ -81,7 +81,8 @@ pub fn module(target: usize, seed: u64) -> Module {
                 span: None,
             }],
             globals: Vec::new(),
-            table: Vec::new(),
+            tables: Vec::new(),
+            passive_elems: Vec::new(),
             functions,
             span: None,
         });

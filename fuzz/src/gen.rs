@@ -293,7 +293,8 @@ pub fn module(u: &mut ByteChoices) -> Module {
             passive_data: Vec::new(),
             imports: p.imports.clone(),
             globals: Vec::new(),
-            table: Vec::new(),
+            tables: Vec::new(),
+            passive_elems: Vec::new(),
             functions,
             span: None,
         });

@@ -11,7 +11,7 @@
 //! LEB128; float constants are their IEEE bits as unsigned LEB128):
 //!
 //! ```text
-//! file        = "\0cir"  version:u32-little-endian (= 2)  section*
+//! file        = "\0cir"  version:u32-little-endian (= 3)  section*
 //! section     = tag:u8  length:u32  payload:[u8; length]   tags strictly increasing
 //!   tag 1     = domains: vec(domain)                       required
 //! vec(T)      = count:u32  T{count}
@@ -19,20 +19,22 @@
 //! flag        = 0x00 | 0x01          option(T) = flag T?      span = option(start:u32 end:u32)
 //! domain      = name:string  initial:u32 maximum:u32  inbox:option(offset:u32 size:u32)
 //!               data:vec(offset:u32 bytes:vec(u8))  imports:vec(import)
-//!               globals:vec(global)  table:vec(option(function:u32))
-//!               functions:vec(function)  span
+//!               globals:vec(global)  tables:vec(reftype entries maximum:u32)
+//!               elems:vec(reftype entries)  functions:vec(function)  span
+//! reftype     = 0 funcref | 1 externref         entries = vec(option(function:u32))
 //! import      = name:string  source  sig  span
 //! global      = name:string  type:u8 (numeric)  mutable:flag  init:const  span
 //! const       = 0 i32 | 1 i64 | 2 f32 | 3 f64    (the tag, then the value as in `op`)
 //! source      = 0 domain:string function:string | 1 function:string | 2 domain:string
 //! sig         = params:vec(type)  results:vec(type)
-//! type        = 0 i32 | 1 i64 | 2 f32 | 3 f64 | 4 sig (cap) | 5 region | 6 buf
+//! type        = 0 i32 | 1 i64 | 2 f32 | 3 f64 | 4 sig (cap) | 5 region | 6 buf | 7 funcref | 8 externref
 //! function    = name:string  exported:flag  sig  blocks:vec(block)  span
 //! block       = params:vec(value type fact)  insts:vec(inst)  term  span
 //! fact        = 0 (none) | 1 lo:u64 hi:u64 | 2 value (lt) | 3 size:u32 (in memory)
 //! inst        = results:vec(value fact)  op  span
 //! op          = tag:u8 operands     (see `op_tag`; sub-operators and types are one byte each;
-//!                                    `call_indirect` is sig index:value args:vec(value))
+//!                                    table and segment numbers are u32 before the values;
+//!                                    `call_indirect` is table:u32 sig index:value args:vec(value))
 //! access      = type:u8  bytes:u8  signed:flag
 //! term        = tag:u8 operands     (see `term_tag`)
 //! block_call  = block:u32  args:vec(value)
@@ -45,8 +47,9 @@ use thiserror::Error;
 pub const MAGIC: [u8; 4] = *b"\0cir";
 /// The format version this build writes and reads. Version 2 added globals and the
 /// function table to each domain (and three opcodes, and the `trap v` terminator);
-/// version 1 files are refused.
-pub const VERSION: u32 = 2;
+/// version 3 reference types, several tables and passive element segments. Older
+/// versions are refused.
+pub const VERSION: u32 = 3;
 /// The deepest `Type::Cap` nesting `decode` accepts (a cap whose signature holds a cap ...).
 pub const MAX_TYPE_DEPTH: usize = 16;
 
@@ -167,6 +170,8 @@ macro_rules! tagged {
 
 tagged!(NumType, "numeric type", { I32 = 0, I64 = 1, F32 = 2, F64 = 3 });
 
+tagged!(RefType, "reference type", { Func = 0, Extern = 1 });
+
 tagged!(BinOp, "binary operator", {
     Iadd = 0, Isub = 1, Imul = 2, Sdiv = 3, Udiv = 4, Srem = 5, Urem = 6,
     Band = 7, Bor = 8, Bxor = 9, Ishl = 10, Ushr = 11, Sshr = 12, Rotl = 13, Rotr = 14,
@@ -198,6 +203,8 @@ mod type_tag {
     pub const CAP: u8 = 4;
     pub const REGION: u8 = 5;
     pub const BUF: u8 = 6;
+    pub const FUNCREF: u8 = 7;
+    pub const EXTERNREF: u8 = 8;
 }
 
 /// Tags of `Option<Fact>`: the option and the fact share one byte.
@@ -236,6 +243,16 @@ mod op_tag {
     pub const MEMORY_INIT: u8 = 0x26;
     pub const DATA_DROP: u8 = 0x27;
     pub const TABLE_COPY: u8 = 0x28;
+    pub const REF_NULL: u8 = 0x29;
+    pub const REF_IS_NULL: u8 = 0x2a;
+    pub const REF_FUNC: u8 = 0x2b;
+    pub const TABLE_GET: u8 = 0x2c;
+    pub const TABLE_SET: u8 = 0x2d;
+    pub const TABLE_SIZE: u8 = 0x2e;
+    pub const TABLE_GROW: u8 = 0x2f;
+    pub const TABLE_FILL: u8 = 0x35;
+    pub const TABLE_INIT: u8 = 0x36;
+    pub const ELEM_DROP: u8 = 0x37;
     pub const CALL: u8 = 0x30;
     pub const CAP_GET: u8 = 0x31;
     pub const CALL_INDIRECT: u8 = 0x32;
@@ -413,9 +430,21 @@ fn write_domain(w: &mut Writer, d: &Domain) {
         write_const(w, &g.init);
         w.span(&g.span);
     });
-    w.vec(&d.table, |w, entry| w.option(entry, |w, f| w.u32(*f)));
+    w.vec(&d.tables, |w, t| {
+        w.tagged(t.elem);
+        write_entries(w, &t.init);
+        w.u32(t.maximum);
+    });
+    w.vec(&d.passive_elems, |w, seg| {
+        w.tagged(seg.elem);
+        write_entries(w, &seg.items);
+    });
     w.vec(&d.functions, write_function);
     w.span(&d.span);
+}
+
+fn write_entries(w: &mut Writer, entries: &[Option<u32>]) {
+    w.vec(entries, |w, entry| w.option(entry, |w, f| w.u32(*f)));
 }
 
 fn write_import(w: &mut Writer, i: &Import) {
@@ -464,6 +493,8 @@ fn write_type(w: &mut Writer, ty: &Type) {
         }
         Type::Region => w.u8(type_tag::REGION),
         Type::Buf => w.u8(type_tag::BUF),
+        Type::FuncRef => w.u8(type_tag::FUNCREF),
+        Type::ExternRef => w.u8(type_tag::EXTERNREF),
     }
 }
 
@@ -619,17 +650,83 @@ fn write_op(w: &mut Writer, op: &Op) {
             w.u8(op_tag::DATA_DROP);
             w.u32(*segment);
         }
-        Op::TableCopy { dst, src, len } => {
+        Op::TableCopy {
+            dst_table,
+            src_table,
+            dst,
+            src,
+            len,
+        } => {
             w.u8(op_tag::TABLE_COPY);
+            w.u32(*dst_table);
+            w.u32(*src_table);
             w.operands(&[*dst, *src, *len]);
+        }
+        Op::RefNull { ty } => {
+            w.u8(op_tag::REF_NULL);
+            w.tagged(*ty);
+        }
+        Op::RefIsNull { a } => {
+            w.u8(op_tag::REF_IS_NULL);
+            w.value(*a);
+        }
+        Op::RefFunc { func } => {
+            w.u8(op_tag::REF_FUNC);
+            w.u32(*func);
+        }
+        Op::TableGet { table, index } => {
+            w.u8(op_tag::TABLE_GET);
+            w.u32(*table);
+            w.value(*index);
+        }
+        Op::TableSet { table, index, value } => {
+            w.u8(op_tag::TABLE_SET);
+            w.u32(*table);
+            w.operands(&[*index, *value]);
+        }
+        Op::TableSize { table } => {
+            w.u8(op_tag::TABLE_SIZE);
+            w.u32(*table);
+        }
+        Op::TableGrow { table, init, delta } => {
+            w.u8(op_tag::TABLE_GROW);
+            w.u32(*table);
+            w.operands(&[*init, *delta]);
+        }
+        Op::TableFill { table, dst, value, len } => {
+            w.u8(op_tag::TABLE_FILL);
+            w.u32(*table);
+            w.operands(&[*dst, *value, *len]);
+        }
+        Op::TableInit {
+            table,
+            segment,
+            dst,
+            src,
+            len,
+        } => {
+            w.u8(op_tag::TABLE_INIT);
+            w.u32(*table);
+            w.u32(*segment);
+            w.operands(&[*dst, *src, *len]);
+        }
+        Op::ElemDrop { segment } => {
+            w.u8(op_tag::ELEM_DROP);
+            w.u32(*segment);
         }
         Op::Call { func, args } => {
             w.u8(op_tag::CALL);
             w.u32(*func);
             w.values(args);
         }
-        Op::CallIndirect { sig, index, args } => {
+        Op::CallIndirect {
+            table,
+            sig,
+            index,
+            args,
+        } => {
             w.u8(op_tag::CALL_INDIRECT);
+            w.u32(*table);
             write_signature(w, sig);
             w.value(*index);
             w.values(args);
@@ -1054,10 +1151,26 @@ fn read_domain(r: &mut Reader) -> Result<Domain> {
                 span: r.span()?,
             })
         })?,
-        table: r.vec(|r| r.option(Reader::u32))?,
+        tables: r.vec(|r| {
+            Ok(Table {
+                elem: r.tagged()?,
+                init: read_entries(r)?,
+                maximum: r.u32()?,
+            })
+        })?,
+        passive_elems: r.vec(|r| {
+            Ok(ElemSegment {
+                elem: r.tagged()?,
+                items: read_entries(r)?,
+            })
+        })?,
         functions: r.vec(read_function)?,
         span: r.span()?,
     })
+}
+
+fn read_entries(r: &mut Reader) -> Result<Vec<Option<u32>>> {
+    r.vec(|r| r.option(Reader::u32))
 }
 
 fn read_import(r: &mut Reader) -> Result<Import> {
@@ -1110,6 +1223,8 @@ fn read_type(r: &mut Reader, depth: usize) -> Result<Type> {
         }
         type_tag::REGION => Type::Region,
         type_tag::BUF => Type::Buf,
+        type_tag::FUNCREF => Type::FuncRef,
+        type_tag::EXTERNREF => Type::ExternRef,
         tag => return Err(unknown_tag(offset, "type", tag)),
     })
 }
@@ -1266,6 +1381,8 @@ fn read_op(r: &mut Reader) -> Result<Op> {
         },
         op_tag::DATA_DROP => Op::DataDrop { segment: r.u32()? },
         op_tag::TABLE_COPY => Op::TableCopy {
+            dst_table: r.u32()?,
+            src_table: r.u32()?,
             dst: r.value()?,
             src: r.value()?,
             len: r.value()?,
@@ -1274,7 +1391,40 @@ fn read_op(r: &mut Reader) -> Result<Op> {
             func: r.u32()?,
             args: r.values()?,
         },
+        op_tag::REF_NULL => Op::RefNull { ty: r.tagged()? },
+        op_tag::REF_IS_NULL => Op::RefIsNull { a: r.value()? },
+        op_tag::REF_FUNC => Op::RefFunc { func: r.u32()? },
+        op_tag::TABLE_GET => Op::TableGet {
+            table: r.u32()?,
+            index: r.value()?,
+        },
+        op_tag::TABLE_SET => Op::TableSet {
+            table: r.u32()?,
+            index: r.value()?,
+            value: r.value()?,
+        },
+        op_tag::TABLE_SIZE => Op::TableSize { table: r.u32()? },
+        op_tag::TABLE_GROW => Op::TableGrow {
+            table: r.u32()?,
+            init: r.value()?,
+            delta: r.value()?,
+        },
+        op_tag::TABLE_FILL => Op::TableFill {
+            table: r.u32()?,
+            dst: r.value()?,
+            value: r.value()?,
+            len: r.value()?,
+        },
+        op_tag::TABLE_INIT => Op::TableInit {
+            table: r.u32()?,
+            segment: r.u32()?,
+            dst: r.value()?,
+            src: r.value()?,
+            len: r.value()?,
+        },
+        op_tag::ELEM_DROP => Op::ElemDrop { segment: r.u32()? },
         op_tag::CALL_INDIRECT => Op::CallIndirect {
+            table: r.u32()?,
             sig: Box::new(read_signature(r, 0)?),
             index: r.value()?,
             args: r.values()?,

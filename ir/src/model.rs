@@ -24,10 +24,13 @@ pub struct Domain {
     pub imports: Vec<Import>,
     /// Domain-wide variables, reset with the memory on restart.
     pub globals: Vec<Global>,
-    /// The function table `call_indirect` indexes: a function of this domain per entry,
-    /// or `None` for an empty slot: the initial entries (`table.copy` moves them
-    /// at run time; restarting the domain restores these).
-    pub table: Vec<Option<u32>>,
+    /// The tables, by index: `call_indirect` calls through a funcref table, the
+    /// `table.*` operations read and write any. Restarting the domain restores each
+    /// table's declared entries and size.
+    pub tables: Vec<Table>,
+    /// Passive element segments, by index: entries `table.init` copies from, until
+    /// `elem.drop` empties the segment for the domain (until it restarts).
+    pub passive_elems: Vec<ElemSegment>,
     pub functions: Vec<Function>,
     /// Source location of the `domain` keyword, when parsed from text.
     pub span: Option<Span>,
@@ -38,6 +41,34 @@ pub struct Domain {
 pub struct Memory {
     pub initial: u32,
     pub maximum: u32,
+}
+
+/// What a reference value, or a table entry, refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RefType {
+    /// A function of the same domain (an index into `Domain::functions`), never a pointer.
+    Func,
+    /// An opaque handle the host gave: a domain can hold and pass it, never forge or read it.
+    Extern,
+}
+
+/// A table of references: `table [funcref|externref] ENTRIES [max N]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Table {
+    pub elem: RefType,
+    /// The entries when the domain starts or restarts (so also the initial size): a
+    /// function of this domain for a funcref table, or `None` for null (an externref
+    /// table starts all null).
+    pub init: Vec<Option<u32>>,
+    /// The most entries `table.grow` may reach; at least `init.len()`.
+    pub maximum: u32,
+}
+
+/// A passive element segment: `elem [funcref|externref] ENTRIES`, entries as in [`Table::init`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElemSegment {
+    pub elem: RefType,
+    pub items: Vec<Option<u32>>,
 }
 
 /// Bytes of a 64 KiB page.
@@ -112,6 +143,10 @@ pub enum Type {
     Region,
     /// A `(pointer, length)` window into the domain's own memory; passed by copy in IDC.
     Buf,
+    /// A reference to a function of the same domain, or null; never crosses a domain boundary.
+    FuncRef,
+    /// An opaque host handle, or null.
+    ExternRef,
 }
 
 /// The four numeric types, used by arithmetic, comparisons, loads and stores.
@@ -391,23 +426,81 @@ pub enum Op {
     DataDrop {
         segment: u32,
     },
-    /// Copy `len` entries of the domain's table from `src` to `dst` (all i32; the
-    /// ranges may overlap); `table_out_of_bounds` if either range is out (nothing
-    /// is copied). The table returns to its declared entries on restart.
+    /// Copy `len` entries from table `src_table` at `src` to table `dst_table` at
+    /// `dst` (all i32; the ranges may overlap; the tables hold the same type);
+    /// `table_out_of_bounds` if either range is out (nothing is copied).
     TableCopy {
+        dst_table: u32,
+        src_table: u32,
         dst: Value,
         src: Value,
         len: Value,
+    },
+    /// The null reference of a type.
+    RefNull {
+        ty: RefType,
+    },
+    /// 1 if the reference `a` (either type) is null, else 0.
+    RefIsNull {
+        a: Value,
+    },
+    /// A reference to function `func` of this domain.
+    RefFunc {
+        func: u32,
+    },
+    /// Entry `index` (i32) of table `table`; `table_out_of_bounds` past its size.
+    TableGet {
+        table: u32,
+        index: Value,
+    },
+    /// Write `value` (of the table's type) to entry `index`; `table_out_of_bounds` past its size.
+    TableSet {
+        table: u32,
+        index: Value,
+        value: Value,
+    },
+    /// The current number of entries of table `table` (i32).
+    TableSize {
+        table: u32,
+    },
+    /// Add `delta` (i32) entries holding `init` to table `table`; the old size, or -1
+    /// when the table would pass its maximum or the instance's limits (nothing changes).
+    TableGrow {
+        table: u32,
+        init: Value,
+        delta: Value,
+    },
+    /// Set `len` entries from `dst` to `value` (both i32 but `value`);
+    /// `table_out_of_bounds` if the range is out (nothing changes).
+    TableFill {
+        table: u32,
+        dst: Value,
+        value: Value,
+        len: Value,
+    },
+    /// Copy `len` entries of passive element segment `segment` from `src` to table
+    /// `table` at `dst`; `table_out_of_bounds` if either range is out (nothing is copied).
+    TableInit {
+        table: u32,
+        segment: u32,
+        dst: Value,
+        src: Value,
+        len: Value,
+    },
+    /// Empty passive element segment `segment` for this domain until it restarts.
+    ElemDrop {
+        segment: u32,
     },
     /// Direct call to a function of the same domain, by index.
     Call {
         func: u32,
         args: Vec<Value>,
     },
-    /// Call the function in table entry `index` (i32). Traps with `table_out_of_bounds`
-    /// if there is no such entry, `indirect_call_null` if it is empty, and
-    /// `indirect_call_type` if the function's signature is not `sig`.
+    /// Call the function in entry `index` (i32) of funcref table `table`. Traps with
+    /// `table_out_of_bounds` if there is no such entry, `indirect_call_null` if it is
+    /// null, and `indirect_call_type` if the function's signature is not `sig`.
     CallIndirect {
+        table: u32,
         /// Boxed so that `Op` stays small (every instruction pays for the largest variant).
         sig: Box<Signature>,
         index: Value,

@@ -29,6 +29,8 @@ impl Display for Type {
             Type::Region => f.write_str("region"),
             Type::Buf => f.write_str("buf"),
             Type::Cap(sig) => write!(f, "cap<{sig}>"),
+            Type::FuncRef => f.write_str("funcref"),
+            Type::ExternRef => f.write_str("externref"),
         }
     }
 }
@@ -210,6 +212,16 @@ pub fn opcode_text(op: &Op) -> String {
         Op::MemoryInit { .. } => "memory.init".into(),
         Op::DataDrop { .. } => "data.drop".into(),
         Op::TableCopy { .. } => "table.copy".into(),
+        Op::RefNull { .. } => "ref.null".into(),
+        Op::RefIsNull { .. } => "ref.is_null".into(),
+        Op::RefFunc { .. } => "ref.func".into(),
+        Op::TableGet { .. } => "table.get".into(),
+        Op::TableSet { .. } => "table.set".into(),
+        Op::TableSize { .. } => "table.size".into(),
+        Op::TableGrow { .. } => "table.grow".into(),
+        Op::TableFill { .. } => "table.fill".into(),
+        Op::TableInit { .. } => "table.init".into(),
+        Op::ElemDrop { .. } => "elem.drop".into(),
         Op::Call { .. } => "call".into(),
         Op::CallIndirect { .. } => "call_indirect".into(),
         Op::GlobalGet { .. } => "global.get".into(),

@@ -16,7 +16,30 @@ pub fn operands(op: &Op) -> Vec<Value> {
 /// Visit every value an operation reads.
 pub fn for_each_operand_mut(op: &mut Op, f: &mut dyn FnMut(&mut Value)) {
     match op {
-        Op::Const(_) | Op::MemorySize | Op::CapGet { .. } | Op::GlobalGet { .. } | Op::DataDrop { .. } => {}
+        Op::Const(_)
+        | Op::MemorySize
+        | Op::CapGet { .. }
+        | Op::GlobalGet { .. }
+        | Op::DataDrop { .. }
+        | Op::RefNull { .. }
+        | Op::RefFunc { .. }
+        | Op::TableSize { .. }
+        | Op::ElemDrop { .. } => {}
+        Op::RefIsNull { a } => f(a),
+        Op::TableGet { index, .. } => f(index),
+        Op::TableSet { index, value, .. } => {
+            f(index);
+            f(value);
+        }
+        Op::TableGrow { init, delta, .. } => {
+            f(init);
+            f(delta);
+        }
+        Op::TableFill { dst, value, len, .. } => {
+            f(dst);
+            f(value);
+            f(len);
+        }
         Op::GlobalSet { value, .. } => f(value),
         Op::CallIndirect { index, args, .. } => {
             f(index);
@@ -38,7 +61,7 @@ pub fn for_each_operand_mut(op: &mut Op, f: &mut dyn FnMut(&mut Value)) {
             f(addr);
         }
         Op::MemoryGrow { delta } => f(delta),
-        Op::MemoryCopy { dst, src, len } | Op::TableCopy { dst, src, len } => {
+        Op::MemoryCopy { dst, src, len } | Op::TableCopy { dst, src, len, .. } => {
             f(dst);
             f(src);
             f(len);
@@ -48,7 +71,7 @@ pub fn for_each_operand_mut(op: &mut Op, f: &mut dyn FnMut(&mut Value)) {
             f(byte);
             f(len);
         }
-        Op::MemoryInit { dst, src, len, .. } => {
+        Op::MemoryInit { dst, src, len, .. } | Op::TableInit { dst, src, len, .. } => {
             f(dst);
             f(src);
             f(len);

@@ -106,6 +106,8 @@ fn kw_type(w: &str) -> Option<Type> {
         "f64" => Type::F64,
         "region" => Type::Region,
         "buf" => Type::Buf,
+        "funcref" => Type::FuncRef,
+        "externref" => Type::ExternRef,
         _ => return None,
     })
 }
@@ -387,6 +389,10 @@ impl<'a> Parser<'a> {
         self.int_in(what, 0, u32::MAX as i128).map(|v| v as u32)
     }
 
+    fn table_index(&mut self) -> PResult<u32> {
+        self.u32_lit("a table index")
+    }
+
     fn u64_lit(&mut self, what: &str) -> PResult<u64> {
         self.int_in(what, 0, u64::MAX as i128).map(|v| v as u64)
     }
@@ -416,12 +422,14 @@ impl<'a> Parser<'a> {
             passive_data: Vec::new(),
             imports: Vec::new(),
             globals: Vec::new(),
-            table: Vec::new(),
+            tables: Vec::new(),
+            passive_elems: Vec::new(),
             functions: Vec::new(),
             span: None,
         };
         let mut seen_memory = false;
-        let mut table: Option<Vec<(Option<&'a str>, Span)>> = None;
+        let mut tables = Vec::new();
+        let mut elems = Vec::new();
         let mut pending = Vec::new();
         loop {
             match self.tok {
@@ -482,11 +490,19 @@ impl<'a> Parser<'a> {
                     d.globals.push(g);
                 }
                 Tok::Word("table") => {
-                    if table.is_some() {
-                        return self.err("duplicate `table` declaration");
-                    }
                     self.bump()?;
-                    table = Some(self.table_entries()?);
+                    let (elem, entries) = self.ref_entries()?;
+                    let maximum = if self.is_word("max") {
+                        self.bump()?;
+                        Some(self.u32_lit("the maximum number of entries")?)
+                    } else {
+                        None
+                    };
+                    tables.push((elem, entries, maximum));
+                }
+                Tok::Word("elem") => {
+                    self.bump()?;
+                    elems.push(self.ref_entries()?);
                 }
                 Tok::Word("export") | Tok::Word("func") => {
                     let func = self.function(d.functions.len(), &mut pending)?;
@@ -499,8 +515,9 @@ impl<'a> Parser<'a> {
                     d.functions.push(func);
                 }
                 _ => {
-                    return self
-                        .expected("`memory`, `inbox`, `data`, `import`, `global`, `table`, `func`, `export` or `}`")
+                    return self.expected(
+                        "`memory`, `inbox`, `data`, `import`, `global`, `table`, `elem`, `func`, `export` or `}`",
+                    )
                 }
             }
         }
@@ -510,7 +527,15 @@ impl<'a> Parser<'a> {
             end: self.prev_end,
         });
         resolve_calls(&mut d, pending)?;
-        d.table = resolve_table(&d, table.unwrap_or_default())?;
+        for (elem, entries, maximum) in tables {
+            let init = resolve_entries(&d, entries, "table")?;
+            let maximum = maximum.unwrap_or(init.len() as u32);
+            d.tables.push(Table { elem, init, maximum });
+        }
+        for (elem, entries) in elems {
+            let items = resolve_entries(&d, entries, "element segment")?;
+            d.passive_elems.push(ElemSegment { elem, items });
+        }
         Ok(d)
     }
 
@@ -652,8 +677,32 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `[NAME | -, ...]` after `table`: function names (resolved later) or `-` for an empty entry.
-    fn table_entries(&mut self) -> PResult<Vec<(Option<&'a str>, Span)>> {
+    /// `[funcref | externref] ([NAME | -, ...] | COUNT)` after `table` or `elem`: the
+    /// entries' type (funcref when not written), then function names (resolved later)
+    /// and `-` for null, or a number of null entries.
+    fn ref_entries(&mut self) -> PResult<(RefType, Vec<Entry<'a>>)> {
+        let elem = match self.tok {
+            Tok::Word("funcref") => RefType::Func,
+            Tok::Word("externref") => RefType::Extern,
+            _ => return Ok((RefType::Func, self.entries()?)),
+        };
+        self.bump()?;
+        if matches!(self.tok, Tok::Number(_)) {
+            let span = self.span;
+            let n = self.u32_lit("a number of null entries")?;
+            if n > MAX_NULL_ENTRIES {
+                return Err(ParseError::new(
+                    format!("{n} null entries: at most {MAX_NULL_ENTRIES} may be written this way"),
+                    span,
+                ));
+            }
+            return Ok((elem, vec![(None, span); n as usize]));
+        }
+        Ok((elem, self.entries()?))
+    }
+
+    /// `[NAME | -, ...]`: function names (resolved later) or `-` for a null entry.
+    fn entries(&mut self) -> PResult<Vec<Entry<'a>>> {
         self.expect_punct('[')?;
         let mut entries = Vec::new();
         if self.eat_punct(']')? {
@@ -993,11 +1042,94 @@ impl<'a> Parser<'a> {
                 segment: self.u32_lit("a passive data segment index")?,
             },
             ("table", Some("copy")) if s2.is_none() => {
+                let (dst_table, src_table) = if matches!(self.tok, Tok::Number(_)) {
+                    let dst_table = self.table_index()?;
+                    self.expect_punct(',')?;
+                    let src_table = self.table_index()?;
+                    self.expect_punct(',')?;
+                    (dst_table, src_table)
+                } else {
+                    (0, 0)
+                };
                 let dst = self.value()?;
                 let src = self.comma_value()?;
                 let len = self.comma_value()?;
-                Op::TableCopy { dst, src, len }
+                Op::TableCopy {
+                    dst_table,
+                    src_table,
+                    dst,
+                    src,
+                    len,
+                }
             }
+            ("ref", Some("null")) if s2.is_none() => {
+                let ty = match self.tok {
+                    Tok::Word("funcref") => RefType::Func,
+                    Tok::Word("externref") => RefType::Extern,
+                    _ => return self.expected("`funcref` or `externref`"),
+                };
+                self.bump()?;
+                Op::RefNull { ty }
+            }
+            ("ref", Some("is_null")) if s2.is_none() => Op::RefIsNull { a: self.value()? },
+            ("ref", Some("func")) if s2.is_none() => {
+                let (name, name_span) = self.word("a function name")?;
+                pending.push(PendingCall {
+                    func,
+                    block,
+                    inst,
+                    name: name.to_string(),
+                    span: name_span,
+                });
+                Op::RefFunc { func: u32::MAX }
+            }
+            ("table", Some("get")) if s2.is_none() => {
+                let table = self.table_index()?;
+                Op::TableGet {
+                    table,
+                    index: self.comma_value()?,
+                }
+            }
+            ("table", Some("set")) if s2.is_none() => {
+                let table = self.table_index()?;
+                let index = self.comma_value()?;
+                let value = self.comma_value()?;
+                Op::TableSet { table, index, value }
+            }
+            ("table", Some("size")) if s2.is_none() => Op::TableSize {
+                table: self.table_index()?,
+            },
+            ("table", Some("grow")) if s2.is_none() => {
+                let table = self.table_index()?;
+                let init = self.comma_value()?;
+                let delta = self.comma_value()?;
+                Op::TableGrow { table, init, delta }
+            }
+            ("table", Some("fill")) if s2.is_none() => {
+                let table = self.table_index()?;
+                let dst = self.comma_value()?;
+                let value = self.comma_value()?;
+                let len = self.comma_value()?;
+                Op::TableFill { table, dst, value, len }
+            }
+            ("table", Some("init")) if s2.is_none() => {
+                let table = self.table_index()?;
+                self.expect_punct(',')?;
+                let segment = self.u32_lit("a passive element segment index")?;
+                let dst = self.comma_value()?;
+                let src = self.comma_value()?;
+                let len = self.comma_value()?;
+                Op::TableInit {
+                    table,
+                    segment,
+                    dst,
+                    src,
+                    len,
+                }
+            }
+            ("elem", Some("drop")) if s2.is_none() => Op::ElemDrop {
+                segment: self.u32_lit("a passive element segment index")?,
+            },
             ("call", None) => {
                 let (name, name_span) = self.word("a function name")?;
                 let args = self.paren_values()?;
@@ -1011,11 +1143,23 @@ impl<'a> Parser<'a> {
                 Op::Call { func: u32::MAX, args }
             }
             ("call_indirect", None) => {
+                let table = if matches!(self.tok, Tok::Number(_)) {
+                    let table = self.table_index()?;
+                    self.expect_punct(',')?;
+                    table
+                } else {
+                    0
+                };
                 let index = self.value()?;
                 let args = self.paren_values()?;
                 self.expect_punct(':')?;
                 let sig = Box::new(self.signature(0)?);
-                Op::CallIndirect { sig, index, args }
+                Op::CallIndirect {
+                    table,
+                    sig,
+                    index,
+                    args,
+                }
             }
             ("global", Some(kind @ ("get" | "set"))) if s2.is_none() => {
                 let (name, name_span) = self.word("a global name")?;
@@ -1377,7 +1521,7 @@ fn resolve_calls(d: &mut Domain, pending: Vec<PendingCall>) -> PResult<()> {
     for p in &pending {
         let op = &d.functions[p.func].blocks[p.block].insts[p.inst].op;
         let (names, what) = match op {
-            Op::Call { .. } => (&funcs, "function"),
+            Op::Call { .. } | Op::RefFunc { .. } => (&funcs, "function"),
             Op::GlobalGet { .. } | Op::GlobalSet { .. } => (&globals, "global"),
             _ => (&imports, "import"),
         };
@@ -1391,7 +1535,7 @@ fn resolve_calls(d: &mut Domain, pending: Vec<PendingCall>) -> PResult<()> {
     }
     for (p, index) in pending.iter().zip(fixes) {
         match &mut d.functions[p.func].blocks[p.block].insts[p.inst].op {
-            Op::Call { func, .. } => *func = index,
+            Op::Call { func, .. } | Op::RefFunc { func } => *func = index,
             Op::CapGet { import } => *import = index,
             Op::GlobalGet { global } | Op::GlobalSet { global, .. } => *global = index,
             _ => {}
@@ -1400,8 +1544,17 @@ fn resolve_calls(d: &mut Domain, pending: Vec<PendingCall>) -> PResult<()> {
     Ok(())
 }
 
-/// The function indices of `table [...]`, now that the domain's functions are known.
-fn resolve_table(d: &Domain, entries: Vec<(Option<&str>, Span)>) -> PResult<Vec<Option<u32>>> {
+/// A table or segment entry as written: a function name (resolved once the
+/// domain's functions are known) or `None` for `-`, and where it was written.
+type Entry<'a> = (Option<&'a str>, Span);
+
+/// The most null entries `table externref N` may declare: the text form is for people
+/// and tests, and a count must not make the parser allocate without bound.
+const MAX_NULL_ENTRIES: u32 = 1 << 20;
+
+/// The function indices of `table [...]` or `elem [...]`, now that the domain's
+/// functions are known.
+fn resolve_entries(d: &Domain, entries: Vec<Entry>, what: &str) -> PResult<Vec<Option<u32>>> {
     let mut funcs: HashMap<&str, u32> = HashMap::new();
     for (i, f) in d.functions.iter().enumerate() {
         funcs.entry(f.name.as_str()).or_insert(i as u32);
@@ -1415,7 +1568,7 @@ fn resolve_table(d: &Domain, entries: Vec<(Option<&str>, Span)>) -> PResult<Vec<
         let f = funcs.get(name).copied().ok_or_else(|| {
             ParseError::new(
                 format!(
-                    "no function named {} in domain {} (table entry {i})",
+                    "no function named {} in domain {} ({what} entry {i})",
                     quoted(name),
                     quoted(&d.name)
                 ),

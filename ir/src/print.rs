@@ -53,18 +53,18 @@ fn print_domain(out: &mut String, d: &Domain) -> fmt::Result {
         let mutable = if g.mutable { "mut " } else { "" };
         writeln!(out, "  global {mutable}{} : {} = {}", g.name, g.ty, const_text(&g.init))?;
     }
-    if !d.table.is_empty() {
-        out.push_str("  table [");
-        for (i, entry) in d.table.iter().enumerate() {
-            if i > 0 {
-                out.push_str(", ");
-            }
-            match entry {
-                Some(f) => out.push_str(&func_name(d, *f)),
-                None => out.push('-'),
-            }
+    for t in &d.tables {
+        out.push_str("  table ");
+        print_entries(out, d, t.elem, &t.init);
+        if t.maximum as usize != t.init.len() {
+            write!(out, " max {}", t.maximum)?;
         }
-        out.push_str("]\n");
+        out.push('\n');
+    }
+    for seg in &d.passive_elems {
+        out.push_str("  elem ");
+        print_entries(out, d, seg.elem, &seg.items);
+        out.push('\n');
     }
     for f in &d.functions {
         out.push('\n');
@@ -148,6 +148,29 @@ fn addr(v: Value, offset: u32) -> String {
     }
 }
 
+/// A table's or segment's entries: `[f, -, g]` for a funcref table (the type is
+/// implied), `externref [-, -]` otherwise, or `TYPE N` when all N are null.
+fn print_entries(out: &mut String, d: &Domain, elem: RefType, entries: &[Option<u32>]) {
+    if !entries.is_empty() && entries.iter().all(Option::is_none) {
+        out.push_str(&format!("{} {}", elem.as_type(), entries.len()));
+        return;
+    }
+    if elem != RefType::Func {
+        out.push_str(&format!("{} ", elem.as_type()));
+    }
+    out.push('[');
+    for (i, entry) in entries.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        match entry {
+            Some(f) => out.push_str(&func_name(d, *f)),
+            None => out.push('-'),
+        }
+    }
+    out.push(']');
+}
+
 fn func_name(d: &Domain, index: u32) -> String {
     match d.functions.get(index as usize) {
         Some(f) => f.name.clone(),
@@ -217,15 +240,53 @@ fn print_op(out: &mut String, d: &Domain, op: &Op) -> fmt::Result {
         Op::MemoryFill { dst, byte, len } => write!(out, "{name} {dst}, {byte}, {len}"),
         Op::MemoryInit { segment, dst, src, len } => write!(out, "{name} {segment}, {dst}, {src}, {len}"),
         Op::DataDrop { segment } => write!(out, "{name} {segment}"),
-        Op::TableCopy { dst, src, len } => write!(out, "{name} {dst}, {src}, {len}"),
+        Op::TableCopy {
+            dst_table: 0,
+            src_table: 0,
+            dst,
+            src,
+            len,
+        } => write!(out, "{name} {dst}, {src}, {len}"),
+        Op::TableCopy {
+            dst_table,
+            src_table,
+            dst,
+            src,
+            len,
+        } => write!(out, "{name} {dst_table}, {src_table}, {dst}, {src}, {len}"),
+        Op::RefNull { ty } => write!(out, "{name} {}", ty.as_type()),
+        Op::RefIsNull { a } => write!(out, "{name} {a}"),
+        Op::RefFunc { func } => write!(out, "{name} {}", func_name(d, *func)),
+        Op::TableGet { table, index } => write!(out, "{name} {table}, {index}"),
+        Op::TableSet { table, index, value } => write!(out, "{name} {table}, {index}, {value}"),
+        Op::TableSize { table } => write!(out, "{name} {table}"),
+        Op::TableGrow { table, init, delta } => write!(out, "{name} {table}, {init}, {delta}"),
+        Op::TableFill { table, dst, value, len } => write!(out, "{name} {table}, {dst}, {value}, {len}"),
+        Op::TableInit {
+            table,
+            segment,
+            dst,
+            src,
+            len,
+        } => write!(out, "{name} {table}, {segment}, {dst}, {src}, {len}"),
+        Op::ElemDrop { segment } => write!(out, "{name} {segment}"),
         Op::Call { func, args } => {
             write!(out, "{name} {}(", func_name(d, *func))?;
             write_list(out, args)?;
             out.push(')');
             Ok(())
         }
-        Op::CallIndirect { sig, index, args } => {
-            write!(out, "{name} {index}(")?;
+        Op::CallIndirect {
+            table,
+            sig,
+            index,
+            args,
+        } => {
+            if *table != 0 {
+                write!(out, "{name} {table}, {index}(")?;
+            } else {
+                write!(out, "{name} {index}(")?;
+            }
             write_list(out, args)?;
             write!(out, ") : {sig}")
         }

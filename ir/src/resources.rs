@@ -22,6 +22,16 @@ use crate::model::{Domain, PAGE_SIZE};
 use crate::trap::TrapCode;
 use crate::value::RegionHandle;
 
+/// Bytes a table entry added by `table.grow` is charged to the instance's budget:
+/// what the JIT runtime keeps per entry, rounded up (the declared entries are
+/// bounded by `Limits::max_table_entries` instead).
+pub const TABLE_ENTRY_BYTES: u64 = 24;
+
+/// The most entries a table may reach: its own maximum, capped by the limits.
+pub fn table_max(maximum: u32, limits: &Limits) -> u32 {
+    maximum.min(limits.max_table_entries)
+}
+
 /// Bytes the instance may hold for its domains: linear memory committed plus live
 /// region bytes, across every domain.
 #[derive(Clone, Debug)]
@@ -56,6 +66,30 @@ impl Budget {
         self.used
     }
 
+    /// `table.grow` by `delta` entries of a table of `len` entries that may reach
+    /// `max` entries: charges [`TABLE_ENTRY_BYTES`] per new entry, then asks the
+    /// executor's `supply` to add the entries, and gives the bytes back if it
+    /// cannot. The old size, or -1 (nothing changed) past the maximum, the budget or
+    /// what the host supplies. Entries beyond the declared ones are released when
+    /// the domain restarts or dies ([`Budget::release_table`]).
+    pub fn grow_table(&mut self, len: usize, delta: u32, max: u32, supply: impl FnOnce(usize) -> bool) -> i32 {
+        let bytes = delta as u64 * TABLE_ENTRY_BYTES;
+        if len as u64 + delta as u64 > max as u64 || !self.try_charge(bytes) {
+            return -1;
+        }
+        if !supply(delta as usize) {
+            self.release(bytes);
+            return -1;
+        }
+        len as u32 as i32
+    }
+
+    /// Give back what [`Budget::grow_table`] charged for a table of `len` entries
+    /// declared with `declared`.
+    pub fn release_table(&mut self, len: usize, declared: usize) {
+        self.release(len.saturating_sub(declared) as u64 * TABLE_ENTRY_BYTES);
+    }
+
     /// `memory.grow` by `delta` pages of a memory of `len` bytes that may reach
     /// `max_pages`: charges the new bytes, then asks the executor's `supply` to add
     /// that many bytes, and gives them back if it cannot. The old size in pages, or
@@ -78,10 +112,14 @@ impl Budget {
 /// `limits`, and its initial memory charged to `budget`. The bytes charged, or why
 /// the domain cannot be linked.
 pub fn admit(d: &Domain, limits: &Limits, budget: &mut Budget) -> Result<u64, String> {
-    if d.table.len() > limits.max_table_entries as usize {
+    if let Some(t) = d
+        .tables
+        .iter()
+        .find(|t| t.init.len() > limits.max_table_entries as usize)
+    {
         return Err(format!(
-            "function table of {} entries exceeds the limit of {}",
-            d.table.len(),
+            "table of {} entries exceeds the limit of {}",
+            t.init.len(),
             limits.max_table_entries
         ));
     }

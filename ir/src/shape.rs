@@ -7,7 +7,7 @@
 //! type or a missed edge everywhere at once, so every `match` is exhaustive and
 //! nothing here checks anything; the verifier checks operands and indices.
 
-use crate::model::{BlockCall, BlockId, Const, Domain, IntCC, NumType, Op, Signature, Terminator, Type};
+use crate::model::{BlockCall, BlockId, Const, Domain, IntCC, NumType, Op, RefType, Signature, Terminator, Type};
 
 /// What the result types of calls, `cap.get` and `global.get` depend on: the
 /// signatures and global types a domain declares, by index; `None` for an index out
@@ -16,6 +16,7 @@ pub trait DomainTypes {
     fn function_sig(&self, func: u32) -> Option<&Signature>;
     fn import_sig(&self, import: u32) -> Option<&Signature>;
     fn global_type(&self, global: u32) -> Option<NumType>;
+    fn table_type(&self, table: u32) -> Option<RefType>;
 }
 
 impl DomainTypes for Domain {
@@ -29,6 +30,10 @@ impl DomainTypes for Domain {
 
     fn global_type(&self, global: u32) -> Option<NumType> {
         self.globals.get(global as usize).map(|g| g.ty)
+    }
+
+    fn table_type(&self, table: u32) -> Option<RefType> {
+        self.tables.get(table as usize).map(|t| t.elem)
     }
 }
 
@@ -67,7 +72,13 @@ impl Op {
             | Op::MemoryGrow { .. }
             | Op::BufPtr { .. }
             | Op::BufLen { .. }
-            | Op::RegionLen { .. } => one(&Type::I32),
+            | Op::RegionLen { .. }
+            | Op::RefIsNull { .. }
+            | Op::TableSize { .. }
+            | Op::TableGrow { .. } => one(&Type::I32),
+            Op::RefNull { ty } => one(ty.as_type()),
+            Op::RefFunc { .. } => one(&Type::FuncRef),
+            Op::TableGet { table, .. } => d.table_type(*table).and_then(|t| one(t.as_type())),
             Op::BufMake { .. } => one(&Type::Buf),
             Op::RegionNew { .. } => one(&Type::Region),
             Op::Store { .. }
@@ -76,6 +87,10 @@ impl Op {
             | Op::MemoryInit { .. }
             | Op::DataDrop { .. }
             | Op::TableCopy { .. }
+            | Op::TableSet { .. }
+            | Op::TableFill { .. }
+            | Op::TableInit { .. }
+            | Op::ElemDrop { .. }
             | Op::GlobalSet { .. }
             | Op::RegionStore { .. }
             | Op::RegionRead { .. }
@@ -170,6 +185,16 @@ impl IntCC {
     }
 }
 
+impl RefType {
+    /// The value type of references of this type.
+    pub fn as_type(self) -> &'static Type {
+        match self {
+            RefType::Func => &Type::FuncRef,
+            RefType::Extern => &Type::ExternRef,
+        }
+    }
+}
+
 impl NumType {
     /// The value type of this numeric type.
     pub fn as_type(self) -> &'static Type {
@@ -201,12 +226,21 @@ impl From<NumType> for Type {
 }
 
 impl Type {
+    /// The reference type this value type is, if it is one.
+    pub fn ref_type(&self) -> Option<RefType> {
+        match self {
+            Type::FuncRef => Some(RefType::Func),
+            Type::ExternRef => Some(RefType::Extern),
+            _ => None,
+        }
+    }
+
     /// Bits of an integer type (32 or 64), `None` for every other type.
     pub fn int_bits(&self) -> Option<u32> {
         match self {
             Type::I32 => Some(32),
             Type::I64 => Some(64),
-            Type::F32 | Type::F64 | Type::Cap(_) | Type::Region | Type::Buf => None,
+            Type::F32 | Type::F64 | Type::Cap(_) | Type::Region | Type::Buf | Type::FuncRef | Type::ExternRef => None,
         }
     }
 }
@@ -325,7 +359,8 @@ mod tests {
                 init: Const::F32(0),
                 span: None,
             }],
-            table: vec![],
+            tables: vec![],
+            passive_elems: vec![],
             functions: vec![Function {
                 name: "f".into(),
                 exported: false,

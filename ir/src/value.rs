@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::model::{NumType, Type};
+use crate::model::{NumType, RefType, Type};
 
 /// A region handle: a slot in the region table and the generation it was issued at.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +26,10 @@ pub enum Val {
         ptr: u32,
         len: u32,
     },
+    /// A function of the running domain by index, or null.
+    FuncRef(Option<u32>),
+    /// A host handle, or null.
+    ExternRef(Option<u32>),
 }
 
 impl Val {
@@ -41,7 +45,16 @@ impl Val {
                 | (Val::Cap(_), Type::Cap(_))
                 | (Val::Region(_), Type::Region)
                 | (Val::Buf { .. }, Type::Buf)
+                | (Val::FuncRef(_), Type::FuncRef)
+                | (Val::ExternRef(_), Type::ExternRef)
         )
+    }
+
+    /// Whether the host may pass this value as a parameter of type `ty` to a domain
+    /// with `functions` functions: it has the type, and a funcref names one of
+    /// them (the host cannot forge a reference to code that is not there).
+    pub fn fits(&self, ty: &Type, functions: usize) -> bool {
+        self.has_type(ty) && !matches!(*self, Val::FuncRef(Some(f)) if f as usize >= functions)
     }
 
     pub fn has_num_type(&self, ty: NumType) -> bool {
@@ -52,6 +65,23 @@ impl Val {
                 | (Val::F32(_), NumType::F32)
                 | (Val::F64(_), NumType::F64)
         )
+    }
+
+    /// The reference of type `ty` a table entry holds (`None` is null).
+    pub fn reference(ty: RefType, entry: Option<u32>) -> Val {
+        match ty {
+            RefType::Func => Val::FuncRef(entry),
+            RefType::Extern => Val::ExternRef(entry),
+        }
+    }
+
+    /// The entry a reference value is in a table (`None` for null), or `None` when
+    /// the value is not a reference.
+    pub fn ref_entry(&self) -> Option<Option<u32>> {
+        match *self {
+            Val::FuncRef(r) | Val::ExternRef(r) => Some(r),
+            _ => None,
+        }
     }
 
     /// The zero value of a numeric type.
@@ -76,6 +106,10 @@ impl fmt::Display for Val {
             Val::Cap(i) => write!(f, "cap:#{i}"),
             Val::Region(h) => write!(f, "region:#{}.{}", h.slot, h.generation),
             Val::Buf { ptr, len } => write!(f, "buf:{ptr}+{len}"),
+            Val::FuncRef(None) => f.write_str("funcref:null"),
+            Val::FuncRef(Some(i)) => write!(f, "funcref:#{i}"),
+            Val::ExternRef(None) => f.write_str("externref:null"),
+            Val::ExternRef(Some(h)) => write!(f, "externref:{h}"),
         }
     }
 }

@@ -13,7 +13,7 @@ use proptest::sample::Index;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 
-const HEADER: [u8; 8] = [0, b'c', b'i', b'r', 2, 0, 0, 0];
+const HEADER: [u8; 8] = [0, b'c', b'i', b'r', 3, 0, 0, 0];
 
 /// Header, then a domains section with the given payload (shorter than 128 bytes).
 fn file_with_domains_payload(payload: &[u8]) -> Vec<u8> {
@@ -26,7 +26,7 @@ fn file_with_domains_payload(payload: &[u8]) -> Vec<u8> {
 }
 
 /// Absolute offset of the opcode in `one_inst_file`.
-const OP_OFFSET: usize = 31;
+const OP_OFFSET: usize = 32;
 
 /// A file holding domain `d` with function `f` whose single block is `<op>; trap`.
 fn one_inst_file(op: &[u8]) -> Vec<u8> {
@@ -39,7 +39,8 @@ fn one_inst_file(op: &[u8]) -> Vec<u8> {
         0, // no passive data
         0, // no imports
         0, // no globals
-        0, // no table entries
+        0, // no tables
+        0, // no element segments
         1, // one function
         1, b'f', // name
         0,    // not exported
@@ -70,7 +71,8 @@ fn one_inst_module(op: Op) -> Module {
             passive_data: vec![],
             imports: vec![],
             globals: Vec::new(),
-            table: Vec::new(),
+            tables: Vec::new(),
+            passive_elems: Vec::new(),
             functions: vec![Function {
                 name: "f".into(),
                 exported: false,
@@ -166,7 +168,7 @@ fn hand_written_file_decodes() {
     assert_eq!(encode(&one_inst_module(Op::MemorySize)), file);
 }
 
-/// Domain `d` with `global mut g : i64 = -1` and `table [f, -]`, as bytes and as a module;
+/// Domain `d` with `global mut g : i64 = -1` and `table [f, -] max 7`, as bytes and as a module;
 /// the table names function 0, which the module does not have (the codec does not care).
 fn globals_file() -> (Vec<u8>, Module) {
     let payload = [
@@ -183,9 +185,13 @@ fn globals_file() -> (Vec<u8>, Module) {
         1,    // mutable
         1, 0x7f, // i64 constant -1
         0,    // span
-        2,    // two table entries
+        1,    // one table
+        0,    // funcref
+        2,    // two entries
         1, 0, // function 0
         0, // empty
+        7, // maximum
+        0, // no element segments
         0, // no functions
         0, // domain span
     ];
@@ -199,7 +205,11 @@ fn globals_file() -> (Vec<u8>, Module) {
         init: Const::I64(-1),
         span: None,
     });
-    d.table = vec![Some(0), None];
+    d.tables = vec![Table {
+        elem: RefType::Func,
+        init: vec![Some(0), None],
+        maximum: 7,
+    }];
     (file_with_domains_payload(&payload), m)
 }
 
@@ -218,8 +228,9 @@ fn globals_table_and_their_ops_hand_written() {
             },
         ),
         (
-            &[0x32, 1, 0, 1, 1, 3, 1, 4],
+            &[0x32, 0, 1, 0, 1, 1, 3, 1, 4],
             Op::CallIndirect {
+                table: 0,
                 sig: Box::new(Signature {
                     params: vec![Type::I32],
                     results: vec![Type::I64],
@@ -240,11 +251,12 @@ fn hostile_globals_and_tables() {
     let (file, _) = globals_file();
     // The global's type, its constant's tag, its flag and a table entry's flag.
     let at = |payload_offset: usize| 10 + payload_offset;
-    let cases: [(usize, u8, &str); 4] = [
+    let cases: [(usize, u8, &str); 5] = [
         (12, 7, "unknown numeric type tag 0x07"),
         (14, 0x10, "unknown constant tag 0x10"),
         (13, 2, "flag byte must be 0 or 1, found 0x02"),
-        (20, 3, "flag byte must be 0 or 1, found 0x03"),
+        (22, 3, "flag byte must be 0 or 1, found 0x03"),
+        (18, 2, "unknown reference type tag 0x02"),
     ];
     for (offset, byte, message) in cases {
         let mut bytes = file.clone();
@@ -252,9 +264,9 @@ fn hostile_globals_and_tables() {
         let err = decode_err(&bytes);
         assert_eq!(err.to_string(), format!("at byte {}: {message}", at(offset)));
     }
-    // A table count larger than the bytes left fails before allocating.
+    // An entry count larger than the bytes left fails before allocating.
     let mut bytes = file.clone();
-    bytes[at(17)] = 0x7f;
+    bytes[at(19)] = 0x7f;
     assert!(matches!(
         decode_err(&bytes),
         DecodeError::CountTooLarge { count: 127, .. }
@@ -373,7 +385,7 @@ fn wrong_version() {
     assert_eq!(err, DecodeError::UnsupportedVersion { offset: 4, version: 7 });
     assert_eq!(
         err.to_string(),
-        "at byte 4: unsupported version 7 (this build reads version 2)"
+        "at byte 4: unsupported version 7 (this build reads version 3)"
     );
 }
 
@@ -448,10 +460,10 @@ fn garbage_sub_tags() {
 
 #[test]
 fn invalid_flag_byte() {
-    // `exported` is at payload offset 14, absolute 24.
+    // `exported` is at payload offset 15, absolute 25.
     let mut bytes = one_inst_file(&[0x22]);
-    bytes[24] = 2;
-    assert_eq!(decode_err(&bytes), DecodeError::InvalidFlag { offset: 24, byte: 2 });
+    bytes[25] = 2;
+    assert_eq!(decode_err(&bytes), DecodeError::InvalidFlag { offset: 25, byte: 2 });
 }
 
 #[test]

@@ -160,7 +160,8 @@ fn const_module(consts: &[Const]) -> Module {
             passive_data: vec![],
             imports: vec![],
             globals: Vec::new(),
-            table: Vec::new(),
+            tables: Vec::new(),
+            passive_elems: Vec::new(),
             functions: vec![Function {
                 name: "f".into(),
                 exported: false,
@@ -402,7 +403,8 @@ fn globals_and_table_parse_and_print() {
         ]
     );
     // `table` names `g`, defined after it; `-` is an empty entry.
-    assert_eq!(d.table, [Some(0), Some(1), None, Some(0)]);
+    assert_eq!(d.tables[0].init, [Some(0), Some(1), None, Some(0)]);
+    assert_eq!(d.tables[0].elem, RefType::Func);
     let ops: Vec<&Op> = d.functions[0].blocks[0].insts.iter().map(|i| &i.op).collect();
     assert_eq!(ops[0], &Op::GlobalGet { global: 0 });
     assert_eq!(
@@ -415,6 +417,7 @@ fn globals_and_table_parse_and_print() {
     assert_eq!(
         ops[2],
         &Op::CallIndirect {
+            table: 0,
             sig: Box::new(Signature {
                 params: vec![Type::I32, Type::F32],
                 results: vec![Type::I32, Type::I64],
@@ -436,10 +439,11 @@ fn globals_and_table_parse_and_print() {
         "{text}"
     );
     assert_eq!(parse_plain(&text), Ok(m));
-    // An empty table is no table; `table []` says the same.
+    // A table of no entries is still a table.
     let m = parse_plain("domain d {\n  table []\n}\n").unwrap();
-    assert!(m.domains[0].table.is_empty());
-    assert_eq!(print_module(&m), "domain d {\n  memory 0\n}\n");
+    assert_eq!(m.domains[0].tables.len(), 1);
+    assert!(m.domains[0].tables[0].init.is_empty());
+    assert_eq!(print_module(&m), "domain d {\n  memory 0\n  table []\n}\n");
 }
 
 #[test]
@@ -484,11 +488,18 @@ fn globals_and_table_errors_are_located() {
         &["no function named `nope` in domain `d` (table entry 1)"],
     );
     assert_err(
-        &dom("  table [f]\n  table [f]\n  func f() { block0: return }"),
+        &dom("  table externref 1 max\n  func f() { block0: return }"),
         3,
         3,
-        &["duplicate `table` declaration"],
+        &["expected the maximum number of entries"],
     );
+    assert_err(
+        &dom("  table externref 2000000"),
+        2,
+        19,
+        &["2000000 null entries: at most 1048576 may be written this way"],
+    );
+    assert_err(&dom("  elem anyref [f]"), 2, 8, &["expected `[`"]);
     assert_err(
         &dom("  table [, f]"),
         2,

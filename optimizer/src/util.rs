@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use capjit_ir::{
-    BinOp, BlockCall, Const, ConvOp, Domain, DomainTypes, Fact, Function, Memory, NumType, Op, Signature, Terminator,
-    Type, Value,
+    BinOp, BlockCall, Const, ConvOp, Domain, DomainTypes, Fact, Function, Memory, NumType, Op, RefType, Signature,
+    Terminator, Type, Value,
 };
 
 /// What a pass needs to know about the domain around a function.
@@ -21,6 +21,8 @@ pub struct DomainCx {
     pub imports: Vec<Signature>,
     /// Types of the domain's globals, by index.
     pub globals: Vec<NumType>,
+    /// Types of the domain's tables, by index.
+    pub tables: Vec<RefType>,
 }
 
 impl DomainCx {
@@ -30,6 +32,7 @@ impl DomainCx {
             funcs: d.functions.iter().map(|f| f.sig.clone()).collect(),
             imports: d.imports.iter().map(|i| i.sig.clone()).collect(),
             globals: d.globals.iter().map(|g| g.ty).collect(),
+            tables: d.tables.iter().map(|t| t.elem).collect(),
         }
     }
 
@@ -55,6 +58,10 @@ impl DomainTypes for DomainCx {
 
     fn global_type(&self, global: u32) -> Option<NumType> {
         self.globals.get(global as usize).copied()
+    }
+
+    fn table_type(&self, table: u32) -> Option<RefType> {
+        self.tables.get(table as usize).copied()
     }
 }
 
@@ -445,6 +452,7 @@ pub fn is_removable(op: &Op, divisor: impl Fn(Value) -> Option<u64>, bits: u32) 
     match op {
         Op::Const(_) | Op::Unary { .. } | Op::Icmp { .. } | Op::Fcmp { .. } | Op::Select { .. } => true,
         Op::CapGet { .. } | Op::BufMake { .. } | Op::BufPtr { .. } | Op::BufLen { .. } | Op::MemorySize => true,
+        Op::RefNull { .. } | Op::RefIsNull { .. } | Op::RefFunc { .. } | Op::TableSize { .. } => true,
         Op::Binary { op, b, .. } => match op {
             BinOp::Udiv | BinOp::Urem | BinOp::Srem => divisor(*b).is_some_and(|d| d != 0),
             BinOp::Sdiv => divisor(*b).is_some_and(|d| d != 0 && d != crate::range::max_of(bits)),
@@ -472,6 +480,9 @@ pub fn is_value_op(op: &Op) -> bool {
             | Op::BufMake { .. }
             | Op::BufPtr { .. }
             | Op::BufLen { .. }
+            | Op::RefNull { .. }
+            | Op::RefIsNull { .. }
+            | Op::RefFunc { .. }
     )
 }
 

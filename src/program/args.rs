@@ -95,6 +95,10 @@ fn parse_arg(ty: &Type, word: &str) -> Option<Val> {
         }
         Type::F32 => word.parse::<f32>().ok().map(|f| Val::F32(f.to_bits())),
         Type::F64 => word.parse::<f64>().ok().map(|f| Val::F64(f.to_bits())),
+        // A reference from the command line: `null`, or a host handle for an externref.
+        Type::FuncRef => (word == "null").then_some(Val::FuncRef(None)),
+        Type::ExternRef if word == "null" => Some(Val::ExternRef(None)),
+        Type::ExternRef => word.parse().ok().map(|h| Val::ExternRef(Some(h))),
         Type::Cap(_) | Type::Region | Type::Buf => None,
     }
 }

@@ -46,9 +46,8 @@ pub struct DomainCtx {
     /// 32 bits, the high bits zero). Generated code reads and writes slot `i` at
     /// `globals + 8 * i` for verified global indices only.
     pub globals: *mut u64,
-    /// This domain's function table for `call_indirect`, `table_len` entries.
-    pub table: *const TableEntry,
-    pub table_len: u32,
+    /// This domain's tables, one view per table (`tables.rs`).
+    pub tables: *const TableView,
 }
 
 pub const STATUS_RUNNING: u32 = 0;
@@ -70,17 +69,37 @@ pub struct NativeCap {
     pub slow: u32,
 }
 
-/// A function table entry as `call_indirect` reads it.
+/// A table entry as `call_indirect` and the table helpers read it.
 ///
-/// Invariant protected: `sig == 0` exactly for an empty entry; otherwise `code` is
-/// the native code of a function of the same domain whose signature the
-/// translator numbered `sig` (equal numbers, identical signatures).
+/// Invariant protected: `sig == 0` exactly for an entry without code (null, or an
+/// externref); otherwise `code` is the native code of function `item` of the same
+/// domain, whose signature the translator numbered `sig` (equal numbers,
+/// identical signatures).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct TableEntry {
     pub code: *const u8,
     pub sig: u64,
+    /// The reference as generated code holds it: a function index, a host handle,
+    /// or [`REF_NULL`].
+    pub item: u64,
 }
+
+/// A reference value as generated code carries it, when null (a function index or
+/// a host handle is at most `u32::MAX`).
+pub const REF_NULL: u64 = u64::MAX;
+
+/// One table as generated code reads it: `len` entries at `base`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct TableView {
+    pub base: *const TableEntry,
+    pub len: u64,
+}
+
+pub const TABLE_VIEW_SIZE: i32 = std::mem::size_of::<TableView>() as i32;
+pub const OFF_VIEW_BASE: i32 = offset_of!(TableView, base) as i32;
+pub const OFF_VIEW_LEN: i32 = offset_of!(TableView, len) as i32;
 
 pub const TABLE_ENTRY_SIZE: i64 = std::mem::size_of::<TableEntry>() as i64;
 pub const OFF_ENTRY_CODE: i32 = offset_of!(TableEntry, code) as i32;
@@ -108,8 +127,7 @@ pub const OFF_EPOCH: i32 = offset_of!(DomainCtx, epoch) as i32;
 pub const OFF_ACTIVE: i32 = offset_of!(DomainCtx, active) as i32;
 pub const OFF_CAPS: i32 = offset_of!(DomainCtx, caps) as i32;
 pub const OFF_GLOBALS: i32 = offset_of!(DomainCtx, globals) as i32;
-pub const OFF_TABLE: i32 = offset_of!(DomainCtx, table) as i32;
-pub const OFF_TABLE_LEN: i32 = offset_of!(DomainCtx, table_len) as i32;
+pub const OFF_TABLES: i32 = offset_of!(DomainCtx, tables) as i32;
 
 /// `trap_inst` value meaning "the block's terminator".
 pub const TRAP_AT_TERMINATOR: u32 = u32::MAX;

@@ -1,5 +1,6 @@
 //! TRUSTED. Runtime helpers that generated code calls for operations too large to
-//! inline: memory grow/copy/fill/init, data.drop, table.copy and every region operation.
+//! inline: memory grow/copy/fill/init, data.drop, every table operation but
+//! `call_indirect`, and every region operation.
 //!
 //! Invariant protected: each helper touches only the calling domain's memory and
 //! regions the calling domain owns, after checking every range in 64-bit arithmetic.
@@ -138,23 +139,101 @@ pub unsafe extern "C" fn capjit_data_drop(ctx: *mut DomainCtx, seg: u32) -> u32 
     0
 }
 
-/// `table.copy` within the calling domain's table (`ctx.table` points into it;
-/// entries move whole, code pointer with signature number).
+// The table helpers: table and segment numbers are verified to exist in the
+// calling domain; `tables.rs` checks every range. A reference is a `u64` as
+// generated code carries it (`ctx::REF_NULL` for null).
+
+/// `table.get`: the reference in scratch.
 ///
 /// # Safety
 /// Called only by generated code with its own live context.
-pub unsafe extern "C" fn capjit_table_copy(ctx: *mut DomainCtx, dst: u32, src: u32, len: u32) -> u32 {
+pub unsafe extern "C" fn capjit_table_get(ctx: *mut DomainCtx, t: u32, i: u32) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    let table = &mut rt.domains[d].table;
-    let r = match (range(table.len(), src, len), range(table.len(), dst, len)) {
-        (Ok(s), Ok(t)) => {
-            table.copy_within(s, t.start);
-            Ok(0)
-        }
-        _ => Err(TrapCode::TableOutOfBounds),
-    };
+    let r = rt.domains[d].tables.get(t as usize, i);
     status(rt, d, r)
+}
+
+/// `table.set`.
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_table_set(ctx: *mut DomainCtx, t: u32, i: u32, item: u64) -> u32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    let r = rt.domains[d].tables.set(t as usize, i, item);
+    status(rt, d, r)
+}
+
+/// `table.size`. Never traps.
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_table_size(ctx: *mut DomainCtx, t: u32) -> i32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    rt.domains[d].tables.size(t as usize) as i32
+}
+
+/// `table.grow`: the old size, or -1. Never traps.
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_table_grow(ctx: *mut DomainCtx, t: u32, item: u64, delta: u32) -> i32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    rt.domains[d].tables.grow(t as usize, item, delta, &mut rt.budget)
+}
+
+/// `table.fill`.
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_table_fill(ctx: *mut DomainCtx, t: u32, dst: u32, item: u64, len: u32) -> u32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    let r = rt.domains[d].tables.fill(t as usize, dst, item, len);
+    status(rt, d, r)
+}
+
+/// `table.copy` from table `from` to table `t` (entries move whole).
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_table_copy(
+    ctx: *mut DomainCtx,
+    t: u32,
+    from: u32,
+    dst: u32,
+    src: u32,
+    len: u32,
+) -> u32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    let r = rt.domains[d].tables.copy(t as usize, from as usize, dst, src, len);
+    status(rt, d, r)
+}
+
+/// `table.init` from passive element segment `seg` (a dropped one is empty).
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_table_init(ctx: *mut DomainCtx, t: u32, seg: u32, dst: u32, src: u32, len: u32) -> u32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    let r = rt.domains[d].tables.init(t as usize, seg as usize, dst, src, len);
+    status(rt, d, r)
+}
+
+/// `elem.drop`. Never traps.
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_elem_drop(ctx: *mut DomainCtx, seg: u32) -> u32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    rt.domains[d].tables.drop_elem(seg as usize);
+    0
 }
 
 /// `region.new`: the packed handle in scratch.
@@ -298,6 +377,13 @@ pub enum Helper {
     MemoryInit,
     DataDrop,
     TableCopy,
+    TableGet,
+    TableSet,
+    TableSize,
+    TableGrow,
+    TableFill,
+    TableInit,
+    ElemDrop,
     RegionNew,
     RegionLen,
     RegionFree,
@@ -307,7 +393,7 @@ pub enum Helper {
 }
 
 impl Helper {
-    pub const ALL: [Helper; 15] = [
+    pub const ALL: [Helper; 22] = [
         Helper::CallCap,
         Helper::IdcFault,
         Helper::TrapCaller,
@@ -317,6 +403,13 @@ impl Helper {
         Helper::MemoryInit,
         Helper::DataDrop,
         Helper::TableCopy,
+        Helper::TableGet,
+        Helper::TableSet,
+        Helper::TableSize,
+        Helper::TableGrow,
+        Helper::TableFill,
+        Helper::TableInit,
+        Helper::ElemDrop,
         Helper::RegionNew,
         Helper::RegionLen,
         Helper::RegionFree,
@@ -360,7 +453,26 @@ impl Helper {
                 capjit_memory_init as *const u8,
             ),
             Helper::DataDrop => ("capjit_data_drop", &[I32], capjit_data_drop as *const u8),
-            Helper::TableCopy => ("capjit_table_copy", &[I32, I32, I32], capjit_table_copy as *const u8),
+            Helper::TableCopy => (
+                "capjit_table_copy",
+                &[I32, I32, I32, I32, I32],
+                capjit_table_copy as *const u8,
+            ),
+            Helper::TableGet => ("capjit_table_get", &[I32, I32], capjit_table_get as *const u8),
+            Helper::TableSet => ("capjit_table_set", &[I32, I32, I64], capjit_table_set as *const u8),
+            Helper::TableSize => ("capjit_table_size", &[I32], capjit_table_size as *const u8),
+            Helper::TableGrow => ("capjit_table_grow", &[I32, I64, I32], capjit_table_grow as *const u8),
+            Helper::TableFill => (
+                "capjit_table_fill",
+                &[I32, I32, I64, I32],
+                capjit_table_fill as *const u8,
+            ),
+            Helper::TableInit => (
+                "capjit_table_init",
+                &[I32, I32, I32, I32, I32],
+                capjit_table_init as *const u8,
+            ),
+            Helper::ElemDrop => ("capjit_elem_drop", &[I32], capjit_elem_drop as *const u8),
             Helper::RegionNew => ("capjit_region_new", &[I32], capjit_region_new as *const u8),
             Helper::RegionLen => ("capjit_region_len", &[I64], capjit_region_len as *const u8),
             Helper::RegionFree => ("capjit_region_free", &[I64], capjit_region_free as *const u8),

@@ -7,7 +7,8 @@
 //!   (`ctx.rs`), which always describes that domain's current memory (`runtime.rs`);
 //! - a capability call goes only where the capability was linked, only while it is
 //!   live, and a callee's trap faults only the callee (`idc.rs`);
-//! - helpers check every range before touching memory or regions (`helpers.rs`;
+//! - helpers check every range before touching memory, tables or regions
+//!   (`helpers.rs`, `tables.rs`;
 //!   the region table is the IR model's `resources.rs`); host functions exist only
 //!   as granted imports (the IR model's `link.rs` binds them, `builtins.rs` runs
 //!   the built-in ones, for both executors);
@@ -22,6 +23,7 @@ pub mod memory;
 pub mod runtime;
 pub mod shared;
 pub mod slots;
+pub mod tables;
 
 pub use ctx::{DomainCtx, EntryFn};
 pub use runtime::{invoke, CodeTable, LinkError, Runtime};

@@ -26,6 +26,7 @@ use crate::idc::has_data;
 use crate::memory::{alloc_zeroed_lazy, LinearMemory};
 use crate::shared::Shared;
 use crate::slots;
+use crate::tables::Tables;
 
 pub use capjit_ir::link::{CapTarget, LinkError};
 
@@ -57,11 +58,8 @@ pub struct DomainState {
     pub(crate) functions: Vec<Option<*const u8>>,
     /// One slot per global (`ctx.globals` points here; never reallocated).
     pub(crate) globals: Shared<[u64]>,
-    /// The function table (`ctx.table` points here; `table.copy` changes entries in
-    /// place, never its length or address).
-    pub(crate) table: Shared<[TableEntry]>,
-    /// The table as linked, which restarting copies back.
-    pub(crate) table_init: Box<[TableEntry]>,
+    /// The tables (`ctx.tables` points at their views).
+    pub(crate) tables: Tables,
     /// Which passive data segments `data.drop` emptied, by index.
     pub(crate) dropped: Vec<bool>,
 }
@@ -115,8 +113,8 @@ pub struct CodeTable {
     pub entries: Vec<Vec<Option<EntryFn>>>,
     /// The functions themselves, for exported functions.
     pub functions: Vec<Vec<Option<*const u8>>>,
-    /// Each domain's function table, one entry per entry of its `table`.
-    pub tables: Vec<Vec<TableEntry>>,
+    /// Each function of each domain as a table entry (code, signature number, index).
+    pub table_entries: Vec<Vec<TableEntry>>,
 }
 
 pub struct Runtime {
@@ -235,17 +233,16 @@ impl Runtime {
                 active: 0,
                 caps: std::ptr::null(),
                 globals: std::ptr::null_mut(),
-                table: std::ptr::null(),
-                table_len: 0,
+                tables: std::ptr::null(),
             });
-            let table: Box<[TableEntry]> = code.tables.get(i).cloned().unwrap_or_default().into();
-            if table.len() != d.table.len() {
+            let functions: Box<[TableEntry]> = code.table_entries.get(i).cloned().unwrap_or_default().into();
+            if functions.len() != d.functions.len() {
                 return Err(LinkError::new(
                     d,
                     format!(
-                        "function table of {} entries, but the code has {}",
-                        d.table.len(),
-                        table.len()
+                        "{} functions, but the code has table entries for {}",
+                        d.functions.len(),
+                        functions.len()
                     ),
                 ));
             }
@@ -260,8 +257,7 @@ impl Runtime {
                 entries: code.entries.get(i).cloned().unwrap_or_default(),
                 functions: code.functions.get(i).cloned().unwrap_or_default(),
                 globals: Shared::from_box(globals_image(d)),
-                table_init: table.clone(),
-                table: Shared::from_box(table),
+                tables: Tables::new(d, functions, &limits),
                 dropped: vec![false; d.passive_data.len()],
             });
         }
@@ -284,9 +280,7 @@ impl Runtime {
             d.ctx.runtime = rt_ptr.cast();
             d.ctx.caps = d.native_caps.as_ptr().cast();
             d.ctx.globals = d.globals.as_ptr().cast();
-            d.ctx.table = d.table.as_ptr().cast();
-            // Verified: a table has at most `u32::MAX` entries (indices are u32).
-            d.ctx.table_len = u32::try_from(d.table.len()).unwrap_or(u32::MAX);
+            d.ctx.tables = d.tables.views_ptr();
         }
         rt.refresh_caps();
         Ok(rt)
@@ -417,8 +411,7 @@ impl Runtime {
         // In place: `ctx.globals` keeps pointing at the same slots.
         state.globals.copy_from_slice(&globals);
         state.dropped.fill(false);
-        // In place: `ctx.table` keeps pointing at the same entries.
-        state.table.copy_from_slice(&state.table_init);
+        state.tables.restart(&mut self.budget);
         state.set_status(if back {
             DomainStatus::Running
         } else {
@@ -516,7 +509,9 @@ pub unsafe fn invoke(
                 callers: Vec::new(),
             }));
         }
-        if args.len() != func.sig.params.len() || args.iter().zip(&func.sig.params).any(|(a, t)| !a.has_type(t)) {
+        let functions = dom.functions.len();
+        if args.len() != func.sig.params.len() || args.iter().zip(&func.sig.params).any(|(a, t)| !a.fits(t, functions))
+        {
             return Err(RunError::BadInvoke(format!(
                 "`{}.{}` takes {}",
                 dom.name, func.name, func.sig

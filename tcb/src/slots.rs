@@ -8,8 +8,11 @@ use capjit_ir::{Const, Type, Val};
 
 use capjit_ir::RegionHandle;
 
+use crate::ctx::REF_NULL;
+
 /// Encode a value: integers and floats by their bits (zero-extended), regions and
-/// bufs packed as `low | high << 32`, capabilities by import index.
+/// bufs packed as `low | high << 32`, capabilities by import index, references
+/// by function index or host handle ([`REF_NULL`] for null).
 pub fn to_slot(v: Val) -> u64 {
     match v {
         Val::I32(x) => x as u32 as u64,
@@ -19,6 +22,7 @@ pub fn to_slot(v: Val) -> u64 {
         Val::Region(h) => pack_region(h),
         Val::Buf { ptr, len } => ptr as u64 | (len as u64) << 32,
         Val::Cap(i) => i as u64,
+        Val::FuncRef(r) | Val::ExternRef(r) => r.map_or(REF_NULL, u64::from),
     }
 }
 
@@ -45,7 +49,15 @@ pub fn from_slot(ty: &Type, s: u64) -> Val {
             len: (s >> 32) as u32,
         },
         Type::Cap(_) => Val::Cap(s as u32),
+        Type::FuncRef => Val::FuncRef(reference(s)),
+        Type::ExternRef => Val::ExternRef(reference(s)),
     }
+}
+
+/// The reference a slot holds: `None` for [`REF_NULL`], else the function index or
+/// host handle (which generated code never changes, so it fits in 32 bits).
+fn reference(s: u64) -> Option<u32> {
+    (s != REF_NULL).then_some(s as u32)
 }
 
 /// A region handle as one 64-bit word, the way generated code carries it.

@@ -6,7 +6,7 @@
 
 use capjit_ir::exec::{DomainStatus, Limits};
 use capjit_ir::{parse_module, TrapCode, PAGE_SIZE};
-use capjit_tcb::ctx::DomainCtx;
+use capjit_tcb::ctx::{DomainCtx, TableEntry};
 use capjit_tcb::helpers::*;
 use capjit_tcb::{CodeTable, Runtime, Shared};
 
@@ -55,7 +55,15 @@ fn runtime_of(src: &str, limits: Limits, output: Box<dyn std::io::Write>) -> Sha
     let code = CodeTable {
         entries: vec![vec![None]; 2],
         functions: vec![vec![None]; 2],
-        tables: vec![Vec::new(), Vec::new()],
+        // No code: a funcref to either function is a table entry that cannot be called.
+        table_entries: vec![
+            vec![TableEntry {
+                code: std::ptr::null(),
+                sig: 0,
+                item: 0
+            }];
+            2
+        ],
     };
     Runtime::new(&v, code, limits, output).expect("links")
 }

@@ -34,7 +34,8 @@ use capjit::{Backend, Config, Instance};
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::{
     BinOp, Const, ConvOp, DataSegment, Domain, Fact, Function, Global, Import, ImportSource, Inbox, IntCC, MemAccess,
-    Memory, Module, NumType, Op, RegionHandle, Signature, Terminator, Type, UnOp, Val, Value, PAGE_SIZE,
+    Memory, Module, NumType, Op, RefType, RegionHandle, Signature, Table, Terminator, Type, UnOp, Val, Value,
+    PAGE_SIZE,
 };
 use capjit_testgen::ops::{
     region_transfer, CONVERSIONS, FLOAT_BINOPS, FLOAT_CCS, FLOAT_UNOPS, INT_BINOPS, INT_UNOPS, LOADS,
@@ -628,7 +629,8 @@ fn generate_with(c: &mut FnChoices) -> Case {
         passive_data: vec![],
         imports: app_imports,
         globals: app_globals,
-        table: app_table,
+        tables: funcref_tables(app_table),
+        passive_elems: vec![],
         functions,
         span: None,
     });
@@ -646,7 +648,8 @@ fn generate_with(c: &mut FnChoices) -> Case {
             passive_data: vec![],
             imports: svc_imports,
             globals: svc_globals,
-            table: svc_table,
+            tables: funcref_tables(svc_table),
+            passive_elems: vec![],
             functions,
             span: None,
         };
@@ -826,6 +829,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
     fn make(&mut self, t: &Type) -> Value {
         match t {
             Type::I32 | Type::I64 | Type::F32 | Type::F64 => self.konst(t),
+            Type::FuncRef | Type::ExternRef => unreachable!("the generator makes no reference values"),
             Type::Region => {
                 let len = if self.risky() {
                     self.c.pick(&[0, 1, 8])
@@ -1878,6 +1882,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
         };
         let args = self.args_for(&sig.params);
         let op = Op::CallIndirect {
+            table: 0,
             sig: Box::new(sig.clone()),
             index,
             args,
@@ -2438,4 +2443,16 @@ pub fn parse_case(text: &str) -> Result<Case, String> {
         limits,
         between,
     })
+}
+
+/// A domain's one funcref table holding `entries` (none when empty), not growable.
+fn funcref_tables(entries: Vec<Option<u32>>) -> Vec<Table> {
+    if entries.is_empty() {
+        return vec![];
+    }
+    vec![Table {
+        elem: RefType::Func,
+        maximum: entries.len() as u32,
+        init: entries,
+    }]
 }

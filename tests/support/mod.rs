@@ -193,7 +193,8 @@ fn parse_float_bits(s: &str, double: bool) -> Option<u64> {
 }
 
 /// Parse one value in `Val`'s Display form: `i32:-7`, `i64:0x10`, `f64:-0.0`,
-/// `f32:nan(0x7fc00000)`, `buf:16+5`, `region:#0.1`, `cap:#2`.
+/// `f32:nan(0x7fc00000)`, `buf:16+5`, `region:#0.1`, `cap:#2`, `funcref:#1`,
+/// `funcref:null`, `externref:7`, `externref:null`.
 pub fn parse_val(s: &str) -> Result<Val, String> {
     let bad = || format!("bad value `{s}` (expected e.g. `i32:7`, `f64:-0.0`, `f32:nan(0x7fc00000)`)");
     let (ty, v) = s.split_once(':').ok_or_else(bad)?;
@@ -217,6 +218,10 @@ pub fn parse_val(s: &str) -> Result<Val, String> {
             })
         }
         "cap" => Val::Cap(v.strip_prefix('#').and_then(parse_int).ok_or_else(bad)?),
+        "funcref" if v == "null" => Val::FuncRef(None),
+        "funcref" => Val::FuncRef(Some(v.strip_prefix('#').and_then(parse_int).ok_or_else(bad)?)),
+        "externref" if v == "null" => Val::ExternRef(None),
+        "externref" => Val::ExternRef(Some(parse_int(v).ok_or_else(bad)?)),
         _ => return Err(bad()),
     };
     Ok(val)
@@ -239,6 +244,9 @@ pub fn parse_arg(ty: &Type, w: &str) -> Option<Val> {
         }
         Type::F32 => w.parse::<f32>().ok().map(|f| Val::F32(f.to_bits())),
         Type::F64 => w.parse::<f64>().ok().map(|f| Val::F64(f.to_bits())),
+        Type::FuncRef => (w == "null").then_some(Val::FuncRef(None)),
+        Type::ExternRef if w == "null" => Some(Val::ExternRef(None)),
+        Type::ExternRef => w.parse().ok().map(|h| Val::ExternRef(Some(h))),
         Type::Cap(_) | Type::Region | Type::Buf => None,
     }
 }

@@ -186,6 +186,15 @@ impl Func<'_> {
         }
     }
 
+    /// The type of table `table`'s entries, or a problem when it does not exist.
+    fn table(&mut self, bi: usize, table: u32, what: &str) -> Option<Type> {
+        let t = self.d.tables.get(table as usize).map(|t| t.elem.as_type().clone());
+        if t.is_none() {
+            self.problem(bi, format!("`{what}` of table #{table}, which does not exist"));
+        }
+        t
+    }
+
     fn check_op(&mut self, bi: usize, pos: i64, doms: &HashSet<usize>, op: &Op) {
         let name = opcode_text(op);
         let i32t = Type::I32;
@@ -251,13 +260,28 @@ impl Func<'_> {
             }
             Op::MemoryGrow { delta } => self.expect(bi, pos, doms, *delta, &i32t, &name),
             Op::MemoryCopy { dst: x, src: y, len: z }
-            | Op::TableCopy { dst: x, src: y, len: z }
             | Op::MemoryFill {
                 dst: x,
                 byte: y,
                 len: z,
             } => {
                 for v in [x, y, z] {
+                    self.expect(bi, pos, doms, *v, &i32t, &name);
+                }
+            }
+            Op::TableCopy {
+                dst_table,
+                src_table,
+                dst,
+                src,
+                len,
+            } => {
+                let to = self.table(bi, *dst_table, &name);
+                let from = self.table(bi, *src_table, &name);
+                if to.is_some() && from.is_some() && to != from {
+                    self.problem(bi, format!("`{name}` between tables of other types"));
+                }
+                for v in [dst, src, len] {
                     self.expect(bi, pos, doms, *v, &i32t, &name);
                 }
             }
@@ -288,7 +312,87 @@ impl Func<'_> {
                 let params = callee.sig.params.clone();
                 self.check_args(bi, pos, doms, args, &params, &format!("call {}", callee.name));
             }
-            Op::CallIndirect { sig, index, args } => {
+            Op::RefNull { .. } => {}
+            Op::RefIsNull { a } => {
+                if let Some(t) = self.use_val(bi, pos, doms, *a) {
+                    if !matches!(t, Type::FuncRef | Type::ExternRef) {
+                        self.problem(bi, format!("`{name}` of {a}, which is {t}, not a reference"));
+                    }
+                }
+            }
+            Op::RefFunc { func } => {
+                if self.d.functions.get(*func as usize).is_none() {
+                    self.problem(bi, format!("`{name}` of function #{func}, which does not exist"));
+                }
+            }
+            Op::TableSize { table } => {
+                self.table(bi, *table, &name);
+            }
+            Op::TableGet { table, index }
+            | Op::TableGrow {
+                table, delta: index, ..
+            } => {
+                let elem = self.table(bi, *table, &name);
+                self.expect(bi, pos, doms, *index, &i32t, &name);
+                if let (Op::TableGrow { init, .. }, Some(elem)) = (op, elem) {
+                    self.expect(bi, pos, doms, *init, &elem, &name);
+                }
+            }
+            Op::TableSet { table, index: i, value }
+            | Op::TableFill {
+                table, dst: i, value, ..
+            } => {
+                if let Some(elem) = self.table(bi, *table, &name) {
+                    self.expect(bi, pos, doms, *value, &elem, &name);
+                }
+                self.expect(bi, pos, doms, *i, &i32t, &name);
+                if let Op::TableFill { len, .. } = op {
+                    self.expect(bi, pos, doms, *len, &i32t, &name);
+                }
+            }
+            Op::TableInit {
+                table,
+                segment,
+                dst,
+                src,
+                len,
+            } => {
+                let to = self.table(bi, *table, &name);
+                match self.d.passive_elems.get(*segment as usize) {
+                    None => self.problem(
+                        bi,
+                        format!("`{name}` of element segment #{segment}, which does not exist"),
+                    ),
+                    Some(s) if to.as_ref().is_some_and(|t| t != s.elem.as_type()) => {
+                        self.problem(bi, format!("`{name}` between a table and a segment of other types"))
+                    }
+                    Some(_) => {}
+                }
+                for v in [dst, src, len] {
+                    self.expect(bi, pos, doms, *v, &i32t, &name);
+                }
+            }
+            Op::ElemDrop { segment } => {
+                if self.d.passive_elems.get(*segment as usize).is_none() {
+                    self.problem(
+                        bi,
+                        format!("`{name}` of element segment #{segment}, which does not exist"),
+                    );
+                }
+            }
+            Op::CallIndirect {
+                table,
+                sig,
+                index,
+                args,
+                ..
+            } => {
+                if self.table(bi, *table, &name).is_some_and(|t| t != Type::FuncRef) {
+                    self.problem(
+                        bi,
+                        format!("`{name}` through table #{table}, which is not a funcref table"),
+                    );
+                }
                 self.expect(bi, pos, doms, *index, &i32t, &name);
                 self.check_args(bi, pos, doms, args, &sig.params, "call_indirect");
             }

@@ -122,7 +122,7 @@ impl JitInstance {
         let table = CodeTable {
             entries: code.entries.clone(),
             functions: code.exported_code.clone(),
-            tables: code.tables.clone(),
+            table_entries: code.table_entries.clone(),
         };
         let runtime = Runtime::with_host_functions(verified, table, limits, output, host_fns)?;
         Ok(JitInstance {

@@ -99,9 +99,9 @@ pub struct Compiled {
     pub entries: Vec<Vec<Option<EntryFn>>>,
     /// Native code of exported functions (the inline IDC path calls it directly).
     pub exported_code: Vec<Vec<Option<*const u8>>>,
-    /// Each domain's function table for `call_indirect`: code and signature number
-    /// of each entry (see `lower::SigIds`).
-    pub tables: Vec<Vec<TableEntry>>,
+    /// Each function of each domain as a table entry: code, signature number (see
+    /// `lower::SigIds`) and index; what a funcref to it puts in a table.
+    pub table_entries: Vec<Vec<TableEntry>>,
     /// The largest native stack frame of any function, in bytes, as compiled.
     pub max_frame_bytes: u64,
     /// The largest frame of an entry trampoline (zero without exports).
@@ -235,7 +235,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     let mut ctx = Context::new();
     let mut fb_ctx = FunctionBuilderContext::new();
     let mut trampolines: Vec<Vec<Option<FuncId>>> = Vec::new();
-    let sig_ids = lower::SigIds::of_tables(m);
+    let sig_ids = lower::SigIds::of_functions(m);
 
     for (di, d) in m.domains.iter().enumerate() {
         let mut domain_tramps = Vec::new();
@@ -338,26 +338,19 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
                 .collect()
         })
         .collect();
-    let tables = m
+    let table_entries = m
         .domains
         .iter()
         .enumerate()
         .map(|(di, d)| {
-            d.table
+            d.functions
                 .iter()
-                .map(
-                    |entry| match entry.and_then(|fi| d.functions.get(fi as usize).map(|f| (fi, f))) {
-                        Some((fi, f)) => TableEntry {
-                            code: jit.get_finalized_function(func_ids[di][fi as usize]),
-                            sig: sig_ids.id(&f.sig),
-                        },
-                        // Verified: every entry names a function; an empty one stays empty.
-                        None => TableEntry {
-                            code: std::ptr::null(),
-                            sig: 0,
-                        },
-                    },
-                )
+                .enumerate()
+                .map(|(fi, f)| TableEntry {
+                    code: jit.get_finalized_function(func_ids[di][fi]),
+                    sig: sig_ids.id(&f.sig),
+                    item: fi as u64,
+                })
                 .collect()
         })
         .collect();
@@ -366,7 +359,7 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
         jit: Some(jit),
         entries,
         exported_code,
-        tables,
+        table_entries,
         max_frame_bytes: max_frame,
         max_trampoline_bytes: max_trampoline,
         has_call_cap: m

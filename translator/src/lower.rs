@@ -35,7 +35,7 @@ use cranelift_frontend::FunctionBuilder;
 pub fn clif_type(t: &Type) -> ir::Type {
     match t {
         Type::I32 | Type::Cap(_) => types::I32,
-        Type::I64 | Type::Region | Type::Buf => types::I64,
+        Type::I64 | Type::Region | Type::Buf | Type::FuncRef | Type::ExternRef => types::I64,
         Type::F32 => types::F32,
         Type::F64 => types::F64,
     }
@@ -74,6 +74,13 @@ pub fn helper_of_op(op: &Op) -> Option<Helper> {
         Op::MemoryInit { .. } => Helper::MemoryInit,
         Op::DataDrop { .. } => Helper::DataDrop,
         Op::TableCopy { .. } => Helper::TableCopy,
+        Op::TableGet { .. } => Helper::TableGet,
+        Op::TableSet { .. } => Helper::TableSet,
+        Op::TableSize { .. } => Helper::TableSize,
+        Op::TableGrow { .. } => Helper::TableGrow,
+        Op::TableFill { .. } => Helper::TableFill,
+        Op::TableInit { .. } => Helper::TableInit,
+        Op::ElemDrop { .. } => Helper::ElemDrop,
         Op::RegionNew { .. } => Helper::RegionNew,
         Op::RegionLen { .. } => Helper::RegionLen,
         Op::RegionFree { .. } => Helper::RegionFree,
@@ -97,23 +104,27 @@ pub fn helper_of_op(op: &Op) -> Option<Helper> {
         | Op::CapGet { .. }
         | Op::BufMake { .. }
         | Op::BufPtr { .. }
-        | Op::BufLen { .. } => return None,
+        | Op::BufLen { .. }
+        | Op::RefNull { .. }
+        | Op::RefIsNull { .. }
+        | Op::RefFunc { .. } => return None,
     })
 }
 
-/// Numbers for the signatures of functions in function tables, from 1 (0 marks
-/// an empty `TableEntry`). Two signatures get the same number exactly when they
-/// are equal, so `call_indirect` compares one number.
+/// Numbers for the signatures of functions, from 1 (0 marks a `TableEntry` without
+/// code). Two signatures get the same number exactly when they are equal, so
+/// `call_indirect` compares one number.
 pub struct SigIds(HashMap<capjit_ir::Signature, u64>);
 
 impl SigIds {
-    /// A number that no table entry carries (no function in a table has that signature).
+    /// A number that no table entry carries (no function has that signature).
     pub const NONE: u64 = u64::MAX;
 
-    pub fn of_tables(m: &capjit_ir::Module) -> SigIds {
+    /// Every function can reach a table (`ref.func`, `table.set`), so all are numbered.
+    pub fn of_functions(m: &capjit_ir::Module) -> SigIds {
         let mut ids = HashMap::new();
         for d in &m.domains {
-            for f in d.table.iter().flatten().filter_map(|fi| d.functions.get(*fi as usize)) {
+            for f in &d.functions {
                 if !ids.contains_key(&f.sig) {
                     let next = ids.len() as u64 + 1;
                     ids.insert(f.sig.clone(), next);
@@ -123,7 +134,7 @@ impl SigIds {
         SigIds(ids)
     }
 
-    /// The number of `sig`, or `NONE` when no table function has it (the numbers
+    /// The number of `sig`, or `NONE` when no function has it (the numbers
     /// count distinct signatures, so they never reach `NONE`).
     pub fn id(&self, sig: &capjit_ir::Signature) -> u64 {
         self.0.get(sig).copied().unwrap_or(Self::NONE)
@@ -465,6 +476,20 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.trap_on_status(status, site);
     }
 
+    /// A table operation's status-returning helper, called with the table and
+    /// segment `numbers`, then the `operands`; no results (`table.get`'s is in scratch).
+    fn table_helper(&mut self, op: &Op, numbers: &[u32], operands: &[Value], site: Site) -> Vec<ir::Value> {
+        let mut args: Vec<ir::Value> = numbers
+            .iter()
+            .map(|n| self.b.ins().iconst(types::I32, *n as i64))
+            .collect();
+        args.extend(self.args(operands));
+        // Every table operation but `call_indirect` has a helper.
+        let f = self.refs.get(helper_of_op(op).expect("table operations have helpers"));
+        self.helper(f, &args, site);
+        vec![]
+    }
+
     /// A 64-bit slot holding the bits of `v` (zero-extended).
     fn word_of(&mut self, v: ir::Value) -> ir::Value {
         word_of(self.b, v)
@@ -501,7 +526,12 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.b.ins().store(trusted(), x, p, offset);
                 vec![]
             }
-            Op::CallIndirect { sig, index, args } => self.indirect_call(sig, *index, args, site),
+            Op::CallIndirect {
+                table,
+                sig,
+                index,
+                args,
+            } => self.indirect_call(*table, sig, *index, args, site),
             Op::Const(c) => one(match *c {
                 Const::I32(x) => self.b.ins().iconst(types::I32, x as i64),
                 Const::I64(x) => self.b.ins().iconst(types::I64, x),
@@ -580,11 +610,47 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.helper(self.refs.get(Helper::DataDrop), &[seg], site);
                 vec![]
             }
-            Op::TableCopy { dst, src, len } => {
-                let args = self.args(&[*dst, *src, *len]);
-                self.helper(self.refs.get(Helper::TableCopy), &args, site);
-                vec![]
+            // REF_NULL is all ones: -1 as i64.
+            Op::RefNull { .. } => one(self.b.ins().iconst(types::I64, REF_NULL as i64)),
+            Op::RefIsNull { a } => {
+                let a = self.v(*a);
+                let null = self.b.ins().icmp_imm_s(IntCC::Equal, a, -1);
+                one(self.b.ins().uextend(types::I32, null))
             }
+            Op::RefFunc { func } => one(self.b.ins().iconst(types::I64, *func as i64)),
+            Op::TableSize { table } | Op::TableGrow { table, .. } => {
+                // The two helpers that return their result and never trap.
+                let mut args = vec![self.ctx, self.b.ins().iconst(types::I32, *table as i64)];
+                if let Op::TableGrow { init, delta, .. } = op {
+                    args.extend(self.args(&[*init, *delta]));
+                }
+                let call = self
+                    .b
+                    .ins()
+                    .call(self.refs.get(helper_of_op(op).expect("a helper")), &args);
+                one(self.b.inst_results(call)[0])
+            }
+            Op::TableGet { table, index } => {
+                self.table_helper(op, &[*table], &[*index], site);
+                one(self.scratch())
+            }
+            Op::TableSet { table, index, value } => self.table_helper(op, &[*table], &[*index, *value], site),
+            Op::TableFill { table, dst, value, len } => self.table_helper(op, &[*table], &[*dst, *value, *len], site),
+            Op::TableInit {
+                table,
+                segment,
+                dst,
+                src,
+                len,
+            } => self.table_helper(op, &[*table, *segment], &[*dst, *src, *len], site),
+            Op::TableCopy {
+                dst_table,
+                src_table,
+                dst,
+                src,
+                len,
+            } => self.table_helper(op, &[*dst_table, *src_table], &[*dst, *src, *len], site),
+            Op::ElemDrop { segment } => self.table_helper(op, &[*segment], &[], site),
             Op::Call { func, args } => self.direct_call(*func as usize, args, site),
             Op::CapGet { import } => one(self.b.ins().iconst(types::I32, *import as i64)),
             Op::BufMake { ptr, len } => {
@@ -791,24 +857,28 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.counted_call(site, |b| b.ins().call(callee, &all))
     }
 
-    /// `call_indirect`: the table entry must exist, be filled and carry the call's
-    /// signature; then the same as `call` to the entry's code.
+    /// `call_indirect`: the entry of (funcref) table `table` must exist, have code
+    /// and carry the call's signature; then the same as `call` to the entry's code.
     fn indirect_call(
         &mut self,
+        table: u32,
         sig: &capjit_ir::Signature,
         index: Value,
         args: &[Value],
         site: Site,
     ) -> Vec<ir::Value> {
         let idx = self.v(index);
-        let len = self.b.ins().load(types::I32, trusted(), self.ctx, OFF_TABLE_LEN);
+        let idx = self.b.ins().uextend(types::I64, idx);
+        // Verified: the table exists, so its view is inside `ctx.tables`.
+        let views = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_TABLES);
+        let view = table as i32 * TABLE_VIEW_SIZE;
+        let len = self.b.ins().load(types::I64, trusted(), views, view + OFF_VIEW_LEN);
         let out = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
         self.trap_if(out, TrapCode::TableOutOfBounds, site);
-        let idx = self.b.ins().uextend(types::I64, idx);
         let offset = self.b.ins().imul_imm_u(idx, TABLE_ENTRY_SIZE);
         let offset = self.spectre_clamp(out, offset);
-        let table = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_TABLE);
-        let entry = self.b.ins().iadd(table, offset);
+        let base = self.b.ins().load(types::I64, trusted(), views, view + OFF_VIEW_BASE);
+        let entry = self.b.ins().iadd(base, offset);
         let have = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_SIG);
         let empty = self.b.ins().icmp_imm_u(IntCC::Equal, have, 0);
         self.trap_if(empty, TrapCode::IndirectCallNull, site);

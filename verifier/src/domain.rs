@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use capjit_ir::{Domain, Function, ImportSource, Module, Signature, Type, PAGE_SIZE};
+use capjit_ir::{Domain, Function, ImportSource, Module, RefType, Signature, Type, PAGE_SIZE};
 
 use crate::error::{ErrorKind, Location, VerifyError};
 use crate::limits::*;
@@ -90,12 +90,22 @@ pub fn check_limits(m: &Module, report: &mut Report) -> bool {
         ok &= limit(report, || at_domain(d), "functions", d.functions.len(), MAX_FUNCTIONS);
         ok &= limit(report, || at_domain(d), "imports", d.imports.len(), MAX_IMPORTS);
         ok &= limit(report, || at_domain(d), "globals", d.globals.len(), MAX_GLOBALS);
+        ok &= limit(report, || at_domain(d), "tables", d.tables.len(), MAX_TABLES);
+        let entries = d.tables.iter().map(|t| t.init.len());
+        let items = d.passive_elems.iter().map(|s| s.items.len());
         ok &= limit(
             report,
             || at_domain(d),
-            "table entries",
-            d.table.len(),
+            "table and element segment entries",
+            entries.chain(items).fold(0usize, usize::saturating_add),
             MAX_TABLE_ENTRIES,
+        );
+        ok &= limit(
+            report,
+            || at_domain(d),
+            "passive element segments",
+            d.passive_elems.len(),
+            MAX_PASSIVE_ELEMS,
         );
         ok &= limit(
             report,
@@ -144,9 +154,10 @@ pub fn check_unique_names(m: &Module, report: &mut Report) {
     }
 }
 
-/// Each global starts with a constant of its type; each table entry is empty or
+/// Each global starts with a constant of its type; each table starts within its
+/// maximum; each entry of a table or element segment is null or, in a funcref one,
 /// names a function of the domain.
-pub fn check_globals_and_table(d: &Domain, report: &mut Report) {
+pub fn check_globals_and_tables(d: &Domain, report: &mut Report) {
     for g in d.globals.iter().filter(|g| g.init.num_type() != g.ty) {
         let kind = ErrorKind::TypeMismatch {
             what: format!("the initial value of global `{}`", g.name),
@@ -161,10 +172,37 @@ pub fn check_globals_and_table(d: &Domain, report: &mut Report) {
             kind,
         );
     }
-    for (entry, &func) in d.table.iter().enumerate() {
-        if let Some(func) = func.filter(|f| *f as usize >= d.functions.len()) {
-            report.push(at_domain(d), ErrorKind::BadTableEntry { entry, func });
+    for (i, t) in d.tables.iter().enumerate() {
+        if t.init.len() > t.maximum as usize {
+            let why = format!(
+                "starts with {} entries, over its maximum of {}",
+                t.init.len(),
+                t.maximum
+            );
+            let kind = ErrorKind::BadTableEntry {
+                what: format!("table #{i}"),
+                entry: t.maximum as usize,
+                why,
+            };
+            report.push(at_domain(d), kind);
         }
+        check_entries(d, &format!("table #{i}"), t.elem, &t.init, report);
+    }
+    for (i, seg) in d.passive_elems.iter().enumerate() {
+        check_entries(d, &format!("element segment #{i}"), seg.elem, &seg.items, report);
+    }
+}
+
+fn check_entries(d: &Domain, what: &str, elem: RefType, entries: &[Option<u32>], report: &mut Report) {
+    for (entry, &func) in entries.iter().enumerate() {
+        let why = match (elem, func) {
+            (_, None) => continue,
+            (RefType::Func, Some(f)) if (f as usize) < d.functions.len() => continue,
+            (RefType::Func, Some(f)) => format!("names function #{f}, which does not exist in this domain"),
+            (RefType::Extern, Some(_)) => "is not null: an externref entry starts null".to_string(),
+        };
+        let what = what.to_string();
+        report.push(at_domain(d), ErrorKind::BadTableEntry { what, entry, why });
     }
 }
 
@@ -217,7 +255,14 @@ fn has_cap(sig: &Signature) -> bool {
     sig.params.iter().chain(&sig.results).any(|t| matches!(t, Type::Cap(_)))
 }
 
-/// Exports and imports carry only data: a capability never leaves its domain.
+fn has_ref(sig: &Signature) -> bool {
+    sig.params.iter().chain(&sig.results).any(|t| t.ref_type().is_some())
+}
+
+/// Exports and imports carry only data: a capability never leaves its domain. A
+/// reference never does either: no import (so no inter-domain call, and no host
+/// function) carries one; an exported function may, for the host alone, which can
+/// call it with the references it was given or null.
 pub fn check_cap_not_crossing(d: &Domain, report: &mut Report) {
     for f in d.functions.iter().filter(|f| f.exported && has_cap(&f.sig)) {
         report.push(
@@ -236,6 +281,15 @@ pub fn check_cap_not_crossing(d: &Domain, report: &mut Report) {
                 ..at_domain(d)
             },
             ErrorKind::CapCrossesDomains(format!("import `{}`", imp.name)),
+        );
+    }
+    for imp in d.imports.iter().filter(|i| has_ref(&i.sig)) {
+        report.push(
+            Location {
+                span: imp.span,
+                ..at_domain(d)
+            },
+            ErrorKind::RefCrossesDomains(format!("import `{}`", imp.name)),
         );
     }
 }

@@ -63,6 +63,8 @@ pub enum ErrorKind {
     },
     #[error("capabilities cannot cross a domain boundary, but {0} carries one")]
     CapCrossesDomains(String),
+    #[error("references cannot cross a domain boundary, but {0} carries one")]
+    RefCrossesDomains(String),
     #[error("function has no blocks")]
     EmptyFunction,
     #[error("branch to block{0}, which does not exist in this function")]
@@ -103,8 +105,12 @@ pub enum ErrorKind {
     UnknownDataSegment(u32),
     #[error("global `{0}` is immutable: only a `global mut` can be set")]
     ImmutableGlobal(String),
-    #[error("table entry {entry} names function #{func}, which does not exist in this domain")]
-    BadTableEntry { entry: usize, func: u32 },
+    #[error("table #{0} does not exist in this domain")]
+    UnknownTable(u32),
+    #[error("passive element segment #{0} does not exist in this domain")]
+    UnknownElemSegment(u32),
+    #[error("{what} entry {entry} {why}")]
+    BadTableEntry { what: String, entry: usize, why: String },
     #[error("fact {fact} on {value}, which is {ty}: facts apply to integers only")]
     FactOnWrongType { fact: Fact, value: Value, ty: String },
     #[error("fact {fact} on {value} is malformed: {why}")]
@@ -123,6 +129,7 @@ impl ErrorKind {
             ErrorKind::LinkMissing { .. } => "link_missing",
             ErrorKind::LinkSignatureMismatch { .. } => "link_signature_mismatch",
             ErrorKind::CapCrossesDomains(_) => "cap_crosses_domains",
+            ErrorKind::RefCrossesDomains(_) => "ref_crosses_domains",
             ErrorKind::EmptyFunction => "empty_function",
             ErrorKind::UnknownBlock(_) => "unknown_block",
             ErrorKind::EntryTargeted => "entry_targeted",
@@ -139,6 +146,8 @@ impl ErrorKind {
             ErrorKind::UnknownGlobal(_) => "unknown_global",
             ErrorKind::UnknownDataSegment(_) => "unknown_data_segment",
             ErrorKind::ImmutableGlobal(_) => "immutable_global",
+            ErrorKind::UnknownTable(_) => "unknown_table",
+            ErrorKind::UnknownElemSegment(_) => "unknown_elem_segment",
             ErrorKind::BadTableEntry { .. } => "bad_table_entry",
             ErrorKind::FactOnWrongType { .. } => "fact_on_wrong_type",
             ErrorKind::FactMalformed { .. } => "fact_malformed",

@@ -6,7 +6,7 @@
 //! instruction with every value already defined and of the type its use expects.
 
 use capjit_ir::{
-    BinOp, BlockCall, BlockParam, Const, Domain, Fact, Function, Op, ResultTypes, Terminator, Type, Value,
+    BinOp, BlockCall, BlockParam, Const, Domain, Fact, Function, Op, RefType, ResultTypes, Terminator, Type, Value,
 };
 
 use crate::cfg::DomTree;
@@ -481,6 +481,42 @@ impl<'a> Cx<'a> {
         true
     }
 
+    /// The type of table `table`, or `None` (reported) when the domain has no such table.
+    fn table_type(&mut self, table: u32, b: usize, site: Site) -> Option<RefType> {
+        let elem = self.d.tables.get(table as usize).map(|t| t.elem);
+        if elem.is_none() {
+            self.err(b, site, ErrorKind::UnknownTable(table));
+        }
+        elem
+    }
+
+    /// A table operation on table `table`: the table exists and holds the type of
+    /// `from` (the source table or segment, when there is one), and each operand
+    /// has its type (`None`: the table's).
+    fn table_op(
+        &mut self,
+        table: u32,
+        from: Option<RefType>,
+        operands: &[(Value, Option<TypeId>)],
+        b: usize,
+        pos: u32,
+        site: Site,
+    ) {
+        let elem = self.table_type(table, b, site);
+        if let (Some(to), Some(from)) = (elem, from.filter(|f| Some(*f) != elem)) {
+            let (expected, found) = (to.as_type().to_string(), from.as_type().to_string());
+            let what = "the source table or segment of a table operation".to_string();
+            self.err(b, site, ErrorKind::TypeMismatch { what, expected, found });
+        }
+        for (k, &(v, want)) in operands.iter().enumerate() {
+            if let Some(want) = want.or(elem.map(ref_id)) {
+                self.use_as(v, want, b, pos, site, &|| {
+                    format!("operand {} of a table operation", k + 1)
+                });
+            }
+        }
+    }
+
     /// Type-check an operation's operands. For memory accesses, returns whether the
     /// access is proven in bounds.
     fn check_op(&mut self, op: &Op, b: usize, pos: u32, site: Site) -> Option<bool> {
@@ -574,11 +610,64 @@ impl<'a> Cx<'a> {
                 let n = facts::upper_bound(self, *len);
                 return Some(facts::access_in_bounds(self, *dst, 0, n));
             }
-            Op::MemoryInit { dst, src, len, .. } | Op::TableCopy { dst, src, len } => {
+            Op::MemoryInit { dst, src, len, .. } => {
                 for (k, v) in [*dst, *src, *len].into_iter().enumerate() {
                     self.use_as(v, I32, b, pos, site, &operand(k + 1));
                 }
             }
+            Op::TableCopy {
+                dst_table: t,
+                src_table: from,
+                dst,
+                src,
+                len,
+            } => {
+                let from = self.table_type(*from, b, site);
+                let operands = [(*dst, Some(I32)), (*src, Some(I32)), (*len, Some(I32))];
+                self.table_op(*t, from, &operands, b, pos, site);
+            }
+            Op::TableInit {
+                table,
+                segment,
+                dst,
+                src,
+                len,
+            } => {
+                let from = self.d.passive_elems.get(*segment as usize).map(|s| s.elem);
+                if from.is_none() {
+                    self.err(b, site, ErrorKind::UnknownElemSegment(*segment));
+                }
+                let operands = [(*dst, Some(I32)), (*src, Some(I32)), (*len, Some(I32))];
+                self.table_op(*table, from, &operands, b, pos, site);
+            }
+            Op::TableGet { table, index } => self.table_op(*table, None, &[(*index, Some(I32))], b, pos, site),
+            Op::TableSet { table, index, value } => {
+                self.table_op(*table, None, &[(*index, Some(I32)), (*value, None)], b, pos, site)
+            }
+            Op::TableSize { table } => self.table_op(*table, None, &[], b, pos, site),
+            Op::TableGrow { table, init, delta } => {
+                self.table_op(*table, None, &[(*init, None), (*delta, Some(I32))], b, pos, site)
+            }
+            Op::TableFill { table, dst, value, len } => {
+                let operands = [(*dst, Some(I32)), (*value, None), (*len, Some(I32))];
+                self.table_op(*table, None, &operands, b, pos, site)
+            }
+            Op::RefNull { .. } => {}
+            Op::RefIsNull { a } => {
+                if let Some(found) = self
+                    .use_any(*a, b, pos, site)
+                    .filter(|t| *t != FUNCREF && *t != EXTERNREF)
+                {
+                    self.err(b, site, bad(&self.s.types.name(found)));
+                }
+            }
+            Op::RefFunc { func } if *func as usize >= self.d.functions.len() => {
+                self.err(b, site, ErrorKind::UnknownFunction(*func))
+            }
+            Op::ElemDrop { segment } if *segment as usize >= self.d.passive_elems.len() => {
+                self.err(b, site, ErrorKind::UnknownElemSegment(*segment))
+            }
+            Op::RefFunc { .. } | Op::ElemDrop { .. } => {}
             Op::Call { func, args } => match self.d.functions.get(*func as usize) {
                 None => self.err(b, site, ErrorKind::UnknownFunction(*func)),
                 Some(callee) => {
@@ -587,11 +676,25 @@ impl<'a> Cx<'a> {
                     self.check_args(args, sig.params.iter(), b, pos, site, &what);
                 }
             },
-            Op::CallIndirect { sig, index, args } => {
+            Op::CallIndirect {
+                table,
+                sig,
+                index,
+                args,
+            } => {
+                match self.table_type(*table, b, site) {
+                    Some(RefType::Func) | None => {}
+                    Some(RefType::Extern) => self.err(b, site, bad(&"a table of externref")),
+                }
                 self.use_as(*index, I32, b, pos, site, &operand(1));
-                let numeric = |t: &&Type| matches!(t, Type::I32 | Type::I64 | Type::F32 | Type::F64);
-                if let Some(t) = sig.params.iter().chain(&sig.results).find(|t| !numeric(t)) {
-                    let kind = bad(&format!("{t} in its signature (only i32, i64, f32 and f64)"));
+                let plain = |t: &&Type| {
+                    matches!(
+                        t,
+                        Type::I32 | Type::I64 | Type::F32 | Type::F64 | Type::FuncRef | Type::ExternRef
+                    )
+                };
+                if let Some(t) = sig.params.iter().chain(&sig.results).find(|t| !plain(t)) {
+                    let kind = bad(&format!("{t} in its signature (only numbers and references)"));
                     self.err(b, site, kind);
                 }
                 let what = || "arguments of `call_indirect`".to_string();

@@ -206,7 +206,7 @@ fn check(m: &Module, threads: usize) -> Result<(Proofs, Counts), Vec<VerifyError
     let exports = domain::ExportIndex::new(m);
     for d in &m.domains {
         domain::check_memory_layout(d, &mut report);
-        domain::check_globals_and_table(d, &mut report);
+        domain::check_globals_and_tables(d, &mut report);
         domain::check_cap_not_crossing(d, &mut report);
         domain::check_links(&exports, d, &mut report);
     }

@@ -13,6 +13,9 @@ pub const MAX_GLOBALS: usize = 65_536;
 pub const MAX_TABLE_ENTRIES: usize = 1 << 20;
 /// Passive data segments of a domain.
 pub const MAX_PASSIVE_DATA: usize = 100_000;
+/// Tables and passive element segments of one domain.
+pub const MAX_TABLES: usize = 10_000;
+pub const MAX_PASSIVE_ELEMS: usize = 100_000;
 /// Blocks in a function.
 pub const MAX_BLOCKS: usize = 1_000_000;
 /// Instructions (terminators included) in a whole module.

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use capjit_ir::{ConvOp, MemAccess, NumType, Signature, Type, UnOp};
+use capjit_ir::{ConvOp, MemAccess, NumType, RefType, Signature, Type, UnOp};
 
 pub type TypeId = u32;
 pub const I32: TypeId = 0;
@@ -16,7 +16,9 @@ pub const F32: TypeId = 2;
 pub const F64: TypeId = 3;
 pub const REGION: TypeId = 4;
 pub const BUF: TypeId = 5;
-const FIRST_CAP: TypeId = 6;
+pub const FUNCREF: TypeId = 6;
+pub const EXTERNREF: TypeId = 7;
+const FIRST_CAP: TypeId = 8;
 
 /// Interns capability signatures of one function so types compare as integers.
 #[derive(Default)]
@@ -40,6 +42,8 @@ impl TypeTable {
             Type::F64 => F64,
             Type::Region => REGION,
             Type::Buf => BUF,
+            Type::FuncRef => FUNCREF,
+            Type::ExternRef => EXTERNREF,
             Type::Cap(sig) => self.cap_id(sig),
         }
     }
@@ -65,6 +69,8 @@ impl TypeTable {
             F64 => "f64".into(),
             REGION => "region".into(),
             BUF => "buf".into(),
+            FUNCREF => "funcref".into(),
+            EXTERNREF => "externref".into(),
             _ => match self.caps.get((id - FIRST_CAP) as usize) {
                 Some(sig) => format!("cap<{sig}>"),
                 None => "?".into(),
@@ -84,6 +90,14 @@ pub fn num(t: NumType) -> TypeId {
         NumType::I64 => I64,
         NumType::F32 => F32,
         NumType::F64 => F64,
+    }
+}
+
+/// The type id of references of type `t`.
+pub fn ref_id(t: RefType) -> TypeId {
+    match t {
+        RefType::Func => FUNCREF,
+        RefType::Extern => EXTERNREF,
     }
 }
 

@@ -125,7 +125,8 @@ fn simple_domain(name: &str) -> Domain {
         passive_data: vec![],
         imports: vec![],
         globals: Vec::new(),
-        table: Vec::new(),
+        tables: Vec::new(),
+        passive_elems: Vec::new(),
         functions: vec![],
         span: None,
     }
@@ -1791,13 +1792,13 @@ fn globals_and_table_in_the_domain() {
     );
 
     let mut entry = m.clone();
-    entry.domains[0].table[2] = Some(2);
+    entry.domains[0].tables[0].init[2] = Some(2);
     let k = only(&reject_module(&entry), "bad_table_entry", dom("d"));
     says(
         &k,
-        "table entry 2 names function #2, which does not exist in this domain",
+        "table #0 entry 2 names function #2, which does not exist in this domain",
     );
-    entry.domains[0].table[0] = Some(u32::MAX);
+    entry.domains[0].tables[0].init[0] = Some(u32::MAX);
     assert_eq!(reject_module(&entry).len(), 2);
 }
 
@@ -1813,16 +1814,23 @@ fn limits_on_globals_and_table_entries() {
     let mut d = simple_domain("d");
     d.functions = vec![unit_fn("f")];
     d.globals = (0..MAX_GLOBALS).map(global).collect();
-    d.table = vec![Some(0); MAX_TABLE_ENTRIES];
+    d.tables = vec![Table {
+        elem: RefType::Func,
+        init: vec![Some(0); MAX_TABLE_ENTRIES],
+        maximum: u32::MAX,
+    }];
     let mut m = Module { domains: vec![d] };
     accept_module(&m);
     m.domains[0].globals.push(global(MAX_GLOBALS));
     let k = only(&reject_module(&m), "limit_exceeded", dom("d"));
     says(&k, "too many globals: 65537, the limit is 65536");
     m.domains[0].globals.pop();
-    m.domains[0].table.push(None);
+    m.domains[0].tables[0].init.push(None);
     let k = only(&reject_module(&m), "limit_exceeded", dom("d"));
-    says(&k, "too many table entries: 1048577, the limit is 1048576");
+    says(
+        &k,
+        "too many table and element segment entries: 1048577, the limit is 1048576",
+    );
 }
 
 #[test]
@@ -1898,7 +1906,7 @@ fn call_indirect_shapes() {
         "    v1, v2 = call_indirect v0(v0) : (i32) -> (i64, f64)\n    call_indirect v0() : ()\n    return v1",
     ));
 
-    // Only numbers cross an indirect call: no capability, region or buffer.
+    // Only numbers and references cross an indirect call: no capability, region or buffer.
     for (sig, arg) in [
         ("(region) -> i64", "    v9 = region.new v0\n"),
         ("(buf) -> i64", "    v9 = buf.make v0, v0\n"),
@@ -1920,7 +1928,7 @@ fn call_indirect_shapes() {
             .unwrap_or_else(|| panic!("{sig}: {errs:#?}"));
         check_at(kind, "bad_op_type", at);
         says(&kind.kind, "`call_indirect` is not defined for ");
-        says(&kind.kind, "in its signature (only i32, i64, f32 and f64)");
+        says(&kind.kind, "in its signature (only numbers and references)");
     }
 
     // Its signature is bounded like every other, before anything else looks at it.
@@ -1997,7 +2005,32 @@ fn a_count_limit_stops_verification() {
             .extend((0..MAX_FUNCTIONS).map(|i| unit_fn(&format!("f{i}")))),
         "imports" => d.imports = (0..=MAX_IMPORTS).map(host_import).collect(),
         "globals" => d.globals = (0..=MAX_GLOBALS).map(i32_global).collect(),
-        "table entries" => d.table = vec![None; MAX_TABLE_ENTRIES + 1],
+        "table and element segment entries" => {
+            d.tables = vec![Table {
+                elem: RefType::Extern,
+                init: vec![None; MAX_TABLE_ENTRIES + 1],
+                maximum: u32::MAX,
+            }]
+        }
+        "tables" => {
+            d.tables = vec![
+                Table {
+                    elem: RefType::Func,
+                    init: vec![],
+                    maximum: 0
+                };
+                MAX_TABLES + 1
+            ]
+        }
+        "passive element segments" => {
+            d.passive_elems = vec![
+                ElemSegment {
+                    elem: RefType::Func,
+                    items: vec![]
+                };
+                MAX_PASSIVE_ELEMS + 1
+            ]
+        }
         "passive data segments" => d.passive_data = vec![vec![]; MAX_PASSIVE_DATA + 1],
         "blocks" => d.functions.push(Function {
             blocks: vec![ret_block(); MAX_BLOCKS + 1],
@@ -2009,7 +2042,9 @@ fn a_count_limit_stops_verification() {
         "functions",
         "imports",
         "globals",
-        "table entries",
+        "tables",
+        "table and element segment entries",
+        "passive element segments",
         "passive data segments",
         "blocks",
     ] {
@@ -2572,7 +2607,7 @@ fn operands_are_numbered_in_messages() {
             let op = &mut f_mut(&mut bad).blocks[0].insts[i].op;
             let slot = match op {
                 Op::MemoryCopy { dst, src, len } | Op::MemoryFill { dst, byte: src, len } => [dst, src, len],
-                Op::MemoryInit { dst, src, len, .. } | Op::TableCopy { dst, src, len } => [dst, src, len],
+                Op::MemoryInit { dst, src, len, .. } | Op::TableCopy { dst, src, len, .. } => [dst, src, len],
                 Op::RegionRead { index, addr, len, .. } | Op::RegionWrite { index, addr, len, .. } => {
                     [index, addr, len]
                 }

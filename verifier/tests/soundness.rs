@@ -1490,7 +1490,8 @@ impl Gen<'_> {
                 passive_data: vec![],
                 imports: vec![],
                 globals: Vec::new(),
-                table: Vec::new(),
+                tables: Vec::new(),
+                passive_elems: Vec::new(),
                 functions: vec![Function {
                     name: "f".into(),
                     exported: true,

@@ -22,12 +22,12 @@
 
 use capjit_ir::{
     BinOp, Block, BlockCall, BlockId, BlockParam, ConvOp, Def, FloatCC, Function, Inst, IntCC, MemAccess, NumType, Op,
-    Span, Terminator, UnOp, Value,
+    RefType, Span, Terminator, UnOp, Value,
 };
 use wasmparser::{BlockType, FunctionBody, MemArg, Operator, OperatorsReader};
 
 use crate::error::{WasmError, WasmErrorKind};
-use crate::module::{val_type, ParsedModule, WasmSig};
+use crate::module::{val_type, ParsedModule, ValTy, WasmSig};
 use crate::{MAX_BLOCK_PARAMS, MAX_VALUES};
 
 /// How a call to an imported function is made.
@@ -38,7 +38,7 @@ pub struct ImportCall {
     /// A `try:` import: the Wasm function returns a status first.
     pub try_: bool,
     /// Result types of the capability (without the status of a `try:` import).
-    pub callee_results: Vec<NumType>,
+    pub callee_results: Vec<ValTy>,
 }
 
 /// What function translation needs to know about the module.
@@ -48,6 +48,9 @@ pub struct ModuleCtx<'m, 'a> {
     pub imports: &'m [ImportCall],
     /// Types of the module's globals.
     pub globals: &'m [NumType],
+    /// IR function of each imported function's wrapper, where one exists (every
+    /// one `ref.func` may name has one).
+    pub wrappers: &'m [Option<u32>],
 }
 
 enum Kind {
@@ -58,7 +61,7 @@ enum Kind {
     },
     If {
         else_block: usize,
-        params: Vec<(Value, NumType)>,
+        params: Vec<(Value, ValTy)>,
         /// Values of the written locals at the `if`, for the else arm.
         locals: Vec<Value>,
     },
@@ -67,8 +70,8 @@ enum Kind {
 
 struct Frame {
     kind: Kind,
-    params: Vec<NumType>,
-    results: Vec<NumType>,
+    params: Vec<ValTy>,
+    results: Vec<ValTy>,
     /// Operand stack height below the construct's parameters.
     height: usize,
     /// Locals written inside the construct, sorted.
@@ -81,7 +84,7 @@ struct Frame {
 
 impl Frame {
     /// The types a branch to this frame's label carries.
-    fn label_types(&self) -> &[NumType] {
+    fn label_types(&self) -> &[ValTy] {
         match self.kind {
             Kind::Loop { .. } => &self.params,
             _ => &self.results,
@@ -96,14 +99,14 @@ struct Builder<'c, 'm, 'a> {
     done: Vec<bool>,
     cur: Option<usize>,
     next_value: u32,
-    stack: Vec<(Value, NumType)>,
+    stack: Vec<(Value, ValTy)>,
     locals: Vec<Value>,
-    local_types: Vec<NumType>,
+    local_types: Vec<ValTy>,
     frames: Vec<Frame>,
     /// Written locals of each construct, in the order constructs open.
     written: Vec<Vec<u32>>,
     next_construct: usize,
-    results: Vec<NumType>,
+    results: Vec<ValTy>,
     trap_block: Option<usize>,
     return_block: Option<usize>,
     /// Offset of the operator being translated, for errors.
@@ -126,7 +129,7 @@ pub fn translate_function(
 
     let mut b = Builder::new(ctx, &sig, body_at);
     // Declared locals start at zero: one constant per type, shared.
-    let mut zeros: [Option<Value>; 4] = [None; 4];
+    let mut zeros: [Option<Value>; 6] = [None; 6];
     let mut locals_reader = body.get_locals_reader().map_err(rd)?;
     for _ in 0..locals_reader.get_count() {
         let at = locals_reader.original_position();
@@ -136,7 +139,7 @@ pub fn translate_function(
         let zero = match *slot {
             Some(v) => v,
             None => {
-                let v = b.inst1(Op::Const(zero_const(ty)));
+                let v = b.inst1(ty.zero());
                 *slot = Some(v);
                 v
             }
@@ -216,7 +219,7 @@ pub fn alias(sig: &WasmSig, target: u32, name: String, exported: bool) -> Functi
         .enumerate()
         .map(|(i, &t)| BlockParam {
             value: Value(i as u32),
-            ty: t.into(),
+            ty: t.to_ir(),
             fact: None,
         })
         .collect();
@@ -273,12 +276,14 @@ fn written_sets(mut ops: OperatorsReader) -> wasmparser::Result<Vec<Vec<u32>>> {
     Ok(sets)
 }
 
-fn type_slot(t: NumType) -> usize {
+fn type_slot(t: ValTy) -> usize {
     match t {
-        NumType::I32 => 0,
-        NumType::I64 => 1,
-        NumType::F32 => 2,
-        NumType::F64 => 3,
+        ValTy::Num(NumType::I32) => 0,
+        ValTy::Num(NumType::I64) => 1,
+        ValTy::Num(NumType::F32) => 2,
+        ValTy::Num(NumType::F64) => 3,
+        ValTy::Ref(RefType::Func) => 4,
+        ValTy::Ref(RefType::Extern) => 5,
     }
 }
 
@@ -347,7 +352,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
     }
 
     /// A new block with fresh parameters of these types; does not switch to it.
-    fn new_block(&mut self, types: &[NumType]) -> (usize, Vec<Value>) {
+    fn new_block(&mut self, types: &[ValTy]) -> (usize, Vec<Value>) {
         let mut params = Vec::with_capacity(types.len());
         let mut values = Vec::with_capacity(types.len());
         for &t in types {
@@ -355,7 +360,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
             values.push(v);
             params.push(BlockParam {
                 value: v,
-                ty: t.into(),
+                ty: t.to_ir(),
                 fact: None,
             });
         }
@@ -401,11 +406,11 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
         }
     }
 
-    fn push(&mut self, v: Value, t: NumType) {
-        self.stack.push((v, t));
+    fn push(&mut self, v: Value, t: impl Into<ValTy>) {
+        self.stack.push((v, t.into()));
     }
 
-    fn pop(&mut self) -> Result<(Value, NumType), WasmError> {
+    fn pop(&mut self) -> Result<(Value, ValTy), WasmError> {
         self.stack.pop().ok_or_else(|| self.internal("operand stack underflow"))
     }
 
@@ -430,7 +435,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
         Ok(self.stack[self.stack.len() - n..].iter().map(|(v, _)| *v).collect())
     }
 
-    fn block_type(&self, bt: BlockType) -> Result<(Vec<NumType>, Vec<NumType>), WasmError> {
+    fn block_type(&self, bt: BlockType) -> Result<(Vec<ValTy>, Vec<ValTy>), WasmError> {
         match bt {
             BlockType::Empty => Ok((Vec::new(), Vec::new())),
             BlockType::Type(t) => {
@@ -446,7 +451,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
 
     /// Types of the parameters of a merge block of frame `fi`: the label's values,
     /// then the written locals.
-    fn merge_types(&self, fi: usize) -> Result<Vec<NumType>, WasmError> {
+    fn merge_types(&self, fi: usize) -> Result<Vec<ValTy>, WasmError> {
         let f = &self.frames[fi];
         let mut types = f.label_types().to_vec();
         types.extend(f.written.iter().map(|&l| self.local_types[l as usize]));
@@ -516,7 +521,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
         if let Some(b) = self.trap_block {
             return b;
         }
-        let (b, code) = self.new_block(&[NumType::I32]);
+        let (b, code) = self.new_block(&[NumType::I32.into()]);
         self.blocks[b].term = Terminator::TrapWith(code[0]);
         self.done[b] = true;
         self.trap_block = Some(b);
@@ -619,14 +624,14 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
             self.cur = Some(ok);
             return Ok(ok_vals);
         }
-        let (fail, fail_vals) = self.new_block(&[NumType::I32]);
+        let (fail, fail_vals) = self.new_block(&[NumType::I32.into()]);
         self.terminate(Terminator::CallCap {
             cap,
             args,
             ok: BlockId(ok as u32),
             fail: BlockId(fail as u32),
         });
-        let mut merge_types = vec![NumType::I32];
+        let mut merge_types = vec![ValTy::from(NumType::I32)];
         merge_types.extend_from_slice(&imp.callee_results);
         let (merge, merge_vals) = self.new_block(&merge_types);
         self.cur = Some(ok);
@@ -640,7 +645,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
         self.cur = Some(fail);
         let mut args = vec![fail_vals[0]];
         for &t in &imp.callee_results {
-            args.push(self.inst1(Op::Const(zero_const(t))));
+            args.push(self.inst1(t.zero()));
         }
         self.terminate(Terminator::Jump(BlockCall {
             block: BlockId(merge as u32),
@@ -737,7 +742,7 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
         Ok(())
     }
 
-    fn call_results(&mut self, values: Vec<Value>, types: &[NumType]) {
+    fn call_results(&mut self, values: Vec<Value>, types: &[ValTy]) {
         for (v, &t) in values.into_iter().zip(types) {
             self.push(v, t);
         }
@@ -973,12 +978,16 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
                 };
                 self.call_results(results, &sig.results);
             }
-            Operator::CallIndirect { type_index, .. } => {
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            } => {
                 let sig = self.ctx.m.sig(type_index, Some(self.at))?.clone();
                 let index = self.pop_v()?;
                 let args = self.pop_n(sig.params.len())?;
                 let results = self.inst(
                     Op::CallIndirect {
+                        table: table_index,
                         sig: Box::new(sig.to_ir()),
                         index,
                         args,
@@ -1081,16 +1090,83 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
             Operator::DataDrop { data_index } => {
                 self.inst(Op::DataDrop { segment: data_index }, 0);
             }
-            // Dropping an element segment is only observable through table.init,
-            // which is unsupported: a no-op.
-            Operator::ElemDrop { .. } => {}
-            Operator::TableInit { .. } => return Err(self.unsupported("table.init (passive element segments)")),
-            // Without reference types a module has at most one table: both are 0.
-            Operator::TableCopy { .. } => {
-                let len = self.pop_v()?;
-                let src = self.pop_v()?;
-                let dst = self.pop_v()?;
-                self.inst(Op::TableCopy { dst, src, len }, 0);
+            Operator::ElemDrop { elem_index } => {
+                self.inst(Op::ElemDrop { segment: elem_index }, 0);
+            }
+            Operator::TableInit { elem_index, table } => {
+                let [dst, src, len] = self.pop3()?;
+                let segment = elem_index;
+                self.inst(
+                    Op::TableInit {
+                        table,
+                        segment,
+                        dst,
+                        src,
+                        len,
+                    },
+                    0,
+                );
+            }
+            Operator::TableCopy { dst_table, src_table } => {
+                let [dst, src, len] = self.pop3()?;
+                let op = Op::TableCopy {
+                    dst_table,
+                    src_table,
+                    dst,
+                    src,
+                    len,
+                };
+                self.inst(op, 0);
+            }
+            Operator::TableGet { table } => {
+                let index = self.pop_v()?;
+                let v = self.inst1(Op::TableGet { table, index });
+                self.push(v, self.table_type(table)?);
+            }
+            Operator::TableSet { table } => {
+                let value = self.pop_v()?;
+                let index = self.pop_v()?;
+                self.inst(Op::TableSet { table, index, value }, 0);
+            }
+            Operator::TableSize { table } => {
+                let v = self.inst1(Op::TableSize { table });
+                self.push(v, I32);
+            }
+            Operator::TableGrow { table } => {
+                let delta = self.pop_v()?;
+                let init = self.pop_v()?;
+                let v = self.inst1(Op::TableGrow { table, init, delta });
+                self.push(v, I32);
+            }
+            Operator::TableFill { table } => {
+                let [dst, value, len] = self.pop3()?;
+                self.inst(Op::TableFill { table, dst, value, len }, 0);
+            }
+            Operator::RefNull { hty } => {
+                let ty = match hty {
+                    wasmparser::HeapType::FUNC => RefType::Func,
+                    wasmparser::HeapType::EXTERN => RefType::Extern,
+                    _ => return Err(self.unsupported(&format!("typed function references or GC (ref.null {hty:?})"))),
+                };
+                let v = self.inst1(Op::RefNull { ty });
+                self.push(v, ValTy::Ref(ty));
+            }
+            Operator::RefIsNull => {
+                let a = self.pop_v()?;
+                let v = self.inst1(Op::RefIsNull { a });
+                self.push(v, I32);
+            }
+            Operator::RefFunc { function_index } => {
+                let nimp = self.ctx.m.num_imported_funcs();
+                let func = match function_index.checked_sub(nimp) {
+                    Some(def) => def,
+                    None => match self.ctx.wrappers.get(function_index as usize).copied().flatten() {
+                        Some(w) => w,
+                        None => return Err(self.internal("ref.func of an imported function without a wrapper")),
+                    },
+                };
+                let v = self.inst1(Op::RefFunc { func });
+                self.push(v, ValTy::Ref(RefType::Func));
             }
             Operator::I32Const { value } => {
                 let v = self.inst1(Op::Const(capjit_ir::Const::I32(value)));
@@ -1129,12 +1205,26 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
         Ok(())
     }
 
+    /// The top three values, in stack order, removed.
+    fn pop3(&mut self) -> Result<[Value; 3], WasmError> {
+        let v = self.pop_n(3)?;
+        Ok([v[0], v[1], v[2]])
+    }
+
+    /// The value type of table `table`'s entries.
+    fn table_type(&self, table: u32) -> Result<ValTy, WasmError> {
+        match self.ctx.m.tables.get(table as usize) {
+            Some(t) => Ok(ValTy::Ref(t.elem)),
+            None => Err(self.internal("table index out of range")),
+        }
+    }
+
     fn select(&mut self) -> Result<(), WasmError> {
         let cond = self.pop_v()?;
         let (b, _) = self.pop()?;
         let (a, ty) = self.pop()?;
         let v = self.inst1(Op::Select {
-            ty: ty.into(),
+            ty: ty.to_ir(),
             cond,
             a,
             b,
@@ -1385,14 +1475,6 @@ fn unsupported_operator(op: &Operator) -> String {
     let name = format!("{op:?}");
     let name = name.split([' ', '{', '(']).next().unwrap_or("").to_string();
     let feature = match op {
-        Operator::RefNull { .. }
-        | Operator::RefIsNull
-        | Operator::RefFunc { .. }
-        | Operator::TableFill { .. }
-        | Operator::TableGet { .. }
-        | Operator::TableSet { .. }
-        | Operator::TableGrow { .. }
-        | Operator::TableSize { .. } => "reference types",
         Operator::ReturnCall { .. } | Operator::ReturnCallIndirect { .. } => "tail calls",
         _ if name.starts_with("V128") || name.starts_with("I8x16") || name.contains("x4") || name.contains("x2") => {
             "SIMD"

@@ -90,14 +90,15 @@ pub mod names;
 use std::borrow::Cow;
 
 use capjit_ir::{
-    Const, DataSegment, Domain, Function, Global, Import, ImportSource, Memory, Module, NumType, PAGE_SIZE,
+    Const, DataSegment, Domain, ElemSegment, Function, Global, Import, ImportSource, Memory, Module, NumType, Table,
+    PAGE_SIZE,
 };
 use wasmparser::{ExternalKind, Validator, WasmFeatures};
 
 pub use error::{WasmError, WasmErrorKind};
 
 use func::{ImportCall, ModuleCtx};
-use module::{Init, ParsedModule, WasmSig};
+use module::{ElemKind, Init, ParsedModule, ValTy, WasmSig};
 use names::{mangle, NameSet};
 
 /// The maximum memory size, in pages, of a Wasm memory that declares none: 65536
@@ -134,6 +135,10 @@ pub const MAX_GLOBALS: usize = 65_536;
 /// Data segments of a module using `memory.init` or `data.drop`: the verifier's
 /// `MAX_PASSIVE_DATA`.
 pub const MAX_PASSIVE_DATA: usize = 100_000;
+/// Tables and element segments of one module: the verifier's `MAX_TABLES` and
+/// `MAX_PASSIVE_ELEMS` (every Wasm element segment becomes one, active ones empty).
+pub const MAX_TABLES: usize = 10_000;
+pub const MAX_PASSIVE_ELEMS: usize = 100_000;
 /// Branch arguments of one `br_table`, over all its targets (bounds the memory a
 /// hostile module can make the translator use).
 pub const MAX_BR_TABLE_ARGS: usize = 1 << 24;
@@ -515,8 +520,15 @@ fn resolve_imports(
             None => (false, imp.module.as_str()),
         };
         let what = format!("import `{}`.`{}`", imp.module, imp.field);
+        if sig.has_ref() {
+            return Err(WasmError::unsupported(
+                &m.name,
+                at,
+                format!("reference types ({what} passes references between domains)"),
+            ));
+        }
         let callee_results = if try_ {
-            if sig.results.first() != Some(&NumType::I32) {
+            if sig.results.first() != Some(&ValTy::Num(NumType::I32)) {
                 return Err(link(format!(
                     "{what}: a `{TRY_PREFIX}` import must return an i32 status first, its type is {sig}"
                 )));
@@ -738,40 +750,71 @@ fn build_domain(
     limit("imported functions", imports.len(), MAX_IMPORTS)?;
     limit("functions", m.funcs.len() + plan.extras.len(), MAX_FUNCTIONS)?;
 
-    let mut table = Vec::new();
-    if let Some(n) = m.table {
-        if n > MAX_TABLE_ENTRIES {
+    let mut tables = Vec::with_capacity(m.tables.len());
+    for t in &m.tables {
+        if t.initial > MAX_TABLE_ENTRIES {
             return Err(WasmError::unsupported(
                 name,
                 None,
-                format!("a table of {n} entries (at most {MAX_TABLE_ENTRIES})"),
+                format!("a table of {} entries (at most {MAX_TABLE_ENTRIES})", t.initial),
             ));
         }
-        table = vec![None; n as usize];
+        tables.push(Table {
+            elem: t.elem,
+            init: vec![None; t.initial as usize],
+            maximum: t.maximum.map_or(u32::MAX, |max| u32::try_from(max).unwrap_or(u32::MAX)),
+        });
     }
+    // Every function an element segment names gets its IR index now (an imported
+    // one its wrapper), so that `ref.func` in the bodies can name it.
+    let mut passive_elems = Vec::with_capacity(m.elems.len());
     for seg in &m.elems {
-        let offset = offset_value(m, seg.offset, global_values, seg.at)?;
-        let end = offset as u64 + seg.items.len() as u64;
-        if end > table.len() as u64 {
+        let items: Vec<Option<u32>> = seg.items.iter().map(|f| f.map(|f| plan.ir_function(m, f))).collect();
+        // Table.init sees active and declared segments as dropped: empty.
+        let ElemKind::Active { table, offset } = seg.kind else {
+            let items = if matches!(seg.kind, ElemKind::Passive) {
+                items
+            } else {
+                Vec::new()
+            };
+            passive_elems.push(ElemSegment { elem: seg.elem, items });
+            continue;
+        };
+        passive_elems.push(ElemSegment {
+            elem: seg.elem,
+            items: Vec::new(),
+        });
+        let offset = offset_value(m, offset, global_values, seg.at)?;
+        let Some(t) = tables.get_mut(table as usize) else {
+            return Err(WasmError::new(
+                name,
+                Some(seg.at),
+                WasmErrorKind::Invalid,
+                "unknown table",
+            ));
+        };
+        let end = offset as u64 + items.len() as u64;
+        if end > t.init.len() as u64 {
             return Err(WasmError::new(
                 name,
                 Some(seg.at),
                 WasmErrorKind::Instantiation,
                 format!(
-                    "element segment [{offset}, {end}) lies outside the table of {} entries (out of bounds table access)",
-                    table.len()
+                    "element segment [{offset}, {end}) lies outside table {table} of {} entries (out of bounds table access)",
+                    t.init.len()
                 ),
             ));
         }
-        for (i, item) in seg.items.iter().enumerate() {
-            table[offset as usize + i] = item.map(|f| plan.ir_function(m, f));
-        }
+        t.init[offset as usize..end as usize].copy_from_slice(&items);
     }
+    limit("element segments", passive_elems.len(), MAX_PASSIVE_ELEMS)?;
+    limit("tables", tables.len(), MAX_TABLES)?;
 
     let ctx = ModuleCtx {
         m,
         imports: calls,
         globals: &global_types,
+        wrappers: &plan.wrappers,
     };
     let mut functions: Vec<Function> = Vec::with_capacity(m.funcs.len() + plan.extras.len());
     for (def, body) in m.bodies.iter().enumerate() {
@@ -805,7 +848,8 @@ fn build_domain(
         passive_data,
         imports,
         globals,
-        table,
+        tables,
+        passive_elems,
         functions,
         span: None,
     })

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use capjit_ir::{Const, NumType, Signature, Type};
+use capjit_ir::{Const, NumType, Op, RefType, Signature, Type};
 use wasmparser::{
     ConstExpr, DataKind, ElementItems, ElementKind, ExternalKind, FunctionBody, KnownCustom, MemoryType, Name,
     NameSectionReader, Operator, Parser, Payload, TableInit, TypeRef, ValType,
@@ -13,38 +13,104 @@ use wasmparser::{
 
 use crate::error::{WasmError, WasmErrorKind};
 
-/// A Wasm function type with numeric types only.
+/// A Wasm value type the frontend translates: a number, or a nullable `funcref` or
+/// `externref` (WebAssembly 2.0's reference types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ValTy {
+    Num(NumType),
+    Ref(RefType),
+}
+
+impl From<NumType> for ValTy {
+    fn from(t: NumType) -> ValTy {
+        ValTy::Num(t)
+    }
+}
+
+impl ValTy {
+    pub fn to_ir(self) -> Type {
+        match self {
+            ValTy::Num(t) => t.into(),
+            ValTy::Ref(r) => r.as_type().clone(),
+        }
+    }
+
+    /// The operation that makes a local's initial value: zero, or null.
+    pub fn zero(self) -> Op {
+        match self {
+            ValTy::Num(t) => Op::Const(match t {
+                NumType::I32 => Const::I32(0),
+                NumType::I64 => Const::I64(0),
+                NumType::F32 => Const::F32(0),
+                NumType::F64 => Const::F64(0),
+            }),
+            ValTy::Ref(ty) => Op::RefNull { ty },
+        }
+    }
+}
+
+impl std::fmt::Display for ValTy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.to_ir())
+    }
+}
+
+/// A Wasm function type the frontend translates.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WasmSig {
-    pub params: Vec<NumType>,
-    pub results: Vec<NumType>,
+    pub params: Vec<ValTy>,
+    pub results: Vec<ValTy>,
 }
 
 impl WasmSig {
     pub fn to_ir(&self) -> Signature {
         Signature {
-            params: self.params.iter().map(|t| Type::from(*t)).collect(),
-            results: self.results.iter().map(|t| Type::from(*t)).collect(),
+            params: self.params.iter().map(|t| t.to_ir()).collect(),
+            results: self.results.iter().map(|t| t.to_ir()).collect(),
         }
+    }
+
+    pub fn has_ref(&self) -> bool {
+        self.params
+            .iter()
+            .chain(&self.results)
+            .any(|t| matches!(t, ValTy::Ref(_)))
     }
 }
 
 impl std::fmt::Display for WasmSig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = |ts: &[NumType]| ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
+        let list = |ts: &[ValTy]| ts.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ");
         write!(f, "({}) -> ({})", list(&self.params), list(&self.results))
     }
 }
 
+/// The type of a table or reference value, or the unsupported feature's name.
+pub fn ref_type(r: wasmparser::RefType) -> Result<RefType, String> {
+    match r {
+        wasmparser::RefType::FUNCREF => Ok(RefType::Func),
+        wasmparser::RefType::EXTERNREF => Ok(RefType::Extern),
+        _ => Err(format!("typed function references or GC ({r} values)")),
+    }
+}
+
 /// The IR type of a Wasm value type, or the unsupported feature's name.
-pub fn val_type(t: ValType) -> Result<NumType, String> {
+pub fn val_type(t: ValType) -> Result<ValTy, String> {
     match t {
-        ValType::I32 => Ok(NumType::I32),
-        ValType::I64 => Ok(NumType::I64),
-        ValType::F32 => Ok(NumType::F32),
-        ValType::F64 => Ok(NumType::F64),
+        ValType::I32 => Ok(NumType::I32.into()),
+        ValType::I64 => Ok(NumType::I64.into()),
+        ValType::F32 => Ok(NumType::F32.into()),
+        ValType::F64 => Ok(NumType::F64.into()),
         ValType::V128 => Err("SIMD (v128 values)".into()),
-        ValType::Ref(r) => Err(format!("reference types ({r} values)")),
+        ValType::Ref(r) => ref_type(r).map(ValTy::Ref),
+    }
+}
+
+/// The numeric type of a global's Wasm value type, or the unsupported feature's name.
+pub fn global_type(t: ValType) -> Result<NumType, String> {
+    match val_type(t)? {
+        ValTy::Num(t) => Ok(t),
+        ValTy::Ref(r) => Err(format!("reference types ({} globals)", r.as_type())),
     }
 }
 
@@ -82,11 +148,30 @@ pub struct Export {
     pub index: u32,
 }
 
-/// An active element segment: function indices (`None` for `ref.null`) placed at
-/// a constant offset of table 0.
+/// A table: its entries' type and sizes.
+#[derive(Clone, Copy, Debug)]
+pub struct TableDef {
+    pub elem: RefType,
+    pub initial: u64,
+    pub maximum: Option<u64>,
+}
+
+/// Where an element segment's entries go.
+#[derive(Clone, Copy, Debug)]
+pub enum ElemKind {
+    /// Into table `table` at a constant offset, when the module is instantiated.
+    Active { table: u32, offset: Init },
+    /// Nowhere until `table.init` copies them.
+    Passive,
+    /// Nowhere: it only declares the functions `ref.func` may name.
+    Declared,
+}
+
+/// An element segment: Wasm function indices (`None` for `ref.null`).
 #[derive(Clone, Debug)]
 pub struct ElemSegment {
-    pub offset: Init,
+    pub kind: ElemKind,
+    pub elem: RefType,
     pub items: Vec<Option<u32>>,
     pub at: u64,
 }
@@ -107,8 +192,7 @@ pub struct ParsedModule<'a> {
     pub func_imports: Vec<FuncImport>,
     /// Type index of each defined function.
     pub funcs: Vec<u32>,
-    /// Initial size of the funcref table, if the module has one.
-    pub table: Option<u64>,
+    pub tables: Vec<TableDef>,
     pub memory: Option<MemoryType>,
     pub globals: Vec<GlobalDef>,
     pub exports: Vec<Export>,
@@ -177,7 +261,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
         types: Vec::new(),
         func_imports: Vec::new(),
         funcs: Vec::new(),
-        table: None,
+        tables: Vec::new(),
         memory: None,
         globals: Vec::new(),
         exports: Vec::new(),
@@ -219,7 +303,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                             continue;
                         }
                         TypeRef::Global(g) if !g.mutable => {
-                            let ty = val_type(g.content_type).map_err(|w| unsupported(at, w))?;
+                            let ty = global_type(g.content_type).map_err(|w| unsupported(at, w))?;
                             m.globals.push(GlobalDef {
                                 ty,
                                 mutable: false,
@@ -245,22 +329,20 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                 let at = reader.range().start;
                 for table in reader {
                     let table = table.map_err(rd)?;
-                    if m.table.is_some() {
-                        return Err(unsupported(at, "reference types (several tables)".into()));
-                    }
-                    if !table.ty.element_type.is_func_ref() || table.ty.table64 {
-                        return Err(unsupported(
-                            at,
-                            format!("reference types (tables of {})", table.ty.element_type),
-                        ));
+                    if table.ty.table64 {
+                        return Err(unsupported(at, "memory64 (64-bit tables)".into()));
                     }
                     if let TableInit::Expr(_) = table.init {
                         return Err(unsupported(
                             at,
-                            "reference types (table initialiser expressions)".into(),
+                            "typed function references (table initialiser expressions)".into(),
                         ));
                     }
-                    m.table = Some(table.ty.initial);
+                    m.tables.push(TableDef {
+                        elem: ref_type(table.ty.element_type).map_err(|w| unsupported(at, w))?,
+                        initial: table.ty.initial,
+                        maximum: table.ty.maximum,
+                    });
                 }
             }
             Payload::MemorySection(reader) => {
@@ -288,7 +370,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
             Payload::GlobalSection(reader) => {
                 for g in reader.into_iter_with_offsets() {
                     let (at, g) = g.map_err(rd)?;
-                    let ty = val_type(g.ty.content_type).map_err(|w| unsupported(at, w))?;
+                    let ty = global_type(g.ty.content_type).map_err(|w| unsupported(at, w))?;
                     let init = const_expr(&m, &g.init_expr, at)?;
                     let init = match init {
                         ConstVal::Num(c) => Init::Const(c),
@@ -320,41 +402,47 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                 for elem in reader {
                     let elem = elem.map_err(rd)?;
                     let at = elem.range.start;
-                    let offset_expr = match elem.kind {
+                    let kind = match elem.kind {
                         ElementKind::Active {
                             table_index,
                             offset_expr,
-                        } => {
-                            if table_index.unwrap_or(0) != 0 {
-                                return Err(unsupported(at, "reference types (several tables)".into()));
-                            }
-                            offset_expr
-                        }
-                        // Only table.init and ref.func use these; both are unsupported
-                        // operators, reported where they are used.
-                        ElementKind::Passive | ElementKind::Declared => continue,
+                        } => ElemKind::Active {
+                            table: table_index.unwrap_or(0),
+                            offset: const_offset(&m, &offset_expr, at)?,
+                        },
+                        ElementKind::Passive => ElemKind::Passive,
+                        ElementKind::Declared => ElemKind::Declared,
                     };
-                    let offset = const_offset(&m, &offset_expr, at)?;
                     let mut items = Vec::new();
-                    match elem.items {
+                    let elem_type = match elem.items {
                         ElementItems::Functions(funcs) => {
                             for f in funcs {
                                 items.push(Some(f.map_err(rd)?));
                             }
+                            RefType::Func
                         }
-                        ElementItems::Expressions(_, exprs) => {
+                        ElementItems::Expressions(ty, exprs) => {
                             for e in exprs {
                                 let e = e.map_err(rd)?;
                                 match const_expr(&m, &e, at)? {
                                     ConstVal::Func(f) => items.push(f),
                                     ConstVal::Num(_) | ConstVal::Global(_) => {
-                                        return Err(unsupported(at, "element expression of a numeric type".into()));
+                                        return Err(unsupported(
+                                            at,
+                                            "reference types (element expressions reading globals)".into(),
+                                        ));
                                     }
                                 }
                             }
+                            ref_type(ty).map_err(|w| unsupported(at, w))?
                         }
-                    }
-                    m.elems.push(ElemSegment { offset, items, at });
+                    };
+                    m.elems.push(ElemSegment {
+                        kind,
+                        elem: elem_type,
+                        items,
+                        at,
+                    });
                 }
             }
             Payload::DataSection(reader) => {

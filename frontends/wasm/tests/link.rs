@@ -280,7 +280,7 @@ fn immutable_globals_are_imported_by_value() {
         w.call_in("user", "get", &[]).unwrap(),
         vec![Val::I32(16), f64v(3.5), Val::I32(16), Val::I32(42)]
     );
-    assert_eq!(w.t.module.domains[1].table[16], Some(0));
+    assert_eq!(w.t.module.domains[1].tables[0].init[16], Some(0));
 
     let mutable = r#"(module (import "consts" "counter" (global i32)))"#;
     let e = link_error(&[("consts", consts), ("m", mutable)]);

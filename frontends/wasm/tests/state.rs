@@ -186,7 +186,10 @@ fn call_indirect_through_the_table() {
     assert_eq!(w.trap("bin", &i32s(&[3, 5, 3])), TrapCode::IndirectCallNull);
     assert_eq!(w.trap("bin", &i32s(&[5, 5, 3])), TrapCode::TableOutOfBounds);
     assert_eq!(w.trap("bin", &i32s(&[-1, 5, 3])), TrapCode::TableOutOfBounds);
-    assert_eq!(w.t.module.domains[0].table, vec![Some(0), Some(1), Some(2), None, None]);
+    assert_eq!(
+        w.t.module.domains[0].tables[0].init,
+        vec![Some(0), Some(1), Some(2), None, None]
+    );
 }
 
 #[test]

@@ -299,7 +299,12 @@ impl Machine<'_, '_> {
         let d = self.top().domain;
         let callee = match &inst.op {
             Op::Call { func, args } => Some((*func as usize, args)),
-            Op::CallIndirect { sig, index, args } => Some((self.table_entry(d, sig, *index)?, args)),
+            Op::CallIndirect {
+                table,
+                sig,
+                index,
+                args,
+            } => Some((self.table_entry(d, *table, sig, *index)?, args)),
             _ => None,
         };
         if let Some((func, args)) = callee {
@@ -315,12 +320,13 @@ impl Machine<'_, '_> {
         Ok(Control::Continue)
     }
 
-    /// The function `call_indirect` reaches through table entry `index` of domain `d`,
-    /// checked in this order: the entry exists, is not empty, has signature `sig`.
-    fn table_entry(&self, d: usize, sig: &Signature, index: Value) -> Result<usize, Fault> {
+    /// The function `call_indirect` reaches through entry `index` of table `table` of
+    /// domain `d`, checked in this order: the entry exists, is not null, has
+    /// signature `sig`.
+    fn table_entry(&self, d: usize, table: u32, sig: &Signature, index: Value) -> Result<usize, Fault> {
         let index = i32_of(self.get(index)?)? as u32 as usize;
         let dom = &self.m.domains[d];
-        let entry = self.rt.domains[d].table.get(index).ok_or(TrapCode::TableOutOfBounds)?;
+        let entry = self.table(table)?.get(index).ok_or(TrapCode::TableOutOfBounds)?;
         let func = entry.ok_or(TrapCode::IndirectCallNull)? as usize;
         match dom.functions.get(func) {
             Some(f) if f.sig == *sig => Ok(func),
@@ -328,6 +334,30 @@ impl Machine<'_, '_> {
             None => invalid(format!(
                 "table entry {index} names function #{func}, which does not exist"
             )),
+        }
+    }
+
+    /// Table `t` of the running domain.
+    fn table(&self, t: u32) -> Result<&Vec<Option<u32>>, Fault> {
+        match self.rt.domains[self.top().domain].tables.get(t as usize) {
+            Some(table) => Ok(table),
+            None => invalid(format!("table #{t} does not exist")),
+        }
+    }
+
+    /// The entry a reference operand holds.
+    fn entry_of(&self, v: Value) -> Result<Option<u32>, Fault> {
+        match self.get(v)?.ref_entry() {
+            Some(entry) => Ok(entry),
+            None => invalid(format!("{v} is not a reference")),
+        }
+    }
+
+    /// The type of table `t` of the running domain.
+    fn table_type(&self, t: u32) -> Result<RefType, Fault> {
+        match self.m.domains[self.top().domain].tables.get(t as usize) {
+            Some(table) => Ok(table.elem),
+            None => invalid(format!("table #{t} does not exist")),
         }
     }
 
@@ -454,17 +484,101 @@ impl Machine<'_, '_> {
                     None => invalid(format!("data.drop of passive segment #{segment}, which does not exist")),
                 }
             }
-            Op::TableCopy { dst, src, len } => {
+            Op::TableCopy {
+                dst_table,
+                src_table,
+                dst,
+                src,
+                len,
+            } => {
+                let dst = i32_of(self.get(*dst)?)? as u32;
+                let src = i32_of(self.get(*src)?)? as u32;
+                let len = i32_of(self.get(*len)?)? as u32 as u64;
+                let from = self.table(*src_table)?;
+                let to_len = self.table(*dst_table)?.len();
+                let (Ok(s), Ok(t)) = (range_in(from.len(), src, 0, len), range_in(to_len, dst, 0, len)) else {
+                    return Err(Fault::Trap(TrapCode::TableOutOfBounds));
+                };
+                let d = self.top().domain;
+                let tables = &mut self.rt.domains[d].tables;
+                if dst_table == src_table {
+                    tables[*dst_table as usize].copy_within(s, t.start);
+                } else {
+                    let entries = tables[*src_table as usize][s].to_vec();
+                    tables[*dst_table as usize][t].copy_from_slice(&entries);
+                }
+                Ok(vec![])
+            }
+            Op::RefNull { ty } => one(Val::reference(*ty, None)),
+            Op::RefIsNull { a } => one(Val::I32(self.entry_of(*a)?.is_none() as i32)),
+            Op::RefFunc { func } => one(Val::FuncRef(Some(*func))),
+            Op::TableGet { table, index } => {
+                let index = i32_of(self.get(*index)?)? as u32 as usize;
+                let entry = *self.table(*table)?.get(index).ok_or(TrapCode::TableOutOfBounds)?;
+                one(Val::reference(self.table_type(*table)?, entry))
+            }
+            Op::TableSet { table, index, value } => {
+                let index = i32_of(self.get(*index)?)? as u32 as usize;
+                let entry = self.entry_of(*value)?;
+                self.table(*table)?.get(index).ok_or(TrapCode::TableOutOfBounds)?;
+                let d = self.top().domain;
+                self.rt.domains[d].tables[*table as usize][index] = entry;
+                Ok(vec![])
+            }
+            Op::TableSize { table } => one(Val::I32(self.table(*table)?.len() as u32 as i32)),
+            Op::TableGrow { table, init, delta } => {
+                let init = self.entry_of(*init)?;
+                let delta = i32_of(self.get(*delta)?)? as u32;
+                self.table(*table)?;
+                let d = self.top().domain;
+                one(Val::I32(self.rt.grow_table(self.m, d, *table as usize, init, delta)))
+            }
+            Op::TableFill { table, dst, value, len } => {
+                let dst = i32_of(self.get(*dst)?)? as u32;
+                let entry = self.entry_of(*value)?;
+                let len = i32_of(self.get(*len)?)? as u32 as u64;
+                let r = range_in(self.table(*table)?.len(), dst, 0, len).map_err(|_| TrapCode::TableOutOfBounds)?;
+                let d = self.top().domain;
+                self.rt.domains[d].tables[*table as usize][r].fill(entry);
+                Ok(vec![])
+            }
+            Op::TableInit {
+                table,
+                segment,
+                dst,
+                src,
+                len,
+            } => {
                 let dst = i32_of(self.get(*dst)?)? as u32;
                 let src = i32_of(self.get(*src)?)? as u32;
                 let len = i32_of(self.get(*len)?)? as u32 as u64;
                 let d = self.top().domain;
-                let table = &mut self.rt.domains[d].table;
-                let (Ok(s), Ok(t)) = (range_in(table.len(), src, 0, len), range_in(table.len(), dst, 0, len)) else {
+                let m = self.m;
+                let (Some(seg), Some(&dropped)) = (
+                    m.domains[d].passive_elems.get(*segment as usize),
+                    self.rt.domains[d].elems_dropped.get(*segment as usize),
+                ) else {
+                    return invalid(format!(
+                        "table.init of element segment #{segment}, which does not exist"
+                    ));
+                };
+                let items: &[Option<u32>] = if dropped { &[] } else { &seg.items };
+                let to_len = self.table(*table)?.len();
+                let (Ok(s), Ok(t)) = (range_in(items.len(), src, 0, len), range_in(to_len, dst, 0, len)) else {
                     return Err(Fault::Trap(TrapCode::TableOutOfBounds));
                 };
-                table.copy_within(s, t.start);
+                self.rt.domains[d].tables[*table as usize][t].copy_from_slice(&items[s]);
                 Ok(vec![])
+            }
+            Op::ElemDrop { segment } => {
+                let d = self.top().domain;
+                match self.rt.domains[d].elems_dropped.get_mut(*segment as usize) {
+                    Some(flag) => {
+                        *flag = true;
+                        Ok(vec![])
+                    }
+                    None => invalid(format!("elem.drop of element segment #{segment}, which does not exist")),
+                }
             }
             Op::Call { .. } | Op::CallIndirect { .. } => invalid("calls are handled by exec_inst"),
             Op::CapGet { import } => {

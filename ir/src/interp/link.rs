@@ -31,8 +31,10 @@ pub struct DomainState {
     pub globals: Vec<Val>,
     /// Which passive data segments `data.drop` emptied, by index; cleared on restart.
     pub dropped: Vec<bool>,
-    /// The function table as `table.copy` left it; the declared one on restart.
-    pub table: Vec<Option<u32>>,
+    /// The tables as the `table.*` operations left them; the declared ones on restart.
+    pub tables: Vec<Vec<Option<u32>>>,
+    /// Which passive element segments `elem.drop` emptied, by index; cleared on restart.
+    pub elems_dropped: Vec<bool>,
     pub epoch: u32,
     pub last_trap: Option<TrapInfo>,
 }
@@ -167,7 +169,8 @@ impl Runtime {
                 caps,
                 globals,
                 dropped: vec![false; d.passive_data.len()],
-                table: d.table.clone(),
+                tables: d.tables.iter().map(|t| t.init.clone()).collect(),
+                elems_dropped: vec![false; d.passive_elems.len()],
                 epoch: 0,
                 last_trap: None,
             });
@@ -203,7 +206,11 @@ impl Runtime {
         state.memory = image.unwrap_or_default();
         state.globals = globals;
         state.dropped.fill(false);
-        state.table.clone_from(&m.domains[d].table);
+        state.elems_dropped.fill(false);
+        for (table, declared) in state.tables.iter_mut().zip(&m.domains[d].tables) {
+            self.budget.release_table(table.len(), declared.init.len());
+            table.clone_from(&declared.init);
+        }
         state.status = if back {
             DomainStatus::Running
         } else {
@@ -232,7 +239,22 @@ impl Runtime {
         let state = &mut self.domains[d];
         state.status = DomainStatus::Dead;
         state.epoch = state.epoch.wrapping_add(1);
+        // Entries `table.grow` added stay charged until a restart gives them back.
         self.budget.release(std::mem::take(&mut state.memory).len() as u64);
         self.regions.free_all_of(d, &mut self.budget);
+    }
+
+    /// `table.grow` of table `t` of domain `d` by `delta` entries holding `init`:
+    /// the old size, or -1 past the table's maximum, the limits or the budget.
+    pub fn grow_table(&mut self, m: &Module, d: usize, t: usize, init: Option<u32>, delta: u32) -> i32 {
+        let max = resources::table_max(m.domains[d].tables[t].maximum, &self.limits);
+        let table = &mut self.domains[d].tables[t];
+        self.budget.grow_table(table.len(), delta, max, |n| {
+            let supplied = table.try_reserve_exact(n).is_ok();
+            if supplied {
+                table.resize(table.len() + n, init);
+            }
+            supplied
+        })
     }
 }

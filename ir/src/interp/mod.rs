@@ -68,7 +68,8 @@ impl Instance {
             )));
         };
         let sig = &dom.functions[f].sig;
-        if args.len() != sig.params.len() || args.iter().zip(&sig.params).any(|(a, t)| !a.has_type(t)) {
+        let functions = dom.functions.len();
+        if args.len() != sig.params.len() || args.iter().zip(&sig.params).any(|(a, t)| !a.fits(t, functions)) {
             let got: Vec<String> = args.iter().map(|a| a.to_string()).collect();
             return Err(RunError::BadInvoke(format!(
                 "`{domain}.{function}` takes {sig}, given ({})",

@@ -87,8 +87,19 @@ fn arb_domain(spans: bool) -> impl Strategy<Value = Domain> {
                 option::of(0..functions as u32).boxed()
             };
             let passive = vec(vec(any::<u8>(), 0..8), 0..3);
-            (vec(arb_function(scope), functions), vec(entry, 0..4), passive).prop_map(
-                move |(functions, table, passive_data)| {
+            let table =
+                (arb_ref_type(), vec(entry.clone(), 0..4), option::of(0..8u32)).prop_map(|(elem, init, extra)| {
+                    let maximum = init.len() as u32 + extra.unwrap_or(0);
+                    Table { elem, init, maximum }
+                });
+            let elem = (arb_ref_type(), vec(entry, 0..4)).prop_map(|(elem, items)| ElemSegment { elem, items });
+            (
+                vec(arb_function(scope), functions),
+                vec(table, 0..3),
+                vec(elem, 0..3),
+                passive,
+            )
+                .prop_map(move |(functions, tables, passive_elems, passive_data)| {
                     let mut domain = Domain {
                         name: name.clone(),
                         memory,
@@ -97,7 +108,8 @@ fn arb_domain(spans: bool) -> impl Strategy<Value = Domain> {
                         passive_data,
                         imports: imports.clone(),
                         globals: globals.clone(),
-                        table,
+                        tables,
+                        passive_elems,
                         functions,
                         span,
                     };
@@ -105,8 +117,7 @@ fn arb_domain(spans: bool) -> impl Strategy<Value = Domain> {
                     make_unique(domain.globals.iter_mut().map(|g| &mut g.name));
                     make_unique(domain.functions.iter_mut().map(|f| &mut f.name));
                     domain
-                },
-            )
+                })
         })
 }
 
@@ -217,12 +228,18 @@ pub fn arb_type(cap_depth: u32) -> BoxedStrategy<Type> {
         Type::F64,
         Type::Region,
         Type::Buf,
+        Type::FuncRef,
+        Type::ExternRef,
     ]);
     if cap_depth == 0 {
         return leaf.boxed();
     }
     let cap = arb_signature(cap_depth - 1).prop_map(|sig| Type::Cap(Box::new(sig)));
     prop_oneof![4 => leaf, 1 => cap].boxed()
+}
+
+fn arb_ref_type() -> impl Strategy<Value = RefType> {
+    select(vec![RefType::Func, RefType::Extern])
 }
 
 fn arb_num_type() -> impl Strategy<Value = NumType> {
@@ -390,9 +407,40 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
             .prop_map(|(segment, dst, src, len)| Op::MemoryInit { segment, dst, src, len })
             .boxed(),
         any::<u32>().prop_map(|segment| Op::DataDrop { segment }).boxed(),
-        (v(), v(), v())
-            .prop_map(|(dst, src, len)| Op::TableCopy { dst, src, len })
+        (0..3u32, 0..3u32, v(), v(), v())
+            .prop_map(|(dst_table, src_table, dst, src, len)| Op::TableCopy {
+                dst_table,
+                src_table,
+                dst,
+                src,
+                len,
+            })
             .boxed(),
+        arb_ref_type().prop_map(|ty| Op::RefNull { ty }).boxed(),
+        v().prop_map(|a| Op::RefIsNull { a }).boxed(),
+        (any::<u32>(), v())
+            .prop_map(|(table, index)| Op::TableGet { table, index })
+            .boxed(),
+        (any::<u32>(), v(), v())
+            .prop_map(|(table, index, value)| Op::TableSet { table, index, value })
+            .boxed(),
+        any::<u32>().prop_map(|table| Op::TableSize { table }).boxed(),
+        (any::<u32>(), v(), v())
+            .prop_map(|(table, init, delta)| Op::TableGrow { table, init, delta })
+            .boxed(),
+        (any::<u32>(), v(), v(), v())
+            .prop_map(|(table, dst, value, len)| Op::TableFill { table, dst, value, len })
+            .boxed(),
+        (any::<u32>(), any::<u32>(), v(), v(), v())
+            .prop_map(|(table, segment, dst, src, len)| Op::TableInit {
+                table,
+                segment,
+                dst,
+                src,
+                len,
+            })
+            .boxed(),
+        any::<u32>().prop_map(|segment| Op::ElemDrop { segment }).boxed(),
         (v(), v()).prop_map(|(ptr, len)| Op::BufMake { ptr, len }).boxed(),
         v().prop_map(|buf| Op::BufPtr { buf }).boxed(),
         v().prop_map(|buf| Op::BufLen { buf }).boxed(),
@@ -426,8 +474,9 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
             })
             .boxed(),
         v().prop_map(|region| Op::RegionFree { region }).boxed(),
-        (arb_signature(MAX_CAP_DEPTH), v(), vec(v(), 0..3))
-            .prop_map(|(sig, index, args)| Op::CallIndirect {
+        (0..3u32, arb_signature(MAX_CAP_DEPTH), v(), vec(v(), 0..3))
+            .prop_map(|(table, sig, index, args)| Op::CallIndirect {
+                table,
                 sig: Box::new(sig),
                 index,
                 args,
@@ -448,6 +497,7 @@ fn arb_op(scope: Scope) -> impl Strategy<Value = Op> {
                 .prop_map(|(func, args)| Op::Call { func, args })
                 .boxed(),
         );
+        ops.push((0..scope.functions).prop_map(|func| Op::RefFunc { func }).boxed());
     }
     if scope.imports > 0 {
         ops.push((0..scope.imports).prop_map(|import| Op::CapGet { import }).boxed());
@@ -505,6 +555,8 @@ pub const ALL_KINDS: &[&str] = &[
     "Type::Cap",
     "Type::Region",
     "Type::Buf",
+    "Type::FuncRef",
+    "Type::ExternRef",
     "Fact::Range",
     "Fact::Lt",
     "Fact::InMemory",
@@ -527,6 +579,16 @@ pub const ALL_KINDS: &[&str] = &[
     "Op::MemoryInit",
     "Op::DataDrop",
     "Op::TableCopy",
+    "Op::RefNull",
+    "Op::RefIsNull",
+    "Op::RefFunc",
+    "Op::TableGet",
+    "Op::TableSet",
+    "Op::TableSize",
+    "Op::TableGrow",
+    "Op::TableFill",
+    "Op::TableInit",
+    "Op::ElemDrop",
     "Op::Call",
     "Op::CallIndirect",
     "Op::GlobalGet",
@@ -556,6 +618,10 @@ pub const ALL_KINDS: &[&str] = &[
     "Global::mut",
     "Table::function",
     "Table::empty",
+    "Table::funcref",
+    "Table::externref",
+    "Elem::funcref",
+    "Elem::externref",
 ];
 
 /// The names of the enum variants (of `ALL_KINDS`) that occur in `m`.
@@ -577,7 +643,22 @@ pub fn kinds_in(m: &Module) -> BTreeSet<&'static str> {
                 kinds.insert("Global::mut");
             }
         }
-        for entry in &d.table {
+        for t in &d.tables {
+            kinds.insert(if t.elem == RefType::Func {
+                "Table::funcref"
+            } else {
+                "Table::externref"
+            });
+        }
+        for s in &d.passive_elems {
+            kinds.insert(if s.elem == RefType::Func {
+                "Elem::funcref"
+            } else {
+                "Elem::externref"
+            });
+        }
+        let entries = d.tables.iter().flat_map(|t| &t.init);
+        for entry in entries.chain(d.passive_elems.iter().flat_map(|s| &s.items)) {
             kinds.insert(if entry.is_some() {
                 "Table::function"
             } else {
@@ -629,6 +710,8 @@ fn type_kinds(ty: &Type, kinds: &mut BTreeSet<&'static str>) {
         }
         Type::Region => "Type::Region",
         Type::Buf => "Type::Buf",
+        Type::FuncRef => "Type::FuncRef",
+        Type::ExternRef => "Type::ExternRef",
     };
     kinds.insert(kind);
 }
@@ -671,6 +754,16 @@ fn op_kind(op: &Op) -> &'static str {
         Op::MemoryInit { .. } => "Op::MemoryInit",
         Op::DataDrop { .. } => "Op::DataDrop",
         Op::TableCopy { .. } => "Op::TableCopy",
+        Op::RefNull { .. } => "Op::RefNull",
+        Op::RefIsNull { .. } => "Op::RefIsNull",
+        Op::RefFunc { .. } => "Op::RefFunc",
+        Op::TableGet { .. } => "Op::TableGet",
+        Op::TableSet { .. } => "Op::TableSet",
+        Op::TableSize { .. } => "Op::TableSize",
+        Op::TableGrow { .. } => "Op::TableGrow",
+        Op::TableFill { .. } => "Op::TableFill",
+        Op::TableInit { .. } => "Op::TableInit",
+        Op::ElemDrop { .. } => "Op::ElemDrop",
         Op::Call { .. } => "Op::Call",
         Op::CallIndirect { .. } => "Op::CallIndirect",
         Op::GlobalGet { .. } => "Op::GlobalGet",
