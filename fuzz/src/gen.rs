@@ -131,8 +131,10 @@ fn val_type(u: &mut ByteChoices, caps: &[Signature]) -> Type {
         45..=64 => Type::I64,
         65..=71 => Type::F32,
         72..=79 => Type::F64,
-        80..=87 => Type::Buf,
-        88..=94 => Type::Region,
+        80..=85 => Type::Buf,
+        86..=90 => Type::Region,
+        91..=92 => Type::FuncRef,
+        93..=94 => Type::ExternRef,
         _ if !caps.is_empty() => Type::Cap(Box::new(caps[u.index(caps.len())].clone())),
         _ => Type::I32,
     }
@@ -181,10 +183,22 @@ enum OpKind {
     RegionRead,
     RegionWrite,
     RegionFree,
+    RefNull,
+    RefIsNull,
+    RefFunc,
+    TableGet,
+    TableSet,
+    TableSize,
+    TableGrow,
+    TableFill,
+    TableInit,
+    TableCopy,
+    ElemDrop,
+    CallIndirect,
 }
 
 impl OpKind {
-    const ALL: [OpKind; 27] = [
+    const ALL: [OpKind; 39] = [
         OpKind::Const,
         OpKind::IntBinary,
         OpKind::FloatBinary,
@@ -212,6 +226,18 @@ impl OpKind {
         OpKind::RegionRead,
         OpKind::RegionWrite,
         OpKind::RegionFree,
+        OpKind::RefNull,
+        OpKind::RefIsNull,
+        OpKind::RefFunc,
+        OpKind::TableGet,
+        OpKind::TableSet,
+        OpKind::TableSize,
+        OpKind::TableGrow,
+        OpKind::TableFill,
+        OpKind::TableInit,
+        OpKind::TableCopy,
+        OpKind::ElemDrop,
+        OpKind::CallIndirect,
     ];
 }
 
@@ -238,6 +264,8 @@ struct DomPlan {
     data: Vec<DataSegment>,
     imports: Vec<Import>,
     funcs: Vec<FuncPlan>,
+    tables: Vec<Table>,
+    elems: Vec<ElemSegment>,
 }
 
 impl DomPlan {
@@ -258,6 +286,10 @@ impl DomainTypes for DomPlan {
 
     fn global_type(&self, _: u32) -> Option<NumType> {
         None
+    }
+
+    fn table_type(&self, table: u32) -> Option<RefType> {
+        self.tables.get(table as usize).map(|t| t.elem)
     }
 }
 
@@ -293,8 +325,8 @@ pub fn module(u: &mut ByteChoices) -> Module {
             passive_data: Vec::new(),
             imports: p.imports.clone(),
             globals: Vec::new(),
-            tables: Vec::new(),
-            passive_elems: Vec::new(),
+            tables: p.tables.clone(),
+            passive_elems: p.elems.clone(),
             functions,
             span: None,
         });
@@ -356,6 +388,39 @@ fn plan_domain(u: &mut ByteChoices, di: usize) -> DomPlan {
             sig: signature(u, &[]),
         });
     }
+    let nfuncs = funcs.len() as u32;
+    // Entries name functions of the domain, rarely one past them; an externref
+    // table or segment rarely holds a function (which the verifier refuses).
+    let entries = |u: &mut ByteChoices, elem: RefType, n: usize| -> Vec<Option<u32>> {
+        (0..n)
+            .map(|_| match (elem, u.below(10)) {
+                (RefType::Func, 0..=5) => Some(u.int_in_range(0..=nfuncs - 1)),
+                (_, 9) if u.rare(20) => Some(nfuncs),
+                _ => None,
+            })
+            .collect()
+    };
+    let ref_type = |u: &mut ByteChoices| if u.chance(70) { RefType::Func } else { RefType::Extern };
+    let mut tables = Vec::new();
+    for _ in 0..u.int_in_range(0..=2usize) {
+        let elem = ref_type(u);
+        let n = u.int_in_range(0..=6usize);
+        let init = entries(u, elem, n);
+        // Rarely below the initial size, which the verifier refuses.
+        let maximum = if u.rare(30) {
+            0
+        } else {
+            n as u32 + u.int_in_range(0..=8u32)
+        };
+        tables.push(Table { elem, init, maximum });
+    }
+    let mut elems = Vec::new();
+    for _ in 0..u.int_in_range(0..=2usize) {
+        let elem = ref_type(u);
+        let n = u.int_in_range(0..=4usize);
+        let items = entries(u, elem, n);
+        elems.push(ElemSegment { elem, items });
+    }
     DomPlan {
         name,
         memory,
@@ -363,6 +428,8 @@ fn plan_domain(u: &mut ByteChoices, di: usize) -> DomPlan {
         data,
         imports: Vec::new(),
         funcs,
+        tables,
+        elems,
     }
 }
 
@@ -837,6 +904,17 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 let len = self.operand(&Type::I32);
                 Op::RegionNew { len }
             }
+            Type::FuncRef => {
+                let nf = self.dom.funcs.len();
+                if self.u.chance(50) {
+                    Op::RefFunc {
+                        func: self.u.index(nf) as u32,
+                    }
+                } else {
+                    Op::RefNull { ty: RefType::Func }
+                }
+            }
+            Type::ExternRef => Op::RefNull { ty: RefType::Extern },
             Type::Cap(sig) => {
                 let found: Vec<usize> = (0..self.dom.imports.len())
                     .filter(|&i| self.dom.imports[i].sig == **sig)
@@ -1311,8 +1389,150 @@ impl<'p, 'a, 'u> FnGen<'p, 'a, 'u> {
                 let len = self.operand(&Type::I32);
                 region_transfer(matches!(kind, OpKind::RegionRead), region, index, addr, len)
             }
+            OpKind::RefNull => {
+                let ty = if self.u.chance(50) {
+                    Type::FuncRef
+                } else {
+                    Type::ExternRef
+                };
+                self.materialize(&ty);
+                return;
+            }
+            OpKind::RefIsNull => {
+                let ty = if self.u.chance(50) {
+                    Type::FuncRef
+                } else {
+                    Type::ExternRef
+                };
+                Op::RefIsNull { a: self.operand(&ty) }
+            }
+            OpKind::RefFunc => {
+                let nf = self.dom.funcs.len();
+                let func = if self.u.rare(30) { nf } else { self.u.index(nf) };
+                Op::RefFunc { func: func as u32 }
+            }
+            OpKind::TableGet => {
+                let (table, _) = self.table();
+                Op::TableGet {
+                    table,
+                    index: self.table_index(table),
+                }
+            }
+            OpKind::TableSet | OpKind::TableFill | OpKind::TableGrow => {
+                let (table, elem) = self.table();
+                let value = self.operand(elem.as_type());
+                let at = self.table_index(table);
+                match kind {
+                    OpKind::TableSet => Op::TableSet {
+                        table,
+                        index: at,
+                        value,
+                    },
+                    OpKind::TableFill => Op::TableFill {
+                        table,
+                        dst: at,
+                        value,
+                        len: self.operand(&Type::I32),
+                    },
+                    _ => Op::TableGrow {
+                        table,
+                        init: value,
+                        delta: self.operand(&Type::I32),
+                    },
+                }
+            }
+            OpKind::TableSize => Op::TableSize { table: self.table().0 },
+            OpKind::TableInit => {
+                let (table, _) = self.table();
+                let ne = self.dom.elems.len();
+                let segment = if ne == 0 || self.u.rare(30) {
+                    ne
+                } else {
+                    self.u.index(ne)
+                } as u32;
+                let dst = self.table_index(table);
+                let src = self.operand(&Type::I32);
+                let len = self.operand(&Type::I32);
+                Op::TableInit {
+                    table,
+                    segment,
+                    dst,
+                    src,
+                    len,
+                }
+            }
+            OpKind::TableCopy => {
+                let (dst_table, _) = self.table();
+                let (src_table, _) = self.table();
+                let dst = self.table_index(dst_table);
+                let src = self.table_index(src_table);
+                let len = self.operand(&Type::I32);
+                Op::TableCopy {
+                    dst_table,
+                    src_table,
+                    dst,
+                    src,
+                    len,
+                }
+            }
+            OpKind::ElemDrop => {
+                let ne = self.dom.elems.len();
+                let segment = if ne == 0 || self.u.rare(30) {
+                    ne
+                } else {
+                    self.u.index(ne)
+                } as u32;
+                Op::ElemDrop { segment }
+            }
+            OpKind::CallIndirect => {
+                let (table, _) = self.table();
+                let index = self.table_index(table);
+                // Usually the signature of a function of the domain, so that some
+                // calls reach one.
+                let sig = if self.u.chance(80) {
+                    self.dom.funcs[self.u.index(self.dom.funcs.len())].sig.clone()
+                } else {
+                    signature(self.u, &[])
+                };
+                let mut args = Vec::new();
+                for p in &sig.params {
+                    args.push(self.operand(p));
+                }
+                self.mangle_args(&mut args);
+                Op::CallIndirect {
+                    table,
+                    sig: Box::new(sig),
+                    index,
+                    args,
+                }
+            }
         };
         self.emit(op);
+    }
+
+    /// A table of the domain and its type; rarely one past them (funcref).
+    fn table(&mut self) -> (u32, RefType) {
+        let n = self.dom.tables.len();
+        if n == 0 || self.u.rare(30) {
+            return (n as u32, RefType::Func);
+        }
+        let t = self.u.index(n);
+        (t as u32, self.dom.tables[t].elem)
+    }
+
+    /// An index into table `table`: usually within its initial size, sometimes just
+    /// past it, sometimes anything.
+    fn table_index(&mut self, table: u32) -> Value {
+        let n = self.dom.tables.get(table as usize).map_or(0, |t| t.init.len()) as i32;
+        let i = match self.u.below(10) {
+            0..=6 if n > 0 => self.u.int_in_range(0..=n - 1),
+            7..=8 => n,
+            _ => return self.operand(&Type::I32),
+        };
+        match self.emit(Op::Const(Const::I32(i))).first() {
+            Some(&v) => v,
+            None => self.operand(&Type::I32),
+        }
     }
 
     /// Rarely, one argument too many or too few.

@@ -95,6 +95,8 @@ fn default_args(params: &[Type]) -> Option<Vec<Val>> {
             Type::F32 => Some(Val::F32(0)),
             Type::F64 => Some(Val::F64(0)),
             Type::Buf => Some(Val::Buf { ptr: 0, len: 0 }),
+            Type::FuncRef => Some(Val::FuncRef(None)),
+            Type::ExternRef => Some(Val::ExternRef(Some(7))),
             Type::Region | Type::Cap(_) => None,
         })
         .collect()

@@ -53,6 +53,18 @@ pub const WASMI_DEPTH: usize = 1_000;
 /// Calls of exported functions per module (each export in turn, round after round).
 pub const MAX_CALLS: usize = 24;
 
+/// What a non-null funcref is compared as with wasmi: which function it names is
+/// not comparable between engines (each numbers its own).
+pub const SOME_FUNC: u32 = u32::MAX;
+
+/// A capjit result as it is compared with wasmi's.
+fn comparable(v: &Val) -> Val {
+    match *v {
+        Val::FuncRef(Some(_)) => Val::FuncRef(Some(SOME_FUNC)),
+        other => other,
+    }
+}
+
 /// A generated test case: the module and how to call it.
 #[derive(Clone, Debug)]
 pub struct Case {
@@ -151,7 +163,9 @@ pub fn smith_config(u: &mut Unstructured<'_>) -> arbitrary::Result<wasm_smith::C
         // The frontend's scope.
         simd_enabled: false,
         relaxed_simd_enabled: false,
-        reference_types_enabled: false,
+        // Reference types in half the cases: funcref/externref values, several
+        // tables, table.* and ref.* operators, passive and declared segments.
+        reference_types_enabled: knobs & 0x40 != 0,
         threads_enabled: false,
         shared_everything_threads_enabled: false,
         tail_call_enabled: false,
@@ -168,7 +182,7 @@ pub fn smith_config(u: &mut Unstructured<'_>) -> arbitrary::Result<wasm_smith::C
         saturating_float_to_int_enabled: true,
         sign_extension_ops_enabled: true,
         max_memories: 1,
-        max_tables: 1,
+        max_tables: if knobs & 0x40 != 0 { 3 } else { 1 },
         max_imports: 0,
         max_tags: 0,
         max_memory32_bytes: u64::from(MAX_PAGES) * 65536,
@@ -235,8 +249,9 @@ fn smith(u: &mut Unstructured<'_>, imports: Option<Vec<u8>>) -> Option<Vec<u8>> 
     Some(module.to_bytes())
 }
 
-/// A module whose imports are the function exports of `a` (for wasm-smith's
-/// `available_imports`), or `None` if it has none (or does not translate).
+/// A module whose imports are the function exports of `a` that take and return
+/// numbers only (for wasm-smith's `available_imports`), or `None` if it has none
+/// (or does not translate).
 fn importable(a: &[u8]) -> Option<Vec<u8>> {
     let t = translate(&[WasmInput {
         name: module_name(0),
@@ -245,8 +260,14 @@ fn importable(a: &[u8]) -> Option<Vec<u8>> {
     .ok()?;
     let d = &t.module.domains[0];
     let mut wat = String::from("(module");
+    let mut any = false;
     for e in &t.exports {
         let f = d.functions.iter().find(|f| f.name == e.function)?;
+        // References do not cross domains: such a function is for the host only.
+        if f.sig.params.iter().chain(&f.sig.results).any(|t| t.ref_type().is_some()) {
+            continue;
+        }
+        any = true;
         let ty = |ts: &[Type]| {
             ts.iter()
                 .map(|t| match t {
@@ -267,7 +288,7 @@ fn importable(a: &[u8]) -> Option<Vec<u8>> {
         );
     }
     wat.push(')');
-    if t.exports.is_empty() {
+    if !any {
         return None;
     }
     capjit_wasm::to_wasm_binary(wat.as_bytes()).ok()
@@ -381,7 +402,9 @@ impl Rng {
                 ];
                 Val::F64(if edge { F[pick % F.len()] } else { r })
             }
-            // The frontend makes numeric signatures only.
+            // The host holds no function of the domain: a funcref argument is null.
+            Type::FuncRef => Val::FuncRef(None),
+            Type::ExternRef => Val::ExternRef((!edge).then_some(r as u32)),
             _ => Val::I32(0),
         }
     }
@@ -586,13 +609,21 @@ mod oracle {
         }
     }
 
-    fn val(v: &wasmi::Val) -> Val {
+    /// A wasmi value as capjit's, a non-null funcref as [`super::SOME_FUNC`] (which
+    /// function is not comparable: each engine numbers its own) and an externref
+    /// as the handle it was made from.
+    fn val(store: &wasmi::Store<wasmi::StoreLimits>, v: &wasmi::Val) -> Val {
         match v {
             wasmi::Val::I32(x) => Val::I32(*x),
             wasmi::Val::I64(x) => Val::I64(*x),
             wasmi::Val::F32(x) => Val::F32(x.to_bits()),
             wasmi::Val::F64(x) => Val::F64(x.to_bits()),
-            // Not made: the frontend's features have numbers only.
+            wasmi::Val::FuncRef(f) => Val::FuncRef((!f.is_null()).then_some(super::SOME_FUNC)),
+            wasmi::Val::ExternRef(e) => Val::ExternRef(
+                e.val()
+                    .map(|e| e.data(store).downcast_ref::<u32>().copied().unwrap_or(u32::MAX)),
+            ),
+            // Not made: the frontend's features have no other values.
             _ => Val::Cap(u32::MAX),
         }
     }
@@ -681,11 +712,16 @@ mod oracle {
                     Val::I64(x) => wasmi::Val::I64(x),
                     Val::F32(b) => wasmi::Val::F32(wasmi::F32::from_bits(b)),
                     Val::F64(b) => wasmi::Val::F64(wasmi::F64::from_bits(b)),
+                    Val::FuncRef(_) => wasmi::Val::FuncRef(wasmi::Nullable::Null),
+                    Val::ExternRef(None) => wasmi::Val::ExternRef(wasmi::Nullable::Null),
+                    Val::ExternRef(Some(h)) => {
+                        wasmi::Val::ExternRef(wasmi::Nullable::Val(wasmi::ExternRef::new(&mut self.store, h)))
+                    }
                     _ => wasmi::Val::I32(0),
                 })
                 .collect();
             match f.call(&mut self.store, &inputs, &mut out) {
-                Ok(()) => WRes::Ok(out.iter().map(val).collect()),
+                Ok(()) => WRes::Ok(out.iter().map(|v| val(&self.store, v)).collect()),
                 Err(e) => from_error(e),
             }
         }
@@ -693,7 +729,7 @@ mod oracle {
         /// The value of exported global `name` of module `m`.
         pub fn global(&self, m: usize, name: &str) -> Option<Vec<Val>> {
             let g = self.instances.get(m)?.get_global(&self.store, name)?;
-            Some(vec![val(&g.get(&self.store))])
+            Some(vec![val(&self.store, &g.get(&self.store))])
         }
 
         /// Module `m`'s memory (modules export everything), if it has one.
@@ -879,7 +915,7 @@ fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
                 };
                 if let Some(wr) = wr.filter(|wr| !wr.exhausted()) {
                     let agree = match (&r, &wr) {
-                        (Ok(a), oracle::WRes::Ok(b)) => a == b,
+                        (Ok(a), oracle::WRes::Ok(b)) => a.iter().map(comparable).eq(b.iter().copied()),
                         (Err(RunError::Trap(tc)), oracle::WRes::Trap(wc)) => same_trap(tc.code, *wc),
                         _ => false,
                     };
