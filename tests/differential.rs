@@ -331,7 +331,7 @@ fn expected_opcodes() -> BTreeSet<String> {
     ] {
         add(s.into());
     }
-    for t in ["i32", "i64", "f32", "f64", "buf", "region"] {
+    for t in ["i32", "i64", "f32", "f64", "buf", "region", "funcref"] {
         add(format!("select.{t}"));
     }
     for (t, narrow) in [
@@ -360,6 +360,17 @@ fn expected_opcodes() -> BTreeSet<String> {
         "memory.grow",
         "memory.copy",
         "memory.fill",
+        "ref.null",
+        "ref.is_null",
+        "ref.func",
+        "table.get",
+        "table.set",
+        "table.size",
+        "table.grow",
+        "table.fill",
+        "table.copy",
+        "table.init",
+        "elem.drop",
         "call",
         "call_indirect",
         "global.get",

@@ -33,9 +33,9 @@ use std::sync::{Arc, Mutex};
 use capjit::{Backend, Config, Instance};
 use capjit_ir::exec::{DomainStatus, IdcEvent, Limits, RunError, TrapInfo};
 use capjit_ir::{
-    BinOp, Const, ConvOp, DataSegment, Domain, Fact, Function, Global, Import, ImportSource, Inbox, IntCC, MemAccess,
-    Memory, Module, NumType, Op, RefType, RegionHandle, Signature, Table, Terminator, Type, UnOp, Val, Value,
-    PAGE_SIZE,
+    BinOp, Const, ConvOp, DataSegment, Domain, ElemSegment, Fact, Function, Global, Import, ImportSource, Inbox, IntCC,
+    MemAccess, Memory, Module, NumType, Op, RefType, RegionHandle, Signature, Table, Terminator, Type, UnOp, Val,
+    Value, PAGE_SIZE,
 };
 use capjit_testgen::ops::{
     region_transfer, CONVERSIONS, FLOAT_BINOPS, FLOAT_CCS, FLOAT_UNOPS, INT_BINOPS, INT_UNOPS, LOADS,
@@ -324,6 +324,9 @@ struct DomInfo {
     globals: Vec<Global>,
     /// The function table: a function index per entry, never `main`.
     table: Vec<Option<u32>>,
+    /// All the domain's tables ([`domain_tables`]) and its passive element segment.
+    tables: Vec<Table>,
+    elems: Vec<ElemSegment>,
 }
 
 /// Whether a signature holds numbers only (what `call_indirect` may use).
@@ -569,8 +572,10 @@ fn generate_with(c: &mut FnChoices) -> Case {
 
     let app_globals = random_globals(c);
     let app_table = random_table(c, &app_funcs, Some(0));
+    let app_refs = domain_tables(c, &app_funcs, &app_table);
     let svc_globals = random_globals(c);
     let svc_table = random_table(c, &svc_funcs, None);
+    let svc_refs = domain_tables(c, &svc_funcs, &svc_table);
     let info = |name: &str,
                 mem: Memory,
                 funcs: &[FnInfo],
@@ -578,7 +583,8 @@ fn generate_with(c: &mut FnChoices) -> Case {
                 kinds: &[ImpKind],
                 main,
                 globals: &[Global],
-                table: &[Option<u32>]| DomInfo {
+                table: &[Option<u32>],
+                refs: &(Vec<Table>, Vec<ElemSegment>)| DomInfo {
         name: name.into(),
         initial_bytes: mem.initial as u64 * PAGE_SIZE,
         funcs: funcs.to_vec(),
@@ -593,6 +599,8 @@ fn generate_with(c: &mut FnChoices) -> Case {
         main,
         globals: globals.to_vec(),
         table: table.to_vec(),
+        tables: refs.0.clone(),
+        elems: refs.1.clone(),
     };
     let app_info = info(
         "app",
@@ -603,6 +611,7 @@ fn generate_with(c: &mut FnChoices) -> Case {
         Some(0),
         &app_globals,
         &app_table,
+        &app_refs,
     );
     let svc_info = info(
         "svc",
@@ -613,6 +622,7 @@ fn generate_with(c: &mut FnChoices) -> Case {
         None,
         &svc_globals,
         &svc_table,
+        &svc_refs,
     );
 
     let mut domains = Vec::new();
@@ -629,8 +639,8 @@ fn generate_with(c: &mut FnChoices) -> Case {
         passive_data: vec![],
         imports: app_imports,
         globals: app_globals,
-        tables: funcref_tables(app_table),
-        passive_elems: vec![],
+        tables: app_info.tables.clone(),
+        passive_elems: app_info.elems.clone(),
         functions,
         span: None,
     });
@@ -648,8 +658,8 @@ fn generate_with(c: &mut FnChoices) -> Case {
             passive_data: vec![],
             imports: svc_imports,
             globals: svc_globals,
-            tables: funcref_tables(svc_table),
-            passive_elems: vec![],
+            tables: svc_info.tables.clone(),
+            passive_elems: svc_info.elems.clone(),
             functions,
             span: None,
         };
@@ -829,7 +839,12 @@ impl<'g, 'c> FnGen<'g, 'c> {
     fn make(&mut self, t: &Type) -> Value {
         match t {
             Type::I32 | Type::I64 | Type::F32 | Type::F64 => self.konst(t),
-            Type::FuncRef | Type::ExternRef => unreachable!("the generator makes no reference values"),
+            Type::FuncRef if self.c.chance(75) => {
+                let func = self.c.below(self.dom.funcs.len() as u32);
+                self.emit1(Op::RefFunc { func }, Type::FuncRef)
+            }
+            Type::FuncRef => self.emit1(Op::RefNull { ty: RefType::Func }, Type::FuncRef),
+            Type::ExternRef => self.emit1(Op::RefNull { ty: RefType::Extern }, Type::ExternRef),
             Type::Region => {
                 let len = if self.risky() {
                     self.c.pick(&[0, 1, 8])
@@ -981,6 +996,7 @@ impl<'g, 'c> FnGen<'g, 'c> {
             2,
             w(mem, 3),
             w(!self.dom.table.is_empty(), 4),
+            3,
         ]) {
             0 => self.inst(),
             1 => self.diamond(),
@@ -990,7 +1006,121 @@ impl<'g, 'c> FnGen<'g, 'c> {
             5 => self.call_cap(),
             6 => self.early_exit(),
             7 => self.guarded_access(),
-            _ => self.indirect_call(),
+            8 => self.indirect_call(),
+            _ => self.refs(),
+        }
+    }
+
+    /// A statement on tables 1 and 2 ([`domain_tables`]) and the element segment:
+    /// every `table.*` operation, `ref.*` and a typed `select` of funcrefs; what
+    /// it reads (`ref.is_null`, sizes, `table.grow`'s answer) is observed. Indices
+    /// are below the declared size (tables never shrink below it), or when risky
+    /// anything.
+    fn refs(&mut self) {
+        let declared = self.dom.tables[1].init.len() as i32;
+        let segment = self.dom.elems[0].items.len() as i32;
+        let index = |g: &mut Self, n: i32| {
+            if g.risky() {
+                g.iconst_pick(&[n, n + 4, -1, i32::MIN])
+            } else {
+                g.iconst_below(n.max(1) as u32)
+            }
+        };
+        match self.c.below(8) {
+            0 => {
+                let r = self.val(&Type::FuncRef);
+                let r = if self.c.chance(30) {
+                    let cond = self.val(&Type::I32);
+                    let other = self.val(&Type::FuncRef);
+                    let op = Op::Select {
+                        ty: Type::FuncRef,
+                        cond,
+                        a: r,
+                        b: other,
+                    };
+                    self.emit1(op, Type::FuncRef)
+                } else {
+                    r
+                };
+                let i = index(self, declared);
+                self.emit0(Op::TableSet {
+                    table: 1,
+                    index: i,
+                    value: r,
+                });
+            }
+            1 | 2 => {
+                let (table, ty, n) = if self.c.chance(60) {
+                    (1, Type::FuncRef, declared)
+                } else {
+                    (2, Type::ExternRef, 2)
+                };
+                if self.c.chance(30) {
+                    let i = index(self, n);
+                    let value = self.val(&ty);
+                    self.emit0(Op::TableSet { table, index: i, value });
+                }
+                let i = index(self, n);
+                let r = self.emit1(Op::TableGet { table, index: i }, ty);
+                let null = self.emit1(Op::RefIsNull { a: r }, Type::I32);
+                self.observe(null);
+            }
+            3 => {
+                let table = self.c.pick(&[1, 2]);
+                let ty = if table == 1 { Type::FuncRef } else { Type::ExternRef };
+                let init = self.val(&ty);
+                let delta = if self.risky() {
+                    self.iconst_pick(&[-1, 5, 1 << 30])
+                } else {
+                    self.iconst_below(3)
+                };
+                let old = self.emit1(Op::TableGrow { table, init, delta }, Type::I32);
+                self.observe(old);
+                let size = self.emit1(Op::TableSize { table }, Type::I32);
+                self.observe(size);
+            }
+            4 => {
+                let dst = index(self, declared);
+                let value = self.val(&Type::FuncRef);
+                let len = self.iconst_below(3);
+                self.emit0(Op::TableFill {
+                    table: 1,
+                    dst,
+                    value,
+                    len,
+                });
+            }
+            5 => {
+                // From the call table or within table 1; never into the call table.
+                let (src_table, n) = if self.c.chance(50) {
+                    (0, self.dom.table.len() as i32)
+                } else {
+                    (1, declared)
+                };
+                let dst = index(self, declared);
+                let src = index(self, n);
+                let len = self.iconst_below(3);
+                self.emit0(Op::TableCopy {
+                    dst_table: 1,
+                    src_table,
+                    dst,
+                    src,
+                    len,
+                });
+            }
+            6 => {
+                let dst = index(self, declared);
+                let src = index(self, segment);
+                let len = self.iconst_below(3);
+                self.emit0(Op::TableInit {
+                    table: 1,
+                    segment: 0,
+                    dst,
+                    src,
+                    len,
+                });
+            }
+            _ => self.emit0(Op::ElemDrop { segment: 0 }),
         }
     }
 
@@ -2445,14 +2575,35 @@ pub fn parse_case(text: &str) -> Result<Case, String> {
     })
 }
 
-/// A domain's one funcref table holding `entries` (none when empty), not growable.
-fn funcref_tables(entries: Vec<Option<u32>>) -> Vec<Table> {
-    if entries.is_empty() {
-        return vec![];
-    }
-    vec![Table {
-        elem: RefType::Func,
-        maximum: entries.len() as u32,
-        init: entries,
-    }]
+/// A domain's tables: 0 is `call_indirect`'s (`table`, never changed at run time,
+/// so the generator knows its entries); 1, a funcref table, and 2, an externref
+/// table, are what the reference statements change (`FnGen::refs`), each with
+/// room to grow; and one passive element segment for `table.init` into table 1.
+fn domain_tables(c: &mut FnChoices, funcs: &[FnInfo], table: &[Option<u32>]) -> (Vec<Table>, Vec<ElemSegment>) {
+    let scratch = random_table(c, funcs, None);
+    let items = random_table(c, funcs, None);
+    let tables = vec![
+        Table {
+            elem: RefType::Func,
+            init: table.to_vec(),
+            maximum: table.len() as u32,
+        },
+        Table {
+            elem: RefType::Func,
+            maximum: scratch.len() as u32 + 4,
+            init: scratch,
+        },
+        Table {
+            elem: RefType::Extern,
+            init: vec![None; 2],
+            maximum: 4,
+        },
+    ];
+    (
+        tables,
+        vec![ElemSegment {
+            elem: RefType::Func,
+            items,
+        }],
+    )
 }
