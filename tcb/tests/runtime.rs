@@ -5,8 +5,9 @@
 //! paths between the runtime, the contexts and the helpers.
 
 use capjit_ir::exec::{DomainStatus, Limits};
+use capjit_ir::resources::TABLE_ENTRY_BYTES;
 use capjit_ir::{parse_module, TrapCode, PAGE_SIZE};
-use capjit_tcb::ctx::{DomainCtx, TableEntry};
+use capjit_tcb::ctx::{DomainCtx, TableEntry, REF_NULL};
 use capjit_tcb::helpers::*;
 use capjit_tcb::{CodeTable, Runtime, Shared};
 
@@ -212,4 +213,115 @@ domain app {
     rt.revoke(1, 0);
     let status = from_code!(capjit_tcb::idc::capjit_call_cap(app, 0, slots.as_mut_ptr()));
     assert_eq!(status, TrapCode::CapRevoked.code());
+}
+
+/// Two funcref tables (one may grow by 3) and an element segment, without code:
+/// each function's entry carries a made-up code address that is never called.
+const TABLES: &str = r#"
+domain t {
+  table [f, -] max 5
+  table [g]
+  elem [g, f, g]
+  func f() {
+  block0:
+    return
+  }
+  export func g() {
+  block0:
+    return
+  }
+}"#;
+
+fn table_runtime() -> Shared<Runtime> {
+    let m = parse_module(TABLES).expect("parses");
+    let v = capjit_verifier::verify(&m).expect("verifies");
+    let entry = |i: u64| TableEntry {
+        code: (0x1000 + 0x100 * i as usize) as *const u8,
+        sig: 1,
+        item: i,
+    };
+    let code = CodeTable {
+        entries: vec![vec![None, None]],
+        functions: vec![vec![None, None]],
+        table_entries: vec![vec![entry(0), entry(1)]],
+    };
+    Runtime::new(&v, code, Limits::default(), Box::new(std::io::sink())).expect("links")
+}
+
+/// Table `t` as generated code sees it through the context: (code, item) per entry.
+fn view(rt: &Runtime, t: usize) -> Vec<(usize, u64)> {
+    let ctx = rt.domains()[0].context();
+    // SAFETY: the runtime keeps `ctx.tables` pointing at one view per table of the
+    // domain, each describing its table's current entries; nothing runs meanwhile.
+    unsafe {
+        let v = *ctx.tables.add(t);
+        std::slice::from_raw_parts(v.base, v.len as usize)
+            .iter()
+            .map(|e| (e.code as usize, e.item))
+            .collect()
+    }
+}
+
+/// `table.get` through the helper: the reference, or the trap code.
+fn get(rt: &Runtime, t: u32, i: u32) -> Result<u64, u32> {
+    let c = ctx(rt, 0);
+    match from_code!(capjit_table_get(c, t, i)) {
+        0 => Ok(rt.domains()[0].context().scratch[0]),
+        status => Err(status),
+    }
+}
+
+#[test]
+fn tables_follow_growth_changes_and_restart() {
+    let mut rt = table_runtime();
+    let c = ctx(&rt, 0);
+    let oob = code(TrapCode::TableOutOfBounds);
+    assert_eq!(view(&rt, 0), [(0x1000, 0), (0, REF_NULL)]);
+    assert_eq!(
+        (get(&rt, 0, 0), get(&rt, 0, 1), get(&rt, 0, 2)),
+        (Ok(0), Ok(REF_NULL), Err(oob))
+    );
+    // Growing moves the entries; the view follows, and the budget pays.
+    let used = rt.budget_used();
+    assert_eq!(from_code!(capjit_table_grow(c, 0, 1, 3)), 2);
+    assert_eq!(rt.budget_used(), used + 3 * TABLE_ENTRY_BYTES);
+    assert_eq!(from_code!(capjit_table_grow(c, 0, REF_NULL, 1)), -1, "past the maximum");
+    assert_eq!(from_code!(capjit_table_grow(c, 1, REF_NULL, 0)), 1, "by nothing");
+    assert_eq!(from_code!(capjit_table_size(c, 0)), 5);
+    assert_eq!(view(&rt, 0)[2..], [(0x1100, 1); 3]);
+    // Set, fill, copy between tables and init from the segment, each checked whole.
+    assert_eq!(from_code!(capjit_table_set(c, 0, 4, REF_NULL)), 0);
+    assert_eq!(from_code!(capjit_table_set(c, 0, 5, 0)), oob);
+    assert_eq!(
+        from_code!(capjit_table_fill(c, 0, 3, 0, 3)),
+        oob,
+        "one entry past the end"
+    );
+    assert_eq!(from_code!(capjit_table_fill(c, 0, 3, 0, 2)), 0);
+    assert_eq!(from_code!(capjit_table_copy(c, 1, 0, 0, 1, 1)), 0);
+    assert_eq!(view(&rt, 1), [(0, REF_NULL)]);
+    assert_eq!(from_code!(capjit_table_init(c, 0, 0, 0, 1, 2)), 0);
+    assert_eq!(
+        view(&rt, 0),
+        [(0x1000, 0), (0x1100, 1), (0x1100, 1), (0x1000, 0), (0x1000, 0)]
+    );
+    assert_eq!(from_code!(capjit_table_init(c, 0, 0, 4, 2, 2)), oob);
+    assert_eq!(from_code!(capjit_elem_drop(c, 0)), 0);
+    assert_eq!(
+        from_code!(capjit_table_init(c, 0, 0, 0, 0, 1)),
+        oob,
+        "a dropped segment is empty"
+    );
+    assert_eq!(from_code!(capjit_table_init(c, 0, 0, 0, 0, 0)), 0);
+    // A restart puts back the declared entries and gives the growth back.
+    assert!(rt.restart(0));
+    assert_eq!(rt.budget_used(), used);
+    assert_eq!(view(&rt, 0), [(0x1000, 0), (0, REF_NULL)]);
+    assert_eq!(view(&rt, 1), [(0x1100, 1)]);
+    assert_eq!(
+        from_code!(capjit_table_init(c, 1, 0, 0, 2, 1)),
+        0,
+        "the segment is back"
+    );
+    assert_eq!(view(&rt, 1), [(0x1100, 1)]);
 }
