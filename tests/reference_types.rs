@@ -73,7 +73,11 @@ fn the_host_cannot_forge_a_funcref() {
         // A funcref the domain gave out works when handed back.
         let seven = inst.invoke("app", "seven_ref", &[]).unwrap();
         assert!(matches!(seven[..], [Val::FuncRef(Some(_))]), "{backend:?}: {seven:?}");
-        assert_eq!(inst.invoke("app", "call", &seven).unwrap(), [Val::I32(7)], "{backend:?}");
+        assert_eq!(
+            inst.invoke("app", "call", &seven).unwrap(),
+            [Val::I32(7)],
+            "{backend:?}"
+        );
         // Null: the call through the null entry traps, and only the domain faults.
         let r = inst.invoke("app", "call", &[Val::FuncRef(None)]);
         assert!(matches!(r, Err(RunError::Trap(_))), "{backend:?}: {r:?}");
@@ -86,7 +90,10 @@ fn externref_handles_come_back_unchanged() {
         let mut inst = instance(backend, Limits::default());
         let swap = |inst: &mut Instance, v: Val| inst.invoke("app", "swap", &[v]).unwrap();
         assert_eq!(swap(&mut inst, Val::ExternRef(Some(u32::MAX))), [Val::ExternRef(None)]);
-        assert_eq!(swap(&mut inst, Val::ExternRef(Some(0))), [Val::ExternRef(Some(u32::MAX))]);
+        assert_eq!(
+            swap(&mut inst, Val::ExternRef(Some(0))),
+            [Val::ExternRef(Some(u32::MAX))]
+        );
         assert_eq!(swap(&mut inst, Val::ExternRef(None)), [Val::ExternRef(Some(0))]);
         // A number is not a handle.
         let r = inst.invoke("app", "swap", &[Val::I64(0)]);

@@ -264,7 +264,12 @@ fn importable(a: &[u8]) -> Option<Vec<u8>> {
     for e in &t.exports {
         let f = d.functions.iter().find(|f| f.name == e.function)?;
         // References do not cross domains: such a function is for the host only.
-        if f.sig.params.iter().chain(&f.sig.results).any(|t| t.ref_type().is_some()) {
+        if f.sig
+            .params
+            .iter()
+            .chain(&f.sig.results)
+            .any(|t| t.ref_type().is_some())
+        {
             continue;
         }
         any = true;
@@ -956,6 +961,7 @@ fn run(case: &Case, t: &Translated) -> Result<Outcome, Bug> {
                     #[cfg(feature = "wasmi")]
                     if let Some(w) = &wasmi {
                         let theirs = w.global(input, &g.wasm_name);
+                        let mine: Vec<Val> = mine.iter().map(comparable).collect();
                         if theirs.as_deref() != Some(&mine[..]) {
                             return Err(Bug(format!(
                                 "{what}: global `{}.{}`: capjit {}, wasmi {}",

@@ -8,8 +8,9 @@
 //! # Rules, in the order they are checked
 //!
 //! Module and domains (`domain.rs`):
-//! 1. `check_limits`: counts of domains, functions, imports, globals, table
-//!    entries, blocks and instructions are bounded (see `limits.rs`), so
+//! 1. `check_limits`: counts of domains, functions, imports, globals, tables,
+//!    table and element segment entries, passive segments, blocks and
+//!    instructions are bounded (see `limits.rs`), so
 //!    verification stays linear; `check_type_limits`: every type nests at most 16
 //!    capability levels and every signature has at most `MAX_ARITY` parameters or
 //!    results (walked without recursion). The same limits hold for block
@@ -18,10 +19,17 @@
 //! 2. `check_unique_names`: domain names are unique; function, import and global
 //!    names are unique within their domain.
 //! 3. `check_memory_layout`: initial <= maximum <= 65536 pages; data segments and
-//!    the inbox lie inside the initial memory; `check_globals_and_table`: each
-//!    global's initial constant has the global's type, and each table entry is
-//!    empty or names a function of the domain.
-//! 4. `check_cap_not_crossing`: exported and imported signatures carry no `cap`.
+//!    the inbox lie inside the initial memory; `check_globals_and_tables`: each
+//!    global's initial constant has the global's type; each table starts with at
+//!    most its maximum of entries; each entry of a table or element segment is
+//!    null or, in a funcref one, names a function of the domain (an externref one
+//!    starts all null: only the host makes handles).
+//! 4. `check_cap_not_crossing`: exported and imported signatures carry no `cap`;
+//!    imported signatures carry no reference (a funcref is an index into its own
+//!    domain's functions and would name another function elsewhere; an externref
+//!    stays where the host gave it). An exported function may take and return
+//!    references: only the host can call it with them, and the runtime refuses a
+//!    funcref that names no function of the domain.
 //! 5. `check_links`: an import of `D.F` names an exported function `F` of domain `D`
 //!    with the identical signature; `host.restart(D)` names a domain and is `()`.
 //!
@@ -53,10 +61,16 @@
 //!     - `call` names a function of the domain, with arguments matching its signature;
 //!     - `global.get` names a global of the domain and gives its type; `global.set`
 //!       names a mutable one and writes a value of its type;
-//!     - `call_indirect` takes an `i32` index and a signature of numbers only
-//!       (`i32`, `i64`, `f32`, `f64`), arguments matching its parameters, and gives
-//!       its results; which function runs, and that its signature is the call's,
-//!       is checked at run time;
+//!     - `call_indirect` names a funcref table of the domain, takes an `i32` index
+//!       and a signature of numbers and references only, arguments matching its
+//!       parameters, and gives its results; which function runs, and that its
+//!       signature is the call's, is checked at run time;
+//!     - references only come from `ref.null`, `ref.func` of a function of the
+//!       domain, a table of their type, or the host: no operation turns a number
+//!       into one or reads one as a number (`ref.is_null` answers null or not);
+//!       every `table.*` names a table of the domain and takes or gives values of
+//!       its type; `table.init` names an element segment and `table.copy` a second
+//!       table, of the same type; indices, sizes and lengths are `i32`;
 //!     - `cap.get` names an import; a `cap` value therefore only ever comes from an
 //!       import: no operation turns an integer, a load or arithmetic into a `cap`,
 //!       and `store` only takes numbers, so a `cap` is never written to memory;
@@ -88,9 +102,11 @@
 //!   `call_cap`.
 //! - Host imports (`host.NAME`): bound and signature-checked by the runtime at link.
 //! - Division by zero, overflow, conversions, fuel and call depth: trapping checks.
-//! - `call_indirect`: the index lies in the table, the entry is not empty, and the
+//! - `call_indirect`: the index lies in the table, the entry is not null, and the
 //!   function's signature equals the call's (`table_out_of_bounds`,
-//!   `indirect_call_null`, `indirect_call_type`).
+//!   `indirect_call_null`, `indirect_call_type`); every other table access lies in
+//!   its table and segment (`table_out_of_bounds`); `table.grow` stays within the
+//!   table's maximum, the limits and the instance's budget (else -1).
 //!
 //! # Not checked yet
 //! - Facts relating a value to the *current* memory size (beyond the initial size):

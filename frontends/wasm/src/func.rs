@@ -46,11 +46,20 @@ pub struct ModuleCtx<'m, 'a> {
     pub m: &'m ParsedModule<'a>,
     /// By imported function index.
     pub imports: &'m [ImportCall],
-    /// Types of the module's globals.
-    pub globals: &'m [NumType],
+    /// Where each of the module's globals is, by Wasm index.
+    pub globals: &'m [GlobalSlot],
     /// IR function of each imported function's wrapper, where one exists (every
     /// one `ref.func` may name has one).
     pub wrappers: &'m [Option<u32>],
+}
+
+/// Where a Wasm global lives in the domain.
+#[derive(Clone, Copy, Debug)]
+pub enum GlobalSlot {
+    /// A numeric global: IR global `global`.
+    Num { global: u32, ty: NumType },
+    /// A reference global: entry 0 of table `table` (the IR's globals hold numbers).
+    Ref { table: u32, ty: RefType },
 }
 
 enum Kind {
@@ -1019,22 +1028,27 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
                 let v = self.peek_n(1)?[0];
                 self.set_local(local_index, v)?;
             }
-            Operator::GlobalGet { global_index } => {
-                let Some(&ty) = self.ctx.globals.get(global_index as usize) else {
-                    return Err(self.internal("global index out of range"));
-                };
-                let v = self.inst1(Op::GlobalGet { global: global_index });
-                self.push(v, ty);
-            }
+            Operator::GlobalGet { global_index } => match self.global(global_index)? {
+                GlobalSlot::Num { global, ty } => {
+                    let v = self.inst1(Op::GlobalGet { global });
+                    self.push(v, ty);
+                }
+                GlobalSlot::Ref { table, ty } => {
+                    let index = self.inst1(Op::Const(capjit_ir::Const::I32(0)));
+                    let v = self.inst1(Op::TableGet { table, index });
+                    self.push(v, ValTy::Ref(ty));
+                }
+            },
             Operator::GlobalSet { global_index } => {
                 let value = self.pop_v()?;
-                self.inst(
-                    Op::GlobalSet {
-                        global: global_index,
-                        value,
-                    },
-                    0,
-                );
+                let op = match self.global(global_index)? {
+                    GlobalSlot::Num { global, .. } => Op::GlobalSet { global, value },
+                    GlobalSlot::Ref { table, .. } => {
+                        let index = self.inst1(Op::Const(capjit_ir::Const::I32(0)));
+                        Op::TableSet { table, index, value }
+                    }
+                };
+                self.inst(op, 0);
             }
             Operator::I32Load { memarg } => self.load(I32, 4, false, memarg)?,
             Operator::I64Load { memarg } => self.load(I64, 8, false, memarg)?,
@@ -1203,6 +1217,13 @@ impl<'c, 'm, 'a> Builder<'c, 'm, 'a> {
             }
         }
         Ok(())
+    }
+
+    fn global(&self, index: u32) -> Result<GlobalSlot, WasmError> {
+        match self.ctx.globals.get(index as usize) {
+            Some(&slot) => Ok(slot),
+            None => Err(self.internal("global index out of range")),
+        }
     }
 
     /// The top three values, in stack order, removed.

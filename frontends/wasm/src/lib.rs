@@ -97,7 +97,7 @@ use wasmparser::{ExternalKind, Validator, WasmFeatures};
 
 pub use error::{WasmError, WasmErrorKind};
 
-use func::{ImportCall, ModuleCtx};
+use func::{GlobalSlot, ImportCall, ModuleCtx};
 use module::{ElemKind, Init, ParsedModule, ValTy, WasmSig};
 use names::{mangle, NameSet};
 
@@ -639,6 +639,8 @@ fn resolve_globals(parsed: &[ParsedModule]) -> Result<Vec<Vec<Const>>, WasmError
                     }
                 }
                 (None, Init::Const(c)) => c,
+                // A reference global becomes a table (`build_domain`): no constant.
+                (None, Init::Ref(_)) => Const::I32(0),
                 (None, Init::Global(k)) => match vals.get(k as usize) {
                     Some(v) => *v,
                     None => {
@@ -663,6 +665,7 @@ fn offset_value(m: &ParsedModule, init: Init, globals: &[Const], at: u64) -> Res
     let v = match init {
         Init::Const(c) => Some(c),
         Init::Global(g) => globals.get(g as usize).copied(),
+        Init::Ref(_) => None,
     };
     match v {
         Some(Const::I32(v)) => Ok(v as u32),
@@ -715,20 +718,41 @@ fn build_domain(
             });
         }
     }
-    let globals: Vec<Global> = m
-        .globals
-        .iter()
-        .enumerate()
-        .zip(global_values)
-        .map(|((i, g), init)| Global {
-            name: format!("g{i}"),
-            ty: g.ty,
-            mutable: g.mutable,
-            init: *init,
-            span: None,
-        })
-        .collect();
-    let global_types: Vec<NumType> = m.globals.iter().map(|g| g.ty).collect();
+    // A numeric global is an IR global; a reference global, a table of one entry
+    // after the module's own tables (the IR's globals hold numbers only).
+    let mut globals = Vec::new();
+    let mut slots = Vec::with_capacity(m.globals.len());
+    let mut ref_tables = Vec::new();
+    for (i, (g, init)) in m.globals.iter().zip(global_values).enumerate() {
+        match g.ty {
+            ValTy::Num(ty) => {
+                slots.push(GlobalSlot::Num {
+                    global: globals.len() as u32,
+                    ty,
+                });
+                globals.push(Global {
+                    name: format!("g{i}"),
+                    ty,
+                    mutable: g.mutable,
+                    init: *init,
+                    span: None,
+                });
+            }
+            ValTy::Ref(elem) => {
+                let entry = match g.init {
+                    Init::Ref(f) => f.map(|f| plan.ir_function(m, f)),
+                    Init::Const(_) | Init::Global(_) => None,
+                };
+                let table = (m.tables.len() + ref_tables.len()) as u32;
+                slots.push(GlobalSlot::Ref { table, ty: elem });
+                ref_tables.push(Table {
+                    elem,
+                    init: vec![entry],
+                    maximum: 1,
+                });
+            }
+        }
+    }
     let limit = |what: &str, n: usize, max: usize| {
         if n > max {
             Err(WasmError::new(
@@ -807,13 +831,14 @@ fn build_domain(
         }
         t.init[offset as usize..end as usize].copy_from_slice(&items);
     }
+    tables.extend(ref_tables);
     limit("element segments", passive_elems.len(), MAX_PASSIVE_ELEMS)?;
     limit("tables", tables.len(), MAX_TABLES)?;
 
     let ctx = ModuleCtx {
         m,
         imports: calls,
-        globals: &global_types,
+        globals: &slots,
         wrappers: &plan.wrappers,
     };
     let mut functions: Vec<Function> = Vec::with_capacity(m.funcs.len() + plan.extras.len());
@@ -826,7 +851,7 @@ fn build_domain(
             ExtraKind::ImportWrapper(k) => func::import_wrapper(&ctx, *k, extra.name.clone(), extra.exported)?,
             ExtraKind::Alias { target, sig } => func::alias(sig, *target, extra.name.clone(), extra.exported),
             ExtraKind::GlobalGetter { global } => {
-                let Some(g) = m.globals.get(*global as usize) else {
+                let Some(slot) = slots.get(*global as usize) else {
                     return Err(WasmError::new(
                         name,
                         None,
@@ -834,7 +859,7 @@ fn build_domain(
                         "exported global out of range",
                     ));
                 };
-                global_getter(g.ty, *global, extra.name.clone())
+                global_getter(*slot, extra.name.clone())
             }
         };
         functions.push(f);
@@ -936,23 +961,35 @@ pub fn translate(inputs: &[WasmInput]) -> Result<Translated, WasmError> {
     })
 }
 
-/// `export func NAME() -> T { global.get; return }`.
-fn global_getter(ty: NumType, global: u32, name: String) -> Function {
+/// `export func NAME() -> T { global.get; return }` (a reference global: the
+/// entry of its table).
+fn global_getter(slot: GlobalSlot, name: String) -> Function {
     let v = capjit_ir::Value(0);
+    let def = |value| capjit_ir::Def { value, fact: None };
+    let inst = |value, op| capjit_ir::Inst {
+        results: [def(value)].into(),
+        op,
+        span: None,
+    };
+    let (ty, insts) = match slot {
+        GlobalSlot::Num { global, ty } => (ty.into(), vec![inst(v, capjit_ir::Op::GlobalGet { global })]),
+        GlobalSlot::Ref { table, ty } => {
+            let zero = capjit_ir::Value(1);
+            let get = capjit_ir::Op::TableGet { table, index: zero };
+            let insts = vec![inst(zero, capjit_ir::Op::Const(Const::I32(0))), inst(v, get)];
+            (ty.as_type().clone(), insts)
+        }
+    };
     Function {
         name,
         exported: true,
         sig: capjit_ir::Signature {
             params: Vec::new(),
-            results: vec![ty.into()],
+            results: vec![ty],
         },
         blocks: vec![capjit_ir::Block {
             params: Vec::new(),
-            insts: vec![capjit_ir::Inst {
-                results: [capjit_ir::Def { value: v, fact: None }].into(),
-                op: capjit_ir::Op::GlobalGet { global },
-                span: None,
-            }],
+            insts,
             term: capjit_ir::Terminator::Return(vec![v]),
             term_span: None,
         }],

@@ -106,11 +106,12 @@ pub fn val_type(t: ValType) -> Result<ValTy, String> {
     }
 }
 
-/// The numeric type of a global's Wasm value type, or the unsupported feature's name.
+/// The numeric type of an imported global's Wasm value type, or the unsupported
+/// feature's name (a reference cannot come from another module).
 pub fn global_type(t: ValType) -> Result<NumType, String> {
     match val_type(t)? {
         ValTy::Num(t) => Ok(t),
-        ValTy::Ref(r) => Err(format!("reference types ({} globals)", r.as_type())),
+        ValTy::Ref(r) => Err(format!("reference types (imported {} globals)", r.as_type())),
     }
 }
 
@@ -129,12 +130,14 @@ pub struct FuncImport {
 pub enum Init {
     Const(Const),
     Global(u32),
+    /// `ref.func F` (`Some`) or `ref.null` (`None`), for a reference global.
+    Ref(Option<u32>),
 }
 
 /// A global of the module's index space: imported ones first.
 #[derive(Clone, Debug)]
 pub struct GlobalDef {
-    pub ty: NumType,
+    pub ty: ValTy,
     pub mutable: bool,
     pub init: Init,
     /// For an imported global: (module, field, offset of the import).
@@ -304,6 +307,7 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
                         }
                         TypeRef::Global(g) if !g.mutable => {
                             let ty = global_type(g.content_type).map_err(|w| unsupported(at, w))?;
+                            let ty = ValTy::Num(ty);
                             m.globals.push(GlobalDef {
                                 ty,
                                 mutable: false,
@@ -370,13 +374,22 @@ pub fn parse<'a>(name: &str, bytes: &'a [u8]) -> Result<ParsedModule<'a>, WasmEr
             Payload::GlobalSection(reader) => {
                 for g in reader.into_iter_with_offsets() {
                     let (at, g) = g.map_err(rd)?;
-                    let ty = global_type(g.ty.content_type).map_err(|w| unsupported(at, w))?;
-                    let init = const_expr(&m, &g.init_expr, at)?;
-                    let init = match init {
-                        ConstVal::Num(c) => Init::Const(c),
-                        ConstVal::Global(g) => Init::Global(g),
-                        ConstVal::Func(_) => {
-                            return Err(unsupported(at, "reference types (funcref globals)".into()));
+                    let ty = val_type(g.ty.content_type).map_err(|w| unsupported(at, w))?;
+                    let init = match (ty, const_expr(&m, &g.init_expr, at)?) {
+                        (ValTy::Num(_), ConstVal::Num(c)) => Init::Const(c),
+                        (ValTy::Num(_), ConstVal::Global(g)) => Init::Global(g),
+                        (ValTy::Ref(_), ConstVal::Func(f)) => Init::Ref(f),
+                        (ValTy::Ref(r), ConstVal::Global(_)) => {
+                            let what = format!("reference types ({} globals read from imported globals)", r.as_type());
+                            return Err(unsupported(at, what));
+                        }
+                        _ => {
+                            return Err(WasmError::new(
+                                &m.name,
+                                Some(at),
+                                WasmErrorKind::Invalid,
+                                "global initialiser of another type",
+                            ))
                         }
                     };
                     m.globals.push(GlobalDef {
