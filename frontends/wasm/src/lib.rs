@@ -13,18 +13,15 @@
 //!
 //! WebAssembly 1.0 core, plus multi-value, sign-extension operators, non-trapping
 //! float-to-int conversions, bulk memory (`memory.copy`, `memory.fill`, `memory.init`,
-//! `data.drop` over passive data segments, `table.copy`) and mutable
-//! globals, and reference types' encodings (LLVM 19 pads every `call_indirect`'s
-//! table index to five bytes). Inputs are validated by wasmparser with exactly
-//! these features enabled; a module that is valid only with another proposal gets
-//! an `unsupported: FEATURE` error naming it (SIMD, threads, GC, exceptions, tail
-//! calls, memory64, multiple memories, ...). The rest of reference types (reference
-//! values, `ref.*`, `table.get/set/grow/size/fill`, several tables) is refused with
-//! `unsupported: reference types (WHAT)`. Also unsupported, with their own errors:
-//! imported memories and tables, imported mutable globals; `table.init` (passive
-//! element segments; `elem.drop` is a no-op, since only `table.init` could observe
-//! it); tables larger than
-//! [`MAX_TABLE_ENTRIES`].
+//! `data.drop` over passive data segments, `table.copy`), mutable globals and
+//! reference types (`funcref`/`externref` values, `ref.*`, several tables,
+//! `table.*`, passive and declarative element segments). Inputs are validated by
+//! wasmparser with exactly these features enabled; a module that is valid only
+//! with another proposal gets an `unsupported: FEATURE` error naming it (SIMD,
+//! threads, GC, exceptions, tail calls, memory64, multiple memories, ...). Also
+//! unsupported, with their own errors: imported memories and tables, imported
+//! mutable globals, references passed between modules (an import whose type holds
+//! one, an imported reference global); tables larger than [`MAX_TABLE_ENTRIES`].
 //!
 //! # Mapping
 //!
@@ -37,9 +34,12 @@
 //!   or `global.get` of an earlier global). An imported global must be immutable
 //!   and exported by an earlier input: the importing domain gets a copy of its
 //!   value (it never changes).
-//! - The funcref table: the domain's table, filled from active element segments;
-//!   `call_indirect` becomes `call_indirect` (the runtime checks the index, null
-//!   entries and the signature).
+//! - Tables: the domain's tables in order, filled from active element segments;
+//!   every element segment is also a passive IR segment of the same index (empty
+//!   for an active or declarative one); a reference global is one more table of
+//!   one entry (`func::GlobalSlot`). `call_indirect`, `ref.*` and `table.*` become
+//!   the same IR operations (the runtime checks indices, null entries and
+//!   signatures).
 //! - Functions: defined function `i` (among the defined ones) is IR function `i`.
 //!   An exported function takes its (first) export name, mangled into an
 //!   identifier (see [`names::mangle`]: `i32.add` becomes `i32_x2e_add`); other

@@ -1,9 +1,8 @@
-//! The part of reference types that current compilers emit by default: LLVM 19
-//! (clang, rustc) writes every `call_indirect`'s table index as a padded 5-byte
-//! LEB, which is valid only with the reference-types proposal. Such modules must
-//! translate and run; what the frontend does not translate yet (reference values,
-//! several tables, `ref.func`, `table.get`, ...) keeps its named `unsupported` error
-//! (tests/errors.rs).
+//! Reference types through the frontend: the padded 5-byte table index LLVM 19
+//! (clang, rustc) writes in every `call_indirect`, which is valid only with the
+//! proposal; reference globals (one-entry tables) with their getters; references
+//! at the host boundary; several tables. The spec testsuite's reference-types
+//! files (tests/spectest.rs) cover the rest on both backends.
 
 use capjit_ir::interp::{Instance, Limits, Val};
 use capjit_wasm::{to_wasm_binary, translate, WasmInput};
@@ -84,4 +83,43 @@ fn typed_select_of_a_number_runs() {
         (func (export "main") (result i32)
           (select (result i32) (i32.const 3) (i32.const 4) (i32.const 0))))"#;
     assert_eq!(run_main(&to_wasm_binary(text).unwrap()), vec![Val::I32(4)]);
+}
+
+#[test]
+fn reference_globals_are_one_entry_tables_that_restart() {
+    let text = br#"(module
+        (type $t (func (result i32)))
+        (table $a 1 funcref)
+        (table $b 2 externref)
+        (global $f (export "f") (mut funcref) (ref.null func))
+        (global $h (mut externref) (ref.null extern))
+        (elem declare func $nine)
+        (func $nine (type $t) (i32.const 9))
+        ;; Keeps the handle, points $f at $nine, calls it through table $a.
+        (func (export "main") (param externref) (result i32 externref)
+          (global.set $h (local.get 0))
+          (global.set $f (ref.func $nine))
+          (table.set $a (i32.const 0) (global.get $f))
+          (table.set $b (i32.const 1) (global.get $h))
+          (call_indirect $a (type $t) (i32.const 0))
+          (table.get $b (i32.const 1))))"#;
+    let t = translate(&[WasmInput {
+        name: "m".into(),
+        bytes: text,
+    }])
+    .unwrap_or_else(|e| panic!("{e}"));
+    capjit_verifier::verify(&t.module).unwrap_or_else(|e| panic!("{e:?}"));
+    let d = &t.module.domains[0];
+    assert!(d.globals.is_empty(), "no numeric global");
+    assert_eq!(d.tables.len(), 4, "two tables, then one per reference global");
+    assert_eq!((d.tables[2].init.len(), d.tables[2].maximum), (1, 1));
+    let mut inst = Instance::new(t.module.clone(), Limits::default(), Box::new(std::io::sink())).unwrap();
+    let main = t.export("m", "main").unwrap();
+    let getter = t.global("m", "f").unwrap();
+    assert_eq!(inst.invoke(&getter.domain, &getter.getter, &[]).unwrap(), [Val::FuncRef(None)]);
+    let out = inst.invoke(&main.domain, &main.function, &[Val::ExternRef(Some(42))]).unwrap();
+    assert_eq!(out, [Val::I32(9), Val::ExternRef(Some(42))]);
+    assert!(matches!(inst.invoke(&getter.domain, &getter.getter, &[]).unwrap()[..], [Val::FuncRef(Some(_))]));
+    inst.restart(&main.domain).unwrap();
+    assert_eq!(inst.invoke(&getter.domain, &getter.getter, &[]).unwrap(), [Val::FuncRef(None)]);
 }
