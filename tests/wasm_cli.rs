@@ -63,6 +63,23 @@ fn fib_wat_runs_its_only_export() {
 }
 
 #[test]
+fn handlers_wat_keeps_funcrefs_in_a_growable_table() {
+    check(&["run", "examples/wasm/handlers.wat"], "60\n3\n", 0);
+    let outs = check(
+        &["run", "--invoke", "fire", "examples/wasm/handlers.wat", "5", "1"],
+        "",
+        EXIT_TRAP,
+    );
+    for out in outs {
+        assert!(
+            text(&out.stderr).contains("table_out_of_bounds"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+}
+
+#[test]
 fn dispatch_wasm_is_its_wat_source_encoded() {
     let source = std::fs::read(repo("examples/wasm/dispatch.wat")).unwrap();
     let encoded = capjit_wasm::to_wasm_binary(&source).unwrap();

@@ -116,10 +116,21 @@ fn reference_globals_are_one_entry_tables_that_restart() {
     let mut inst = Instance::new(t.module.clone(), Limits::default(), Box::new(std::io::sink())).unwrap();
     let main = t.export("m", "main").unwrap();
     let getter = t.global("m", "f").unwrap();
-    assert_eq!(inst.invoke(&getter.domain, &getter.getter, &[]).unwrap(), [Val::FuncRef(None)]);
-    let out = inst.invoke(&main.domain, &main.function, &[Val::ExternRef(Some(42))]).unwrap();
+    assert_eq!(
+        inst.invoke(&getter.domain, &getter.getter, &[]).unwrap(),
+        [Val::FuncRef(None)]
+    );
+    let out = inst
+        .invoke(&main.domain, &main.function, &[Val::ExternRef(Some(42))])
+        .unwrap();
     assert_eq!(out, [Val::I32(9), Val::ExternRef(Some(42))]);
-    assert!(matches!(inst.invoke(&getter.domain, &getter.getter, &[]).unwrap()[..], [Val::FuncRef(Some(_))]));
+    assert!(matches!(
+        inst.invoke(&getter.domain, &getter.getter, &[]).unwrap()[..],
+        [Val::FuncRef(Some(_))]
+    ));
     inst.restart(&main.domain).unwrap();
-    assert_eq!(inst.invoke(&getter.domain, &getter.getter, &[]).unwrap(), [Val::FuncRef(None)]);
+    assert_eq!(
+        inst.invoke(&getter.domain, &getter.getter, &[]).unwrap(),
+        [Val::FuncRef(None)]
+    );
 }
