@@ -974,6 +974,25 @@ impl<'a> Parser<'a> {
         })
     }
 
+    /// A name the operation at `at` (function, block, instruction) refers to, kept
+    /// in `pending` until the domain's functions, imports and globals are known.
+    fn name_to_resolve(
+        &mut self,
+        what: &str,
+        at: (usize, usize, usize),
+        pending: &mut Vec<PendingCall>,
+    ) -> PResult<()> {
+        let (name, span) = self.word(what)?;
+        pending.push(PendingCall {
+            func: at.0,
+            block: at.1,
+            inst: at.2,
+            name: name.to_string(),
+            span,
+        });
+        Ok(())
+    }
+
     fn op(&mut self, func: usize, block: usize, inst: usize, pending: &mut Vec<PendingCall>) -> PResult<Op> {
         let (w, span) = self.word("an instruction")?;
         let mut parts = w.splitn(3, '.');
@@ -1073,14 +1092,7 @@ impl<'a> Parser<'a> {
             }
             ("ref", Some("is_null")) if s2.is_none() => Op::RefIsNull { a: self.value()? },
             ("ref", Some("func")) if s2.is_none() => {
-                let (name, name_span) = self.word("a function name")?;
-                pending.push(PendingCall {
-                    func,
-                    block,
-                    inst,
-                    name: name.to_string(),
-                    span: name_span,
-                });
+                self.name_to_resolve("a function name", (func, block, inst), pending)?;
                 Op::RefFunc { func: u32::MAX }
             }
             ("table", Some("get")) if s2.is_none() => {
@@ -1131,15 +1143,8 @@ impl<'a> Parser<'a> {
                 segment: self.u32_lit("a passive element segment index")?,
             },
             ("call", None) => {
-                let (name, name_span) = self.word("a function name")?;
+                self.name_to_resolve("a function name", (func, block, inst), pending)?;
                 let args = self.paren_values()?;
-                pending.push(PendingCall {
-                    func,
-                    block,
-                    inst,
-                    name: name.to_string(),
-                    span: name_span,
-                });
                 Op::Call { func: u32::MAX, args }
             }
             ("call_indirect", None) => {
@@ -1162,14 +1167,7 @@ impl<'a> Parser<'a> {
                 }
             }
             ("global", Some(kind @ ("get" | "set"))) if s2.is_none() => {
-                let (name, name_span) = self.word("a global name")?;
-                pending.push(PendingCall {
-                    func,
-                    block,
-                    inst,
-                    name: name.to_string(),
-                    span: name_span,
-                });
+                self.name_to_resolve("a global name", (func, block, inst), pending)?;
                 if kind == "get" {
                     Op::GlobalGet { global: u32::MAX }
                 } else {
@@ -1181,14 +1179,7 @@ impl<'a> Parser<'a> {
                 }
             }
             ("cap", Some("get")) if s2.is_none() => {
-                let (name, name_span) = self.word("an import name")?;
-                pending.push(PendingCall {
-                    func,
-                    block,
-                    inst,
-                    name: name.to_string(),
-                    span: name_span,
-                });
+                self.name_to_resolve("an import name", (func, block, inst), pending)?;
                 Op::CapGet { import: u32::MAX }
             }
             ("buf", Some("make")) if s2.is_none() => {

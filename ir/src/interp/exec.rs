@@ -112,6 +112,17 @@ fn i32_of(v: Val) -> Result<i32, Fault> {
     }
 }
 
+/// `data.drop` or `elem.drop`: mark segment `segment` dropped (empty until restart).
+fn drop_segment(dropped: &mut [bool], segment: u32, what: &str) -> Result<Vec<Val>, Fault> {
+    match dropped.get_mut(segment as usize) {
+        Some(flag) => {
+            *flag = true;
+            Ok(vec![])
+        }
+        None => invalid(format!("{what} segment #{segment}, which does not exist")),
+    }
+}
+
 /// The byte range `[base + offset, base + offset + len)` if it lies within `size`.
 fn range_in(size: usize, base: u32, offset: u32, len: u64) -> Result<std::ops::Range<usize>, TrapCode> {
     let start = base as u64 + offset as u64;
@@ -476,13 +487,7 @@ impl Machine<'_, '_> {
             }
             Op::DataDrop { segment } => {
                 let d = self.top().domain;
-                match self.rt.domains[d].dropped.get_mut(*segment as usize) {
-                    Some(flag) => {
-                        *flag = true;
-                        Ok(vec![])
-                    }
-                    None => invalid(format!("data.drop of passive segment #{segment}, which does not exist")),
-                }
+                drop_segment(&mut self.rt.domains[d].dropped, *segment, "data.drop of passive")
             }
             Op::TableCopy {
                 dst_table,
@@ -572,13 +577,7 @@ impl Machine<'_, '_> {
             }
             Op::ElemDrop { segment } => {
                 let d = self.top().domain;
-                match self.rt.domains[d].elems_dropped.get_mut(*segment as usize) {
-                    Some(flag) => {
-                        *flag = true;
-                        Ok(vec![])
-                    }
-                    None => invalid(format!("elem.drop of element segment #{segment}, which does not exist")),
-                }
+                drop_segment(&mut self.rt.domains[d].elems_dropped, *segment, "elem.drop of element")
             }
             Op::Call { .. } | Op::CallIndirect { .. } => invalid("calls are handled by exec_inst"),
             Op::CapGet { import } => {
