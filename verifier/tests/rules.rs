@@ -2390,6 +2390,25 @@ fn cap_crossing_errors_point_at_the_declaration() {
         .all(|e| e.location.span.is_some() && e.location.span != m.domains[0].span));
 }
 
+/// A reference in an import is reported at that import; an exported function may
+/// take and return references (only the host calls it with them).
+#[test]
+fn ref_crossing_errors_point_at_the_import() {
+    let src = "domain d {\n  import p = host.f : (i32) -> externref\n  import q = host.g : (funcref)\n  export func f(funcref) -> externref {\n  block0(v0: funcref):\n    v1 = ref.null externref\n    return v1\n  }\n}";
+    let m = parse(src);
+    let errs: Vec<_> = reject_module(&m)
+        .into_iter()
+        .filter(|e| e.kind.name() == "ref_crosses_domains")
+        .collect();
+    assert_eq!(errs.len(), 2, "{errs:?}");
+    for (e, import) in errs.iter().zip(&m.domains[0].imports) {
+        check_at(e, "ref_crosses_domains", dom("d"));
+        assert!(import.span.is_some());
+        assert_eq!(e.location.span, import.span);
+        says(&e.kind, &format!("import `{}` carries one", import.name));
+    }
+}
+
 /// `lt(n)` reads the lower bound of a non-constant `n` from its range fact.
 #[test]
 fn lt_bound_from_a_range_fact() {
