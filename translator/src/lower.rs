@@ -180,10 +180,10 @@ pub struct Lower<'a, 'b> {
     /// By IR value: whether it is a `buf` or a `region` (which IDC must marshal).
     data: Vec<bool>,
     /// The function's one cold exit for a trap status coming back from a call:
-    /// `(status, block << 32 | inst)` of the call, noted for the trap's callers.
+    /// `(status, site)` of the call, noted for the trap's callers.
     caller_exit: Option<ir::Block>,
     /// The function's cold exits for its own traps, by `TrapCode::code() - 1`, each
-    /// taking the site (`site_word`); made at first use, filled by `fill_trap_exits`.
+    /// taking the site (`Lower::site`); made at first use, filled by `fill_trap_exits`.
     trap_exits: [Option<ir::Block>; TrapCode::ALL.len()],
     /// The same for a trap code known only at run time: `(code, site)`.
     status_exit: Option<ir::Block>,
@@ -199,6 +199,8 @@ pub struct Lower<'a, 'b> {
     widenings: Vec<ir::Inst>,
     /// The flag each widened comparison result came from.
     flags: HashMap<ir::Value, ir::Value>,
+    /// Every site of the function fits the narrow form (`Lower::site`).
+    narrow_sites: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -215,7 +217,20 @@ struct CallDepth {
 fn site_word(site: Site) -> i64 {
     ((site.inst.unwrap_or(TRAP_AT_TERMINATOR) as u64) << 32 | site.block as u64) as i64
 }
+
+/// The narrow form of a site, for functions of at most 2^16 blocks of fewer than
+/// 2^15 instructions: `inst << 16 | block` in an `i32`, with `0xffff` for a
+/// terminator's `inst`, so that an arithmetic shift gives back `inst` and
+/// `TRAP_AT_TERMINATOR` alike.
+fn narrow_site(site: Site) -> i64 {
+    (site.inst.unwrap_or(0xffff) << 16 | site.block) as i32 as i64
+}
 const _: () = assert!(OFF_TRAP_INST == OFF_TRAP_BLOCK + 4 && cfg!(target_endian = "little"));
+
+/// For the 8-byte store of a site, at an offset only 4-byte aligned.
+fn unaligned() -> MemFlagsData {
+    MemFlagsData::new().with_notrap()
+}
 
 fn is_data(t: &Type) -> bool {
     matches!(t, Type::Buf | Type::Region)
@@ -273,6 +288,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             depth: None,
             widenings: Vec::new(),
             flags: HashMap::new(),
+            narrow_sites: f.blocks.len() <= 1 << 16 && f.blocks.iter().all(|bl| bl.insts.len() < 1 << 15),
         }
     }
 
@@ -425,17 +441,53 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.ins().return_(&rets);
     }
 
-    /// Note `site` (a value of `site_word`) as where the function stopped.
+    /// Note `site` (a value of `Lower::site`) as where the function stopped.
     fn record_site(&mut self, site: ir::Value) {
         let func = self.b.ins().iconst(types::I32, self.func_index as i64);
         self.b.ins().store(trusted(), func, self.ctx, OFF_TRAP_FUNC);
-        // Unaligned: `trap_block` is 4-byte aligned only.
-        let flags = MemFlagsData::new().with_notrap();
-        self.b.ins().store(flags, site, self.ctx, OFF_TRAP_BLOCK);
+        self.store_site(site);
     }
 
+    /// `site` (a value of `Lower::site`) into `trap_block` and `trap_inst`.
+    fn store_site(&mut self, site: ir::Value) {
+        if self.narrow_sites {
+            let (block, inst) = self.site_parts(site);
+            self.b.ins().store(trusted(), block, self.ctx, OFF_TRAP_BLOCK);
+            self.b.ins().store(trusted(), inst, self.ctx, OFF_TRAP_INST);
+        } else {
+            self.b.ins().store(unaligned(), site, self.ctx, OFF_TRAP_BLOCK);
+        }
+    }
+
+    /// A site's block and instruction, as `i32`s.
+    fn site_parts(&mut self, site: ir::Value) -> (ir::Value, ir::Value) {
+        if self.narrow_sites {
+            let block = self.b.ins().band_imm_u(site, 0xffff);
+            (block, self.b.ins().sshr_imm_u(site, 16))
+        } else {
+            let block = self.b.ins().ireduce(types::I32, site);
+            let inst = self.b.ins().ushr_imm_u(site, 32);
+            (block, self.b.ins().ireduce(types::I32, inst))
+        }
+    }
+
+    /// A site as one constant: `narrow_site` (an `i32`, a 5-byte move) when the
+    /// function allows it, which every function of the real-program suite does,
+    /// else `site_word` (an `i64`, a 10-byte move).
     fn site(&mut self, site: Site) -> ir::Value {
-        self.b.ins().iconst(types::I64, site_word(site))
+        if self.narrow_sites {
+            self.b.ins().iconst(types::I32, narrow_site(site))
+        } else {
+            self.b.ins().iconst(types::I64, site_word(site))
+        }
+    }
+
+    fn site_type(&self) -> ir::Type {
+        if self.narrow_sites {
+            types::I32
+        } else {
+            types::I64
+        }
     }
 
     /// The cold exit for traps with `code`, taking the site.
@@ -446,7 +498,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         }
         let exit = self.b.create_block();
         self.b.set_cold_block(exit);
-        self.b.append_block_param(exit, types::I64);
+        self.b.append_block_param(exit, self.site_type());
         self.trap_exits[k] = Some(exit);
         exit
     }
@@ -459,12 +511,13 @@ impl<'a, 'b> Lower<'a, 'b> {
         let exit = self.b.create_block();
         self.b.set_cold_block(exit);
         self.b.append_block_param(exit, types::I32);
-        self.b.append_block_param(exit, types::I64);
+        self.b.append_block_param(exit, self.site_type());
         self.status_exit = Some(exit);
         exit
     }
 
-    /// Each exit records its code and the site it was given and returns the code.
+    /// Each exit adds its code and goes on to the status exit, which records code
+    /// and site and returns the code.
     fn fill_trap_exits(&mut self) {
         let exits = self
             .trap_exits
@@ -475,7 +528,10 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.b.switch_to_block(exit);
             let site = self.b.block_params(exit)[0];
             let code = self.b.ins().iconst(types::I32, code.code() as i64);
-            self.trap_with(code, site);
+            let status_exit = self.status_exit();
+            self.b
+                .ins()
+                .jump(status_exit, &[BlockArg::Value(code), BlockArg::Value(site)]);
         }
         if let Some(exit) = self.status_exit {
             self.b.switch_to_block(exit);
@@ -555,18 +611,19 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.mem_base.expect("memory loaded"),
             self.mem_len.expect("memory loaded"),
         );
-        let ea = self.b.ins().uextend(types::I64, addr);
+        let addr = self.b.ins().uextend(types::I64, addr);
         let ea = if offset != 0 {
-            self.b.ins().iadd_imm_u(ea, offset as i64)
+            self.b.ins().iadd_imm_u(addr, offset as i64)
         } else {
-            ea
+            addr
         };
         let p = self.b.ins().iadd(base, ea);
         if proven {
             return p;
         }
         let mem_len = self.b.use_var(var);
-        let end = self.b.ins().iadd_imm_u(ea, len as i64);
+        // From `addr`, not `ea`: one constant, which Cranelift folds into one `lea`.
+        let end = self.b.ins().iadd_imm_u(addr, offset as i64 + len as i64);
         let out = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, mem_len);
         self.trap_if(out, TrapCode::OutOfBounds, site);
         self.spectre_clamp(out, base, p)
@@ -1009,17 +1066,15 @@ impl<'a, 'b> Lower<'a, 'b> {
         // the status up.
         let exit = self.caller_exit();
         let cont = self.b.create_block();
-        // The call's block and instruction in one constant: `block << 32 | inst`.
-        let at = (site.block as u64) << 32 | site.inst.map_or(0, u64::from);
-        let at = self.b.ins().iconst(types::I64, at as i64);
+        let at = self.site(site);
         let args = [results[0], at].map(BlockArg::Value);
         self.b.ins().brif(results[0], exit, &args, cont, &[]);
         self.b.switch_to_block(cont);
         results[1..].to_vec()
     }
 
-    /// The cold block calls jump to with a non-zero status, `(status, block << 32
-    /// | inst)`: one per function, made at its first call and filled by
+    /// The cold block calls jump to with a non-zero status, `(status, site)`: one
+    /// per function, made at its first call and filled by
     /// `fill_caller_exit` once the body is done.
     fn caller_exit(&mut self) -> ir::Block {
         if let Some(exit) = self.caller_exit {
@@ -1028,7 +1083,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let exit = self.b.create_block();
         self.b.set_cold_block(exit);
         self.b.append_block_param(exit, types::I32);
-        self.b.append_block_param(exit, types::I64);
+        self.b.append_block_param(exit, self.site_type());
         self.caller_exit = Some(exit);
         exit
     }
@@ -1040,7 +1095,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.switch_to_block(exit);
         let params = self.b.block_params(exit).to_vec();
         let func = self.b.ins().iconst(types::I32, self.func_index as i64);
-        let args = [self.ctx, func, params[1]];
+        let (block, inst) = self.site_parts(params[1]);
+        let args = [self.ctx, func, block, inst];
         self.b.ins().call(self.refs.get(Helper::TrapCaller), &args);
         self.return_status(params[0]);
     }
