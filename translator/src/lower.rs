@@ -194,8 +194,8 @@ pub struct Lower<'a, 'b> {
     /// For functions that call: the call depth at entry (every callee puts it back
     /// before returning), the depth a callee runs at, and whether a call must trap.
     depth: Option<CallDepth>,
-    /// `icmp`/`fcmp` widenings to `i32`, removed again when only a `brif` used the
-    /// comparison (it branches on the flag itself).
+    /// `icmp`/`fcmp` widenings to `i32`, removed again when only a `brif` or a
+    /// `select` used the comparison (they take the flag itself).
     widenings: Vec<ir::Inst>,
     /// The flag each widened comparison result came from.
     flags: HashMap<ir::Value, ir::Value>,
@@ -664,14 +664,21 @@ impl<'a, 'b> Lower<'a, 'b> {
         };
     }
 
-    /// A comparison's flag as the IR's `i32`. A `brif` on the result branches on
-    /// the flag instead (`flags`), and the widening goes when nothing else uses it.
+    /// A comparison's flag as the IR's `i32`. A `brif` or `select` on the result
+    /// uses the flag instead (`flag_or`), and the widening goes when nothing else
+    /// uses it.
     fn widen(&mut self, flag: ir::Value) -> ir::Value {
         let wide = self.b.ins().uextend(types::I32, flag);
         let inst = self.b.func.dfg.value_def(wide).unwrap_inst();
         self.widenings.push(inst);
         self.flags.insert(wide, flag);
         wide
+    }
+
+    /// A condition: the comparison's flag if it came from one, else the value.
+    fn flag_or(&self, cond: Value) -> ir::Value {
+        let c = self.v(cond);
+        self.flags.get(&c).copied().unwrap_or(c)
     }
 
     /// A helper's result from `ctx.scratch[0]`.
@@ -750,7 +757,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 one(self.widen(c))
             }
             Op::Select { cond, a, b, .. } => {
-                let (c, x, y) = (self.v(*cond), self.v(*a), self.v(*b));
+                let (c, x, y) = (self.flag_or(*cond), self.v(*a), self.v(*b));
                 one(self.b.ins().select(c, x, y))
             }
             Op::Convert { op, from, to, a } => {
@@ -1151,8 +1158,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.jump_edge(bi, c.block.0 as usize, args);
             }
             Terminator::Brif { cond, then, else_ } => {
-                let c = self.v(*cond);
-                let c = self.flags.get(&c).copied().unwrap_or(c);
+                let c = self.flag_or(*cond);
                 let (t, ta) = self.direct_or_edge(bi, then);
                 let (e, ea) = self.direct_or_edge(bi, else_);
                 self.b.ins().brif(c, t, &ta, e, &ea);
