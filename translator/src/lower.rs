@@ -4,7 +4,8 @@
 //! - no emitted instruction can fault or trap: every memory access the verifier did
 //!   not prove in bounds is preceded by an explicit check, divisions are guarded,
 //!   float-to-int conversions use saturating forms after explicit range checks;
-//! - a failed check branches to a cold block that records the trap in the domain's
+//! - a failed check branches to a cold block that sets its exact site and jumps to
+//!   the function's exit for its trap code, which records the trap in the domain's
 //!   context and returns its code; every call site propagates a non-zero status;
 //! - fuel is spent at function entry and on every branch to a block that is not
 //!   after the current one (and not at all when fuel is unlimited); call depth is
@@ -14,8 +15,6 @@
 //!   loaded once per function (it never moves), the length is held in an SSA
 //!   variable reloaded after every call, `call_cap` and `memory.grow` (the only
 //!   operations that can change it);
-//! - a failed check jumps, with its site, to the function's one cold exit for its
-//!   trap code, so a check costs a compare and a branch;
 //! - globals are reached only as slot `i` of `ctx.globals`, for a verified `i`;
 //! - `call_indirect` enters only the code of a table entry of its own domain, after
 //!   checking the index against `ctx.table_len` and the entry's signature number
@@ -211,9 +210,8 @@ struct CallDepth {
     too_deep: ir::Value,
 }
 
-/// A trap site in one word, stored as is over `trap_block` and `trap_inst`
-/// (adjacent `u32`s, little-endian): `inst << 32 | block`, with
-/// `TRAP_AT_TERMINATOR` for a terminator.
+/// A trap site in one word: `inst << 32 | block`, with `TRAP_AT_TERMINATOR` for a
+/// terminator.
 fn site_word(site: Site) -> i64 {
     ((site.inst.unwrap_or(TRAP_AT_TERMINATOR) as u64) << 32 | site.block as u64) as i64
 }
@@ -224,12 +222,6 @@ fn site_word(site: Site) -> i64 {
 /// `TRAP_AT_TERMINATOR` alike.
 fn narrow_site(site: Site) -> i64 {
     (site.inst.unwrap_or(0xffff) << 16 | site.block) as i32 as i64
-}
-const _: () = assert!(OFF_TRAP_INST == OFF_TRAP_BLOCK + 4 && cfg!(target_endian = "little"));
-
-/// For the 8-byte store of a site, at an offset only 4-byte aligned.
-fn unaligned() -> MemFlagsData {
-    MemFlagsData::new().with_notrap()
 }
 
 fn is_data(t: &Type) -> bool {
@@ -334,13 +326,13 @@ impl<'a, 'b> Lower<'a, 'b> {
         };
         let ops = || self.f.blocks.iter().flat_map(|bl| &bl.insts).map(|i| &i.op);
         let calls = ops().any(|op| matches!(op, Op::Call { .. } | Op::CallIndirect { .. }));
-        let calls_cap = self
+        let idc = self
             .f
             .blocks
             .iter()
             .any(|bl| matches!(bl.term, Terminator::CallCap { .. }));
         let memory = ops().any(|op| matches!(op, Op::Load { .. } | Op::Store { .. } | Op::MemorySize));
-        if calls || calls_cap {
+        if calls || idc {
             self.check_stack(entry_site);
         }
         self.spend_fuel(entry_site);
@@ -450,13 +442,9 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     /// `site` (a value of `Lower::site`) into `trap_block` and `trap_inst`.
     fn store_site(&mut self, site: ir::Value) {
-        if self.narrow_sites {
-            let (block, inst) = self.site_parts(site);
-            self.b.ins().store(trusted(), block, self.ctx, OFF_TRAP_BLOCK);
-            self.b.ins().store(trusted(), inst, self.ctx, OFF_TRAP_INST);
-        } else {
-            self.b.ins().store(unaligned(), site, self.ctx, OFF_TRAP_BLOCK);
-        }
+        let (block, inst) = self.site_parts(site);
+        self.b.ins().store(trusted(), block, self.ctx, OFF_TRAP_BLOCK);
+        self.b.ins().store(trusted(), inst, self.ctx, OFF_TRAP_INST);
     }
 
     /// A site's block and instruction, as `i32`s.
