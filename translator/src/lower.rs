@@ -592,14 +592,19 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     // ---- memory --------------------------------------------------------------
 
-    /// The native address of `[addr + offset, addr + offset + len)`, checked unless proven.
-    fn heap_addr(&mut self, addr: ir::Value, offset: u32, len: u32, proven: bool, site: Site) -> ir::Value {
+    /// The native address of `[addr + offset, addr + offset + len)`, checked unless
+    /// proven, as a value and an immediate offset for the access.
+    fn heap_addr(&mut self, addr: ir::Value, offset: u32, len: u32, proven: bool, site: Site) -> (ir::Value, i32) {
         // Set at entry: the function has a memory access.
         let (base, var) = (
             self.mem_base.expect("memory loaded"),
             self.mem_len.expect("memory loaded"),
         );
         let addr = self.b.ins().uextend(types::I64, addr);
+        if let (true, Ok(offset)) = (proven, i32::try_from(offset)) {
+            // No check, no clamp: the access itself adds the offset.
+            return (self.b.ins().iadd(base, addr), offset);
+        }
         let ea = if offset != 0 {
             self.b.ins().iadd_imm_u(addr, offset as i64)
         } else {
@@ -607,14 +612,14 @@ impl<'a, 'b> Lower<'a, 'b> {
         };
         let p = self.b.ins().iadd(base, ea);
         if proven {
-            return p;
+            return (p, 0);
         }
         let mem_len = self.b.use_var(var);
         // From `addr`, not `ea`: one constant, which Cranelift folds into one `lea`.
         let end = self.b.ins().iadd_imm_u(addr, offset as i64 + len as i64);
         let out = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, mem_len);
         self.trap_if(out, TrapCode::OutOfBounds, site);
-        self.spectre_clamp(out, base, p)
+        (self.spectre_clamp(out, base, p), 0)
     }
 
     /// With Spectre guards on: `x`, or `safe` when `out` (the failed check) holds,
@@ -628,27 +633,27 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.ins().select_spectre_guard(out, safe, x)
     }
 
-    fn load(&mut self, a: MemAccess, p: ir::Value) -> ir::Value {
+    fn load(&mut self, a: MemAccess, (p, off): (ir::Value, i32)) -> ir::Value {
         let ty = num_type(a.ty);
         let ins = self.b.ins();
         match (a.bytes, a.signed, a.ty) {
-            (1, false, _) => ins.uload8(ty, heap(), p, 0),
-            (1, true, _) => ins.sload8(ty, heap(), p, 0),
-            (2, false, _) => ins.uload16(ty, heap(), p, 0),
-            (2, true, _) => ins.sload16(ty, heap(), p, 0),
-            (4, false, NumType::I64) => ins.uload32(heap(), p, 0),
-            (4, true, NumType::I64) => ins.sload32(heap(), p, 0),
-            _ => ins.load(ty, heap(), p, 0),
+            (1, false, _) => ins.uload8(ty, heap(), p, off),
+            (1, true, _) => ins.sload8(ty, heap(), p, off),
+            (2, false, _) => ins.uload16(ty, heap(), p, off),
+            (2, true, _) => ins.sload16(ty, heap(), p, off),
+            (4, false, NumType::I64) => ins.uload32(heap(), p, off),
+            (4, true, NumType::I64) => ins.sload32(heap(), p, off),
+            _ => ins.load(ty, heap(), p, off),
         }
     }
 
-    fn store(&mut self, a: MemAccess, v: ir::Value, p: ir::Value) {
+    fn store(&mut self, a: MemAccess, v: ir::Value, (p, off): (ir::Value, i32)) {
         let ins = self.b.ins();
         match (a.bytes, a.ty) {
-            (1, _) => ins.istore8(heap(), v, p, 0),
-            (2, _) => ins.istore16(heap(), v, p, 0),
-            (4, NumType::I64) => ins.istore32(heap(), v, p, 0),
-            _ => ins.store(heap(), v, p, 0),
+            (1, _) => ins.istore8(heap(), v, p, off),
+            (2, _) => ins.istore16(heap(), v, p, off),
+            (4, NumType::I64) => ins.istore32(heap(), v, p, off),
+            _ => ins.store(heap(), v, p, off),
         };
     }
 
