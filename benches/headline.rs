@@ -498,6 +498,7 @@ fn translation(figures: &mut Figures, table: &mut String) {
     let runs = &capjit_runs[d];
     figures.set("translate_ir_instructions", insts);
     figures.set("translate_clif_instructions", stats.clif_instructions as f64);
+    figures.set("translate_clif_per_ir", stats.clif_instructions as f64 / insts);
     figures.set("translate_insts_per_s", rates[d]);
     figures.set("cranelift_only_insts_per_s", cl_rates[dc]);
     figures.set("capjit_vs_cranelift_ratio", rates[d] / cl_rates[dc]);

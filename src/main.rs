@@ -58,6 +58,10 @@ enum Command {
         /// What to print.
         #[arg(long, value_enum, default_value_t = Emit::Stats)]
         emit: Emit,
+        /// Translate with fuel code, as `run --fuel N` does. Without it, as `run`
+        /// does by default: fuel is unlimited, so no fuel code.
+        #[arg(long)]
+        fuel: bool,
     },
     /// Print a program's canonical text.
     Fmt {
@@ -160,7 +164,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run(args),
         Command::Verify { files } => verify_cmd(&files),
-        Command::Translate { files, emit } => translate_cmd(&files, emit),
+        Command::Translate { files, emit, fuel } => translate_cmd(&files, emit, fuel),
         Command::Fmt { file } => load_one(&file).map(|m| print!("{}", print_module(&m))),
         Command::Encode { file, output } => encode(&file, &output),
         Command::Decode { file, output } => decode(&file, output),
@@ -253,7 +257,7 @@ fn verify_cmd(files: &[PathBuf]) -> Result<(), Reported> {
     Ok(())
 }
 
-fn translate_cmd(files: &[PathBuf], emit: Emit) -> Result<(), Reported> {
+fn translate_cmd(files: &[PathBuf], emit: Emit, fuel: bool) -> Result<(), Reported> {
     let loaded = load::load_files(files).map_err(report_load_error)?;
     if matches!(emit, Emit::Ir) {
         print!("{}", print_module(&loaded.module));
@@ -265,6 +269,7 @@ fn translate_cmd(files: &[PathBuf], emit: Emit) -> Result<(), Reported> {
     let config = capjit::translator::Config {
         keep_clif: matches!(emit, Emit::Clif),
         keep_asm: matches!(emit, Emit::Asm),
+        fuel,
         ..Default::default()
     };
     let compiled = capjit::translator::translate(&verified, &config).map_err(fail)?;

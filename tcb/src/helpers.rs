@@ -43,13 +43,13 @@ fn status(rt: &mut Runtime, d: usize, r: Result<u64, TrapCode>) -> u32 {
 }
 
 /// A trap status passed up through a `call` or `call_indirect` of function
-/// `func` of the calling domain, at `at = block << 32 | inst`: note the call site
+/// `func` of the calling domain, at `block` and `inst`: note the call site
 /// for the trap's callers (at most `MAX_TRAP_CALLERS`, innermost first). Returns
 /// 0; allocates at most once per trap.
 ///
 /// # Safety
 /// Called only by generated code with its own live context.
-pub unsafe extern "C" fn capjit_trap_caller(ctx: *mut DomainCtx, func: u32, at: u64) -> i32 {
+pub unsafe extern "C" fn capjit_trap_caller(ctx: *mut DomainCtx, func: u32, block: u32, inst: u32) -> i32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
     let callers = &mut rt.domains[d].trap_callers;
@@ -57,7 +57,7 @@ pub unsafe extern "C" fn capjit_trap_caller(ctx: *mut DomainCtx, func: u32, at: 
     // The first call reserves all the room there will be; a refused allocation
     // only shortens the list.
     if room > 0 && callers.try_reserve_exact(room).is_ok() {
-        callers.push((func, (at >> 32) as u32, at as u32));
+        callers.push((func, block, inst));
     }
     0
 }
@@ -443,7 +443,7 @@ impl Helper {
                 &[I32, I32],
                 crate::idc::capjit_idc_fault as *const u8,
             ),
-            Helper::TrapCaller => ("capjit_trap_caller", &[I32, I64], capjit_trap_caller as *const u8),
+            Helper::TrapCaller => ("capjit_trap_caller", &[I32, I32, I32], capjit_trap_caller as *const u8),
             Helper::MemoryGrow => ("capjit_memory_grow", &[I32], capjit_memory_grow as *const u8),
             Helper::MemoryCopy => ("capjit_memory_copy", &[I32, I32, I32], capjit_memory_copy as *const u8),
             Helper::MemoryFill => ("capjit_memory_fill", &[I32, I32, I32], capjit_memory_fill as *const u8),

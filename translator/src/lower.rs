@@ -4,12 +4,17 @@
 //! - no emitted instruction can fault or trap: every memory access the verifier did
 //!   not prove in bounds is preceded by an explicit check, divisions are guarded,
 //!   float-to-int conversions use saturating forms after explicit range checks;
-//! - a failed check branches to a cold block that records the trap in the domain's
+//! - a failed check branches to a cold block that sets its exact site and jumps to
+//!   the function's exit for its trap code, which records the trap in the domain's
 //!   context and returns its code; every call site propagates a non-zero status;
 //! - fuel is spent at function entry and on every branch to a block that is not
-//!   after the current one; call depth and the native stack are checked on calls;
-//! - memory is reached only as `ctx.mem_base + zext(addr) + offset`, with the base
-//!   reloaded at every access (so `memory.grow` may move it);
+//!   after the current one (and not at all when fuel is unlimited); call depth is
+//!   checked at every call, the native stack at the entry of every function that
+//!   calls (a leaf's frame fits in the margin the runtime keeps below the limit);
+//! - memory is reached only as `ctx.mem_base + zext(addr) + offset`; the base is
+//!   loaded once per function (it never moves), the length is held in an SSA
+//!   variable reloaded after every call, `call_cap` and `memory.grow` (the only
+//!   operations that can change it);
 //! - globals are reached only as slot `i` of `ctx.globals`, for a verified `i`;
 //! - `call_indirect` enters only the code of a table entry of its own domain, after
 //!   checking the index against `ctx.table_len` and the entry's signature number
@@ -29,7 +34,7 @@ use cranelift_codegen::ir::{
     StackSlotKind,
 };
 use cranelift_codegen::isa::CallConv;
-use cranelift_frontend::FunctionBuilder;
+use cranelift_frontend::{FunctionBuilder, Variable};
 
 /// The CLIF type a value of an IR type is carried in.
 pub fn clif_type(t: &Type) -> ir::Type {
@@ -185,8 +190,49 @@ pub struct Lower<'a, 'b> {
     /// By IR value: whether it is a `buf` or a `region` (which IDC must marshal).
     data: Vec<bool>,
     /// The function's one cold exit for a trap status coming back from a call:
-    /// `(status, block << 32 | inst)` of the call, noted for the trap's callers.
+    /// `(status, site)` of the call, noted for the trap's callers.
     caller_exit: Option<ir::Block>,
+    /// The function's cold exits for its own traps, by `TrapCode::code() - 1`, each
+    /// taking the site (`Lower::site`); made at first use, filled by `fill_trap_exits`.
+    trap_exits: [Option<ir::Block>; TrapCode::ALL.len()],
+    /// The same for a trap code known only at run time: `(code, site)`.
+    status_exit: Option<ir::Block>,
+    /// `ctx.mem_base`, loaded at entry when the function touches memory.
+    mem_base: Option<ir::Value>,
+    /// `ctx.mem_len`, loaded at entry and again after whatever can grow the memory.
+    mem_len: Option<Variable>,
+    /// For functions that call: the call depth at entry (every callee puts it back
+    /// before returning), the depth a callee runs at, and whether a call must trap.
+    depth: Option<CallDepth>,
+    /// `icmp`/`fcmp` widenings to `i32`, removed again when only a `brif` or a
+    /// `select` used the comparison (they take the flag itself).
+    widenings: Vec<ir::Inst>,
+    /// The flag each widened comparison result came from.
+    flags: HashMap<ir::Value, ir::Value>,
+    /// Every site of the function fits the narrow form (`Lower::site`).
+    narrow_sites: bool,
+}
+
+#[derive(Clone, Copy)]
+struct CallDepth {
+    ptr: ir::Value,
+    depth: ir::Value,
+    deeper: ir::Value,
+    too_deep: ir::Value,
+}
+
+/// A trap site in one word: `inst << 32 | block`, with `TRAP_AT_TERMINATOR` for a
+/// terminator.
+fn site_word(site: Site) -> i64 {
+    ((site.inst.unwrap_or(TRAP_AT_TERMINATOR) as u64) << 32 | site.block as u64) as i64
+}
+
+/// The narrow form of a site, for functions of at most 2^16 blocks of fewer than
+/// 2^15 instructions: `inst << 16 | block` in an `i32`, with `0xffff` for a
+/// terminator's `inst`, so that an arithmetic shift gives back `inst` and
+/// `TRAP_AT_TERMINATOR` alike.
+fn narrow_site(site: Site) -> i64 {
+    (site.inst.unwrap_or(0xffff) << 16 | site.block) as i32 as i64
 }
 
 fn is_data(t: &Type) -> bool {
@@ -238,6 +284,14 @@ impl<'a, 'b> Lower<'a, 'b> {
             pending_edges: Vec::new(),
             data: vec![false; max_value],
             caller_exit: None,
+            trap_exits: [None; TrapCode::ALL.len()],
+            status_exit: None,
+            mem_base: None,
+            mem_len: None,
+            depth: None,
+            widenings: Vec::new(),
+            flags: HashMap::new(),
+            narrow_sites: f.blocks.len() <= 1 << 16 && f.blocks.iter().all(|bl| bl.insts.len() < 1 << 15),
         }
     }
 
@@ -281,8 +335,37 @@ impl<'a, 'b> Lower<'a, 'b> {
             block: 0,
             inst: (!self.f.blocks[0].insts.is_empty()).then_some(0),
         };
-        self.check_stack(entry_site);
+        let ops = || self.f.blocks.iter().flat_map(|bl| &bl.insts).map(|i| &i.op);
+        let calls = ops().any(|op| matches!(op, Op::Call { .. } | Op::CallIndirect { .. }));
+        let idc = self
+            .f
+            .blocks
+            .iter()
+            .any(|bl| matches!(bl.term, Terminator::CallCap { .. }));
+        let memory = ops().any(|op| matches!(op, Op::Load { .. } | Op::Store { .. } | Op::MemorySize));
+        if calls || idc {
+            self.check_stack(entry_site);
+        }
         self.spend_fuel(entry_site);
+        if memory {
+            self.mem_base = Some(self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE));
+            let var = self.b.declare_var(types::I64);
+            self.mem_len = Some(var);
+            self.reload_mem_len();
+        }
+        if calls {
+            let ptr = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_DEPTH);
+            let depth = self.b.ins().load(types::I32, trusted(), ptr, 0);
+            let max = self.b.ins().load(types::I32, trusted(), self.ctx, OFF_MAX_DEPTH);
+            let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
+            let deeper = self.b.ins().iadd_imm_u(depth, 1);
+            self.depth = Some(CallDepth {
+                ptr,
+                depth,
+                deeper,
+                too_deep,
+            });
+        }
         for (i, bl) in self.f.blocks.iter().enumerate() {
             if i > 0 {
                 self.b.switch_to_block(self.blocks[i]);
@@ -295,7 +378,33 @@ impl<'a, 'b> Lower<'a, 'b> {
             self.lower_block(i, bl);
         }
         self.fill_caller_exit();
+        self.fill_trap_exits();
         self.b.seal_all_blocks();
+        self.drop_unused_widenings();
+    }
+
+    /// `ctx.mem_len` into the length variable (after anything that can grow memory).
+    fn reload_mem_len(&mut self) {
+        if let Some(var) = self.mem_len {
+            let len = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_LEN);
+            self.b.def_var(var, len);
+        }
+    }
+
+    /// Remove each widening of a comparison whose result nothing uses.
+    fn drop_unused_widenings(&mut self) {
+        let func = &mut *self.b.func;
+        let mut used = std::collections::HashSet::new();
+        for block in func.layout.blocks() {
+            for inst in func.layout.block_insts(block) {
+                used.extend(func.dfg.inst_values(inst).map(|v| func.dfg.resolve_aliases(v)));
+            }
+        }
+        for &inst in &self.widenings {
+            if !used.contains(&func.dfg.first_result(inst)) {
+                func.layout.remove_inst(inst);
+            }
+        }
     }
 
     fn lower_block(&mut self, bi: usize, bl: &'a IrBlock) {
@@ -335,42 +444,137 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.ins().return_(&rets);
     }
 
-    fn record_site(&mut self, site: Site) {
+    /// Note `site` (a value of `Lower::site`) as where the function stopped.
+    fn record_site(&mut self, site: ir::Value) {
         let func = self.b.ins().iconst(types::I32, self.func_index as i64);
-        let block = self.b.ins().iconst(types::I32, site.block as i64);
-        let inst = self
-            .b
-            .ins()
-            .iconst(types::I32, site.inst.map_or(TRAP_AT_TERMINATOR as i64, |i| i as i64));
         self.b.ins().store(trusted(), func, self.ctx, OFF_TRAP_FUNC);
+        self.store_site(site);
+    }
+
+    /// `site` (a value of `Lower::site`) into `trap_block` and `trap_inst`.
+    fn store_site(&mut self, site: ir::Value) {
+        let (block, inst) = self.site_parts(site);
         self.b.ins().store(trusted(), block, self.ctx, OFF_TRAP_BLOCK);
         self.b.ins().store(trusted(), inst, self.ctx, OFF_TRAP_INST);
     }
 
+    /// A site's block and instruction, as `i32`s.
+    fn site_parts(&mut self, site: ir::Value) -> (ir::Value, ir::Value) {
+        if self.narrow_sites {
+            let block = self.b.ins().band_imm_u(site, 0xffff);
+            (block, self.b.ins().sshr_imm_u(site, 16))
+        } else {
+            let block = self.b.ins().ireduce(types::I32, site);
+            let inst = self.b.ins().ushr_imm_u(site, 32);
+            (block, self.b.ins().ireduce(types::I32, inst))
+        }
+    }
+
+    /// A site as one constant: `narrow_site` (an `i32`, a 5-byte move) when the
+    /// function allows it, which every function of the real-program suite does,
+    /// else `site_word` (an `i64`, a 10-byte move).
+    fn site(&mut self, site: Site) -> ir::Value {
+        if self.narrow_sites {
+            self.b.ins().iconst(types::I32, narrow_site(site))
+        } else {
+            self.b.ins().iconst(types::I64, site_word(site))
+        }
+    }
+
+    fn site_type(&self) -> ir::Type {
+        if self.narrow_sites {
+            types::I32
+        } else {
+            types::I64
+        }
+    }
+
+    /// The cold exit for traps with `code`, taking the site.
+    fn trap_exit(&mut self, code: TrapCode) -> ir::Block {
+        let k = code.code() as usize - 1;
+        if let Some(exit) = self.trap_exits[k] {
+            return exit;
+        }
+        let exit = self.b.create_block();
+        self.b.set_cold_block(exit);
+        self.b.append_block_param(exit, self.site_type());
+        self.trap_exits[k] = Some(exit);
+        exit
+    }
+
+    /// The cold exit for a trap code known at run time, taking `(code, site)`.
+    fn status_exit(&mut self) -> ir::Block {
+        if let Some(exit) = self.status_exit {
+            return exit;
+        }
+        let exit = self.b.create_block();
+        self.b.set_cold_block(exit);
+        self.b.append_block_param(exit, types::I32);
+        self.b.append_block_param(exit, self.site_type());
+        self.status_exit = Some(exit);
+        exit
+    }
+
+    /// Each exit adds its code and goes on to the status exit, which records code
+    /// and site and returns the code.
+    fn fill_trap_exits(&mut self) {
+        let exits = self
+            .trap_exits
+            .iter()
+            .enumerate()
+            .filter_map(|(k, e)| Some((TrapCode::ALL[k], (*e)?)));
+        for (code, exit) in exits.collect::<Vec<_>>() {
+            self.b.switch_to_block(exit);
+            let site = self.b.block_params(exit)[0];
+            let code = self.b.ins().iconst(types::I32, code.code() as i64);
+            let status_exit = self.status_exit();
+            self.b
+                .ins()
+                .jump(status_exit, &[BlockArg::Value(code), BlockArg::Value(site)]);
+        }
+        if let Some(exit) = self.status_exit {
+            self.b.switch_to_block(exit);
+            let (code, site) = (self.b.block_params(exit)[0], self.b.block_params(exit)[1]);
+            self.trap_with(code, site);
+        }
+    }
+
     /// In the current (cold) block: record the trap and return its code.
-    fn emit_trap(&mut self, code: ir::Value, site: Site) {
+    fn trap_with(&mut self, code: ir::Value, site: ir::Value) {
         self.b.ins().store(trusted(), code, self.ctx, OFF_TRAP_CODE);
         self.record_site(site);
         self.return_status(code);
     }
 
+    /// End the current block with a trap whose code is known at run time.
+    fn emit_trap(&mut self, code: ir::Value, site: Site) {
+        let site = self.site(site);
+        let exit = self.status_exit();
+        self.b.ins().jump(exit, &[BlockArg::Value(code), BlockArg::Value(site)]);
+    }
+
     /// Trap with `code` when `cond` is non-zero; continue in a fresh block otherwise.
+    /// The site is set in a cold block of its own on the way to the shared exit:
+    /// branching to the exit with the site as an argument would put the constant
+    /// on the hot path and split the edge, which measured slower to compile and
+    /// larger.
     fn trap_if(&mut self, cond: ir::Value, code: TrapCode, site: Site) {
+        let exit = self.trap_exit(code);
         let cold = self.b.create_block();
-        let cont = self.b.create_block();
         self.b.set_cold_block(cold);
+        let cont = self.b.create_block();
         self.b.ins().brif(cond, cold, &[], cont, &[]);
         self.b.switch_to_block(cold);
-        let c = self.b.ins().iconst(types::I32, code.code() as i64);
-        self.emit_trap(c, site);
+        let site = self.site(site);
+        self.b.ins().jump(exit, &[BlockArg::Value(site)]);
         self.b.switch_to_block(cont);
     }
 
     /// Trap with the dynamic code `status` when it is non-zero.
     fn trap_on_status(&mut self, status: ir::Value, site: Site) {
         let cold = self.b.create_block();
-        let cont = self.b.create_block();
         self.b.set_cold_block(cold);
+        let cont = self.b.create_block();
         self.b.ins().brif(status, cold, &[], cont, &[]);
         self.b.switch_to_block(cold);
         self.emit_trap(status, site);
@@ -399,67 +603,86 @@ impl<'a, 'b> Lower<'a, 'b> {
 
     // ---- memory --------------------------------------------------------------
 
-    /// The native address of `[addr + offset, addr + offset + len)`, checked unless proven.
-    fn heap_addr(&mut self, addr: ir::Value, offset: u32, len: u32, proven: bool, site: Site) -> ir::Value {
-        let ea = self.b.ins().uextend(types::I64, addr);
+    /// The native address of `[addr + offset, addr + offset + len)`, checked unless
+    /// proven, as a value and an immediate offset for the access.
+    fn heap_addr(&mut self, addr: ir::Value, offset: u32, len: u32, proven: bool, site: Site) -> (ir::Value, i32) {
+        // Set at entry: the function has a memory access.
+        let (base, var) = (
+            self.mem_base.expect("memory loaded"),
+            self.mem_len.expect("memory loaded"),
+        );
+        let addr = self.b.ins().uextend(types::I64, addr);
+        if let (true, Ok(offset)) = (proven, i32::try_from(offset)) {
+            // No check, no clamp: the access itself adds the offset.
+            return (self.b.ins().iadd(base, addr), offset);
+        }
         let ea = if offset != 0 {
-            self.b.ins().iadd_imm_u(ea, offset as i64)
+            self.b.ins().iadd_imm_u(addr, offset as i64)
         } else {
-            ea
+            addr
         };
-        let out = (!proven).then(|| {
-            let mem_len = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_LEN);
-            let end = self.b.ins().iadd_imm_u(ea, len as i64);
-            let out = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, mem_len);
-            self.trap_if(out, TrapCode::OutOfBounds, site);
-            out
-        });
-        let ea = match out {
-            Some(out) => self.spectre_clamp(out, ea),
-            None => ea,
-        };
-        // Loaded at each access: the base never moves, but keeping it in a register
-        // for the whole function measured slower with the backtracking allocator
-        // (docs/performance.md, "Resources and Spectre guards").
-        let base = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_BASE);
-        self.b.ins().iadd(base, ea)
+        let p = self.b.ins().iadd(base, ea);
+        if proven {
+            return (p, 0);
+        }
+        let mem_len = self.b.use_var(var);
+        // From `addr`, not `ea`: one constant, which Cranelift folds into one `lea`.
+        let end = self.b.ins().iadd_imm_u(addr, offset as i64 + len as i64);
+        let out = self.b.ins().icmp(IntCC::UnsignedGreaterThan, end, mem_len);
+        self.trap_if(out, TrapCode::OutOfBounds, site);
+        (self.spectre_clamp(out, base, p), 0)
     }
 
-    /// With Spectre guards on: `offset`, or 0 when `out` (the failed check) holds,
+    /// With Spectre guards on: `x`, or `safe` when `out` (the failed check) holds,
     /// chosen by a conditional move the CPU does not speculate past, so a
     /// mispredicted check reads at the start of the same memory or table, never
-    /// out of bounds. (Clamping the offset rather than the final address lets the
-    /// base still fold into the access's addressing mode.)
-    fn spectre_clamp(&mut self, out: ir::Value, offset: ir::Value) -> ir::Value {
+    /// out of bounds.
+    fn spectre_clamp(&mut self, out: ir::Value, safe: ir::Value, x: ir::Value) -> ir::Value {
         if !self.refs.spectre_guards {
-            return offset;
+            return x;
         }
-        let zero = self.b.ins().iconst(types::I64, 0);
-        self.b.ins().select_spectre_guard(out, zero, offset)
+        self.b.ins().select_spectre_guard(out, safe, x)
     }
 
-    fn load(&mut self, a: MemAccess, p: ir::Value) -> ir::Value {
+    fn load(&mut self, a: MemAccess, (p, off): (ir::Value, i32)) -> ir::Value {
         let ty = num_type(a.ty);
         let ins = self.b.ins();
         match (a.bytes, a.signed, a.ty) {
-            (1, false, _) => ins.uload8(ty, heap(), p, 0),
-            (1, true, _) => ins.sload8(ty, heap(), p, 0),
-            (2, false, _) => ins.uload16(ty, heap(), p, 0),
-            (2, true, _) => ins.sload16(ty, heap(), p, 0),
-            (4, false, NumType::I64) => ins.uload32(heap(), p, 0),
-            (4, true, NumType::I64) => ins.sload32(heap(), p, 0),
-            _ => ins.load(ty, heap(), p, 0),
+            (1, false, _) => ins.uload8(ty, heap(), p, off),
+            (1, true, _) => ins.sload8(ty, heap(), p, off),
+            (2, false, _) => ins.uload16(ty, heap(), p, off),
+            (2, true, _) => ins.sload16(ty, heap(), p, off),
+            (4, false, NumType::I64) => ins.uload32(heap(), p, off),
+            (4, true, NumType::I64) => ins.sload32(heap(), p, off),
+            _ => ins.load(ty, heap(), p, off),
         }
     }
 
-    fn store(&mut self, a: MemAccess, v: ir::Value, p: ir::Value) {
+    fn store(&mut self, a: MemAccess, v: ir::Value, (p, off): (ir::Value, i32)) {
         let ins = self.b.ins();
         match (a.bytes, a.ty) {
-            (1, _) => ins.istore8(heap(), v, p, 0),
-            (2, _) => ins.istore16(heap(), v, p, 0),
-            (4, NumType::I64) => ins.istore32(heap(), v, p, 0),
-            _ => ins.store(heap(), v, p, 0),
+            (1, _) => ins.istore8(heap(), v, p, off),
+            (2, _) => ins.istore16(heap(), v, p, off),
+            (4, NumType::I64) => ins.istore32(heap(), v, p, off),
+            _ => ins.store(heap(), v, p, off),
         };
+    }
+
+    /// A comparison's flag as the IR's `i32`. A `brif` or `select` on the result
+    /// uses the flag instead (`flag_or`), and the widening goes when nothing else
+    /// uses it.
+    fn widen(&mut self, flag: ir::Value) -> ir::Value {
+        let wide = self.b.ins().uextend(types::I32, flag);
+        let inst = self.b.func.dfg.value_def(wide).unwrap_inst();
+        self.widenings.push(inst);
+        self.flags.insert(wide, flag);
+        wide
+    }
+
+    /// A condition: the comparison's flag if it came from one, else the value.
+    fn flag_or(&self, cond: Value) -> ir::Value {
+        let c = self.v(cond);
+        self.flags.get(&c).copied().unwrap_or(c)
     }
 
     /// A helper's result from `ctx.scratch[0]`.
@@ -549,15 +772,15 @@ impl<'a, 'b> Lower<'a, 'b> {
             Op::Icmp { cc, a, b, .. } => {
                 let (x, y) = (self.v(*a), self.v(*b));
                 let c = self.b.ins().icmp(int_cc(*cc), x, y);
-                one(self.b.ins().uextend(types::I32, c))
+                one(self.widen(c))
             }
             Op::Fcmp { cc, a, b, .. } => {
                 let (x, y) = (self.v(*a), self.v(*b));
                 let c = self.b.ins().fcmp(float_cc(*cc), x, y);
-                one(self.b.ins().uextend(types::I32, c))
+                one(self.widen(c))
             }
             Op::Select { cond, a, b, .. } => {
-                let (c, x, y) = (self.v(*cond), self.v(*a), self.v(*b));
+                let (c, x, y) = (self.flag_or(*cond), self.v(*a), self.v(*b));
                 one(self.b.ins().select(c, x, y))
             }
             Op::Convert { op, from, to, a } => {
@@ -579,14 +802,17 @@ impl<'a, 'b> Lower<'a, 'b> {
                 vec![]
             }
             Op::MemorySize => {
-                let len = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_MEM_LEN);
+                // Set at entry: the function uses memory.
+                let len = self.b.use_var(self.mem_len.expect("memory loaded"));
                 let pages = self.b.ins().ushr_imm_u(len, 16);
                 one(self.b.ins().ireduce(types::I32, pages))
             }
             Op::MemoryGrow { delta } => {
                 let args = [self.ctx, self.v(*delta)];
                 let call = self.b.ins().call(self.refs.get(Helper::MemoryGrow), &args);
-                one(self.b.inst_results(call)[0])
+                let result = self.b.inst_results(call)[0];
+                self.reload_mem_len();
+                one(result)
             }
             Op::MemoryCopy { dst, src, len } => {
                 let args = self.args(&[*dst, *src, *len]);
@@ -876,7 +1102,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let out = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, idx, len);
         self.trap_if(out, TrapCode::TableOutOfBounds, site);
         let offset = self.b.ins().imul_imm_u(idx, TABLE_ENTRY_SIZE);
-        let offset = self.spectre_clamp(out, offset);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        let offset = self.spectre_clamp(out, zero, offset);
         let base = self.b.ins().load(types::I64, trusted(), views, view + OFF_VIEW_BASE);
         let entry = self.b.ins().iadd(base, offset);
         let have = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_SIG);
@@ -897,31 +1124,27 @@ impl<'a, 'b> Lower<'a, 'b> {
     /// A call within the domain (`call`, `call_indirect`): the depth check and
     /// count around it, and a non-zero status passed up. Returns the callee's results.
     fn counted_call(&mut self, site: Site, call: impl FnOnce(&mut FunctionBuilder) -> ir::Inst) -> Vec<ir::Value> {
-        let depth_ptr = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_DEPTH);
-        let depth = self.b.ins().load(types::I32, trusted(), depth_ptr, 0);
-        let max = self.b.ins().load(types::I32, trusted(), self.ctx, OFF_MAX_DEPTH);
-        let too_deep = self.b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, depth, max);
-        self.trap_if(too_deep, TrapCode::CallDepthExceeded, site);
-        let deeper = self.b.ins().iadd_imm_u(depth, 1);
-        self.b.ins().store(trusted(), deeper, depth_ptr, 0);
+        // Set at entry: the function calls.
+        let d = self.depth.expect("call depth loaded");
+        self.trap_if(d.too_deep, TrapCode::CallDepthExceeded, site);
+        self.b.ins().store(trusted(), d.deeper, d.ptr, 0);
         let call = call(self.b);
         let results = self.b.inst_results(call).to_vec();
-        self.b.ins().store(trusted(), depth, depth_ptr, 0);
+        self.b.ins().store(trusted(), d.depth, d.ptr, 0);
+        self.reload_mem_len();
         // A non-zero status: the callee recorded its trap; note this call and pass
         // the status up.
         let exit = self.caller_exit();
         let cont = self.b.create_block();
-        // The call's block and instruction in one constant: `block << 32 | inst`.
-        let at = (site.block as u64) << 32 | site.inst.map_or(0, u64::from);
-        let at = self.b.ins().iconst(types::I64, at as i64);
+        let at = self.site(site);
         let args = [results[0], at].map(BlockArg::Value);
         self.b.ins().brif(results[0], exit, &args, cont, &[]);
         self.b.switch_to_block(cont);
         results[1..].to_vec()
     }
 
-    /// The cold block calls jump to with a non-zero status, `(status, block << 32
-    /// | inst)`: one per function, made at its first call and filled by
+    /// The cold block calls jump to with a non-zero status, `(status, site)`: one
+    /// per function, made at its first call and filled by
     /// `fill_caller_exit` once the body is done.
     fn caller_exit(&mut self) -> ir::Block {
         if let Some(exit) = self.caller_exit {
@@ -930,7 +1153,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let exit = self.b.create_block();
         self.b.set_cold_block(exit);
         self.b.append_block_param(exit, types::I32);
-        self.b.append_block_param(exit, types::I64);
+        self.b.append_block_param(exit, self.site_type());
         self.caller_exit = Some(exit);
         exit
     }
@@ -942,7 +1165,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.switch_to_block(exit);
         let params = self.b.block_params(exit).to_vec();
         let func = self.b.ins().iconst(types::I32, self.func_index as i64);
-        let args = [self.ctx, func, params[1]];
+        let (block, inst) = self.site_parts(params[1]);
+        let args = [self.ctx, func, block, inst];
         self.b.ins().call(self.refs.get(Helper::TrapCaller), &args);
         self.return_status(params[0]);
     }
@@ -997,7 +1221,7 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.jump_edge(bi, c.block.0 as usize, args);
             }
             Terminator::Brif { cond, then, else_ } => {
-                let c = self.v(*cond);
+                let c = self.flag_or(*cond);
                 let (t, ta) = self.direct_or_edge(bi, then);
                 let (e, ea) = self.direct_or_edge(bi, else_);
                 self.b.ins().brif(c, t, &ta, e, &ea);
@@ -1019,6 +1243,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             Terminator::Return(vals) => {
                 if self.exported_data_results {
                     // Where a bad `buf` or `region` result would be blamed.
+                    let site = self.site(site);
                     self.record_site(site);
                 }
                 let mut rets = vec![self.b.ins().iconst(types::I32, 0)];
@@ -1026,8 +1251,9 @@ impl<'a, 'b> Lower<'a, 'b> {
                 self.b.ins().return_(&rets);
             }
             Terminator::Trap => {
-                let code = self.b.ins().iconst(types::I32, TrapCode::Unreachable.code() as i64);
-                self.emit_trap(code, site);
+                let site = self.site(site);
+                let exit = self.trap_exit(TrapCode::Unreachable);
+                self.b.ins().jump(exit, &[BlockArg::Value(site)]);
             }
             Terminator::TrapWith(code) => {
                 // A trap code is 1..=18; anything else (0 would read as success) traps
@@ -1134,6 +1360,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.ins().brif(rets[0], faulted, &[], ok_blk, &[]);
 
         self.b.switch_to_block(ok_blk);
+        self.reload_mem_len();
         let results = rets[1..].iter().map(|r| BlockArg::Value(*r)).collect();
         self.jump_edge(bi, ok, results);
 
@@ -1142,6 +1369,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let fault_args = [self.ctx, self.v(cap), rets[0]];
         let call = self.b.ins().call(self.refs.get(Helper::IdcFault), &fault_args);
         let code = self.b.inst_results(call)[0];
+        self.reload_mem_len();
         self.jump_edge(bi, fail, vec![BlockArg::Value(code)]);
     }
 
@@ -1172,6 +1400,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.ins().brif(status, not_ok, &[], ok_blk, &[]);
 
         self.b.switch_to_block(ok_blk);
+        self.reload_mem_len();
         let mut results = Vec::with_capacity(ok_types.len());
         for (i, ty) in ok_types.iter().enumerate() {
             let w = self.b.ins().stack_load(types::I64, types::I64, slot, (8 * i) as i32);
@@ -1187,6 +1416,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.b.ins().brif(positive, fail_blk, &[], caller_trap, &[]);
 
         self.b.switch_to_block(fail_blk);
+        self.reload_mem_len();
         self.jump_edge(bi, fail, vec![BlockArg::Value(status)]);
 
         self.b.switch_to_block(caller_trap);
