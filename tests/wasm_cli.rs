@@ -26,6 +26,15 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// [`check`] of a run that traps with `trap` on both backends, printing nothing.
+#[track_caller]
+fn check_trap(args: &[&str], trap: &str) {
+    for out in check(args, "", EXIT_TRAP) {
+        let err = text(&out.stderr);
+        assert!(err.contains(trap), "{err}");
+    }
+}
+
 /// Run `args` on both backends; both must give `stdout` and exit `code`.
 #[track_caller]
 fn check(args: &[&str], stdout: &str, code: i32) -> Vec<Output> {
@@ -65,18 +74,10 @@ fn fib_wat_runs_its_only_export() {
 #[test]
 fn handlers_wat_keeps_funcrefs_in_a_growable_table() {
     check(&["run", "examples/wasm/handlers.wat"], "60\n3\n", 0);
-    let outs = check(
+    check_trap(
         &["run", "--invoke", "fire", "examples/wasm/handlers.wat", "5", "1"],
-        "",
-        EXIT_TRAP,
+        "table_out_of_bounds",
     );
-    for out in outs {
-        assert!(
-            text(&out.stderr).contains("table_out_of_bounds"),
-            "{}",
-            text(&out.stderr)
-        );
-    }
 }
 
 #[test]
@@ -104,30 +105,14 @@ fn dispatch_wasm_calls_through_the_table_and_counts_in_a_global() {
         "42\n",
         0,
     );
-    let outs = check(
+    check_trap(
         &["run", "--invoke", "apply", "examples/wasm/dispatch.wasm", "3", "1", "1"],
-        "",
-        EXIT_TRAP,
+        "indirect_call_null",
     );
-    for out in outs {
-        assert!(
-            text(&out.stderr).contains("indirect_call_null"),
-            "{}",
-            text(&out.stderr)
-        );
-    }
-    let outs = check(
+    check_trap(
         &["run", "--invoke", "apply", "examples/wasm/dispatch.wasm", "5", "1", "1"],
-        "",
-        EXIT_TRAP,
+        "table_out_of_bounds",
     );
-    for out in outs {
-        assert!(
-            text(&out.stderr).contains("table_out_of_bounds"),
-            "{}",
-            text(&out.stderr)
-        );
-    }
 }
 
 #[test]
