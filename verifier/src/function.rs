@@ -495,24 +495,23 @@ impl<'a> Cx<'a> {
     /// has its type (`None`: the table's).
     fn table_op(
         &mut self,
+        op: &Op,
         table: u32,
         from: Option<RefType>,
         operands: &[(Value, Option<TypeId>)],
-        b: usize,
-        pos: u32,
-        site: Site,
+        at: (usize, u32, Site),
     ) {
+        let (b, pos, site) = at;
+        let name = || capjit_ir::names::opcode_text(op);
         let elem = self.table_type(table, b, site);
         if let (Some(to), Some(from)) = (elem, from.filter(|f| Some(*f) != elem)) {
             let (expected, found) = (to.as_type().to_string(), from.as_type().to_string());
-            let what = "the source table or segment of a table operation".to_string();
+            let what = format!("the source of `{}`", name());
             self.err(b, site, ErrorKind::TypeMismatch { what, expected, found });
         }
         for (k, &(v, want)) in operands.iter().enumerate() {
             if let Some(want) = want.or(elem.map(ref_id)) {
-                self.use_as(v, want, b, pos, site, &|| {
-                    format!("operand {} of a table operation", k + 1)
-                });
+                self.use_as(v, want, b, pos, site, &|| format!("operand {} of `{}`", k + 1, name()));
             }
         }
     }
@@ -624,7 +623,7 @@ impl<'a> Cx<'a> {
             } => {
                 let from = self.table_type(*from, b, site);
                 let operands = [(*dst, Some(I32)), (*src, Some(I32)), (*len, Some(I32))];
-                self.table_op(*t, from, &operands, b, pos, site);
+                self.table_op(op, *t, from, &operands, (b, pos, site));
             }
             Op::TableInit {
                 table,
@@ -638,19 +637,19 @@ impl<'a> Cx<'a> {
                     self.err(b, site, ErrorKind::UnknownElemSegment(*segment));
                 }
                 let operands = [(*dst, Some(I32)), (*src, Some(I32)), (*len, Some(I32))];
-                self.table_op(*table, from, &operands, b, pos, site);
+                self.table_op(op, *table, from, &operands, (b, pos, site));
             }
-            Op::TableGet { table, index } => self.table_op(*table, None, &[(*index, Some(I32))], b, pos, site),
+            Op::TableGet { table, index } => self.table_op(op, *table, None, &[(*index, Some(I32))], (b, pos, site)),
             Op::TableSet { table, index, value } => {
-                self.table_op(*table, None, &[(*index, Some(I32)), (*value, None)], b, pos, site)
+                self.table_op(op, *table, None, &[(*index, Some(I32)), (*value, None)], (b, pos, site))
             }
-            Op::TableSize { table } => self.table_op(*table, None, &[], b, pos, site),
+            Op::TableSize { table } => self.table_op(op, *table, None, &[], (b, pos, site)),
             Op::TableGrow { table, init, delta } => {
-                self.table_op(*table, None, &[(*init, None), (*delta, Some(I32))], b, pos, site)
+                self.table_op(op, *table, None, &[(*init, None), (*delta, Some(I32))], (b, pos, site))
             }
             Op::TableFill { table, dst, value, len } => {
                 let operands = [(*dst, Some(I32)), (*value, None), (*len, Some(I32))];
-                self.table_op(*table, None, &operands, b, pos, site)
+                self.table_op(op, *table, None, &operands, (b, pos, site))
             }
             Op::RefNull { .. } => {}
             Op::RefIsNull { a } => {
