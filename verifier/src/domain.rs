@@ -274,23 +274,18 @@ pub fn check_cap_not_crossing(d: &Domain, report: &mut Report) {
             ErrorKind::CapCrossesDomains(format!("exported function `{}`", f.name)),
         );
     }
-    for imp in d.imports.iter().filter(|i| has_cap(&i.sig)) {
-        report.push(
-            Location {
-                span: imp.span,
-                ..at_domain(d)
-            },
-            ErrorKind::CapCrossesDomains(format!("import `{}`", imp.name)),
-        );
-    }
-    for imp in d.imports.iter().filter(|i| has_ref(&i.sig)) {
-        report.push(
-            Location {
-                span: imp.span,
-                ..at_domain(d)
-            },
-            ErrorKind::RefCrossesDomains(format!("import `{}`", imp.name)),
-        );
+    for imp in &d.imports {
+        let loc = || Location {
+            span: imp.span,
+            ..at_domain(d)
+        };
+        let what = || format!("import `{}`", imp.name);
+        if has_cap(&imp.sig) {
+            report.push(loc(), ErrorKind::CapCrossesDomains(what()));
+        }
+        if has_ref(&imp.sig) {
+            report.push(loc(), ErrorKind::RefCrossesDomains(what()));
+        }
     }
 }
 
