@@ -129,6 +129,10 @@ struct RunArgs {
     /// Run in the reference interpreter instead of the JIT.
     #[arg(long)]
     interp: bool,
+    /// Translate every function before the run starts, instead of each one on its
+    /// first call (for measuring; the results are the same).
+    #[arg(long, conflicts_with = "interp")]
+    eager: bool,
     /// Print every inter-domain call and its result to standard error.
     #[arg(long)]
     trace_idc: bool,
@@ -360,6 +364,10 @@ fn run(args: RunArgs) -> Result<(), Reported> {
                 Backend::Jit
             },
             limits: args.limits.limits(),
+            translator: capjit::translator::Config {
+                lazy: !args.eager,
+                ..Default::default()
+            },
             ..Config::default()
         },
     };

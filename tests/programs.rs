@@ -51,6 +51,11 @@ fn programs_and_examples_pass_in_the_jit() {
     run_all(Executor::Jit);
 }
 
+#[test]
+fn programs_and_examples_pass_in_the_jit_translating_everything_up_front() {
+    run_all(Executor::EagerJit);
+}
+
 fn parsed(path: &PathBuf) -> (String, Module) {
     let src = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", support::short(path)));
     let m = parse_module(&src).unwrap_or_else(|e| panic!("{}: {e}", support::short(path)));

@@ -48,6 +48,10 @@ pub struct DomainCtx {
     pub globals: *mut u64,
     /// This domain's tables, one view per table (`tables.rs`).
     pub tables: *const TableView,
+    /// Native code of each of this domain's functions, by index; null for a
+    /// function not translated yet (lazy translation). Generated code calls
+    /// through it, and `capjit_translate` fills it in.
+    pub code: *const *const u8,
 }
 
 pub const STATUS_RUNNING: u32 = 0;
@@ -71,14 +75,13 @@ pub struct NativeCap {
 
 /// A table entry as `call_indirect` and the table helpers read it.
 ///
-/// Invariant protected: `sig == 0` exactly for an entry without code (null, or an
-/// externref); otherwise `code` is the native code of function `item` of the same
-/// domain, whose signature the translator numbered `sig` (equal numbers,
-/// identical signatures).
+/// Invariant protected: `sig == 0` exactly for an entry that cannot be called
+/// (null, or an externref); otherwise `item` is a function of the same domain,
+/// whose signature the translator numbered `sig` (equal numbers, identical
+/// signatures), and `call_indirect` finds its code at `ctx.code[item]`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct TableEntry {
-    pub code: *const u8,
     pub sig: u64,
     /// The reference as generated code holds it: a function index, a host handle,
     /// or [`REF_NULL`].
@@ -102,7 +105,7 @@ pub const OFF_VIEW_BASE: i32 = offset_of!(TableView, base) as i32;
 pub const OFF_VIEW_LEN: i32 = offset_of!(TableView, len) as i32;
 
 pub const TABLE_ENTRY_SIZE: i64 = std::mem::size_of::<TableEntry>() as i64;
-pub const OFF_ENTRY_CODE: i32 = offset_of!(TableEntry, code) as i32;
+pub const OFF_ENTRY_ITEM: i32 = offset_of!(TableEntry, item) as i32;
 pub const OFF_ENTRY_SIG: i32 = offset_of!(TableEntry, sig) as i32;
 
 pub const NATIVE_CAP_SIZE: i64 = std::mem::size_of::<NativeCap>() as i64;
@@ -128,6 +131,7 @@ pub const OFF_ACTIVE: i32 = offset_of!(DomainCtx, active) as i32;
 pub const OFF_CAPS: i32 = offset_of!(DomainCtx, caps) as i32;
 pub const OFF_GLOBALS: i32 = offset_of!(DomainCtx, globals) as i32;
 pub const OFF_TABLES: i32 = offset_of!(DomainCtx, tables) as i32;
+pub const OFF_CODE: i32 = offset_of!(DomainCtx, code) as i32;
 
 /// `trap_inst` value meaning "the block's terminator".
 pub const TRAP_AT_TERMINATOR: u32 = u32::MAX;

@@ -62,6 +62,28 @@ pub unsafe extern "C" fn capjit_trap_caller(ctx: *mut DomainCtx, func: u32, bloc
     0
 }
 
+/// Translate function `func` of the calling domain on its first call and put its
+/// code in `ctx.code[func]`; a translation that fails is a `resource limit` trap
+/// at the call. Called only for a verified function index whose code is null.
+///
+/// # Safety
+/// Called only by generated code with its own live context.
+pub unsafe extern "C" fn capjit_translate(ctx: *mut DomainCtx, func: u32) -> u32 {
+    // SAFETY: per the contract.
+    let (rt, d) = unsafe { parts(ctx) };
+    let code = match rt.lazy.as_mut() {
+        Some(lazy) => lazy.translate(d, func as usize).ok(),
+        None => None,
+    };
+    match (code, rt.domains[d].code.get_mut(func as usize)) {
+        (Some(code), Some(slot)) => {
+            *slot = code;
+            0
+        }
+        _ => TrapCode::ResourceLimit.code() as u32,
+    }
+}
+
 /// `memory.grow`: the old size in pages, or -1. Never traps.
 ///
 /// # Safety
@@ -371,6 +393,7 @@ pub enum Helper {
     CallCap,
     IdcFault,
     TrapCaller,
+    Translate,
     MemoryGrow,
     MemoryCopy,
     MemoryFill,
@@ -393,10 +416,11 @@ pub enum Helper {
 }
 
 impl Helper {
-    pub const ALL: [Helper; 22] = [
+    pub const ALL: [Helper; 23] = [
         Helper::CallCap,
         Helper::IdcFault,
         Helper::TrapCaller,
+        Helper::Translate,
         Helper::MemoryGrow,
         Helper::MemoryCopy,
         Helper::MemoryFill,
@@ -444,6 +468,7 @@ impl Helper {
                 crate::idc::capjit_idc_fault as *const u8,
             ),
             Helper::TrapCaller => ("capjit_trap_caller", &[I32, I32, I32], capjit_trap_caller as *const u8),
+            Helper::Translate => ("capjit_translate", &[I32], capjit_translate as *const u8),
             Helper::MemoryGrow => ("capjit_memory_grow", &[I32], capjit_memory_grow as *const u8),
             Helper::MemoryCopy => ("capjit_memory_copy", &[I32, I32, I32], capjit_memory_copy as *const u8),
             Helper::MemoryFill => ("capjit_memory_fill", &[I32, I32, I32], capjit_memory_fill as *const u8),

@@ -26,5 +26,5 @@ pub mod slots;
 pub mod tables;
 
 pub use ctx::{DomainCtx, EntryFn};
-pub use runtime::{invoke, CodeTable, LinkError, Runtime};
+pub use runtime::{invoke, CodeTable, LazyCode, LinkError, Runtime};
 pub use shared::Shared;

@@ -19,9 +19,7 @@ use capjit_ir::resources::{self, Budget, RegionTable};
 use capjit_ir::{Domain, Module, TrapCode, Val, PAGE_SIZE};
 use capjit_verifier::Verified;
 
-use crate::ctx::{
-    DomainCtx, EntryFn, NativeCap, TableEntry, STATUS_DEAD, STATUS_FAULTED, STATUS_RUNNING, TRAP_AT_TERMINATOR,
-};
+use crate::ctx::{DomainCtx, EntryFn, NativeCap, STATUS_DEAD, STATUS_FAULTED, STATUS_RUNNING, TRAP_AT_TERMINATOR};
 use crate::idc::has_data;
 use crate::memory::{alloc_zeroed_lazy, LinearMemory};
 use crate::shared::Shared;
@@ -54,8 +52,9 @@ pub struct DomainState {
     pub(crate) trap_callers: Vec<(u32, u32, u32)>,
     /// Entry trampolines, by function index (exported functions only).
     pub(crate) entries: Vec<Option<EntryFn>>,
-    /// Native code of exported functions, by function index (for the inline IDC path).
-    pub(crate) functions: Vec<Option<*const u8>>,
+    /// Native code of every function, by index, null until translated (`ctx.code`
+    /// points here; never reallocated).
+    pub(crate) code: Shared<[*const u8]>,
     /// One slot per global (`ctx.globals` points here; never reallocated).
     pub(crate) globals: Shared<[u64]>,
     /// The tables (`ctx.tables` points at their views).
@@ -111,10 +110,28 @@ impl DomainState {
 pub struct CodeTable {
     /// Entry trampolines of exported functions.
     pub entries: Vec<Vec<Option<EntryFn>>>,
-    /// The functions themselves, for exported functions.
-    pub functions: Vec<Vec<Option<*const u8>>>,
-    /// Each function of each domain as a table entry (code, signature number, index).
-    pub table_entries: Vec<Vec<TableEntry>>,
+    /// Every function's native code; null for one not translated yet, which
+    /// `lazy` translates on its first call. Exported functions always have code.
+    pub code: Vec<Vec<*const u8>>,
+    /// Every function's signature number (non-zero; equal numbers, equal
+    /// signatures), which `call_indirect` compares.
+    pub sigs: Vec<Vec<u64>>,
+    /// Translates the functions `code` leaves null.
+    pub lazy: Option<Box<dyn LazyCode>>,
+}
+
+/// Translation on first call: what fills in a null entry of [`CodeTable::code`].
+///
+/// # Safety
+/// An implementation is part of the trusted translator: `translate(d, f)` must
+/// return the native code of function `f` of domain `d` of the verified module the
+/// runtime was linked with, translated with the same signature numbers, the same
+/// calling convention and the same settings as the rest of the code table, whose
+/// frame fits the stack margin the code table was planned with.
+pub unsafe trait LazyCode {
+    /// Translate function `func` of domain `domain`; an error (out of code memory,
+    /// a frame too large) becomes a `resource limit` trap at the call.
+    fn translate(&mut self, domain: usize, func: usize) -> Result<*const u8, String>;
 }
 
 pub struct Runtime {
@@ -134,6 +151,8 @@ pub struct Runtime {
     pub(crate) host_fns: Vec<HostFn>,
     /// The status of the last `HostFailure::Exit`, until the run ends.
     pub(crate) exit: Option<i32>,
+    /// Translates functions on their first call (`capjit_translate`).
+    pub(crate) lazy: Option<Box<dyn LazyCode>>,
 }
 
 fn slow_cap() -> NativeCap {
@@ -234,15 +253,18 @@ impl Runtime {
                 caps: std::ptr::null(),
                 globals: std::ptr::null_mut(),
                 tables: std::ptr::null(),
+                code: std::ptr::null(),
             });
-            let functions: Box<[TableEntry]> = code.table_entries.get(i).cloned().unwrap_or_default().into();
-            if functions.len() != d.functions.len() {
+            let sigs: Box<[u64]> = code.sigs.get(i).cloned().unwrap_or_default().into();
+            let native: Box<[*const u8]> = code.code.get(i).cloned().unwrap_or_default().into();
+            if sigs.len() != d.functions.len() || native.len() != d.functions.len() || sigs.contains(&0) {
                 return Err(LinkError::new(
                     d,
                     format!(
-                        "{} functions, but the code has table entries for {}",
+                        "{} functions, but the code has {} with signature numbers and {} code entries",
                         d.functions.len(),
-                        functions.len()
+                        sigs.len(),
+                        native.len()
                     ),
                 ));
             }
@@ -255,9 +277,9 @@ impl Runtime {
                 last_trap: None,
                 trap_callers: Vec::new(),
                 entries: code.entries.get(i).cloned().unwrap_or_default(),
-                functions: code.functions.get(i).cloned().unwrap_or_default(),
+                code: Shared::from_box(native),
                 globals: Shared::from_box(globals_image(d)),
-                tables: Tables::new(d, functions, &limits),
+                tables: Tables::new(d, sigs, &limits),
                 dropped: vec![false; d.passive_data.len()],
             });
         }
@@ -274,6 +296,7 @@ impl Runtime {
             files: Vec::new(),
             host_fns,
             exit: None,
+            lazy: code.lazy,
         });
         let rt_ptr = rt.as_ptr();
         for d in &mut rt.domains {
@@ -281,6 +304,7 @@ impl Runtime {
             d.ctx.caps = d.native_caps.as_ptr().cast();
             d.ctx.globals = d.globals.as_ptr().cast();
             d.ctx.tables = d.tables.views_ptr();
+            d.ctx.code = d.code.as_ptr().cast();
         }
         rt.refresh_caps();
         Ok(rt)
@@ -306,7 +330,7 @@ impl Runtime {
                     match cap.target {
                         CapTarget::Func { domain, func } if numbers_only && !cap.revoked && !tracing => {
                             let target = &self.domains[domain];
-                            match target.functions.get(func).copied().flatten() {
+                            match target.code.get(func).copied().filter(|c| !c.is_null()) {
                                 Some(code) => NativeCap {
                                     ctx: ctxs[domain],
                                     func: code,

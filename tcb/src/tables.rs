@@ -4,10 +4,10 @@
 //! Invariants protected:
 //! - `views[t]` always describes `entries[t]` (its address and length), so
 //!   generated code never reads past a table, even after `table.grow` moved it;
-//! - an entry of a funcref table is null (`code` null, `sig` 0) or a function of
-//!   the same domain with the code and signature number the translator gave it;
-//!   an externref entry never has code, so `call_indirect` (verified to use
-//!   funcref tables only) can never call through one;
+//! - an entry of a funcref table is null (`sig` 0) or a function of the same
+//!   domain with the signature number the translator gave it; an externref entry
+//!   has `sig` 0, so `call_indirect` (verified to use funcref tables only) can
+//!   never call through one;
 //! - growth is charged to the instance's budget and obtained fallibly; what a
 //!   restart takes back is given back.
 
@@ -31,15 +31,11 @@ pub struct Tables {
     /// Passive element segments and whether `elem.drop` emptied each.
     elems: Vec<Box<[TableEntry]>>,
     dropped: Vec<bool>,
-    /// Each function of the domain as a table entry (what a funcref to it stores).
-    functions: Box<[TableEntry]>,
+    /// Each function's signature number (what a funcref to it stores with it).
+    sigs: Box<[u64]>,
 }
 
-const NULL: TableEntry = TableEntry {
-    code: std::ptr::null(),
-    sig: 0,
-    item: REF_NULL,
-};
+const NULL: TableEntry = TableEntry { sig: 0, item: REF_NULL };
 
 fn range(len: usize, start: u32, n: u32) -> Result<std::ops::Range<usize>, TrapCode> {
     let end = start as u64 + n as u64;
@@ -50,8 +46,9 @@ fn range(len: usize, start: u32, n: u32) -> Result<std::ops::Range<usize>, TrapC
 }
 
 impl Tables {
-    /// The tables of verified domain `d`, whose functions have the entries `functions`.
-    pub fn new(d: &Domain, functions: Box<[TableEntry]>, limits: &Limits) -> Tables {
+    /// The tables of verified domain `d`, whose functions have the signature
+    /// numbers `sigs` (all non-zero).
+    pub fn new(d: &Domain, sigs: Box<[u64]>, limits: &Limits) -> Tables {
         let mut t = Tables {
             entries: Vec::new(),
             views: Shared::from_box(
@@ -73,7 +70,7 @@ impl Tables {
             init: Vec::new(),
             elems: Vec::new(),
             dropped: vec![false; d.passive_elems.len()],
-            functions,
+            sigs,
         };
         t.init = d
             .tables
@@ -98,7 +95,10 @@ impl Tables {
     /// entry); anything else would be null.
     fn entry(&self, elem: RefType, item: u64) -> TableEntry {
         match elem {
-            RefType::Func => self.functions.get(item as usize).copied().unwrap_or(NULL),
+            RefType::Func => match self.sigs.get(item as usize) {
+                Some(&sig) => TableEntry { sig, item },
+                None => NULL,
+            },
             RefType::Extern => TableEntry { item, ..NULL },
         }
     }

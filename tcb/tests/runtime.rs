@@ -7,7 +7,7 @@
 use capjit_ir::exec::{DomainStatus, Limits};
 use capjit_ir::resources::TABLE_ENTRY_BYTES;
 use capjit_ir::{parse_module, TrapCode, PAGE_SIZE};
-use capjit_tcb::ctx::{DomainCtx, TableEntry, REF_NULL};
+use capjit_tcb::ctx::{DomainCtx, REF_NULL};
 use capjit_tcb::helpers::*;
 use capjit_tcb::{CodeTable, Runtime, Shared};
 
@@ -55,16 +55,10 @@ fn runtime_of(src: &str, limits: Limits, output: Box<dyn std::io::Write>) -> Sha
     let v = capjit_verifier::verify(&m).expect("verifies");
     let code = CodeTable {
         entries: vec![vec![None]; 2],
-        functions: vec![vec![None]; 2],
-        // No code: a funcref to either function is a table entry that cannot be called.
-        table_entries: vec![
-            vec![TableEntry {
-                code: std::ptr::null(),
-                sig: 0,
-                item: 0
-            }];
-            2
-        ],
+        // No code, nothing to translate it: nothing can be called.
+        code: vec![vec![std::ptr::null()]; 2],
+        sigs: vec![vec![1]; 2],
+        lazy: None,
     };
     Runtime::new(&v, code, limits, output).expect("links")
 }
@@ -216,7 +210,7 @@ domain app {
 }
 
 /// Two funcref tables (one may grow by 3) and an element segment, without code:
-/// each function's entry carries a made-up code address that is never called.
+/// each function carries a made-up signature number, and nothing is ever called.
 const TABLES: &str = r#"
 domain t {
   table [f, -] max 5
@@ -235,21 +229,17 @@ domain t {
 fn table_runtime() -> Shared<Runtime> {
     let m = parse_module(TABLES).expect("parses");
     let v = capjit_verifier::verify(&m).expect("verifies");
-    let entry = |i: u64| TableEntry {
-        code: (0x1000 + 0x100 * i as usize) as *const u8,
-        sig: 1,
-        item: i,
-    };
     let code = CodeTable {
         entries: vec![vec![None, None]],
-        functions: vec![vec![None, None]],
-        table_entries: vec![vec![entry(0), entry(1)]],
+        code: vec![vec![std::ptr::null(); 2]],
+        sigs: vec![vec![3, 7]],
+        lazy: None,
     };
     Runtime::new(&v, code, Limits::default(), Box::new(std::io::sink())).expect("links")
 }
 
-/// Table `t` as generated code sees it through the context: (code, item) per entry.
-fn view(rt: &Runtime, t: usize) -> Vec<(usize, u64)> {
+/// Table `t` as generated code sees it through the context: (signature, item) per entry.
+fn view(rt: &Runtime, t: usize) -> Vec<(u64, u64)> {
     let ctx = rt.domains()[0].context();
     // SAFETY: the runtime keeps `ctx.tables` pointing at one view per table of the
     // domain, each describing its table's current entries; nothing runs meanwhile.
@@ -257,7 +247,7 @@ fn view(rt: &Runtime, t: usize) -> Vec<(usize, u64)> {
         let v = *ctx.tables.add(t);
         std::slice::from_raw_parts(v.base, v.len as usize)
             .iter()
-            .map(|e| (e.code as usize, e.item))
+            .map(|e| (e.sig, e.item))
             .collect()
     }
 }
@@ -276,7 +266,7 @@ fn tables_follow_growth_changes_and_restart() {
     let mut rt = table_runtime();
     let c = ctx(&rt, 0);
     let oob = code(TrapCode::TableOutOfBounds);
-    assert_eq!(view(&rt, 0), [(0x1000, 0), (0, REF_NULL)]);
+    assert_eq!(view(&rt, 0), [(3, 0), (0, REF_NULL)]);
     assert_eq!(
         (get(&rt, 0, 0), get(&rt, 0, 1), get(&rt, 0, 2)),
         (Ok(0), Ok(REF_NULL), Err(oob))
@@ -288,7 +278,7 @@ fn tables_follow_growth_changes_and_restart() {
     assert_eq!(from_code!(capjit_table_grow(c, 0, REF_NULL, 1)), -1, "past the maximum");
     assert_eq!(from_code!(capjit_table_grow(c, 1, REF_NULL, 0)), 1, "by nothing");
     assert_eq!(from_code!(capjit_table_size(c, 0)), 5);
-    assert_eq!(view(&rt, 0)[2..], [(0x1100, 1); 3]);
+    assert_eq!(view(&rt, 0)[2..], [(7, 1); 3]);
     // Set, fill, copy between tables and init from the segment, each checked whole.
     assert_eq!(from_code!(capjit_table_set(c, 0, 4, REF_NULL)), 0);
     assert_eq!(from_code!(capjit_table_set(c, 0, 5, 0)), oob);
@@ -301,10 +291,7 @@ fn tables_follow_growth_changes_and_restart() {
     assert_eq!(from_code!(capjit_table_copy(c, 1, 0, 0, 1, 1)), 0);
     assert_eq!(view(&rt, 1), [(0, REF_NULL)]);
     assert_eq!(from_code!(capjit_table_init(c, 0, 0, 0, 1, 2)), 0);
-    assert_eq!(
-        view(&rt, 0),
-        [(0x1000, 0), (0x1100, 1), (0x1100, 1), (0x1000, 0), (0x1000, 0)]
-    );
+    assert_eq!(view(&rt, 0), [(3, 0), (7, 1), (7, 1), (3, 0), (3, 0)]);
     assert_eq!(from_code!(capjit_table_init(c, 0, 0, 4, 2, 2)), oob);
     assert_eq!(from_code!(capjit_elem_drop(c, 0)), 0);
     assert_eq!(
@@ -316,12 +303,12 @@ fn tables_follow_growth_changes_and_restart() {
     // A restart puts back the declared entries and gives the growth back.
     assert!(rt.restart(0));
     assert_eq!(rt.budget_used(), used);
-    assert_eq!(view(&rt, 0), [(0x1000, 0), (0, REF_NULL)]);
-    assert_eq!(view(&rt, 1), [(0x1100, 1)]);
+    assert_eq!(view(&rt, 0), [(3, 0), (0, REF_NULL)]);
+    assert_eq!(view(&rt, 1), [(7, 1)]);
     assert_eq!(
         from_code!(capjit_table_init(c, 1, 0, 0, 2, 1)),
         0,
         "the segment is back"
     );
-    assert_eq!(view(&rt, 1), [(0x1100, 1)]);
+    assert_eq!(view(&rt, 1), [(7, 1)]);
 }

@@ -2261,13 +2261,23 @@ fn host_action(inst: &mut Instance, case: &Case) -> Result<(), RunError> {
     }
 }
 
-/// Run a case on one backend.
+/// Run a case on one backend (the JIT translating each function on its first call).
 pub fn run(case: &Case, backend: Backend) -> Result<Outcome, String> {
+    run_with(case, backend, true)
+}
+
+/// Run a case on one backend; with the JIT, `lazy` picks translation on first call
+/// or everything up front.
+pub fn run_with(case: &Case, backend: Backend, lazy: bool) -> Result<Outcome, String> {
     let sink = Sink::default();
     let config = Config {
         backend,
         limits: case.limits,
         max_stack_size: 16 << 20,
+        translator: capjit::translator::Config {
+            lazy,
+            ..Default::default()
+        },
         ..Config::default()
     };
     let mut inst = Instance::new(&case.module, &config, Box::new(sink.clone()))
@@ -2330,10 +2340,12 @@ fn broken(text: String) -> Mismatch {
     }
 }
 
-/// Run a case through the interpreter and the JIT; `Err` says how they differ.
+/// Run a case through the interpreter and the JIT, translating lazily and eagerly;
+/// `Err` says how they differ.
 pub fn check(case: &Case) -> Result<Outcome, Mismatch> {
     let interp = run(case, Backend::Interpreter).map_err(broken)?;
-    let jit = run(case, Backend::Jit).map_err(broken)?;
+    let lazy = run_with(case, Backend::Jit, true).map_err(broken)?;
+    let eager = run_with(case, Backend::Jit, false).map_err(broken)?;
     for (i, c) in interp.calls.iter().enumerate() {
         if let Err(e @ (RunError::Invalid(_) | RunError::BadInvoke(_) | RunError::Output(_))) = c {
             return Err(broken(format!(
@@ -2341,14 +2353,16 @@ pub fn check(case: &Case) -> Result<Outcome, Mismatch> {
             )));
         }
     }
-    match describe_difference(&interp, &jit) {
-        None => Ok(interp),
-        Some((kind, text)) => Err(Mismatch {
-            outcomes: Some(Box::new((interp, jit))),
-            kind,
-            text,
-        }),
+    for (jit, how) in [(lazy, "lazily"), (eager, "eagerly")] {
+        if let Some((kind, text)) = describe_difference(&interp, &jit) {
+            return Err(Mismatch {
+                outcomes: Some(Box::new((interp, jit))),
+                kind,
+                text: format!("(JIT translating {how})\n{text}"),
+            });
+        }
     }
+    Ok(interp)
 }
 
 /// Every trap an outcome reports: the entry's and the faulted domains' last ones.

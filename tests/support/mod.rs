@@ -320,8 +320,10 @@ pub enum Executor {
     /// The reference interpreter (`capjit_ir::interp`).
     Interpreter,
     /// Verified, translated by Cranelift and run natively (`capjit::Instance`
-    /// with `Backend::Jit`).
+    /// with `Backend::Jit`), each function on its first call.
     Jit,
+    /// The same, every function translated up front.
+    EagerJit,
 }
 
 /// What one run did.
@@ -387,11 +389,15 @@ pub fn execute(executor: Executor, module: Module, limits: Limits, entry: &Entry
                 faulted,
             })
         }
-        Executor::Jit => {
+        Executor::Jit | Executor::EagerJit => {
             let out = Captured::default();
             let config = capjit::Config {
                 backend: capjit::Backend::Jit,
                 limits,
+                translator: capjit::translator::Config {
+                    lazy: executor == Executor::Jit,
+                    ..Default::default()
+                },
                 ..capjit::Config::default()
             };
             let mut inst = capjit::Instance::new(&module, &config, Box::new(out.clone())).map_err(|e| e.to_string())?;

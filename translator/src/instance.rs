@@ -13,7 +13,8 @@ use capjit_ir::{HostFn, Module, Val};
 use capjit_tcb::{CodeTable, LinkError, Runtime, Shared};
 use capjit_verifier::Verified;
 
-use crate::{translate, Compiled, Config, TranslateError};
+use crate::lazy::{LazyTranslator, LAZY_FRAME_CAP};
+use crate::{translate, translate_exports, Compiled, Config, TranslateError};
 
 /// Bytes kept free below the lowest frame for the runtime's own Rust frames
 /// (helpers, host functions, the IDC path).
@@ -25,24 +26,81 @@ const RUNTIME_RESERVE: u64 = 512 * 1024;
 /// recurses through it to the depth limit on both executors (and fails with 0).
 const IDC_RUNTIME_FRAMES: u64 = 4 * 1024;
 
-/// The native stack a host call into `code` gets, and the part of it below
-/// `stack_limit` kept free, so that the call-depth limit and never the native stack
-/// stops a program: every level of calls may hold the module's largest frame and,
-/// when it has `call_cap`, the runtime's path and a trampoline; the host's own
-/// entry, helpers and host functions fit in the reserve.
-fn stack_plan(code: &Compiled, limits: &Limits) -> (u64, u64) {
-    let per_level = code.max_frame_bytes
-        + if code.has_call_cap {
-            IDC_RUNTIME_FRAMES + code.max_trampoline_bytes
-        } else {
-            0
-        };
-    let margin = RUNTIME_RESERVE + code.max_frame_bytes + code.max_trampoline_bytes;
-    let size = (limits.max_call_depth as u64)
-        .saturating_mul(per_level)
-        .saturating_add(2 * margin)
-        .next_multiple_of(64 * 1024);
-    (size, margin)
+/// Bytes kept free below the lowest frame when functions are translated on their
+/// first call: Cranelift then runs on the guest's thread, below the calling frame,
+/// and gets as much stack as a Rust thread has by default (Wasmtime compiles on
+/// such threads too).
+const LAZY_RESERVE: u64 = 2 << 20;
+
+/// The frame each level of calls is planned with when functions are translated on
+/// their first call, as long as no function translated so far has a larger one.
+/// Nearly every function's frame is far below it (the largest of the Lua and SQLite
+/// interpreters' are about 1 KiB): if a recursion's frames are larger, the stack
+/// limit may stop it (with the same `call depth exceeded` trap) before the depth
+/// limit does, in its first run.
+const LAZY_LEVEL_FRAME: u64 = 16 << 10;
+
+/// How a host call's native stack is laid out: its size, and the part of it below
+/// `stack_limit` kept free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct StackPlan {
+    size: u64,
+    margin: u64,
+}
+
+/// The native stack a host call into `code` gets, so that the call-depth limit and
+/// never the native stack stops a program: every level of calls may hold the
+/// largest frame and, when the module has `call_cap`, the runtime's path and a
+/// trampoline; below the limit stay the largest frame a leaf may have (checked
+/// before any function that calls is entered), a trampoline and the reserve for
+/// the host's own entry, helpers and host functions (and the translator, when
+/// lazy). With `lazy`, frames are those translated so far, planned as at least
+/// `LAZY_LEVEL_FRAME` per level (shrunk to fit `max`, never below the largest
+/// known) and at most `LAZY_FRAME_CAP` for a leaf.
+fn stack_plan(
+    code: &Compiled,
+    max_frame: u64,
+    lazy: bool,
+    limits: &Limits,
+    max: u64,
+) -> Result<StackPlan, InstantiateError> {
+    let idc = if code.has_call_cap {
+        IDC_RUNTIME_FRAMES + code.max_trampoline_bytes
+    } else {
+        0
+    };
+    let (reserve, leaf) = if lazy {
+        (LAZY_RESERVE, LAZY_FRAME_CAP.max(max_frame))
+    } else {
+        (RUNTIME_RESERVE, max_frame)
+    };
+    let margin = reserve + leaf + code.max_trampoline_bytes;
+    let size = |frame: u64| {
+        (limits.max_call_depth as u64)
+            .saturating_mul(frame + idc)
+            .saturating_add(2 * margin)
+            .next_multiple_of(64 * 1024)
+    };
+    let mut frame = max_frame;
+    if lazy && size(LAZY_LEVEL_FRAME.max(max_frame)) <= max {
+        frame = LAZY_LEVEL_FRAME.max(max_frame);
+    } else if lazy && size(max_frame) <= max {
+        // As much per level as fits.
+        let depth = (limits.max_call_depth as u64).max(1);
+        frame = ((max - 2 * margin - 64 * 1024) / depth)
+            .saturating_sub(idc)
+            .max(max_frame);
+    }
+    let needed = size(frame);
+    if needed > max {
+        return Err(InstantiateError::Stack {
+            depth: limits.max_call_depth,
+            frame,
+            needed,
+            max,
+        });
+    }
+    Ok(StackPlan { size: needed, margin })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,10 +126,10 @@ pub struct JitInstance {
     runtime: Shared<Runtime>,
     /// Dropped after the runtime: no native code outlives its callers.
     code: Compiled,
-    /// Native stack of each host call, and the part of it kept free below the
-    /// stack limit (see `stack_plan`).
-    stack_size: usize,
-    margin: u64,
+    /// Functions are translated on their first call.
+    lazy: bool,
+    limits: Limits,
+    max_stack_size: u64,
 }
 
 /// Raw pointer to a runtime, handed to the thread that runs generated code while
@@ -109,42 +167,49 @@ impl JitInstance {
             fuel: config.fuel && limits.fuel != Limits::UNLIMITED_FUEL,
             ..config.clone()
         };
-        let code = translate(verified, config)?;
-        let (stack_size, margin) = stack_plan(&code, &limits);
-        if stack_size > max_stack_size as u64 {
-            return Err(InstantiateError::Stack {
-                depth: limits.max_call_depth,
-                frame: code.max_frame_bytes,
-                needed: stack_size,
-                max: max_stack_size as u64,
-            });
-        }
+        let code = if config.lazy {
+            translate_exports(verified, config)?
+        } else {
+            translate(verified, config)?
+        };
+        stack_plan(&code, code.max_frame_bytes, config.lazy, &limits, max_stack_size as u64)?;
         let table = CodeTable {
             entries: code.entries.clone(),
-            functions: code.exported_code.clone(),
-            table_entries: code.table_entries.clone(),
+            code: code.code.clone(),
+            sigs: code.sigs.clone(),
+            lazy: config.lazy.then(|| {
+                Box::new(LazyTranslator::new(verified.clone(), code.session.clone())) as Box<dyn capjit_tcb::LazyCode>
+            }),
         };
         let runtime = Runtime::with_host_functions(verified, table, limits, output, host_fns)?;
         Ok(JitInstance {
             runtime,
             code,
-            stack_size: stack_size as usize,
-            margin,
+            lazy: config.lazy,
+            limits,
+            max_stack_size: max_stack_size as u64,
         })
+    }
+
+    /// The stack plan for the next host call, from the frames translated so far.
+    fn plan(&self) -> Result<StackPlan, InstantiateError> {
+        let max_frame = self.code.session.borrow().max_frame;
+        stack_plan(&self.code, max_frame, self.lazy, &self.limits, self.max_stack_size)
     }
 
     pub fn module(&self) -> &Module {
         self.runtime.module()
     }
 
-    /// Translation statistics.
-    pub fn stats(&self) -> &crate::Stats {
-        &self.code.stats
+    /// Translation statistics so far (with lazy translation, they grow as
+    /// functions are first called).
+    pub fn stats(&self) -> crate::Stats {
+        self.code.session.borrow().stats.clone()
     }
 
-    /// Bytes of native stack each host call runs on.
+    /// Bytes of native stack the next host call runs on.
     pub fn stack_size(&self) -> usize {
-        self.stack_size
+        self.plan().map_or(0, |p| p.size as usize)
     }
 
     /// Call exported function `f` of domain `d`.
@@ -152,8 +217,9 @@ impl JitInstance {
         if d >= self.runtime.domains().len() || f >= self.runtime.module().domains[d].functions.len() {
             return Err(RunError::BadInvoke(format!("no function #{f} in domain #{d}")));
         }
+        let StackPlan { size, margin } = self.plan().map_err(|e| RunError::BadInvoke(e.to_string()))?;
+        let stack_size = size as usize;
         let rt = SendPtr(self.runtime.as_ptr());
-        let (margin, stack_size) = (self.margin, self.stack_size);
         std::thread::scope(|s| {
             let worker = std::thread::Builder::new()
                 .stack_size(stack_size)

@@ -16,9 +16,13 @@
 //!   variable reloaded after every call, `call_cap` and `memory.grow` (the only
 //!   operations that can change it);
 //! - globals are reached only as slot `i` of `ctx.globals`, for a verified `i`;
-//! - `call_indirect` enters only the code of a table entry of its own domain, after
-//!   checking the index against `ctx.table_len` and the entry's signature number
-//!   against the call's (`SigIds`), so the callee's native signature is the call's.
+//! - `call_indirect` enters only the code of a table entry's function of its own
+//!   domain (`ctx.code[item]`), after checking the index against the table's
+//!   length and the entry's signature number against the call's (`SigIds`), so
+//!   the callee's native signature is the call's;
+//! - with lazy translation, a call through `ctx.code` whose entry is still null
+//!   first has `capjit_translate` fill it in (a direct call always goes through
+//!   `ctx.code` then); eager code calls functions directly.
 
 use std::collections::HashMap;
 
@@ -158,6 +162,9 @@ pub struct Refs<'s> {
     pub spectre_guards: bool,
     /// Count fuel (`Config::fuel`).
     pub fuel: bool,
+    /// Functions may still be untranslated (`Config::lazy`): every call goes
+    /// through `ctx.code` and translates a null entry first; `callees` is empty.
+    pub lazy: bool,
 }
 
 impl Refs<'_> {
@@ -201,6 +208,8 @@ pub struct Lower<'a, 'b> {
     mem_base: Option<ir::Value>,
     /// `ctx.mem_len`, loaded at entry and again after whatever can grow the memory.
     mem_len: Option<Variable>,
+    /// `ctx.code`, loaded at entry when the function calls through it.
+    codes: Option<ir::Value>,
     /// For functions that call: the call depth at entry (every callee puts it back
     /// before returning), the depth a callee runs at, and whether a call must trap.
     depth: Option<CallDepth>,
@@ -288,6 +297,7 @@ impl<'a, 'b> Lower<'a, 'b> {
             status_exit: None,
             mem_base: None,
             mem_len: None,
+            codes: None,
             depth: None,
             widenings: Vec::new(),
             flags: HashMap::new(),
@@ -352,6 +362,10 @@ impl<'a, 'b> Lower<'a, 'b> {
             let var = self.b.declare_var(types::I64);
             self.mem_len = Some(var);
             self.reload_mem_len();
+        }
+        let indirect = ops().any(|op| matches!(op, Op::CallIndirect { .. }));
+        if indirect || (calls && self.refs.lazy) {
+            self.codes = Some(self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CODE));
         }
         if calls {
             let ptr = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_DEPTH);
@@ -1078,9 +1092,42 @@ impl<'a, 'b> Lower<'a, 'b> {
     fn direct_call(&mut self, func: usize, args: &[Value], site: Site) -> Vec<ir::Value> {
         let mut all = vec![self.ctx];
         all.extend(self.args(args));
+        if self.refs.lazy {
+            let index = self.b.ins().iconst(types::I64, func as i64);
+            let code = self.code_of(index, site);
+            // Verified: the callee exists.
+            let sig = function_signature(&self.d.functions[func].sig, self.b.func.signature.call_conv);
+            let sig_ref = self.b.import_signature(sig);
+            return self.counted_call(site, |b| b.ins().call_indirect(sig_ref, code, &all));
+        }
         // Verified: the callee exists; `declare_refs` imported every callee.
         let callee = self.refs.callees[func].expect("verified: callee declared");
         self.counted_call(site, |b| b.ins().call(callee, &all))
+    }
+
+    /// The native code of function `index` (an `i64`, a function of this domain)
+    /// from `ctx.code`; with lazy translation, a null entry is translated first.
+    fn code_of(&mut self, index: ir::Value, site: Site) -> ir::Value {
+        // Set at entry: the function calls through `ctx.code`.
+        let codes = self.codes.expect("code table loaded");
+        let offset = self.b.ins().imul_imm_u(index, 8);
+        let slot = self.b.ins().iadd(codes, offset);
+        let code = self.b.ins().load(types::I64, trusted(), slot, 0);
+        if !self.refs.lazy {
+            return code;
+        }
+        let cold = self.b.create_block();
+        self.b.set_cold_block(cold);
+        let cont = self.b.create_block();
+        let code_param = self.b.append_block_param(cont, types::I64);
+        self.b.ins().brif(code, cont, &[BlockArg::Value(code)], cold, &[]);
+        self.b.switch_to_block(cold);
+        let func = self.b.ins().ireduce(types::I32, index);
+        self.helper(self.refs.get(Helper::Translate), &[func], site);
+        let translated = self.b.ins().load(types::I64, trusted(), slot, 0);
+        self.b.ins().jump(cont, &[BlockArg::Value(translated)]);
+        self.b.switch_to_block(cont);
+        code_param
     }
 
     /// `call_indirect`: the entry of (funcref) table `table` must exist, have code
@@ -1112,7 +1159,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let want = self.refs.sig_ids.id(sig);
         let wrong = self.b.ins().icmp_imm_u(IntCC::NotEqual, have, want as i64);
         self.trap_if(wrong, TrapCode::IndirectCallType, site);
-        let code = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_CODE);
+        let item = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_ITEM);
+        let code = self.code_of(item, site);
         let sig_ref = self
             .b
             .import_signature(function_signature(sig, self.b.func.signature.call_conv));

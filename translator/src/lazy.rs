@@ -1,0 +1,62 @@
+//! TRUSTED. Translation on first call: what `capjit_translate` asks to fill in a
+//! null entry of a domain's code table.
+//!
+//! Invariant protected: the code handed to the runtime is function `f` of domain
+//! `d` of the verified module the rest of the code table was translated from, by
+//! the same session (same signature numbers and settings), finalized, and with a
+//! frame no larger than [`LAZY_FRAME_CAP`], which the stack plan keeps free below
+//! the stack limit.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use capjit_ir::Module;
+use capjit_tcb::LazyCode;
+use capjit_verifier::Verified;
+
+use crate::session::Session;
+
+/// The largest frame a function translated on its first call may have. The stack
+/// plan of a lazy instance keeps this much free below the stack limit (the frame of
+/// a leaf is allocated before anything can check it); a function with a larger
+/// frame is not run: its call traps with `resource limit`.
+pub const LAZY_FRAME_CAP: u64 = 256 << 10;
+
+pub struct LazyTranslator {
+    /// The module the session's code was translated from.
+    module: Verified<Module>,
+    session: Rc<RefCell<Session>>,
+}
+
+impl LazyTranslator {
+    pub(crate) fn new(module: Verified<Module>, session: Rc<RefCell<Session>>) -> LazyTranslator {
+        LazyTranslator { module, session }
+    }
+}
+
+// SAFETY: `translate` defines function `func` of domain `domain` of `module` (the
+// module the session, and so the rest of the code table, was made from) in that
+// same session, finalizes it and hands it out only if its frame is within
+// `LAZY_FRAME_CAP`; the session lives as long as the runtime holding this value.
+unsafe impl LazyCode for LazyTranslator {
+    fn translate(&mut self, domain: usize, func: usize) -> Result<*const u8, String> {
+        let functions = self
+            .module
+            .module()
+            .domains
+            .get(domain)
+            .map_or(0, |d| d.functions.len());
+        if func >= functions {
+            return Err(format!("no function #{func} in domain #{domain}"));
+        }
+        let mut s = self.session.borrow_mut();
+        let frame = s.define(&self.module, domain, func).map_err(|e| e.to_string())?;
+        if frame > LAZY_FRAME_CAP {
+            return Err(format!(
+                "a frame of {frame} bytes, more than the {LAZY_FRAME_CAP} a lazily translated function may have"
+            ));
+        }
+        s.finalize().map_err(|e| e.to_string())?;
+        Ok(s.code(domain, func))
+    }
+}

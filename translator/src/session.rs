@@ -1,0 +1,297 @@
+//! TRUSTED. A translation session: one JIT module with every function of a
+//! verified module declared, into which functions are translated one at a time —
+//! all of them up front (eager), or each on its first call (lazy, `lazy.rs`).
+//!
+//! Invariant protected: a function is lowered from the verified module the
+//! session was made for, with that module's signature numbers and the session's
+//! settings, whenever it is translated; its code is handed out only after
+//! `finalize` made it executable, and lives as long as the session.
+
+use std::time::Instant;
+
+use capjit_ir::{Module, Type};
+use capjit_tcb::EntryFn;
+use capjit_verifier::Verified;
+use cranelift_codegen::ir::{types, AbiParam, Signature, UserFuncName};
+use cranelift_codegen::isa::CallConv;
+use cranelift_codegen::Context;
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module as _};
+
+use crate::{host_isa, lower, trampoline, Config, Stats, TranslateError};
+
+pub(crate) struct Session {
+    /// `None` only while dropping.
+    jit: Option<JITModule>,
+    cfg: Config,
+    call_conv: CallConv,
+    /// By `Helper as usize`, like `Refs::helpers`.
+    helper_ids: [Option<FuncId>; lower::Helper::ALL.len()],
+    /// `func_ids[domain][function]`.
+    func_ids: Vec<Vec<FuncId>>,
+    pub(crate) sig_ids: lower::SigIds,
+    ctx: Context,
+    fb_ctx: FunctionBuilderContext,
+    pub(crate) stats: Stats,
+    /// `(domain.function, text)` with `Config::keep_clif` / `keep_asm`.
+    pub(crate) clif: Vec<(String, String)>,
+    pub(crate) asm: Vec<(String, String)>,
+    /// With `Config::keep_functions`: each function body in definition order.
+    pub(crate) functions: Vec<cranelift_codegen::ir::Function>,
+    /// The largest frame of a function / of a trampoline translated so far.
+    pub(crate) max_frame: u64,
+    pub(crate) max_trampoline: u64,
+}
+
+fn codegen_err(function: &str, e: &dyn std::fmt::Display) -> TranslateError {
+    TranslateError::Codegen {
+        function: function.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// A helper's native signature, from its one declaration in the runtime: the
+/// context pointer, its parameters, an i32 back.
+fn helper_signature(call_conv: CallConv, params: &[capjit_tcb::helpers::Param]) -> Signature {
+    use capjit_tcb::helpers::Param;
+    let mut s = Signature::new(call_conv);
+    s.params.push(AbiParam::new(types::I64));
+    s.params.extend(params.iter().map(|p| {
+        AbiParam::new(match p {
+            Param::I32 => types::I32,
+            Param::I64 => types::I64,
+        })
+    }));
+    s.returns.push(AbiParam::new(types::I32));
+    s
+}
+
+/// The native frame Cranelift laid out for the function it just compiled in `ctx`:
+/// everything between the stack pointer and the frame pointer, plus the saved frame
+/// pointer and return address.
+fn frame_bytes(ctx: &Context) -> Option<u64> {
+    let layout = ctx.compiled_code()?.buffer.frame_layout()?;
+    Some(layout.frame_to_fp_offset as u64 + 16)
+}
+
+impl Session {
+    /// Declare the helpers and every function of `m`.
+    pub(crate) fn new(m: &Module, cfg: &Config) -> Result<Session, TranslateError> {
+        let isa = host_isa(cfg)?;
+        let call_conv = isa.default_call_conv();
+        let mut builder = JITBuilder::with_isa(isa, default_libcall_names());
+        for h in lower::Helper::ALL {
+            builder.symbol(h.name(), h.address());
+        }
+        let mut jit = JITModule::new(builder);
+        let mut helper_ids = [None; lower::Helper::ALL.len()];
+        for h in lower::Helper::ALL {
+            let id = jit
+                .declare_function(h.name(), Linkage::Import, &helper_signature(call_conv, h.params()))
+                .map_err(|e| codegen_err(h.name(), &e))?;
+            helper_ids[h as usize] = Some(id);
+        }
+        let mut func_ids = Vec::with_capacity(m.domains.len());
+        for (di, d) in m.domains.iter().enumerate() {
+            let mut ids = Vec::with_capacity(d.functions.len());
+            for (fi, f) in d.functions.iter().enumerate() {
+                let sig = lower::function_signature(&f.sig, call_conv);
+                let id = jit
+                    .declare_function(&format!("f{di}_{fi}"), Linkage::Local, &sig)
+                    .map_err(|e| codegen_err(&f.name, &e))?;
+                ids.push(id);
+            }
+            func_ids.push(ids);
+        }
+        Ok(Session {
+            jit: Some(jit),
+            cfg: cfg.clone(),
+            call_conv,
+            helper_ids,
+            func_ids,
+            sig_ids: lower::SigIds::of_functions(m),
+            ctx: Context::new(),
+            fb_ctx: FunctionBuilderContext::new(),
+            stats: Stats::default(),
+            clif: Vec::new(),
+            asm: Vec::new(),
+            functions: Vec::new(),
+            max_frame: 0,
+            max_trampoline: 0,
+        })
+    }
+
+    /// Lower and compile function `fi` of domain `di` of `v` (the module the
+    /// session was made for); returns its frame size. Its code exists after the
+    /// next `finalize`.
+    pub(crate) fn define(&mut self, v: &Verified<Module>, di: usize, fi: usize) -> Result<u64, TranslateError> {
+        let m = v.module();
+        let (d, f) = (&m.domains[di], &m.domains[di].functions[fi]);
+        let name = format!("{}.{}", d.name, f.name);
+        self.stats.functions += 1;
+        self.stats.ir_instructions += f.blocks.iter().map(|b| b.insts.len() + 1).sum::<usize>();
+
+        let started = Instant::now();
+        let jit = self.jit.as_mut().expect("the JIT module lives as long as the session");
+        let frontend_config = jit.isa().frontend_config();
+        self.ctx.clear();
+        self.ctx.set_disasm(self.cfg.keep_asm);
+        self.ctx.func.signature = lower::function_signature(&f.sig, self.call_conv);
+        self.ctx.func.name = UserFuncName::user(di as u32, fi as u32);
+        {
+            let refs = declare_refs(
+                jit,
+                &mut self.ctx.func,
+                &self.helper_ids,
+                &self.func_ids[di],
+                f,
+                &self.sig_ids,
+                &self.cfg,
+            );
+            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fb_ctx);
+            let proven = |bi: usize, ii: usize| v.access_proven(di, fi, bi, ii);
+            let data_results = f.exported && f.sig.results.iter().any(|t| matches!(t, Type::Buf | Type::Region));
+            lower::Lower::new(&mut b, d, f, fi as u32, data_results, &refs, &proven).lower();
+            b.finalize(frontend_config);
+        }
+        self.stats.lower += started.elapsed();
+        self.stats.clif_instructions += self
+            .ctx
+            .func
+            .layout
+            .blocks()
+            .map(|b| self.ctx.func.layout.block_insts(b).count())
+            .sum::<usize>();
+        if self.cfg.keep_clif {
+            self.clif.push((name.clone(), self.ctx.func.display().to_string()));
+        }
+        if self.cfg.keep_functions {
+            self.functions.push(self.ctx.func.clone());
+        }
+
+        let started = Instant::now();
+        jit.define_function(self.func_ids[di][fi], &mut self.ctx)
+            .map_err(|e| codegen_err(&name, &format!("{e:?}")))?;
+        self.stats.compile += started.elapsed();
+        let frame = frame_bytes(&self.ctx).ok_or_else(|| codegen_err(&name, &"no frame layout"))?;
+        self.max_frame = self.max_frame.max(frame);
+        if let Some(code) = self.ctx.compiled_code() {
+            self.stats.code_bytes += code.code_info().total_size as usize;
+            if self.cfg.keep_asm {
+                self.asm.push((name, code.vcode.clone().unwrap_or_default()));
+            }
+        }
+        Ok(frame)
+    }
+
+    /// Define the entry trampoline of exported function `fi` of domain `di`.
+    pub(crate) fn define_trampoline(&mut self, m: &Module, di: usize, fi: usize) -> Result<FuncId, TranslateError> {
+        let f = &m.domains[di].functions[fi];
+        let name = format!("{}.{}", m.domains[di].name, f.name);
+        let started = Instant::now();
+        let jit = self.jit.as_mut().expect("the JIT module lives as long as the session");
+        let id = trampoline::define(
+            jit,
+            &mut self.ctx,
+            &mut self.fb_ctx,
+            self.call_conv,
+            (di, fi),
+            &f.sig,
+            self.func_ids[di][fi],
+        )
+        .map_err(|e| codegen_err(&name, &e))?;
+        self.stats.compile += started.elapsed();
+        let frame = frame_bytes(&self.ctx).ok_or_else(|| codegen_err(&name, &"no frame layout"))?;
+        self.max_trampoline = self.max_trampoline.max(frame);
+        Ok(id)
+    }
+
+    /// Make everything defined so far executable.
+    pub(crate) fn finalize(&mut self) -> Result<(), TranslateError> {
+        let started = Instant::now();
+        let jit = self.jit.as_mut().expect("the JIT module lives as long as the session");
+        jit.finalize_definitions()
+            .map_err(|e| codegen_err("<link>", &format!("{e:?}")))?;
+        self.stats.link += started.elapsed();
+        Ok(())
+    }
+
+    /// The code of function `fi` of domain `di`, defined and finalized.
+    pub(crate) fn code(&self, di: usize, fi: usize) -> *const u8 {
+        let jit = self.jit.as_ref().expect("the JIT module lives as long as the session");
+        jit.get_finalized_function(self.func_ids[di][fi])
+    }
+
+    /// The trampoline `id` (from `define_trampoline`), finalized.
+    pub(crate) fn entry(&self, id: FuncId) -> EntryFn {
+        let jit = self.jit.as_ref().expect("the JIT module lives as long as the session");
+        let ptr = jit.get_finalized_function(id);
+        // SAFETY: `id` is a trampoline defined by `trampoline::define` with exactly
+        // the `EntryFn` signature (ctx, args, results) -> u32 in the host's default
+        // (C) calling convention, and finalized.
+        unsafe { std::mem::transmute::<*const u8, EntryFn>(ptr) }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if let Some(jit) = self.jit.take() {
+            // SAFETY: whoever holds code of this session holds the session too (a
+            // `Compiled`, or the runtime through `lazy.rs`) and drops the session
+            // last, so nothing can run the code after this point.
+            unsafe { jit.free_memory() };
+        }
+    }
+}
+
+/// Import the helpers and the functions `f` uses into the CLIF function.
+fn declare_refs<'s>(
+    jit: &mut JITModule,
+    func: &mut cranelift_codegen::ir::Function,
+    helper_ids: &[Option<FuncId>],
+    domain_funcs: &[FuncId],
+    f: &capjit_ir::Function,
+    sig_ids: &'s lower::SigIds,
+    cfg: &Config,
+) -> lower::Refs<'s> {
+    let mut callees = vec![None; domain_funcs.len()];
+    let mut helpers = [None; lower::Helper::ALL.len()];
+    let mut need = |h: lower::Helper, jit: &mut JITModule, func: &mut cranelift_codegen::ir::Function| {
+        if let (None, Some(id)) = (helpers[h as usize], helper_ids[h as usize]) {
+            helpers[h as usize] = Some(jit.declare_func_in_func(id, func));
+        }
+    };
+    for b in &f.blocks {
+        for inst in &b.insts {
+            if let (capjit_ir::Op::Call { func: callee, .. }, false) = (&inst.op, cfg.lazy) {
+                if let Some(slot) = callees.get_mut(*callee as usize) {
+                    if slot.is_none() {
+                        *slot = Some(jit.declare_func_in_func(domain_funcs[*callee as usize], func));
+                    }
+                }
+            }
+            if let Some(h) = lower::helper_of_op(&inst.op) {
+                need(h, jit, func);
+            }
+            if matches!(inst.op, capjit_ir::Op::Call { .. } | capjit_ir::Op::CallIndirect { .. }) {
+                need(lower::Helper::TrapCaller, jit, func);
+                if cfg.lazy {
+                    need(lower::Helper::Translate, jit, func);
+                }
+            }
+        }
+        if matches!(b.term, capjit_ir::Terminator::CallCap { .. }) {
+            need(lower::Helper::CallCap, jit, func);
+            need(lower::Helper::IdcFault, jit, func);
+        }
+    }
+    lower::Refs {
+        helpers,
+        callees,
+        sig_ids,
+        spectre_guards: cfg.spectre_guards,
+        fuel: cfg.fuel,
+        lazy: cfg.lazy,
+    }
+}
