@@ -662,4 +662,10 @@ impl Instance {
     pub fn take_trace(&mut self) -> Vec<IdcEvent> {
         self.executor.take_trace()
     }
+
+    /// What the JIT translated so far: with lazy translation (the default) only
+    /// the exported functions and those called since; `None` for the interpreter.
+    pub fn translation_stats(&self) -> Option<capjit_translator::Stats> {
+        self.executor.translation_stats()
+    }
 }

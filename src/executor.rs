@@ -46,6 +46,8 @@ pub(crate) trait Executor {
     fn set_trace(&mut self, on: bool);
     /// The calls recorded since tracing was switched on.
     fn take_trace(&mut self) -> Vec<IdcEvent>;
+    /// What was translated so far (the JIT only).
+    fn translation_stats(&self) -> Option<capjit_translator::Stats>;
 }
 
 impl Executor for JitInstance {
@@ -95,6 +97,10 @@ impl Executor for JitInstance {
 
     fn take_trace(&mut self) -> Vec<IdcEvent> {
         JitInstance::take_trace(self)
+    }
+
+    fn translation_stats(&self) -> Option<capjit_translator::Stats> {
+        Some(JitInstance::stats(self))
     }
 }
 
@@ -180,5 +186,9 @@ impl Executor for interp::Instance {
 
     fn take_trace(&mut self) -> Vec<IdcEvent> {
         interp::Instance::take_trace(self)
+    }
+
+    fn translation_stats(&self) -> Option<capjit_translator::Stats> {
+        None
     }
 }

@@ -133,6 +133,10 @@ struct RunArgs {
     /// first call (for measuring; the results are the same).
     #[arg(long, conflicts_with = "interp")]
     eager: bool,
+    /// After the run, print to standard error how many functions the JIT
+    /// translated (of how many) and how long that took.
+    #[arg(long, conflicts_with = "interp")]
+    translation_stats: bool,
     /// Print every inter-domain call and its result to standard error.
     #[arg(long)]
     trace_idc: bool,
@@ -396,6 +400,21 @@ fn run(args: RunArgs) -> Result<(), Reported> {
             Err(code) => format!("fail({code})"),
         };
         eprintln!("idc: {} -> {}: {outcome}", event.caller, event.import);
+    }
+    if let (true, Some(s)) = (args.translation_stats, instance.translation_stats()) {
+        let total: usize = instance.module().domains.iter().map(|d| d.functions.len()).sum();
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        eprintln!(
+            "translated: {} of {total} functions, {} IR and {} CLIF instructions, {} bytes of code; \
+             lower {:.1} ms, Cranelift {:.1} ms, link {:.1} ms",
+            s.functions,
+            s.ir_instructions,
+            s.clif_instructions,
+            s.code_bytes,
+            ms(s.lower),
+            ms(s.compile),
+            ms(s.link)
+        );
     }
     let entry_trap = match &result {
         Err(RunError::Trap(info)) => Some(info.clone()),

@@ -199,6 +199,57 @@ fn run_prints_output_and_results() {
     assert_eq!(out, "7\n12\n-0.0\n");
 }
 
+/// `main` calls `used` twice and never `unused`.
+const PARTLY_USED: &str = r#"
+domain app {
+  func used(i32) -> i32 {
+  block0(v0: i32):
+    v1 = iconst.i32 3
+    v2 = imul.i32 v0, v1
+    return v2
+  }
+  func unused(i32) -> i32 {
+  block0(v0: i32):
+    v1 = call used(v0)
+    return v1
+  }
+  export func main(i32) -> i32 {
+  block0(v0: i32):
+    v1 = call used(v0)
+    v2 = call used(v1)
+    return v2
+  }
+}
+"#;
+
+#[test]
+fn run_translates_only_what_runs_unless_eager() {
+    let prog = temp_file("partly_used.cir", PARTLY_USED);
+    let run = |eager: bool| {
+        let mut args = vec![OsStr::new("run"), OsStr::new("--translation-stats")];
+        if eager {
+            args.push(OsStr::new("--eager"));
+        }
+        args.extend([prog.path().as_os_str(), OsStr::new("5")]);
+        let out = capjit(args);
+        assert!(out.status.success(), "stderr:\n{}", stderr(&out));
+        (stdout(&out), stderr(&out))
+    };
+    let (lazy_out, lazy_stats) = run(false);
+    let (eager_out, eager_stats) = run(true);
+    assert_eq!(lazy_out, "45\n");
+    assert_eq!(eager_out, lazy_out);
+    assert!(lazy_stats.starts_with("translated: 2 of 3 functions"), "{lazy_stats}");
+    assert!(eager_stats.starts_with("translated: 3 of 3 functions"), "{eager_stats}");
+    let interp = capjit([
+        OsStr::new("run"),
+        OsStr::new("--interp"),
+        OsStr::new("--eager"),
+        prog.path().as_os_str(),
+    ]);
+    assert_fails(&interp, EXIT_USAGE, &["--eager", "--interp"]);
+}
+
 #[test]
 fn fmt_output_reparses_to_the_same_module() {
     let prog = temp_file("fmt.cir", PROGRAM);

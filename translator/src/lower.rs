@@ -208,8 +208,6 @@ pub struct Lower<'a, 'b> {
     mem_base: Option<ir::Value>,
     /// `ctx.mem_len`, loaded at entry and again after whatever can grow the memory.
     mem_len: Option<Variable>,
-    /// `ctx.code`, loaded at entry when the function calls through it.
-    codes: Option<ir::Value>,
     /// For functions that call: the call depth at entry (every callee puts it back
     /// before returning), the depth a callee runs at, and whether a call must trap.
     depth: Option<CallDepth>,
@@ -220,6 +218,14 @@ pub struct Lower<'a, 'b> {
     flags: HashMap<ir::Value, ir::Value>,
     /// Every site of the function fits the narrow form (`Lower::site`).
     narrow_sites: bool,
+}
+
+/// A function called through `ctx.code`: known when lowering, or an `i64` index
+/// known at run time (a table entry's function, in bounds).
+#[derive(Clone, Copy)]
+enum Callee {
+    Known(usize),
+    Dynamic(ir::Value),
 }
 
 #[derive(Clone, Copy)]
@@ -297,7 +303,6 @@ impl<'a, 'b> Lower<'a, 'b> {
             status_exit: None,
             mem_base: None,
             mem_len: None,
-            codes: None,
             depth: None,
             widenings: Vec::new(),
             flags: HashMap::new(),
@@ -362,10 +367,6 @@ impl<'a, 'b> Lower<'a, 'b> {
             let var = self.b.declare_var(types::I64);
             self.mem_len = Some(var);
             self.reload_mem_len();
-        }
-        let indirect = ops().any(|op| matches!(op, Op::CallIndirect { .. }));
-        if indirect || (calls && self.refs.lazy) {
-            self.codes = Some(self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CODE));
         }
         if calls {
             let ptr = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_DEPTH);
@@ -1093,8 +1094,9 @@ impl<'a, 'b> Lower<'a, 'b> {
         let mut all = vec![self.ctx];
         all.extend(self.args(args));
         if self.refs.lazy {
-            let index = self.b.ins().iconst(types::I64, func as i64);
-            let code = self.code_of(index, site);
+            let codes = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CODE);
+            let index = Callee::Known(func);
+            let code = self.code_of(codes, index, site);
             // Verified: the callee exists.
             let sig = function_signature(&self.d.functions[func].sig, self.b.func.signature.call_conv);
             let sig_ref = self.b.import_signature(sig);
@@ -1105,14 +1107,17 @@ impl<'a, 'b> Lower<'a, 'b> {
         self.counted_call(site, |b| b.ins().call(callee, &all))
     }
 
-    /// The native code of function `index` (an `i64`, a function of this domain)
-    /// from `ctx.code`; with lazy translation, a null entry is translated first.
-    fn code_of(&mut self, index: ir::Value, site: Site) -> ir::Value {
-        // Set at entry: the function calls through `ctx.code`.
-        let codes = self.codes.expect("code table loaded");
-        let offset = self.b.ins().imul_imm_u(index, 8);
-        let slot = self.b.ins().iadd(codes, offset);
-        let code = self.b.ins().load(types::I64, trusted(), slot, 0);
+    /// The native code of function `callee` of this domain from `codes`
+    /// (`ctx.code`); with lazy translation, a null entry is translated first.
+    fn code_of(&mut self, codes: ir::Value, callee: Callee, site: Site) -> ir::Value {
+        let (slot, offset) = match callee {
+            Callee::Known(func) => (codes, 8 * func as i32),
+            Callee::Dynamic(index) => {
+                let offset = self.b.ins().imul_imm_u(index, 8);
+                (self.b.ins().iadd(codes, offset), 0)
+            }
+        };
+        let code = self.b.ins().load(types::I64, trusted(), slot, offset);
         if !self.refs.lazy {
             return code;
         }
@@ -1122,9 +1127,12 @@ impl<'a, 'b> Lower<'a, 'b> {
         let code_param = self.b.append_block_param(cont, types::I64);
         self.b.ins().brif(code, cont, &[BlockArg::Value(code)], cold, &[]);
         self.b.switch_to_block(cold);
-        let func = self.b.ins().ireduce(types::I32, index);
+        let func = match callee {
+            Callee::Known(func) => self.b.ins().iconst(types::I32, func as i64),
+            Callee::Dynamic(index) => self.b.ins().ireduce(types::I32, index),
+        };
         self.helper(self.refs.get(Helper::Translate), &[func], site);
-        let translated = self.b.ins().load(types::I64, trusted(), slot, 0);
+        let translated = self.b.ins().load(types::I64, trusted(), slot, offset);
         self.b.ins().jump(cont, &[BlockArg::Value(translated)]);
         self.b.switch_to_block(cont);
         code_param
@@ -1160,7 +1168,8 @@ impl<'a, 'b> Lower<'a, 'b> {
         let wrong = self.b.ins().icmp_imm_u(IntCC::NotEqual, have, want as i64);
         self.trap_if(wrong, TrapCode::IndirectCallType, site);
         let item = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_ITEM);
-        let code = self.code_of(item, site);
+        let codes = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CODE);
+        let code = self.code_of(codes, Callee::Dynamic(item), site);
         let sig_ref = self
             .b
             .import_signature(function_signature(sig, self.b.func.signature.call_conv));
