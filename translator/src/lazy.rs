@@ -34,9 +34,8 @@ impl LazyTranslator {
     }
 }
 
-// SAFETY: `translate` defines function `func` of domain `domain` of `module` (the
-// module the session, and so the rest of the code table, was made from) in that
-// same session, finalizes it and hands it out only if its frame is within
+// SAFETY: `translate` defines the function of `module` (whose session made the rest
+// of the code table) in that session, finalizes it and hands it out only within
 // `LAZY_FRAME_CAP`; the session lives as long as the runtime holding this value.
 unsafe impl LazyCode for LazyTranslator {
     fn translate(&mut self, domain: usize, func: usize) -> Result<*const u8, String> {
