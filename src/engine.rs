@@ -313,7 +313,7 @@ impl Instance {
                 fns.clone(),
             )?),
             Backend::Jit => Box::new(JitInstance::with_host_functions(
-                &verified,
+                verified,
                 &config.translator,
                 config.limits,
                 output,

@@ -144,7 +144,7 @@ impl JitInstance {
     /// `limits.max_call_depth` levels of the module's largest frames, at most
     /// `max_stack_size` bytes.
     pub fn new(
-        verified: &Verified<Module>,
+        verified: Verified<Module>,
         config: &Config,
         limits: Limits,
         output: Box<dyn Write + Send>,
@@ -156,7 +156,7 @@ impl JitInstance {
     /// [`JitInstance::new`], with host functions the embedder defines, linked to
     /// imports `= host.NAME` after the built-in ones.
     pub fn with_host_functions(
-        verified: &Verified<Module>,
+        verified: Verified<Module>,
         config: &Config,
         limits: Limits,
         output: Box<dyn Write + Send>,
@@ -168,10 +168,11 @@ impl JitInstance {
             ..config.clone()
         };
         let code = if config.lazy {
-            translate_exports(verified, config)?
+            translate_exports(&verified, config)?
         } else {
-            translate(verified, config)?
+            translate(&verified, config)?
         };
+        let verified = std::rc::Rc::new(verified);
         stack_plan(&code, code.max_frame_bytes, config.lazy, &limits, max_stack_size as u64)?;
         let table = CodeTable {
             entries: code.entries.clone(),
@@ -181,7 +182,7 @@ impl JitInstance {
                 Box::new(LazyTranslator::new(verified.clone(), code.session.clone())) as Box<dyn capjit_tcb::LazyCode>
             }),
         };
-        let runtime = Runtime::with_host_functions(verified, table, limits, output, host_fns)?;
+        let runtime = Runtime::with_host_functions(&verified, table, limits, output, host_fns)?;
         Ok(JitInstance {
             runtime,
             code,

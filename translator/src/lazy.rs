@@ -24,12 +24,12 @@ pub const LAZY_FRAME_CAP: u64 = 256 << 10;
 
 pub struct LazyTranslator {
     /// The module the session's code was translated from.
-    module: Verified<Module>,
+    module: Rc<Verified<Module>>,
     session: Rc<RefCell<Session>>,
 }
 
 impl LazyTranslator {
-    pub(crate) fn new(module: Verified<Module>, session: Rc<RefCell<Session>>) -> LazyTranslator {
+    pub(crate) fn new(module: Rc<Verified<Module>>, session: Rc<RefCell<Session>>) -> LazyTranslator {
         LazyTranslator { module, session }
     }
 }

@@ -37,7 +37,7 @@ pub struct Scratch {
 
 /// Which memory accesses of a function were proven in bounds, by block and instruction.
 /// Flat: block `b`'s instructions are `proven[start[b]..start[b + 1]]`.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct AccessProofs {
     start: Vec<u32>,
     proven: Vec<bool>,

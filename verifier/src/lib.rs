@@ -144,7 +144,7 @@ use domain::Report;
 use function::{verify_function, AccessProofs, Scratch};
 
 /// A module the verifier accepted. Only this crate can construct one.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Verified<T> {
     inner: T,
     /// `proofs[domain][function][block][inst]`: that memory access is proven in bounds.
