@@ -49,13 +49,24 @@ unsafe impl LazyCode for LazyTranslator {
             return Err(format!("no function #{func} in domain #{domain}"));
         }
         let mut s = self.session.borrow_mut();
-        let frame = s.define(&self.module, domain, func).map_err(|e| e.to_string())?;
-        if frame > LAZY_FRAME_CAP {
-            return Err(format!(
-                "a frame of {frame} bytes, more than the {LAZY_FRAME_CAP} a lazily translated function may have"
-            ));
+        // Its own recursive calls may be direct.
+        s.set_ready(domain, func, true);
+        let translated = s.define(&self.module, domain, func).and_then(|frame| {
+            s.finalize()?;
+            Ok(frame)
+        });
+        match translated {
+            Ok(frame) if frame <= LAZY_FRAME_CAP => Ok(s.code(domain, func)),
+            refused => {
+                // Never handed out, so never called directly either.
+                s.set_ready(domain, func, false);
+                Err(match refused {
+                    Ok(frame) => format!(
+                        "a frame of {frame} bytes, more than the {LAZY_FRAME_CAP} a lazily translated function may have"
+                    ),
+                    Err(e) => e.to_string(),
+                })
+            }
         }
-        s.finalize().map_err(|e| e.to_string())?;
-        Ok(s.code(domain, func))
     }
 }

@@ -188,6 +188,11 @@ fn translate_some(
 ) -> Result<Compiled, TranslateError> {
     let m = v.module();
     let mut s = Session::new(m, cfg)?;
+    for (di, d) in m.domains.iter().enumerate() {
+        for (fi, f) in d.functions.iter().enumerate() {
+            s.set_ready(di, fi, now(f));
+        }
+    }
     let mut trampolines = Vec::with_capacity(m.domains.len());
     for (di, d) in m.domains.iter().enumerate() {
         let mut domain_tramps = Vec::with_capacity(d.functions.len());

@@ -154,7 +154,9 @@ impl SigIds {
 pub struct Refs<'s> {
     /// By `Helper as usize`; `Some` for every helper this function uses.
     pub helpers: [Option<FuncRef>; Helper::ALL.len()],
-    /// By function index of the domain; `Some` for every function this one calls.
+    /// By function index of the domain; `Some` for every function this one calls
+    /// directly (with lazy translation, those translated with or before it); a
+    /// callee without one is called through `ctx.code`.
     pub callees: Vec<Option<FuncRef>>,
     /// The module's signature numbers, for `call_indirect`.
     pub sig_ids: &'s SigIds,
@@ -162,8 +164,8 @@ pub struct Refs<'s> {
     pub spectre_guards: bool,
     /// Count fuel (`Config::fuel`).
     pub fuel: bool,
-    /// Functions may still be untranslated (`Config::lazy`): every call goes
-    /// through `ctx.code` and translates a null entry first; `callees` is empty.
+    /// Functions may still be untranslated (`Config::lazy`): a call through
+    /// `ctx.code` translates a null entry first.
     pub lazy: bool,
 }
 
@@ -1093,18 +1095,15 @@ impl<'a, 'b> Lower<'a, 'b> {
     fn direct_call(&mut self, func: usize, args: &[Value], site: Site) -> Vec<ir::Value> {
         let mut all = vec![self.ctx];
         all.extend(self.args(args));
-        if self.refs.lazy {
-            let codes = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CODE);
-            let index = Callee::Known(func);
-            let code = self.code_of(codes, index, site);
-            // Verified: the callee exists.
-            let sig = function_signature(&self.d.functions[func].sig, self.b.func.signature.call_conv);
-            let sig_ref = self.b.import_signature(sig);
-            return self.counted_call(site, |b| b.ins().call_indirect(sig_ref, code, &all));
+        if let Some(callee) = self.refs.callees[func] {
+            return self.counted_call(site, |b| b.ins().call(callee, &all));
         }
-        // Verified: the callee exists; `declare_refs` imported every callee.
-        let callee = self.refs.callees[func].expect("verified: callee declared");
-        self.counted_call(site, |b| b.ins().call(callee, &all))
+        let codes = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CODE);
+        let code = self.code_of(codes, Callee::Known(func), site);
+        // Verified: the callee exists.
+        let sig = function_signature(&self.d.functions[func].sig, self.b.func.signature.call_conv);
+        let sig_ref = self.b.import_signature(sig);
+        self.counted_call(site, |b| b.ins().call_indirect(sig_ref, code, &all))
     }
 
     /// The native code of function `callee` of this domain from `codes`

@@ -30,6 +30,10 @@ pub(crate) struct Session {
     helper_ids: [Option<FuncId>; lower::Helper::ALL.len()],
     /// `func_ids[domain][function]`.
     func_ids: Vec<Vec<FuncId>>,
+    /// `ready[domain][function]`: the function is (or is being) defined in this
+    /// session and will be handed out, so its callers may call it directly; any
+    /// other callee is called through `ctx.code`.
+    ready: Vec<Vec<bool>>,
     pub(crate) sig_ids: lower::SigIds,
     ctx: Context,
     fb_ctx: FunctionBuilderContext,
@@ -109,6 +113,7 @@ impl Session {
             cfg: cfg.clone(),
             call_conv,
             helper_ids,
+            ready: func_ids.iter().map(|ids| vec![false; ids.len()]).collect(),
             func_ids,
             sig_ids: lower::SigIds::of_functions(m),
             ctx: Context::new(),
@@ -120,6 +125,13 @@ impl Session {
             max_frame: 0,
             max_trampoline: 0,
         })
+    }
+
+    /// Whether callers of function `fi` of domain `di` may call it directly: set
+    /// for every function defined in the batch before it is finalized (or, when a
+    /// lazily translated function is refused, cleared again).
+    pub(crate) fn set_ready(&mut self, di: usize, fi: usize, ready: bool) {
+        self.ready[di][fi] = ready;
     }
 
     /// Lower and compile function `fi` of domain `di` of `v` (the module the
@@ -144,7 +156,7 @@ impl Session {
                 jit,
                 &mut self.ctx.func,
                 &self.helper_ids,
-                &self.func_ids[di],
+                (&self.func_ids[di], &self.ready[di]),
                 f,
                 &self.sig_ids,
                 &self.cfg,
@@ -245,12 +257,13 @@ impl Drop for Session {
     }
 }
 
-/// Import the helpers and the functions `f` uses into the CLIF function.
+/// Import the helpers and the functions `f` uses into the CLIF function: of the
+/// callees, those `ready` (the rest are called through `ctx.code`).
 fn declare_refs<'s>(
     jit: &mut JITModule,
     func: &mut cranelift_codegen::ir::Function,
     helper_ids: &[Option<FuncId>],
-    domain_funcs: &[FuncId],
+    (domain_funcs, ready): (&[FuncId], &[bool]),
     f: &capjit_ir::Function,
     sig_ids: &'s lower::SigIds,
     cfg: &Config,
@@ -264,11 +277,10 @@ fn declare_refs<'s>(
     };
     for b in &f.blocks {
         for inst in &b.insts {
-            if let (capjit_ir::Op::Call { func: callee, .. }, false) = (&inst.op, cfg.lazy) {
-                if let Some(slot) = callees.get_mut(*callee as usize) {
-                    if slot.is_none() {
-                        *slot = Some(jit.declare_func_in_func(domain_funcs[*callee as usize], func));
-                    }
+            if let capjit_ir::Op::Call { func: callee, .. } = inst.op {
+                let callee = callee as usize;
+                if let (Some(slot @ None), Some(true)) = (callees.get_mut(callee), ready.get(callee)) {
+                    *slot = Some(jit.declare_func_in_func(domain_funcs[callee], func));
                 }
             }
             if let Some(h) = lower::helper_of_op(&inst.op) {
