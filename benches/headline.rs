@@ -353,7 +353,11 @@ fn verification(figures: &mut Figures, table: &mut String) {
 }
 
 fn translation(figures: &mut Figures, table: &mut String) {
-    let default = translator::Config::default();
+    // One thread: the figures compare translation with Cranelift alone, per core.
+    let default = translator::Config {
+        threads: 1,
+        ..translator::Config::default()
+    };
     let m = modgen::module(TRANSLATE_SIZE, 0x4ead_1e55);
     let insts = modgen::instruction_count(&m) as f64;
     let nfuncs: usize = m.domains.iter().map(|d| d.functions.len()).sum();

@@ -23,8 +23,8 @@ table (what docs/performance.md quotes) with the load average.
 How each figure is taken:
 - end to end: `capjit run`, `wasmtime run -C cache=n` (Winch: plus
   `-C compiler=winch`), each a fresh process, wall clock, median of ROUNDS;
-- compile: `capjit translate --emit stats` (verify + lower + Cranelift + link,
-  as it reports them) and `wasmtime compile` (wall clock of the process, so it
+- compile: `capjit translate --threads 1 --emit stats` (verify + lower +
+  Cranelift + link, as it reports them, on one thread) and `wasmtime compile` (wall clock of the process, so it
   includes Wasmtime's start-up, a few ms);
 - code size: capjit's machine code bytes (`--emit stats`); for Wasmtime and
   Winch the size of the `.text` section of the `.cwasm` file `wasmtime compile`
@@ -81,7 +81,7 @@ def elf_text_size(path):
 
 
 def capjit_stats(capjit, wasm):
-    out = subprocess.run([capjit, "translate", "--emit", "stats", wasm], capture_output=True, text=True)
+    out = subprocess.run([capjit, "translate", "--threads", "1", "--emit", "stats", wasm], capture_output=True, text=True)
     if out.returncode != 0:
         return None, None
     fields = {}

@@ -441,7 +441,11 @@ fn measure_compile(
     capjit_ok: bool,
     engines: &[(Wt, wasmtime::Engine)],
 ) -> CompileRow {
-    let cfg = translator::Config::default();
+    // One thread, like the compile-time figures of the fast-translation issue.
+    let cfg = translator::Config {
+        threads: 1,
+        ..translator::Config::default()
+    };
     let engines: Vec<&(Wt, wasmtime::Engine)> = engines.iter().filter(|(w, _)| COMPILE_ENGINES.contains(w)).collect();
     let wt_once = |engine: &wasmtime::Engine| {
         let started = Instant::now();

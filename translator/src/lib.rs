@@ -60,6 +60,10 @@ pub struct Config {
     /// function on its first call (`lazy.rs`); off, it translates everything up
     /// front. [`translate`] is always eager.
     pub lazy: bool,
+    /// Threads that lower and compile the functions translated up front (all of
+    /// them when eager, the exported ones when lazy); 0: one per core. Keeping
+    /// listings (`keep_clif`, `keep_asm`, `keep_functions`) uses one.
+    pub threads: usize,
 }
 
 impl Default for Config {
@@ -73,6 +77,7 @@ impl Default for Config {
             spectre_guards: true,
             fuel: true,
             lazy: true,
+            threads: 0,
         }
     }
 }
@@ -193,13 +198,27 @@ fn translate_some(
             s.set_ready(di, fi, now(f));
         }
     }
+    let functions: Vec<(usize, usize)> = m
+        .domains
+        .iter()
+        .enumerate()
+        .flat_map(|(di, d)| {
+            d.functions
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| now(f))
+                .map(move |(fi, _)| (di, fi))
+        })
+        .collect();
+    let threads = match cfg.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
+    s.define_all(v, &functions, threads)?;
     let mut trampolines = Vec::with_capacity(m.domains.len());
     for (di, d) in m.domains.iter().enumerate() {
         let mut domain_tramps = Vec::with_capacity(d.functions.len());
         for (fi, f) in d.functions.iter().enumerate() {
-            if now(f) {
-                s.define(v, di, fi)?;
-            }
             let tramp = if f.exported {
                 Some(s.define_trampoline(m, di, fi)?)
             } else {

@@ -7,33 +7,26 @@
 //! settings, whenever it is translated; its code is handed out only after
 //! `finalize` made it executable, and lives as long as the session.
 
-use std::time::Instant;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use capjit_ir::{Module, Type};
 use capjit_tcb::EntryFn;
 use capjit_verifier::Verified;
-use cranelift_codegen::ir::{types, AbiParam, Signature, UserFuncName};
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{types, AbiParam, ExtFuncData, ExternalName, Signature, UserExternalName, UserFuncName};
 use cranelift_codegen::isa::CallConv;
 use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{default_libcall_names, FuncId, Linkage, Module as _};
+use cranelift_module::{default_libcall_names, FuncId, Linkage, Module as _, ModuleReloc};
 
 use crate::{host_isa, lower, trampoline, Config, Stats, TranslateError};
 
 pub(crate) struct Session {
     /// `None` only while dropping.
     jit: Option<JITModule>,
-    cfg: Config,
-    call_conv: CallConv,
-    /// By `Helper as usize`, like `Refs::helpers`.
-    helper_ids: [Option<FuncId>; lower::Helper::ALL.len()],
-    /// `func_ids[domain][function]`.
-    func_ids: Vec<Vec<FuncId>>,
-    /// `ready[domain][function]`: the function is (or is being) defined in this
-    /// session and will be handed out, so its callers may call it directly; any
-    /// other callee is called through `ctx.code`.
-    ready: Vec<Vec<bool>>,
+    decls: Decls,
     pub(crate) sig_ids: lower::SigIds,
     ctx: Context,
     fb_ctx: FunctionBuilderContext,
@@ -46,6 +39,37 @@ pub(crate) struct Session {
     /// The largest frame of a function / of a trampoline translated so far.
     pub(crate) max_frame: u64,
     pub(crate) max_trampoline: u64,
+}
+
+/// What lowering a function needs to know of the session, shared by the threads
+/// that lower and compile functions in parallel.
+struct Decls {
+    cfg: Config,
+    call_conv: CallConv,
+    /// By `Helper as usize`, like `Refs::helpers`.
+    helper_ids: [Option<FuncId>; lower::Helper::ALL.len()],
+    /// `func_ids[domain][function]`.
+    func_ids: Vec<Vec<FuncId>>,
+    /// By `FuncId`: its signature, and whether the session defines it (a near
+    /// call) rather than imports it (a helper).
+    imports: Vec<(Signature, bool)>,
+    /// `ready[domain][function]`: the function is (or is being) defined in this
+    /// session and will be handed out, so its callers may call it directly; any
+    /// other callee is called through `ctx.code`.
+    ready: Vec<Vec<bool>>,
+}
+
+/// A function lowered and compiled by a worker thread, to be defined in the JIT
+/// module by the session's own thread.
+struct Done {
+    id: FuncId,
+    bytes: Vec<u8>,
+    alignment: u64,
+    relocs: Vec<ModuleReloc>,
+    frame: u64,
+    clif_instructions: usize,
+    lower: Duration,
+    compile: Duration,
 }
 
 fn codegen_err(function: &str, e: &dyn std::fmt::Display) -> TranslateError {
@@ -90,11 +114,14 @@ impl Session {
         }
         let mut jit = JITModule::new(builder);
         let mut helper_ids = [None; lower::Helper::ALL.len()];
+        let mut imports = Vec::new();
         for h in lower::Helper::ALL {
+            let sig = helper_signature(call_conv, h.params());
             let id = jit
-                .declare_function(h.name(), Linkage::Import, &helper_signature(call_conv, h.params()))
+                .declare_function(h.name(), Linkage::Import, &sig)
                 .map_err(|e| codegen_err(h.name(), &e))?;
             helper_ids[h as usize] = Some(id);
+            imports.push((id, sig, false));
         }
         let mut func_ids = Vec::with_capacity(m.domains.len());
         for (di, d) in m.domains.iter().enumerate() {
@@ -105,16 +132,22 @@ impl Session {
                     .declare_function(&format!("f{di}_{fi}"), Linkage::Local, &sig)
                     .map_err(|e| codegen_err(&f.name, &e))?;
                 ids.push(id);
+                imports.push((id, sig, true));
             }
             func_ids.push(ids);
         }
+        // Declared in order, so `FuncId`s count from 0.
+        imports.sort_by_key(|(id, _, _)| id.as_u32());
         Ok(Session {
             jit: Some(jit),
-            cfg: cfg.clone(),
-            call_conv,
-            helper_ids,
-            ready: func_ids.iter().map(|ids| vec![false; ids.len()]).collect(),
-            func_ids,
+            decls: Decls {
+                cfg: cfg.clone(),
+                call_conv,
+                helper_ids,
+                imports: imports.into_iter().map(|(_, sig, local)| (sig, local)).collect(),
+                ready: func_ids.iter().map(|ids| vec![false; ids.len()]).collect(),
+                func_ids,
+            },
             sig_ids: lower::SigIds::of_functions(m),
             ctx: Context::new(),
             fb_ctx: FunctionBuilderContext::new(),
@@ -131,7 +164,7 @@ impl Session {
     /// for every function defined in the batch before it is finalized (or, when a
     /// lazily translated function is refused, cleared again).
     pub(crate) fn set_ready(&mut self, di: usize, fi: usize, ready: bool) {
-        self.ready[di][fi] = ready;
+        self.decls.ready[di][fi] = ready;
     }
 
     /// Lower and compile function `fi` of domain `di` of `v` (the module the
@@ -141,60 +174,141 @@ impl Session {
         let m = v.module();
         let (d, f) = (&m.domains[di], &m.domains[di].functions[fi]);
         let name = format!("{}.{}", d.name, f.name);
-        self.stats.functions += 1;
-        self.stats.ir_instructions += f.blocks.iter().map(|b| b.insts.len() + 1).sum::<usize>();
-
-        let started = Instant::now();
+        self.count(f);
         let jit = self.jit.as_mut().expect("the JIT module lives as long as the session");
-        let frontend_config = jit.isa().frontend_config();
-        self.ctx.clear();
-        self.ctx.set_disasm(self.cfg.keep_asm);
-        self.ctx.func.signature = lower::function_signature(&f.sig, self.call_conv);
-        self.ctx.func.name = UserFuncName::user(di as u32, fi as u32);
-        {
-            let refs = declare_refs(
-                jit,
-                &mut self.ctx.func,
-                &self.helper_ids,
-                (&self.func_ids[di], &self.ready[di]),
-                f,
-                &self.sig_ids,
-                &self.cfg,
-            );
-            let mut b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fb_ctx);
-            let proven = |bi: usize, ii: usize| v.access_proven(di, fi, bi, ii);
-            let data_results = f.exported && f.sig.results.iter().any(|t| matches!(t, Type::Buf | Type::Region));
-            lower::Lower::new(&mut b, d, f, fi as u32, data_results, &refs, &proven).lower();
-            b.finalize(frontend_config);
-        }
+        let started = Instant::now();
+        self.ctx.set_disasm(self.decls.cfg.keep_asm);
+        let clif_instructions = lower_function(
+            &self.decls,
+            &self.sig_ids,
+            jit.isa().frontend_config(),
+            v,
+            (di, fi),
+            &mut self.ctx,
+            &mut self.fb_ctx,
+        );
         self.stats.lower += started.elapsed();
-        self.stats.clif_instructions += self
-            .ctx
-            .func
-            .layout
-            .blocks()
-            .map(|b| self.ctx.func.layout.block_insts(b).count())
-            .sum::<usize>();
-        if self.cfg.keep_clif {
+        self.stats.clif_instructions += clif_instructions;
+        if self.decls.cfg.keep_clif {
             self.clif.push((name.clone(), self.ctx.func.display().to_string()));
         }
-        if self.cfg.keep_functions {
+        if self.decls.cfg.keep_functions {
             self.functions.push(self.ctx.func.clone());
         }
 
         let started = Instant::now();
-        jit.define_function(self.func_ids[di][fi], &mut self.ctx)
+        jit.define_function(self.decls.func_ids[di][fi], &mut self.ctx)
             .map_err(|e| codegen_err(&name, &format!("{e:?}")))?;
         self.stats.compile += started.elapsed();
         let frame = frame_bytes(&self.ctx).ok_or_else(|| codegen_err(&name, &"no frame layout"))?;
         self.max_frame = self.max_frame.max(frame);
         if let Some(code) = self.ctx.compiled_code() {
             self.stats.code_bytes += code.code_info().total_size as usize;
-            if self.cfg.keep_asm {
+            if self.decls.cfg.keep_asm {
                 self.asm.push((name, code.vcode.clone().unwrap_or_default()));
             }
         }
         Ok(frame)
+    }
+
+    fn count(&mut self, f: &capjit_ir::Function) {
+        self.stats.functions += 1;
+        self.stats.ir_instructions += f.blocks.iter().map(|b| b.insts.len() + 1).sum::<usize>();
+    }
+
+    /// `define` for each of `functions`, lowered and compiled on `threads`
+    /// threads (the listings `Config` may ask to keep need one thread).
+    pub(crate) fn define_all(
+        &mut self,
+        v: &Verified<Module>,
+        functions: &[(usize, usize)],
+        threads: usize,
+    ) -> Result<(), TranslateError> {
+        let cfg = &self.decls.cfg;
+        let threads = threads.min(functions.len());
+        if threads <= 1 || cfg.keep_clif || cfg.keep_asm || cfg.keep_functions {
+            for &(di, fi) in functions {
+                self.define(v, di, fi)?;
+            }
+            return Ok(());
+        }
+        let m = v.module();
+        // Largest first, so that no thread is left with a big one at the end.
+        let mut order = functions.to_vec();
+        order.sort_by_key(|&(di, fi)| {
+            std::cmp::Reverse(
+                m.domains[di].functions[fi]
+                    .blocks
+                    .iter()
+                    .map(|b| b.insts.len())
+                    .sum::<usize>(),
+            )
+        });
+        let jit = self.jit.as_ref().expect("the JIT module lives as long as the session");
+        let (isa, decls, sig_ids) = (jit.isa(), &self.decls, &self.sig_ids);
+        let next = AtomicUsize::new(0);
+        let work = || -> Result<Vec<Done>, TranslateError> {
+            let (mut ctx, mut fb_ctx, mut done) = (Context::new(), FunctionBuilderContext::new(), Vec::new());
+            while let Some(&(di, fi)) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let name = || format!("{}.{}", m.domains[di].name, m.domains[di].functions[fi].name);
+                let started = Instant::now();
+                let clif_instructions = lower_function(
+                    decls,
+                    sig_ids,
+                    isa.frontend_config(),
+                    v,
+                    (di, fi),
+                    &mut ctx,
+                    &mut fb_ctx,
+                );
+                let lower = started.elapsed();
+                let started = Instant::now();
+                ctx.compile(isa, &mut ControlPlane::default())
+                    .map_err(|e| codegen_err(&name(), &format!("{:?}", e.inner)))?;
+                let frame = frame_bytes(&ctx).ok_or_else(|| codegen_err(&name(), &"no frame layout"))?;
+                let code = ctx.compiled_code().ok_or_else(|| codegen_err(&name(), &"no code"))?;
+                let id = decls.func_ids[di][fi];
+                done.push(Done {
+                    id,
+                    bytes: code.code_buffer().to_vec(),
+                    alignment: code.buffer.alignment as u64,
+                    relocs: code
+                        .buffer
+                        .relocs()
+                        .iter()
+                        .map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id))
+                        .collect(),
+                    frame,
+                    clif_instructions,
+                    lower,
+                    compile: started.elapsed(),
+                });
+            }
+            Ok(done)
+        };
+        let results: Vec<_> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..threads).map(|_| s.spawn(work)).collect();
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+                .collect()
+        });
+        for &(di, fi) in functions {
+            self.count(&m.domains[di].functions[fi]);
+        }
+        let jit = self.jit.as_mut().expect("the JIT module lives as long as the session");
+        for done in results {
+            for f in done? {
+                jit.define_function_bytes(f.id, f.alignment, &f.bytes, &f.relocs)
+                    .map_err(|e| codegen_err(&format!("function {}", f.id), &format!("{e:?}")))?;
+                self.stats.clif_instructions += f.clif_instructions;
+                self.stats.code_bytes += f.bytes.len();
+                self.stats.lower += f.lower;
+                self.stats.compile += f.compile;
+                self.max_frame = self.max_frame.max(f.frame);
+            }
+        }
+        Ok(())
     }
 
     /// Define the entry trampoline of exported function `fi` of domain `di`.
@@ -207,10 +321,10 @@ impl Session {
             jit,
             &mut self.ctx,
             &mut self.fb_ctx,
-            self.call_conv,
+            self.decls.call_conv,
             (di, fi),
             &f.sig,
-            self.func_ids[di][fi],
+            self.decls.func_ids[di][fi],
         )
         .map_err(|e| codegen_err(&name, &e))?;
         self.stats.compile += started.elapsed();
@@ -232,7 +346,7 @@ impl Session {
     /// The code of function `fi` of domain `di`, defined and finalized.
     pub(crate) fn code(&self, di: usize, fi: usize) -> *const u8 {
         let jit = self.jit.as_ref().expect("the JIT module lives as long as the session");
-        jit.get_finalized_function(self.func_ids[di][fi])
+        jit.get_finalized_function(self.decls.func_ids[di][fi])
     }
 
     /// The trampoline `id` (from `define_trampoline`), finalized.
@@ -257,22 +371,65 @@ impl Drop for Session {
     }
 }
 
-/// Import the helpers and the functions `f` uses into the CLIF function: of the
-/// callees, those `ready` (the rest are called through `ctx.code`).
+/// Lower function `fi` of domain `di` of `v` into `ctx.func`; returns its number
+/// of CLIF instructions.
+fn lower_function(
+    decls: &Decls,
+    sig_ids: &lower::SigIds,
+    frontend_config: cranelift_codegen::isa::TargetFrontendConfig,
+    v: &Verified<Module>,
+    (di, fi): (usize, usize),
+    ctx: &mut Context,
+    fb_ctx: &mut FunctionBuilderContext,
+) -> usize {
+    let (d, f) = (&v.module().domains[di], &v.module().domains[di].functions[fi]);
+    ctx.clear();
+    ctx.func.signature = lower::function_signature(&f.sig, decls.call_conv);
+    ctx.func.name = UserFuncName::user(di as u32, fi as u32);
+    {
+        let refs = declare_refs(decls, di, &mut ctx.func, f, sig_ids);
+        let mut b = FunctionBuilder::new(&mut ctx.func, fb_ctx);
+        let proven = |bi: usize, ii: usize| v.access_proven(di, fi, bi, ii);
+        let data_results = f.exported && f.sig.results.iter().any(|t| matches!(t, Type::Buf | Type::Region));
+        lower::Lower::new(&mut b, d, f, fi as u32, data_results, &refs, &proven).lower();
+        b.finalize(frontend_config);
+    }
+    let layout = &ctx.func.layout;
+    layout.blocks().map(|b| layout.block_insts(b).count()).sum()
+}
+
+/// Import function `id` of the session into `func`, as `Module::declare_func_in_func`
+/// does: by its `FuncId`, with its signature, near when the session defines it.
+fn import(decls: &Decls, func: &mut cranelift_codegen::ir::Function, id: FuncId) -> cranelift_codegen::ir::FuncRef {
+    let (sig, colocated) = &decls.imports[id.as_u32() as usize];
+    let signature = func.import_signature(sig.clone());
+    let name = func.declare_imported_user_function(UserExternalName {
+        namespace: 0,
+        index: id.as_u32(),
+    });
+    func.import_function(ExtFuncData {
+        name: ExternalName::user(name),
+        signature,
+        colocated: *colocated,
+        patchable: false,
+    })
+}
+
+/// Import the helpers and the functions `f` (of domain `di`) uses into the CLIF
+/// function: of the callees, those `ready` (the rest are called through `ctx.code`).
 fn declare_refs<'s>(
-    jit: &mut JITModule,
+    decls: &Decls,
+    di: usize,
     func: &mut cranelift_codegen::ir::Function,
-    helper_ids: &[Option<FuncId>],
-    (domain_funcs, ready): (&[FuncId], &[bool]),
     f: &capjit_ir::Function,
     sig_ids: &'s lower::SigIds,
-    cfg: &Config,
 ) -> lower::Refs<'s> {
+    let (domain_funcs, ready, cfg) = (&decls.func_ids[di], &decls.ready[di], &decls.cfg);
     let mut callees = vec![None; domain_funcs.len()];
     let mut helpers = [None; lower::Helper::ALL.len()];
-    let mut need = |h: lower::Helper, jit: &mut JITModule, func: &mut cranelift_codegen::ir::Function| {
-        if let (None, Some(id)) = (helpers[h as usize], helper_ids[h as usize]) {
-            helpers[h as usize] = Some(jit.declare_func_in_func(id, func));
+    let mut need = |h: lower::Helper, func: &mut cranelift_codegen::ir::Function| {
+        if let (None, Some(id)) = (helpers[h as usize], decls.helper_ids[h as usize]) {
+            helpers[h as usize] = Some(import(decls, func, id));
         }
     };
     for b in &f.blocks {
@@ -280,22 +437,22 @@ fn declare_refs<'s>(
             if let capjit_ir::Op::Call { func: callee, .. } = inst.op {
                 let callee = callee as usize;
                 if let (Some(slot @ None), Some(true)) = (callees.get_mut(callee), ready.get(callee)) {
-                    *slot = Some(jit.declare_func_in_func(domain_funcs[callee], func));
+                    *slot = Some(import(decls, func, domain_funcs[callee]));
                 }
             }
             if let Some(h) = lower::helper_of_op(&inst.op) {
-                need(h, jit, func);
+                need(h, func);
             }
             if matches!(inst.op, capjit_ir::Op::Call { .. } | capjit_ir::Op::CallIndirect { .. }) {
-                need(lower::Helper::TrapCaller, jit, func);
+                need(lower::Helper::TrapCaller, func);
                 if cfg.lazy {
-                    need(lower::Helper::Translate, jit, func);
+                    need(lower::Helper::Translate, func);
                 }
             }
         }
         if matches!(b.term, capjit_ir::Terminator::CallCap { .. }) {
-            need(lower::Helper::CallCap, jit, func);
-            need(lower::Helper::IdcFault, jit, func);
+            need(lower::Helper::CallCap, func);
+            need(lower::Helper::IdcFault, func);
         }
     }
     lower::Refs {
