@@ -1,6 +1,6 @@
 //! How functions get translated does not change what is translated: on several
-//! threads the code is the same as on one, and lazily (each function on its
-//! first call) exactly the functions that ran are translated. That results do
+//! threads the code is the same as on one, and lazily a function is translated
+//! at its first call together with what it calls directly, and nothing else is. That results do
 //! not change either is checked by the differential tests (lazy and eager) and by
 //! the program corpus on both.
 
@@ -39,9 +39,11 @@ fn several_threads_translate_to_the_same_code_as_one() {
     assert!(checked > 20, "only {checked} programs with several functions");
 }
 
-/// `main` calls `twice`, which calls `once`; `spare` is never called.
+/// `main` calls `twice`, which calls `once`, then `by_table` through the table;
+/// `spare` is in the table too but never called.
 const CHAIN: &str = r#"
 domain app {
+  table [spare, by_table]
   func once(i64) -> i64 {
   block0(v0: i64):
     v1 = iconst.i64 1
@@ -58,24 +60,32 @@ domain app {
   block0(v0: i64):
     return v0
   }
+  func by_table(i64) -> i64 {
+  block0(v0: i64):
+    v1 = iconst.i64 10
+    v2 = imul.i64 v0, v1
+    return v2
+  }
   export func main(i64) -> i64 {
   block0(v0: i64):
     v1 = call twice(v0)
-    return v1
+    v2 = iconst.i32 1
+    v3 = call_indirect v2(v1) : (i64) -> i64
+    return v3
   }
 }
 "#;
 
 #[test]
-fn lazily_exactly_the_functions_that_ran_are_translated() {
+fn lazily_a_function_is_translated_with_its_direct_callees_at_its_first_call() {
     let m = parse_module(CHAIN).unwrap();
     let translated = |inst: &Instance| inst.translation_stats().expect("the JIT").functions;
     let mut inst = Instance::new(&m, &capjit::Config::default(), Box::new(std::io::sink())).unwrap();
-    assert_eq!(translated(&inst), 1, "only the export, before any call");
-    assert_eq!(inst.invoke("app", "main", &[Val::I64(40)]).unwrap(), [Val::I64(42)]);
-    assert_eq!(translated(&inst), 3, "main, twice and once");
+    assert_eq!(translated(&inst), 3, "the export and what it calls directly");
+    assert_eq!(inst.invoke("app", "main", &[Val::I64(4)]).unwrap(), [Val::I64(60)]);
+    assert_eq!(translated(&inst), 4, "and the function called through the table");
     inst.invoke("app", "main", &[Val::I64(0)]).unwrap();
-    assert_eq!(translated(&inst), 3, "each function once");
+    assert_eq!(translated(&inst), 4, "each function once; `spare` never");
 
     let eager = capjit::Config {
         translator: Config {
@@ -85,5 +95,5 @@ fn lazily_exactly_the_functions_that_ran_are_translated() {
         ..capjit::Config::default()
     };
     let inst = Instance::new(&m, &eager, Box::new(std::io::sink())).unwrap();
-    assert_eq!(translated(&inst), 4, "everything up front");
+    assert_eq!(translated(&inst), 5, "everything up front");
 }

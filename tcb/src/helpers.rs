@@ -71,15 +71,17 @@ pub unsafe extern "C" fn capjit_trap_caller(ctx: *mut DomainCtx, func: u32, bloc
 pub unsafe extern "C" fn capjit_translate(ctx: *mut DomainCtx, func: u32) -> u32 {
     // SAFETY: per the contract.
     let (rt, d) = unsafe { parts(ctx) };
-    let code = match rt.lazy.as_mut() {
-        Some(lazy) => lazy.translate(d, func as usize).ok(),
-        None => None,
+    let translated = match rt.lazy.as_mut() {
+        Some(lazy) => lazy.translate(d, func as usize).unwrap_or_default(),
+        None => Vec::new(),
     };
-    match (code, rt.domains[d].code.get_mut(func as usize)) {
-        (Some(code), Some(slot)) => {
+    for &((domain, f), code) in &translated {
+        if let Some(slot) = rt.domains.get_mut(domain).and_then(|s| s.code.get_mut(f)) {
             *slot = code;
-            0
         }
+    }
+    match rt.domains[d].code.get(func as usize) {
+        Some(code) if !code.is_null() => 0,
         _ => TrapCode::ResourceLimit.code() as u32,
     }
 }

@@ -123,16 +123,20 @@ pub struct CodeTable {
 /// Translation on first call: what fills in a null entry of [`CodeTable::code`].
 ///
 /// # Safety
-/// An implementation is part of the trusted translator: `translate(d, f)` must
-/// return the native code of function `f` of domain `d` of the verified module the
-/// runtime was linked with, translated with the same signature numbers, the same
+/// An implementation is part of the trusted translator: each `((d, f), code)`
+/// that `translate` returns must be the native code of function `f` of domain `d`
+/// of the verified module the runtime was linked with, translated with the same signature numbers, the same
 /// calling convention and the same settings as the rest of the code table, whose
 /// frame fits the stack margin the code table was planned with.
 pub unsafe trait LazyCode {
-    /// Translate function `func` of domain `domain`; an error (out of code memory,
-    /// a frame too large) becomes a `resource limit` trap at the call.
-    fn translate(&mut self, domain: usize, func: usize) -> Result<*const u8, String>;
+    /// Translate function `func` of domain `domain`, and perhaps others with it:
+    /// the code of each, by `(domain, function)`, that one first. An error (out of
+    /// code memory, a frame too large) becomes a `resource limit` trap at the call.
+    fn translate(&mut self, domain: usize, func: usize) -> Result<Vec<Translated>, String>;
 }
+
+/// A function's native code from [`LazyCode::translate`]: `((domain, function), code)`.
+pub type Translated = ((usize, usize), *const u8);
 
 pub struct Runtime {
     pub(crate) module: Module,

@@ -54,13 +54,14 @@ struct StackPlan {
 /// trampoline; below the limit stay the largest frame a leaf may have (checked
 /// before any function that calls is entered), a trampoline and the reserve for
 /// the host's own entry, helpers and host functions (and the translator, when
-/// lazy). With `lazy`, frames are those translated so far, planned as at least
+/// functions are left to translate). With `pending` (functions left to
+/// translate), frames are those translated so far, planned as at least
 /// `LAZY_LEVEL_FRAME` per level (shrunk to fit `max`, never below the largest
 /// known) and at most `LAZY_FRAME_CAP` for a leaf.
 fn stack_plan(
     code: &Compiled,
     max_frame: u64,
-    lazy: bool,
+    pending: bool,
     limits: &Limits,
     max: u64,
 ) -> Result<StackPlan, InstantiateError> {
@@ -69,7 +70,7 @@ fn stack_plan(
     } else {
         0
     };
-    let (reserve, leaf) = if lazy {
+    let (reserve, leaf) = if pending {
         (LAZY_RESERVE, LAZY_FRAME_CAP.max(max_frame))
     } else {
         (RUNTIME_RESERVE, max_frame)
@@ -82,9 +83,9 @@ fn stack_plan(
             .next_multiple_of(64 * 1024)
     };
     let mut frame = max_frame;
-    if lazy && size(LAZY_LEVEL_FRAME.max(max_frame)) <= max {
+    if pending && size(LAZY_LEVEL_FRAME.max(max_frame)) <= max {
         frame = LAZY_LEVEL_FRAME.max(max_frame);
-    } else if lazy && size(max_frame) <= max {
+    } else if pending && size(max_frame) <= max {
         // As much per level as fits.
         let depth = (limits.max_call_depth as u64).max(1);
         frame = ((max - 2 * margin - 64 * 1024) / depth)
@@ -173,7 +174,8 @@ impl JitInstance {
             translate(&verified, config)?
         };
         let verified = std::rc::Rc::new(verified);
-        stack_plan(&code, code.max_frame_bytes, config.lazy, &limits, max_stack_size as u64)?;
+        let pending = config.lazy && !code.session.borrow().all_ready();
+        stack_plan(&code, code.max_frame_bytes, pending, &limits, max_stack_size as u64)?;
         let table = CodeTable {
             entries: code.entries.clone(),
             code: code.code.clone(),
@@ -193,9 +195,17 @@ impl JitInstance {
     }
 
     /// The stack plan for the next host call, from the frames translated so far.
+    /// Once every function is translated, the plan is the eager one.
     fn plan(&self) -> Result<StackPlan, InstantiateError> {
-        let max_frame = self.code.session.borrow().max_frame;
-        stack_plan(&self.code, max_frame, self.lazy, &self.limits, self.max_stack_size)
+        let session = self.code.session.borrow();
+        let pending = self.lazy && !session.all_ready();
+        stack_plan(
+            &self.code,
+            session.max_frame,
+            pending,
+            &self.limits,
+            self.max_stack_size,
+        )
     }
 
     pub fn module(&self) -> &Module {

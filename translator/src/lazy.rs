@@ -11,6 +11,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use capjit_ir::Module;
+use capjit_tcb::runtime::Translated;
 use capjit_tcb::LazyCode;
 use capjit_verifier::Verified;
 
@@ -38,7 +39,7 @@ impl LazyTranslator {
 // of the code table) in that session, finalizes it and hands it out only within
 // `LAZY_FRAME_CAP`; the session lives as long as the runtime holding this value.
 unsafe impl LazyCode for LazyTranslator {
-    fn translate(&mut self, domain: usize, func: usize) -> Result<*const u8, String> {
+    fn translate(&mut self, domain: usize, func: usize) -> Result<Vec<Translated>, String> {
         let functions = self
             .module
             .module()
@@ -49,17 +50,22 @@ unsafe impl LazyCode for LazyTranslator {
             return Err(format!("no function #{func} in domain #{domain}"));
         }
         let mut s = self.session.borrow_mut();
-        // Its own recursive calls may be direct.
-        s.set_ready(domain, func, true);
-        let translated = s.define(&self.module, domain, func).and_then(|frame| {
+        // The function and every function it reaches by direct calls that is not
+        // translated yet, in parallel: all their direct calls are direct.
+        let batch = s.mark_batch(self.module.module(), &[(domain, func)]);
+        let threads = s.threads();
+        let translated = s.define_all(&self.module, &batch, threads).and_then(|frame| {
             s.finalize()?;
             Ok(frame)
         });
         match translated {
-            Ok(frame) if frame <= LAZY_FRAME_CAP => Ok(s.code(domain, func)),
+            Ok(frame) if frame <= LAZY_FRAME_CAP => {
+                let code = batch.iter().map(|&(d, f)| ((d, f), s.code(d, f))).collect();
+                Ok(code)
+            }
             refused => {
                 // Never handed out, so never called directly either.
-                s.set_ready(domain, func, false);
+                s.unmark(&batch);
                 Err(match refused {
                     Ok(frame) => format!(
                         "a frame of {frame} bytes, more than the {LAZY_FRAME_CAP} a lazily translated function may have"

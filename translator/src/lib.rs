@@ -175,9 +175,10 @@ pub fn translate(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, Transla
     translate_some(v, &cfg, |_| true)
 }
 
-/// Translate the exported functions of a verified module and their trampolines;
-/// every other function is left for [`lazy::LazyTranslator`] to translate on its
-/// first call (its `code` entry is null).
+/// Translate the exported functions of a verified module, their trampolines and
+/// every function they reach by direct calls; every other function is left for
+/// [`lazy::LazyTranslator`] to translate on its first call (its `code` entry is
+/// null).
 pub fn translate_exports(v: &Verified<Module>, cfg: &Config) -> Result<Compiled, TranslateError> {
     let cfg = Config {
         lazy: true,
@@ -193,12 +194,7 @@ fn translate_some(
 ) -> Result<Compiled, TranslateError> {
     let m = v.module();
     let mut s = Session::new(m, cfg)?;
-    for (di, d) in m.domains.iter().enumerate() {
-        for (fi, f) in d.functions.iter().enumerate() {
-            s.set_ready(di, fi, now(f));
-        }
-    }
-    let functions: Vec<(usize, usize)> = m
+    let roots: Vec<(usize, usize)> = m
         .domains
         .iter()
         .enumerate()
@@ -210,10 +206,8 @@ fn translate_some(
                 .map(move |(fi, _)| (di, fi))
         })
         .collect();
-    let threads = match cfg.threads {
-        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        n => n,
-    };
+    let functions = s.mark_batch(m, &roots);
+    let threads = s.threads();
     s.define_all(v, &functions, threads)?;
     let mut trampolines = Vec::with_capacity(m.domains.len());
     for (di, d) in m.domains.iter().enumerate() {
@@ -242,7 +236,13 @@ fn translate_some(
             d.functions
                 .iter()
                 .enumerate()
-                .map(|(fi, f)| if now(f) { s.code(di, fi) } else { std::ptr::null() })
+                .map(|(fi, _)| {
+                    if s.is_ready(di, fi) {
+                        s.code(di, fi)
+                    } else {
+                        std::ptr::null()
+                    }
+                })
                 .collect()
         })
         .collect();

@@ -20,9 +20,9 @@
 //!   domain (`ctx.code[item]`), after checking the index against the table's
 //!   length and the entry's signature number against the call's (`SigIds`), so
 //!   the callee's native signature is the call's;
-//! - with lazy translation, a call through `ctx.code` whose entry is still null
-//!   first has `capjit_translate` fill it in (a direct call always goes through
-//!   `ctx.code` then); eager code calls functions directly.
+//! - with lazy translation, a `call_indirect` whose `ctx.code` entry is still null
+//!   first has `capjit_translate` fill it in; a direct call is always direct (its
+//!   callee is translated with or before its caller).
 
 use std::collections::HashMap;
 
@@ -154,9 +154,7 @@ impl SigIds {
 pub struct Refs<'s> {
     /// By `Helper as usize`; `Some` for every helper this function uses.
     pub helpers: [Option<FuncRef>; Helper::ALL.len()],
-    /// By function index of the domain; `Some` for every function this one calls
-    /// directly (with lazy translation, those translated with or before it); a
-    /// callee without one is called through `ctx.code`.
+    /// By function index of the domain; `Some` for every function this one calls.
     pub callees: Vec<Option<FuncRef>>,
     /// The module's signature numbers, for `call_indirect`.
     pub sig_ids: &'s SigIds,
@@ -164,8 +162,8 @@ pub struct Refs<'s> {
     pub spectre_guards: bool,
     /// Count fuel (`Config::fuel`).
     pub fuel: bool,
-    /// Functions may still be untranslated (`Config::lazy`): a call through
-    /// `ctx.code` translates a null entry first.
+    /// Functions may still be untranslated (`Config::lazy`): `call_indirect`
+    /// translates a null `ctx.code` entry first.
     pub lazy: bool,
 }
 
@@ -220,14 +218,6 @@ pub struct Lower<'a, 'b> {
     flags: HashMap<ir::Value, ir::Value>,
     /// Every site of the function fits the narrow form (`Lower::site`).
     narrow_sites: bool,
-}
-
-/// A function called through `ctx.code`: known when lowering, or an `i64` index
-/// known at run time (a table entry's function, in bounds).
-#[derive(Clone, Copy)]
-enum Callee {
-    Known(usize),
-    Dynamic(ir::Value),
 }
 
 #[derive(Clone, Copy)]
@@ -1095,28 +1085,20 @@ impl<'a, 'b> Lower<'a, 'b> {
     fn direct_call(&mut self, func: usize, args: &[Value], site: Site) -> Vec<ir::Value> {
         let mut all = vec![self.ctx];
         all.extend(self.args(args));
-        if let Some(callee) = self.refs.callees[func] {
-            return self.counted_call(site, |b| b.ins().call(callee, &all));
-        }
-        let codes = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CODE);
-        let code = self.code_of(codes, Callee::Known(func), site);
-        // Verified: the callee exists.
-        let sig = function_signature(&self.d.functions[func].sig, self.b.func.signature.call_conv);
-        let sig_ref = self.b.import_signature(sig);
-        self.counted_call(site, |b| b.ins().call_indirect(sig_ref, code, &all))
+        // Verified: the callee exists; `declare_refs` imported every callee (all
+        // are translated with or before their callers).
+        let callee = self.refs.callees[func].expect("verified: callee declared");
+        self.counted_call(site, |b| b.ins().call(callee, &all))
     }
 
-    /// The native code of function `callee` of this domain from `codes`
-    /// (`ctx.code`); with lazy translation, a null entry is translated first.
-    fn code_of(&mut self, codes: ir::Value, callee: Callee, site: Site) -> ir::Value {
-        let (slot, offset) = match callee {
-            Callee::Known(func) => (codes, 8 * func as i32),
-            Callee::Dynamic(index) => {
-                let offset = self.b.ins().imul_imm_u(index, 8);
-                (self.b.ins().iadd(codes, offset), 0)
-            }
-        };
-        let code = self.b.ins().load(types::I64, trusted(), slot, offset);
+    /// The native code of function `index` (an `i64`: a table entry's function of
+    /// this domain) from `ctx.code`; with lazy translation, a null entry is
+    /// translated first.
+    fn code_of(&mut self, index: ir::Value, site: Site) -> ir::Value {
+        let codes = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CODE);
+        let offset = self.b.ins().imul_imm_u(index, 8);
+        let slot = self.b.ins().iadd(codes, offset);
+        let code = self.b.ins().load(types::I64, trusted(), slot, 0);
         if !self.refs.lazy {
             return code;
         }
@@ -1126,12 +1108,9 @@ impl<'a, 'b> Lower<'a, 'b> {
         let code_param = self.b.append_block_param(cont, types::I64);
         self.b.ins().brif(code, cont, &[BlockArg::Value(code)], cold, &[]);
         self.b.switch_to_block(cold);
-        let func = match callee {
-            Callee::Known(func) => self.b.ins().iconst(types::I32, func as i64),
-            Callee::Dynamic(index) => self.b.ins().ireduce(types::I32, index),
-        };
+        let func = self.b.ins().ireduce(types::I32, index);
         self.helper(self.refs.get(Helper::Translate), &[func], site);
-        let translated = self.b.ins().load(types::I64, trusted(), slot, offset);
+        let translated = self.b.ins().load(types::I64, trusted(), slot, 0);
         self.b.ins().jump(cont, &[BlockArg::Value(translated)]);
         self.b.switch_to_block(cont);
         code_param
@@ -1167,8 +1146,7 @@ impl<'a, 'b> Lower<'a, 'b> {
         let wrong = self.b.ins().icmp_imm_u(IntCC::NotEqual, have, want as i64);
         self.trap_if(wrong, TrapCode::IndirectCallType, site);
         let item = self.b.ins().load(types::I64, trusted(), entry, OFF_ENTRY_ITEM);
-        let codes = self.b.ins().load(types::I64, trusted(), self.ctx, OFF_CODE);
-        let code = self.code_of(codes, Callee::Dynamic(item), site);
+        let code = self.code_of(item, site);
         let sig_ref = self
             .b
             .import_signature(function_signature(sig, self.b.func.signature.call_conv));

@@ -54,8 +54,8 @@ struct Decls {
     /// call) rather than imports it (a helper).
     imports: Vec<(Signature, bool)>,
     /// `ready[domain][function]`: the function is (or is being) defined in this
-    /// session and will be handed out, so its callers may call it directly; any
-    /// other callee is called through `ctx.code`.
+    /// session and will be handed out, so its callers call it directly
+    /// (`mark_batch` keeps every direct callee of a translated function ready).
     ready: Vec<Vec<bool>>,
 }
 
@@ -160,11 +160,58 @@ impl Session {
         })
     }
 
-    /// Whether callers of function `fi` of domain `di` may call it directly: set
-    /// for every function defined in the batch before it is finalized (or, when a
-    /// lazily translated function is refused, cleared again).
-    pub(crate) fn set_ready(&mut self, di: usize, fi: usize, ready: bool) {
-        self.decls.ready[di][fi] = ready;
+    /// The next batch to define: `roots` and every function they reach by direct
+    /// calls, except those translated already; all marked ready, so that the
+    /// batch calls every function directly. A translated function's direct
+    /// callees are therefore always translated too.
+    pub(crate) fn mark_batch(&mut self, m: &Module, roots: &[(usize, usize)]) -> Vec<(usize, usize)> {
+        let ready = &mut self.decls.ready;
+        let mut batch: Vec<(usize, usize)> = Vec::new();
+        for &(di, fi) in roots {
+            if !ready[di][fi] {
+                ready[di][fi] = true;
+                batch.push((di, fi));
+            }
+        }
+        let mut next = 0;
+        while let Some(&(di, fi)) = batch.get(next) {
+            next += 1;
+            for inst in m.domains[di].functions[fi].blocks.iter().flat_map(|b| &b.insts) {
+                if let capjit_ir::Op::Call { func, .. } = inst.op {
+                    if !ready[di][func as usize] {
+                        ready[di][func as usize] = true;
+                        batch.push((di, func as usize));
+                    }
+                }
+            }
+        }
+        batch
+    }
+
+    /// A batch refused after `mark_batch`: its functions are not handed out, so
+    /// nothing translated later may call them directly.
+    pub(crate) fn unmark(&mut self, batch: &[(usize, usize)]) {
+        for &(di, fi) in batch {
+            self.decls.ready[di][fi] = false;
+        }
+    }
+
+    /// The threads `define_all` should use (`Config::threads`, 0: one per core).
+    pub(crate) fn threads(&self) -> usize {
+        match self.decls.cfg.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+
+    /// Whether every function is translated.
+    pub(crate) fn all_ready(&self) -> bool {
+        self.decls.ready.iter().flatten().all(|r| *r)
+    }
+
+    /// Whether function `fi` of domain `di` is translated (or in the batch).
+    pub(crate) fn is_ready(&self, di: usize, fi: usize) -> bool {
+        self.decls.ready[di][fi]
     }
 
     /// Lower and compile function `fi` of domain `di` of `v` (the module the
@@ -218,19 +265,21 @@ impl Session {
 
     /// `define` for each of `functions`, lowered and compiled on `threads`
     /// threads (the listings `Config` may ask to keep need one thread).
+    /// Returns the largest frame of the batch.
     pub(crate) fn define_all(
         &mut self,
         v: &Verified<Module>,
         functions: &[(usize, usize)],
         threads: usize,
-    ) -> Result<(), TranslateError> {
+    ) -> Result<u64, TranslateError> {
         let cfg = &self.decls.cfg;
         let threads = threads.min(functions.len());
         if threads <= 1 || cfg.keep_clif || cfg.keep_asm || cfg.keep_functions {
+            let mut largest = 0;
             for &(di, fi) in functions {
-                self.define(v, di, fi)?;
+                largest = largest.max(self.define(v, di, fi)?);
             }
-            return Ok(());
+            return Ok(largest);
         }
         let m = v.module();
         // Largest first, so that no thread is left with a big one at the end.
@@ -297,8 +346,10 @@ impl Session {
             self.count(&m.domains[di].functions[fi]);
         }
         let jit = self.jit.as_mut().expect("the JIT module lives as long as the session");
+        let mut largest = 0;
         for done in results {
             for f in done? {
+                largest = largest.max(f.frame);
                 jit.define_function_bytes(f.id, f.alignment, &f.bytes, &f.relocs)
                     .map_err(|e| codegen_err(&format!("function {}", f.id), &format!("{e:?}")))?;
                 self.stats.clif_instructions += f.clif_instructions;
@@ -308,7 +359,7 @@ impl Session {
                 self.max_frame = self.max_frame.max(f.frame);
             }
         }
-        Ok(())
+        Ok(largest)
     }
 
     /// Define the entry trampoline of exported function `fi` of domain `di`.
@@ -445,9 +496,9 @@ fn declare_refs<'s>(
             }
             if matches!(inst.op, capjit_ir::Op::Call { .. } | capjit_ir::Op::CallIndirect { .. }) {
                 need(lower::Helper::TrapCaller, func);
-                if cfg.lazy {
-                    need(lower::Helper::Translate, func);
-                }
+            }
+            if cfg.lazy && matches!(inst.op, capjit_ir::Op::CallIndirect { .. }) {
+                need(lower::Helper::Translate, func);
             }
         }
         if matches!(b.term, capjit_ir::Terminator::CallCap { .. }) {
