@@ -134,8 +134,9 @@ struct RunArgs {
     /// Run in the reference interpreter instead of the JIT.
     #[arg(long)]
     interp: bool,
-    /// Translate every function before the run starts, instead of each one on its
-    /// first call (for measuring; the results are the same).
+    /// Translate every function before the run starts, instead of a function
+    /// reached only through a table at its first call (for measuring; the
+    /// results are the same).
     #[arg(long, conflicts_with = "interp")]
     eager: bool,
     /// After the run, print to standard error how many functions the JIT

@@ -1,8 +1,9 @@
 //! TRUSTED. Translation on first call: what `capjit_translate` asks to fill in a
-//! null entry of a domain's code table.
+//! null entry of a domain's code table, with the function's batch (it and what it
+//! reaches by direct calls).
 //!
-//! Invariant protected: the code handed to the runtime is function `f` of domain
-//! `d` of the verified module the rest of the code table was translated from, by
+//! Invariant protected: the code handed to the runtime for `(d, f)` is function
+//! `f` of domain `d` of the verified module the rest of the code table was translated from, by
 //! the same session (same signature numbers and settings), finalized, and with a
 //! frame no larger than [`LAZY_FRAME_CAP`], which the stack plan keeps free below
 //! the stack limit.

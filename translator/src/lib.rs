@@ -56,12 +56,13 @@ pub struct Config {
     /// Emit fuel code (a count at function entries and backward branches).
     /// `JitInstance` turns it off when the limits give unlimited fuel.
     pub fuel: bool,
-    /// `JitInstance` translates the exported functions up front and every other
-    /// function on its first call (`lazy.rs`); off, it translates everything up
-    /// front. [`translate`] is always eager.
+    /// `JitInstance` translates the exported functions and what they call
+    /// directly up front, and any other function at its first call through a
+    /// table, with what it calls directly (`lazy.rs`); off, it translates
+    /// everything up front. [`translate`] is always eager.
     pub lazy: bool,
-    /// Threads that lower and compile the functions translated up front (all of
-    /// them when eager, the exported ones when lazy); 0: one per core. Keeping
+    /// Threads that lower and compile each batch of functions (the whole module
+    /// when eager); 0: one per core. Keeping
     /// listings (`keep_clif`, `keep_asm`, `keep_functions`) uses one.
     pub threads: usize,
 }

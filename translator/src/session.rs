@@ -1,6 +1,7 @@
 //! TRUSTED. A translation session: one JIT module with every function of a
-//! verified module declared, into which functions are translated one at a time —
-//! all of them up front (eager), or each on its first call (lazy, `lazy.rs`).
+//! verified module declared, into which functions are translated a batch at a
+//! time — all of them up front (eager), or a function and what it reaches by
+//! direct calls at its first call through a table (lazy, `lazy.rs`).
 //!
 //! Invariant protected: a function is lowered from the verified module the
 //! session was made for, with that module's signature numbers and the session's
@@ -40,6 +41,9 @@ pub(crate) struct Session {
     pub(crate) max_frame: u64,
     pub(crate) max_trampoline: u64,
 }
+
+/// The fewest functions a batch is translated in parallel for.
+const PARALLEL_BATCH: usize = 16;
 
 /// What lowering a function needs to know of the session, shared by the threads
 /// that lower and compile functions in parallel.
@@ -273,7 +277,9 @@ impl Session {
         threads: usize,
     ) -> Result<u64, TranslateError> {
         let cfg = &self.decls.cfg;
-        let threads = threads.min(functions.len());
+        // Starting threads for a few functions costs more (time, and memory each
+        // thread's allocator keeps) than it saves.
+        let threads = if functions.len() < PARALLEL_BATCH { 1 } else { threads };
         if threads <= 1 || cfg.keep_clif || cfg.keep_asm || cfg.keep_functions {
             let mut largest = 0;
             for &(di, fi) in functions {
