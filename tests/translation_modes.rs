@@ -14,29 +14,62 @@ fn counts(s: &Stats) -> (usize, usize, usize, usize) {
     (s.functions, s.ir_instructions, s.clif_instructions, s.code_bytes)
 }
 
+/// A chain of `n` functions, each calling the one before it directly and the
+/// first through the table: `f{i}(x) = f{i-1}(x * i + 1)`, `f0(x) = x`.
+fn chain(n: usize) -> String {
+    let mut src =
+        String::from("domain app {\n  table [f0]\n  func f0(i64) -> i64 {\n  block0(v0: i64):\n    return v0\n  }\n");
+    for i in 1..n {
+        let call = if i % 5 == 0 {
+            "v4 = iconst.i32 0\n    v5 = call_indirect v4(v3) : (i64) -> i64\n    v6 = iadd.i64 v5, v2".to_string()
+        } else {
+            "v6 = iadd.i64 v3, v2".to_string()
+        };
+        src += &format!(
+            "  {}func f{i}(i64) -> i64 {{\n  block0(v0: i64):\n    v1 = iconst.i64 {i}\n    v2 = imul.i64 v0, v1\n    v3 = call f{}(v2)\n    {call}\n    return v6\n  }}\n",
+            if i == n - 1 { "export " } else { "" },
+            i - 1
+        );
+    }
+    src + "}\n"
+}
+
 #[test]
 fn several_threads_translate_to_the_same_code_as_one() {
-    let mut checked = 0;
-    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs")).unwrap() {
-        let path = entry.unwrap().path();
-        let Ok(m) = parse_module(&std::fs::read_to_string(&path).unwrap()) else {
-            continue;
+    let m = parse_module(&chain(60)).unwrap();
+    let verified = capjit::verifier::verify(&m).unwrap();
+    let on = |threads: usize| {
+        let config = Config {
+            threads,
+            ..Config::default()
         };
-        let Ok(verified) = capjit::verifier::verify(&m) else {
-            continue;
-        };
-        let on = |threads: usize| {
-            let config = Config {
-                threads,
+        counts(&translate(&verified, &config).unwrap().stats)
+    };
+    let one = on(1);
+    assert_eq!(one.0, 60);
+    assert_eq!(on(3), one);
+    assert_eq!(on(8), one);
+}
+
+#[test]
+fn code_translated_in_parallel_runs_like_the_interpreter() {
+    let m = parse_module(&chain(60)).unwrap();
+    let run = |backend, lazy| {
+        let config = capjit::Config {
+            backend,
+            translator: Config {
+                lazy,
+                threads: 3,
                 ..Config::default()
-            };
-            counts(&translate(&verified, &config).unwrap().stats)
+            },
+            ..capjit::Config::default()
         };
-        let one = on(1);
-        assert_eq!(on(3), one, "{}", path.display());
-        checked += usize::from(one.0 > 1);
-    }
-    assert!(checked > 20, "only {checked} programs with several functions");
+        let mut inst = Instance::new(&m, &config, Box::new(std::io::sink())).unwrap();
+        inst.invoke("app", "f59", &[Val::I64(7)]).unwrap()
+    };
+    let want = run(capjit::Backend::Interpreter, false);
+    assert_eq!(run(capjit::Backend::Jit, false), want);
+    assert_eq!(run(capjit::Backend::Jit, true), want);
 }
 
 /// `main` calls `twice`, which calls `once`, then `by_table` through the table;
